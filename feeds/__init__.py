@@ -1,0 +1,1 @@
+"""paperbot: feeds package."""

@@ -1,0 +1,1 @@
+"""paperbot: paperbot package."""

@@ -1,0 +1,1 @@
+"""paperbot: store package."""
