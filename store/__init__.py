@@ -1,1 +1,4 @@
-"""paperbot: store package."""
+"""paperbot's SQLite data layer: see `store.store.Store`."""
+from store.store import Store, utcnow
+
+__all__ = ["Store", "utcnow"]

@@ -1,0 +1,128 @@
+"""Block Kit for digests and search results: small pure functions, testable without Slack.
+
+Limits from Slack's Block Kit reference (https://api.slack.com/reference/block-kit/blocks):
+≤ 50 blocks per message, section text ≤ 3,000 characters, header text ≤ 150, button text ≤ 75,
+button value ≤ 2,000, block_id/action_id ≤ 255. mrkdwn needs ``&``, ``<`` and ``>`` escaped
+(https://api.slack.com/reference/surfaces/formatting#escaping).
+"""
+from __future__ import annotations
+
+from bot.digest import Digest
+from recommender.scoring import Recommendation
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_BUTTON_TEXT = 75
+ACTION_UP = "feedback_up"
+ACTION_DOWN = "feedback_down"
+ACTION_MORE_LIKE = "more_like_this"
+BLOCKS_PER_PAPER = 2  # section + actions
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape the three control characters of Slack mrkdwn (&, <, >)."""
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut `text` to at most `limit` characters, ending with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def format_authors(authors: list[str], max_names: int = 4) -> str:
+    """``A, B, C et al.`` style author line."""
+    if not authors:
+        return "unknown authors"
+    if len(authors) <= max_names:
+        return ", ".join(authors)
+    return ", ".join(authors[:max_names]) + " et al."
+
+
+def badges(rec: Recommendation) -> list[str]:
+    """Source badges: HF upvotes, code repository, primary category, announce type."""
+    p = rec.paper
+    out = []
+    if p.hf_upvotes is not None:
+        out.append(f"🤗 {p.hf_upvotes} upvotes")
+    if p.github_repo:
+        out.append(f"<{p.github_repo}|code>")
+    if p.primary_category:
+        out.append(escape_mrkdwn(p.primary_category))
+    if p.announce_type:
+        out.append(p.announce_type)
+    return out
+
+
+def paper_section(rec: Recommendation, rank: int | None = None) -> dict:
+    """A section block for one paper: linked title, authors, score, badges and the why line."""
+    p = rec.paper
+    prefix = f"{rank}. " if rank is not None else ""
+    title = f"*{prefix}<{p.abs_url}|{escape_mrkdwn(truncate(p.title, 300))}>*"
+    meta = " · ".join([escape_mrkdwn(format_authors(p.authors)), f"score {rec.score:.2f}", *badges(rec)])
+    why = f"_Why:_ {escape_mrkdwn(truncate(rec.why, 600))}"
+    text = truncate(f"{title}\n{meta}\n{why}", MAX_SECTION_TEXT)
+    return {"type": "section", "block_id": f"paper:{p.arxiv_id}"[:255], "text": {"type": "mrkdwn", "text": text}}
+
+
+def feedback_actions(arxiv_id: str, more_like: bool = False, chosen: int | None = None,
+                     counts: tuple[int, int] | None = None) -> dict:
+    """An actions block with 👍 / 👎 (and optionally "more like this") buttons whose `value` is
+    the arXiv id. `chosen` (+1/−1) styles the user's choice; `counts` shows (ups, downs)."""
+    up_text = "👍" + (f" {counts[0]}" if counts else "")
+    down_text = "👎" + (f" {counts[1]}" if counts else "")
+    up = {"type": "button", "action_id": ACTION_UP, "value": arxiv_id,
+          "text": {"type": "plain_text", "text": up_text[:MAX_BUTTON_TEXT], "emoji": True}}
+    down = {"type": "button", "action_id": ACTION_DOWN, "value": arxiv_id,
+            "text": {"type": "plain_text", "text": down_text[:MAX_BUTTON_TEXT], "emoji": True}}
+    if chosen == 1:
+        up["style"] = "primary"
+    elif chosen == -1:
+        down["style"] = "danger"
+    elements = [up, down]
+    if more_like:
+        elements.append({"type": "button", "action_id": ACTION_MORE_LIKE, "value": arxiv_id,
+                         "text": {"type": "plain_text", "text": "More like this", "emoji": True}})
+    return {"type": "actions", "block_id": f"fb:{arxiv_id}"[:255], "elements": elements}
+
+
+def header_blocks(digest: Digest) -> list[dict]:
+    """Header plus a context line with counts and what the digest follows."""
+    ctx = f"{len(digest.items)} recommended of {digest.n_candidates} new papers"
+    if digest.follows:
+        ctx += " · following " + ", ".join(digest.follows)
+    return [
+        {"type": "header", "text": {"type": "plain_text", "text": truncate(digest.title, MAX_HEADER_TEXT), "emoji": True}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": escape_mrkdwn(truncate(ctx, 2000))}]},
+    ]
+
+
+def digest_blocks(digest: Digest, max_blocks: int = MAX_BLOCKS) -> tuple[list[dict], list[Recommendation]]:
+    """Blocks for the digest's main message and the papers that did not fit (for a thread reply).
+
+    Returns ``(blocks, overflow)``; ``len(blocks) <= max_blocks`` always.
+    """
+    blocks = header_blocks(digest)
+    if not digest.items:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn",
+                       "text": escape_mrkdwn(digest.empty_reason or "Nothing new today.")}})
+        return blocks, []
+    room = (max_blocks - len(blocks)) // BLOCKS_PER_PAPER
+    shown, overflow = digest.items[:room], digest.items[room:]
+    for i, rec in enumerate(shown, 1):
+        blocks.append(paper_section(rec, i))
+        blocks.append(feedback_actions(rec.paper.arxiv_id))
+    return blocks, overflow
+
+
+def overflow_blocks(items: list[Recommendation], start_rank: int, max_blocks: int = MAX_BLOCKS) -> list[list[dict]]:
+    """Thread-reply messages for papers that did not fit in the main message, each ≤ `max_blocks`."""
+    messages, current = [], []
+    for i, rec in enumerate(items, start_rank):
+        if len(current) + BLOCKS_PER_PAPER > max_blocks:
+            messages.append(current)
+            current = []
+        current += [paper_section(rec, i), feedback_actions(rec.paper.arxiv_id)]
+    if current:
+        messages.append(current)
+    return messages

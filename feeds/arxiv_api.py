@@ -1,0 +1,185 @@
+"""arXiv API (``export.arxiv.org/api/query``): search queries and id look-ups.
+
+Format and rules: arXiv API User's Manual (https://info.arxiv.org/help/api/user-manual.html).
+Responses are Atom 1.0 with ``opensearch:totalResults``/``startIndex``/``itemsPerPage``; each
+entry has ``<id>http://arxiv.org/abs/IDvN</id>``, ``<arxiv:primary_category term=…>``,
+``<category term=…>``, ``<author><name>``, pdf link ``rel="related" title="pdf"``.
+Errors come back as HTTP 400 with a one-entry feed whose ``<id>`` is
+``https://arxiv.org/api/errors#…`` and whose ``<summary>`` says what was wrong.
+Politeness: at most one request every 3 seconds, one connection; ``max_results`` ≤ 2,000 a call,
+30,000 in total.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import feedparser
+
+from feeds.http import Fetcher
+from feeds.records import InvalidArxivId, Paper, ParseResult, clean_text, iso_date, split_arxiv_id
+
+log = logging.getLogger(__name__)
+
+API_URL = "https://export.arxiv.org/api/query"
+MIN_INTERVAL_S = 3.0
+MAX_PAGE = 2000
+MAX_TOTAL = 30000
+
+
+class ArxivAPIError(RuntimeError):
+    """The arXiv API answered with its error feed (e.g. ``incorrect id format for abc``)."""
+
+
+@dataclass
+class APIPage:
+    """One parsed API response: papers plus the opensearch paging numbers."""
+
+    result: ParseResult
+    total_results: int
+    start_index: int
+    items_per_page: int
+
+
+def parse_response(body: bytes | str, status: int = 200) -> APIPage:
+    """Parse one arXiv API Atom response.
+
+    Args:
+        body: the response bytes.
+        status: the HTTP status; 400 with an error feed raises `ArxivAPIError`.
+
+    Raises:
+        ArxivAPIError: the error feed (any status), or a non-Atom body.
+    """
+    parsed = feedparser.parse(body)
+    entries = parsed.entries
+    for entry in entries:
+        if "/api/errors" in (entry.get("id") or ""):
+            raise ArxivAPIError(f"arXiv API error: {clean_text(entry.get('summary')) or 'unknown error'}")
+    if not parsed.get("version"):
+        raise ArxivAPIError(f"arXiv API answered HTTP {status} with a body that is not Atom")
+    if status >= 400:
+        raise ArxivAPIError(f"arXiv API answered HTTP {status}")
+    feed = parsed.feed
+    result = ParseResult()
+    for pos, entry in enumerate(entries):
+        try:
+            result.papers.append(_entry_to_paper(entry))
+        except (InvalidArxivId, ValueError) as exc:
+            result.skipped.append((pos, str(exc)))
+            log.warning("arXiv API: skipped entry %d: %s", pos, exc)
+    return APIPage(
+        result=result,
+        total_results=_int(feed.get("opensearch_totalresults"), len(entries)),
+        start_index=_int(feed.get("opensearch_startindex"), 0),
+        items_per_page=_int(feed.get("opensearch_itemsperpage"), len(entries)),
+    )
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _entry_to_paper(entry) -> Paper:
+    arxiv_id, version = split_arxiv_id(entry.get("id") or "")
+    title = clean_text(entry.get("title"))
+    if not title:
+        raise ValueError(f"entry {arxiv_id} has no title")
+    categories = [t.get("term") for t in entry.get("tags", []) if t.get("term")]
+    primary = (entry.get("arxiv_primary_category") or {}).get("term")
+    if primary and primary in categories:
+        categories.remove(primary)
+    if primary:
+        categories.insert(0, primary)
+    pdf_url = None
+    for link in entry.get("links", []):
+        if link.get("title") == "pdf" or link.get("type") == "application/pdf":
+            pdf_url = link.get("href")
+    return Paper(
+        arxiv_id=arxiv_id,
+        version=version,
+        title=title,
+        abstract=clean_text(entry.get("summary")),
+        authors=[a.get("name") for a in entry.get("authors", []) if a.get("name")],
+        categories=categories,
+        primary_category=primary,
+        published=iso_date(entry.get("published")),
+        updated=iso_date(entry.get("updated")),
+        abs_url=f"https://arxiv.org/abs/{arxiv_id}",
+        pdf_url=pdf_url or f"https://arxiv.org/pdf/{arxiv_id}",
+        sources=["arxiv_api"],
+    )
+
+
+class ArxivAPIClient:
+    """A polite arXiv API client: ≥ 3 s between calls (one at a time), paging, id look-ups.
+
+    Args:
+        fetcher: the `Fetcher` used for HTTP (retries/timeouts live there).
+        url: API endpoint (override for tests).
+        min_interval: seconds between the starts of two calls (arXiv asks for 3).
+        clock, sleep: injectable for tests.
+    """
+
+    def __init__(self, fetcher: Fetcher | None = None, url: str = API_URL,
+                 min_interval: float = MIN_INTERVAL_S, clock=time.monotonic, sleep=time.sleep):
+        self.fetcher = fetcher or Fetcher()
+        self.url = url
+        self.min_interval = min_interval
+        self._clock = clock
+        self._sleep = sleep
+        self._last: float | None = None
+        self._lock = threading.Lock()
+
+    def _call(self, params: dict) -> APIPage:
+        with self._lock:  # one connection at a time, spaced by min_interval
+            if self._last is not None:
+                wait = self.min_interval - (self._clock() - self._last)
+                if wait > 0:
+                    self._sleep(wait)
+            try:
+                res = self.fetcher.get(self.url, params=params, accept_error_body=True)
+            finally:
+                self._last = self._clock()
+        return parse_response(res.body, res.status)
+
+    def search(self, query: str, max_results: int = 100, page_size: int = 100,
+               sort_by: str = "submittedDate", sort_order: str = "descending") -> Iterator[Paper]:
+        """Yield papers for an API ``search_query`` (e.g. ``cat:cs.LG AND abs:RLHF``), paging with
+        ``start``/``max_results`` until `max_results` papers or the end of results.
+
+        Raises:
+            ArxivAPIError: the API's error feed; FetchError: network failure after retries.
+        """
+        max_results = min(max_results, MAX_TOTAL)
+        page_size = max(1, min(page_size, MAX_PAGE))
+        start = 0
+        while start < max_results:
+            n = min(page_size, max_results - start)
+            page = self._call({"search_query": query, "start": start, "max_results": n,
+                               "sortBy": sort_by, "sortOrder": sort_order})
+            yield from page.result.papers
+            got = len(page.result.papers) + len(page.result.skipped)
+            start += got
+            if got == 0 or start >= page.total_results:
+                break
+
+    def by_ids(self, ids: Iterable[str]) -> list[Paper]:
+        """Look up papers by arXiv id (with or without version), in batches of 100.
+
+        Raises:
+            ArxivAPIError: e.g. for a malformed id; FetchError on network failure.
+        """
+        ids = list(ids)
+        papers: list[Paper] = []
+        for i in range(0, len(ids), 100):
+            batch = ids[i:i + 100]
+            page = self._call({"id_list": ",".join(batch), "start": 0, "max_results": len(batch)})
+            papers.extend(page.result.papers)
+        return papers

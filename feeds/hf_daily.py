@@ -1,0 +1,94 @@
+"""Hugging Face daily papers: ``huggingface.co/api/daily_papers?date=YYYY-MM-DD``.
+
+The response is a JSON list; each item is ``{paper: {id (arXiv id), title, summary,
+authors: [{name}], publishedAt, upvotes, ai_keywords?, githubRepo?, …}, publishedAt, title,
+summary, numComments, …}``. Real quirks seen in archived responses (see
+``../shared/data/SOURCES.md``): items that are Python-repr strings rather than objects (skipped
+with a reason), and a list wrapped as ``{status, date, count, data: [...]}`` (unwrapped).
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from feeds.records import InvalidArxivId, Paper, ParseResult, clean_text, iso_date, split_arxiv_id
+
+log = logging.getLogger(__name__)
+
+API_URL = "https://huggingface.co/api/daily_papers"
+MAX_ABSTRACT_CHARS = 20_000
+
+
+class HFParseError(ValueError):
+    """The body is not a daily-papers JSON document (not JSON, or neither a list nor {data: [...]})."""
+
+
+def daily_url(date: str) -> str:
+    """URL of one day's daily papers; `date` is ``YYYY-MM-DD``."""
+    return f"{API_URL}?date={date}"
+
+
+def parse_daily_papers(body: bytes | str) -> ParseResult:
+    """Parse one daily-papers response into `Paper` records (source ``hf_daily``).
+
+    Raises:
+        HFParseError: when the body is not JSON or has no list of items.
+    """
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HFParseError(f"HF daily papers: body is not JSON ({exc})") from None
+    if isinstance(data, dict):
+        if isinstance(data.get("data"), list):
+            log.info("HF daily papers: unwrapped a list wrapped in {data: …}")
+            data = data["data"]
+        else:
+            raise HFParseError("HF daily papers: expected a JSON list or {data: [...]}, got an object "
+                               f"with keys {sorted(data)[:8]}")
+    if not isinstance(data, list):
+        raise HFParseError(f"HF daily papers: expected a JSON list, got {type(data).__name__}")
+    result = ParseResult()
+    for pos, item in enumerate(data):
+        try:
+            result.papers.append(_item_to_paper(item))
+        except (InvalidArxivId, ValueError, TypeError) as exc:
+            result.skipped.append((pos, str(exc)))
+            log.warning("HF daily papers: skipped item %d: %s", pos, exc)
+    return result
+
+
+def _item_to_paper(item) -> Paper:
+    if not isinstance(item, dict):
+        raise TypeError(f"item is a {type(item).__name__}, not an object")
+    paper = item.get("paper") if isinstance(item.get("paper"), dict) else item
+    raw_id = paper.get("id")
+    if not isinstance(raw_id, str):
+        raise ValueError("item has no paper.id (arXiv id)")
+    arxiv_id, version = split_arxiv_id(raw_id)
+    title = clean_text(paper.get("title") or item.get("title"))
+    if not title:
+        raise ValueError(f"paper {arxiv_id} has no title")
+    abstract = clean_text(paper.get("summary") or item.get("summary"))[:MAX_ABSTRACT_CHARS]
+    authors = []
+    for a in paper.get("authors") or []:
+        name = a.get("name") if isinstance(a, dict) else a if isinstance(a, str) else None
+        if name:
+            authors.append(clean_text(name))
+    upvotes = paper.get("upvotes")
+    keywords = paper.get("ai_keywords") or []
+    repo = paper.get("githubRepo")
+    return Paper(
+        arxiv_id=arxiv_id,
+        version=version,
+        title=title,
+        abstract=abstract,
+        authors=authors,
+        published=iso_date(paper.get("publishedAt") or item.get("publishedAt")),
+        updated=iso_date(paper.get("submittedOnDailyAt")),
+        abs_url=f"https://arxiv.org/abs/{arxiv_id}",
+        pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
+        sources=["hf_daily"],
+        hf_upvotes=int(upvotes) if isinstance(upvotes, (int, float)) and upvotes >= 0 else None,
+        ai_keywords=[str(k) for k in keywords if isinstance(k, str)][:30] if isinstance(keywords, list) else [],
+        github_repo=repo if isinstance(repo, str) and repo.startswith("http") else None,
+    )

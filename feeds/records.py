@@ -1,0 +1,119 @@
+"""The normalised paper record every poller produces, and arXiv id handling.
+
+A `Paper` is what flows from `feeds/` into `store/`. Ids follow arXiv's identifier scheme
+(https://info.arxiv.org/help/arxiv_identifier.html): new style ``YYMM.NNNNN`` (4 or 5 digit
+number) and old style ``archive[.subject]/YYMMNNN`` (e.g. ``hep-th/9901001``), either with an
+optional ``vN`` version suffix.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+_NEW_ID = r"\d{4}\.\d{4,5}"
+_OLD_ID = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}"
+_ID_RE = re.compile(rf"(?P<id>{_NEW_ID}|{_OLD_ID})(?:v(?P<version>\d+))?(?![\d])")
+
+
+class InvalidArxivId(ValueError):
+    """Raised when a string holds no recognisable arXiv identifier."""
+
+
+def split_arxiv_id(raw: str) -> tuple[str, int | None]:
+    """Split any arXiv id form into ``(id_without_version, version_or_None)``.
+
+    Accepts bare ids (``2508.13426v1``, ``hep-th/9901001``), ``arXiv:`` prefixes, OAI ids
+    (``oai:arXiv.org:2508.13426v1``) and abs/pdf URLs (``https://arxiv.org/abs/2508.13426v2``).
+
+    Raises:
+        InvalidArxivId: when no identifier is found.
+    """
+    if not isinstance(raw, str):
+        raise InvalidArxivId(f"not an arXiv id: {raw!r}")
+    text = raw.strip()
+    m = _ID_RE.search(text)
+    if not m:
+        raise InvalidArxivId(f"not an arXiv id: {raw[:80]!r}")
+    version = m.group("version")
+    return m.group("id"), int(version) if version else None
+
+
+def is_arxiv_id(raw: str) -> bool:
+    """True when `raw` contains a recognisable arXiv identifier (see `split_arxiv_id`)."""
+    try:
+        split_arxiv_id(raw)
+        return True
+    except InvalidArxivId:
+        return False
+
+
+@dataclass
+class Paper:
+    """One paper as normalised from any source.
+
+    Fields:
+        arxiv_id: identifier without version (primary key everywhere).
+        version: arXiv version number when the source gives one, else None.
+        title, abstract: plain text, whitespace collapsed.
+        authors: author names in order.
+        categories: arXiv category terms; `primary_category` is the first/primary one.
+        announce_type: arXiv announcement type (new, cross, replace, replace-cross) or None.
+        published, updated: ISO dates ``YYYY-MM-DD`` (announcement/first version; last update).
+        abs_url, pdf_url: links.
+        sources: names of the feeds that delivered it (``arxiv_rss``, ``arxiv_api``, ``hf_daily``,
+            ``curated``).
+        hf_upvotes, ai_keywords, github_repo: Hugging Face daily-papers extras when present.
+    """
+
+    arxiv_id: str
+    title: str
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    version: int | None = None
+    categories: list[str] = field(default_factory=list)
+    primary_category: str | None = None
+    announce_type: str | None = None
+    published: str | None = None
+    updated: str | None = None
+    abs_url: str | None = None
+    pdf_url: str | None = None
+    sources: list[str] = field(default_factory=list)
+    hf_upvotes: int | None = None
+    ai_keywords: list[str] = field(default_factory=list)
+    github_repo: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.abs_url:
+            self.abs_url = f"https://arxiv.org/abs/{self.arxiv_id}"
+        if not self.primary_category and self.categories:
+            self.primary_category = self.categories[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict of every field (JSON-serialisable)."""
+        return asdict(self)
+
+
+def clean_text(text: str | None) -> str:
+    """Collapse runs of whitespace (feeds wrap abstracts at ~80 columns) and strip."""
+    return re.sub(r"\s+", " ", text or "").strip()
+
+
+def iso_date(value: str | None) -> str | None:
+    """First ``YYYY-MM-DD`` of an ISO-8601 timestamp, or None when absent/unparseable."""
+    if not value:
+        return None
+    m = re.match(r"\s*(\d{4}-\d{2}-\d{2})", str(value))
+    return m.group(1) if m else None
+
+
+@dataclass
+class ParseResult:
+    """What a parser returns: the good papers and, for every skipped item, a reason.
+
+    `skipped` holds ``(position, reason)`` pairs; position is the item's 0-based index in the
+    document so a user can find it.
+    """
+
+    papers: list[Paper] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)

@@ -1,0 +1,132 @@
+"""The `paperbot` command line: a thin layer over the Python API (pipeline, store, recommender)."""
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from feeds.curated import CuratedFormatError
+from paperbot.config import Config, ConfigError, load_config
+from store import Store
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _config(path: str | None, required: bool = True) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        if not required and not path and "no config file" in str(exc):
+            return Config()
+        raise click.ClickException(str(exc)) from None
+
+
+def _open_store(config: Config, db: str | None) -> Store:
+    return Store(db or config.database)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+@click.version_option(package_name="paperbot")
+def main(verbose: bool) -> None:
+    """paperbot: arXiv + Hugging Face daily papers → TF-IDF recommender → Slack digests."""
+    _setup_logging(verbose)
+
+
+def _print_sources(report) -> None:
+    for s in report.sources:
+        if s.error:
+            click.echo(f"  source {s.source}: FAILED ({s.error})", err=True)
+        else:
+            click.echo(f"  source {s.source}: {s.papers} papers ({s.inserted} new, {s.updated} updated"
+                       + (f", {s.skipped} skipped" if s.skipped else "") + ")", err=True)
+
+
+@main.command()
+@click.option("--db", type=click.Path(dir_okay=False), help="Keep the demo database here (default: a temp dir).")
+def demo(db: str | None) -> None:
+    """Run the main job on bundled real captures and print the ranked digest (no network)."""
+    from bot.posting import TerminalPoster
+    from paperbot.demo import demo_config
+    from paperbot.pipeline import run_once
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="paperbot-demo-") as tmp:
+        cfg = demo_config(Path(db).parent if db else tmp)
+        if db:
+            cfg.database = db
+        store = Store(cfg.database)
+        click.echo("paperbot demo: polling bundled captures (arXiv RSS/Atom, arXiv API, HF daily papers)…", err=True)
+        report = run_once(cfg, store, poster=TerminalPoster())
+        _print_sources(report)
+        store.close()
+    click.echo(f"done in {time.perf_counter() - started:.1f}s · {report.n_papers} papers in the store", err=True)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Poll, score and deliver one round, then exit.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (or PAPERBOT_CONFIG).")
+@click.option("--db", type=click.Path(dir_okay=False), help="Override the database path.")
+def run(once: bool, config_path: str | None, db: str | None) -> None:
+    """Poll → store → score → post each channel's digest (prints it when SLACK_BOT_TOKEN is unset)."""
+    from paperbot.pipeline import run_once
+
+    if not once:
+        raise click.UsageError("use `paperbot run --once` for one round, or `paperbot serve` for the scheduled bot")
+    cfg = _config(config_path)
+    store = _open_store(cfg, db)
+    report = run_once(cfg, store)
+    _print_sources(report)
+    for d in report.deliveries:
+        click.echo(f"  channel {d.channel_id}: {d.status} ({d.n_papers} papers)"
+                   + (f" ts={d.ts}" if d.ts else "") + (f" error={d.error}" if d.error else ""), err=True)
+    if any(d.status == "failed" for d in report.deliveries):
+        sys.exit(1)
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--db", type=click.Path(dir_okay=False))
+def import_cmd(file: str, config_path: str | None, db: str | None) -> None:
+    """Import a curated database (seed format {category: [papers]}) into collections."""
+    from paperbot.pipeline import import_curated
+
+    cfg = _config(config_path, required=False)
+    store = _open_store(cfg, db)
+    try:
+        report = import_curated(store, file)
+    except CuratedFormatError as exc:
+        raise click.ClickException(str(exc)) from None
+    for cat, pos, reason in report.errors:
+        click.echo(f"skipped {cat}[{pos}]: {reason}", err=True)
+    for name, n in report.collections.items():
+        click.echo(f"collection {name}: {n} papers added ({store.collections().get(name, 0)} in total)")
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--db", type=click.Path(dir_okay=False))
+def status(config_path: str | None, db: str | None) -> None:
+    """Per source: last success, last error and counts; then store totals."""
+    cfg = _config(config_path, required=False)
+    store = _open_store(cfg, db)
+    states = store.all_feed_states()
+    if not states:
+        click.echo("no source has been polled yet")
+    for s in states:
+        click.echo(f"{s['source']}: last success {s.get('last_success') or 'never'}, "
+                   f"last count {s.get('last_count') or 0}, total {s.get('total_count') or 0}"
+                   + (f", last error at {s['last_error_at']}: {s['last_error']}" if s.get("last_error") else ""))
+    click.echo(f"papers: {store.count_papers()} · collections: {store.collections()}")
+
+
+if __name__ == "__main__":
+    main()

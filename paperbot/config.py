@@ -1,0 +1,294 @@
+"""Configuration: a TOML file (see ``config.example.toml``) plus secrets from the environment.
+
+The file is named by ``--config`` or ``PAPERBOT_CONFIG``. Secrets are never read from files:
+``SLACK_BOT_TOKEN``, ``SLACK_SIGNING_SECRET``, ``SLACK_APP_TOKEN``; ``SLACK_API_URL`` overrides
+the Slack Web API base URL (tests, emulators). A bad value raises `ConfigError` naming the key
+(``channels[0].max_papers: expected an integer, got 'ten'``). Relative paths are resolved against
+the config file's folder.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.slack_client import DEFAULT_SLACK_API_URL
+from feeds.arxiv_rss import ANNOUNCE_TYPES, DEFAULT_ANNOUNCE_TYPES
+
+DEFAULT_SCHEDULE = "0 9 * * mon-fri"  # arXiv announces nothing on weekends
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the offending key in the message."""
+
+
+@dataclass
+class ArxivFeedConfig:
+    """An arXiv announcement feed (rss.arxiv.org): categories joined with ``+``."""
+    name: str
+    categories: list[str]
+    kind: str = "atom"
+    announce_types: list[str] = field(default_factory=lambda: list(DEFAULT_ANNOUNCE_TYPES))
+    url: str | None = None
+
+
+@dataclass
+class ArxivQueryConfig:
+    """An arXiv API search query (``search_query`` syntax), or a fixed document via `url`."""
+    name: str
+    query: str = ""
+    max_results: int = 100
+    url: str | None = None
+
+
+@dataclass
+class HFDailyConfig:
+    """Hugging Face daily papers: enabled, how many past days to poll, optional fixed `urls`."""
+    enabled: bool = True
+    days_back: int = 1
+    urls: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ChannelConfig:
+    """A Slack channel's digest: which curated collections/keywords it follows and when."""
+    id: str
+    name: str = ""
+    collections: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    schedule: str = DEFAULT_SCHEDULE
+    timezone: str = "UTC"
+    max_papers: int = 10
+    min_score: float = 0.05
+    when_empty: str = "explain"  # explain | skip
+
+
+@dataclass
+class RecommenderConfig:
+    """Recommender knobs (see recommender/)."""
+    model_path: str = "paperbot-model.joblib"
+    candidate_days: int = 7
+    refit_days: int = 7
+
+
+@dataclass
+class SlackConfig:
+    """Slack behaviour (secrets come from the environment, not from here)."""
+    post_interval_s: float = 1.0
+    thumbs_up: list[str] = field(default_factory=lambda: ["+1", "thumbsup"])
+    thumbs_down: list[str] = field(default_factory=lambda: ["-1", "thumbsdown"])
+
+
+@dataclass
+class Config:
+    """The whole configuration. `path` is the file it came from (None for built-in defaults)."""
+    database: str = "paperbot.db"
+    arxiv_feeds: list[ArxivFeedConfig] = field(default_factory=list)
+    arxiv_queries: list[ArxivQueryConfig] = field(default_factory=list)
+    hf_daily: HFDailyConfig = field(default_factory=HFDailyConfig)
+    curated_files: list[str] = field(default_factory=list)
+    channels: list[ChannelConfig] = field(default_factory=list)
+    recommender: RecommenderConfig = field(default_factory=RecommenderConfig)
+    slack: SlackConfig = field(default_factory=SlackConfig)
+    path: str | None = None
+
+    @property
+    def slack_bot_token(self) -> str | None:
+        """``SLACK_BOT_TOKEN`` from the environment (None when unset: print instead of post)."""
+        return os.environ.get("SLACK_BOT_TOKEN") or None
+
+    @property
+    def slack_signing_secret(self) -> str | None:
+        """``SLACK_SIGNING_SECRET`` from the environment."""
+        return os.environ.get("SLACK_SIGNING_SECRET") or None
+
+    @property
+    def slack_app_token(self) -> str | None:
+        """``SLACK_APP_TOKEN`` (Socket Mode) from the environment."""
+        return os.environ.get("SLACK_APP_TOKEN") or None
+
+    @property
+    def slack_api_url(self) -> str:
+        """Slack Web API base URL: ``SLACK_API_URL`` or Slack's, always ending in ``/``."""
+        url = os.environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+        return url if url.endswith("/") else url + "/"
+
+
+# ---- validation helpers ------------------------------------------------------------------
+def _get(table: dict, key: str, where: str, typ, default=None, required: bool = False):
+    if key not in table:
+        if required:
+            raise ConfigError(f"{where}{key}: required setting is missing")
+        return default
+    value = table[key]
+    name = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+            list: "a list"}[typ]
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if typ is int and isinstance(value, bool) or not isinstance(value, typ):
+        raise ConfigError(f"{where}{key}: expected {name}, got {value!r}")
+    return value
+
+
+def _str_list(table: dict, key: str, where: str, default=None) -> list[str]:
+    value = _get(table, key, where, list, default if default is not None else [])
+    for i, v in enumerate(value):
+        if not isinstance(v, str):
+            raise ConfigError(f"{where}{key}[{i}]: expected a string, got {v!r}")
+    return list(value)
+
+
+def _known(table: dict, where: str, allowed: set[str]) -> None:
+    extra = sorted(set(table) - allowed)
+    if extra:
+        raise ConfigError(f"{where}{extra[0]}: unknown setting (allowed: {', '.join(sorted(allowed))})")
+
+
+def _table(parent: dict, key: str, where: str) -> dict:
+    value = parent.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}{key}: expected a table")
+    return value
+
+
+def _resolve(base: Path | None, p: str) -> str:
+    if base is None or "://" in p or Path(p).is_absolute():
+        return p
+    return str((base / p).resolve())
+
+
+def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
+    """Validate a parsed TOML document into a `Config`.
+
+    Raises:
+        ConfigError: naming the first bad key.
+    """
+    _known(data, "", {"database", "feeds", "curated", "channels", "recommender", "slack"})
+    cfg = Config()
+    db = _table(data, "database", "")
+    _known(db, "database.", {"path"})
+    cfg.database = _resolve(base_dir, _get(db, "path", "database.", str, cfg.database))
+
+    feeds = _table(data, "feeds", "")
+    _known(feeds, "feeds.", {"arxiv_rss", "arxiv_api", "hf_daily"})
+    for i, f in enumerate(_get(feeds, "arxiv_rss", "feeds.", list, [])):
+        where = f"feeds.arxiv_rss[{i}]."
+        if not isinstance(f, dict):
+            raise ConfigError(f"feeds.arxiv_rss[{i}]: expected a table")
+        _known(f, where, {"name", "categories", "kind", "announce_types", "url"})
+        kind = _get(f, "kind", where, str, "atom")
+        if kind not in ("rss", "atom"):
+            raise ConfigError(f"{where}kind: expected 'rss' or 'atom', got {kind!r}")
+        types = _str_list(f, "announce_types", where, list(DEFAULT_ANNOUNCE_TYPES))
+        for t in types:
+            if t not in ANNOUNCE_TYPES:
+                raise ConfigError(f"{where}announce_types: unknown announce type {t!r} "
+                                  f"(one of {', '.join(ANNOUNCE_TYPES)})")
+        url = _get(f, "url", where, str)
+        cats = _str_list(f, "categories", where, [])
+        if not cats and not url:
+            raise ConfigError(f"{where}categories: give at least one arXiv category (or a url)")
+        cfg.arxiv_feeds.append(ArxivFeedConfig(
+            name=_get(f, "name", where, str, f"arxiv_rss:{'+'.join(cats) or i}"), categories=cats,
+            kind=kind, announce_types=types, url=_resolve(base_dir, url) if url else None))
+    for i, q in enumerate(_get(feeds, "arxiv_api", "feeds.", list, [])):
+        where = f"feeds.arxiv_api[{i}]."
+        if not isinstance(q, dict):
+            raise ConfigError(f"feeds.arxiv_api[{i}]: expected a table")
+        _known(q, where, {"name", "query", "max_results", "url"})
+        url = _get(q, "url", where, str)
+        query = _get(q, "query", where, str, "")
+        if not query and not url:
+            raise ConfigError(f"{where}query: an arXiv API search_query is required")
+        n = _get(q, "max_results", where, int, 100)
+        if not 1 <= n <= 30000:
+            raise ConfigError(f"{where}max_results: must be between 1 and 30000, got {n}")
+        cfg.arxiv_queries.append(ArxivQueryConfig(
+            name=_get(q, "name", where, str, f"arxiv_api:{i}"), query=query, max_results=n,
+            url=_resolve(base_dir, url) if url else None))
+    hf = _table(feeds, "hf_daily", "feeds.")
+    _known(hf, "feeds.hf_daily.", {"enabled", "days_back", "urls"})
+    cfg.hf_daily = HFDailyConfig(
+        enabled=_get(hf, "enabled", "feeds.hf_daily.", bool, True),
+        days_back=_get(hf, "days_back", "feeds.hf_daily.", int, 1),
+        urls=[_resolve(base_dir, u) for u in _str_list(hf, "urls", "feeds.hf_daily.")])
+
+    cur = _table(data, "curated", "")
+    _known(cur, "curated.", {"files"})
+    cfg.curated_files = [_resolve(base_dir, p) for p in _str_list(cur, "files", "curated.")]
+
+    seen: set[str] = set()
+    for i, c in enumerate(_get(data, "channels", "", list, [])):
+        where = f"channels[{i}]."
+        if not isinstance(c, dict):
+            raise ConfigError(f"channels[{i}]: expected a table")
+        _known(c, where, {"id", "name", "collections", "keywords", "schedule", "timezone",
+                          "max_papers", "min_score", "when_empty"})
+        ch = ChannelConfig(
+            id=_get(c, "id", where, str, required=True), name=_get(c, "name", where, str, ""),
+            collections=_str_list(c, "collections", where), keywords=_str_list(c, "keywords", where),
+            schedule=_get(c, "schedule", where, str, DEFAULT_SCHEDULE),
+            timezone=_get(c, "timezone", where, str, "UTC"),
+            max_papers=_get(c, "max_papers", where, int, 10),
+            min_score=_get(c, "min_score", where, float, 0.05),
+            when_empty=_get(c, "when_empty", where, str, "explain"))
+        if ch.id in seen:
+            raise ConfigError(f"{where}id: channel {ch.id!r} is configured twice")
+        seen.add(ch.id)
+        if not 1 <= ch.max_papers <= 100:
+            raise ConfigError(f"{where}max_papers: must be between 1 and 100, got {ch.max_papers}")
+        if ch.when_empty not in ("explain", "skip"):
+            raise ConfigError(f"{where}when_empty: expected 'explain' or 'skip', got {ch.when_empty!r}")
+        _check_schedule(ch.schedule, ch.timezone, where)
+        cfg.channels.append(ch)
+
+    rec = _table(data, "recommender", "")
+    _known(rec, "recommender.", {"model_path", "candidate_days", "refit_days"})
+    cfg.recommender = RecommenderConfig(
+        model_path=_resolve(base_dir, _get(rec, "model_path", "recommender.", str, "paperbot-model.joblib")),
+        candidate_days=_get(rec, "candidate_days", "recommender.", int, 7),
+        refit_days=_get(rec, "refit_days", "recommender.", int, 7))
+
+    sl = _table(data, "slack", "")
+    _known(sl, "slack.", {"post_interval_s", "thumbs_up", "thumbs_down"})
+    cfg.slack = SlackConfig(
+        post_interval_s=_get(sl, "post_interval_s", "slack.", float, 1.0),
+        thumbs_up=_str_list(sl, "thumbs_up", "slack.", ["+1", "thumbsup"]),
+        thumbs_down=_str_list(sl, "thumbs_down", "slack.", ["-1", "thumbsdown"]))
+    return cfg
+
+
+def _check_schedule(expr: str, tz: str, where: str) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+    try:
+        CronTrigger.from_crontab(expr, timezone=tz)
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(f"{where}schedule/timezone: invalid cron {expr!r} in {tz!r}: {exc}") from None
+    except Exception as exc:  # zoneinfo raises its own error types for unknown zones
+        raise ConfigError(f"{where}timezone: unknown time zone {tz!r} ({type(exc).__name__})") from None
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load and validate the config file at `path` (or ``$PAPERBOT_CONFIG``).
+
+    Raises:
+        ConfigError: no file given, unreadable, invalid TOML (with line), or a bad setting.
+    """
+    path = path or os.environ.get("PAPERBOT_CONFIG")
+    if not path:
+        raise ConfigError("no config file: pass --config FILE or set PAPERBOT_CONFIG "
+                          "(see config.example.toml), or try `paperbot demo`")
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: invalid TOML: {exc}") from None
+    cfg = parse_config(data, p.resolve().parent)
+    cfg.path = str(p)
+    return cfg

@@ -1,0 +1,82 @@
+"""Building digests (store → recommender → Digest): pick, score and cut each channel's papers.
+
+A channel's positives are the papers of the curated collections it follows, its keywords (as a
+pseudo-document, Rocchio-style) and the 👍 its members gave on its digests; 👎 are negatives.
+Candidates are papers first stored within `recommender.candidate_days` that are not curated and
+that the channel has not already been sent.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta, timezone
+
+from bot.digest import Digest
+from feeds.records import Paper
+from paperbot.config import ChannelConfig, Config
+from recommender.scoring import rank
+from recommender.tfidf import TfidfModel, paper_text
+from store import Store
+
+log = logging.getLogger(__name__)
+
+
+def load_or_fit_model(config: Config, store: Store, force: bool = False) -> TfidfModel:
+    """The persisted TF-IDF model, refitted on every stored paper when missing, stale
+    (`TfidfModel.needs_refit`) or when `force` is set.
+
+    Raises:
+        ValueError: the store holds no papers.
+    """
+    n = store.count_papers()
+    model = None if force else TfidfModel.load(config.recommender.model_path)
+    if model is None or model.needs_refit(n, config.recommender.refit_days):
+        texts = [paper_text(p.title, p.abstract) for p in store.iter_papers()]
+        model = TfidfModel.fit(texts)
+        model.save(config.recommender.model_path)
+        log.info("fitted TF-IDF on %d papers (%d terms)", len(texts), len(model.terms))
+    return model
+
+
+def empty_reason(day: date, n_candidates: int, min_score: float, n_failed_sources: int = 0) -> str:
+    """One line saying why a digest is empty."""
+    if n_candidates == 0:
+        if day.weekday() >= 5:
+            return "No new papers: arXiv announces nothing on Saturdays and Sundays."
+        if n_failed_sources:
+            return f"No new papers: {n_failed_sources} source(s) failed this run (see `paperbot status`)."
+        return "No new papers since the last digest (a holiday, or the feeds were quiet)."
+    return f"{n_candidates} new papers, none scored above the threshold ({min_score:.2f})."
+
+
+def channel_digest(channel: ChannelConfig, store: Store, model: TfidfModel, day: date,
+                   n_failed_sources: int = 0, candidate_days: int = 7) -> Digest:
+    """Score the channel's candidates and return its `Digest` (possibly empty, with a reason)."""
+    title = f"Paper digest · {channel.name or channel.id} · {day.isoformat()}"
+    follows = list(channel.collections) + [f'"{k}"' for k in channel.keywords]
+    positive_ids: list[str] = []
+    for name in channel.collections:
+        ids = store.collection_ids(name)
+        if not ids:
+            log.warning("channel %s follows unknown or empty collection %r", channel.id, name)
+        positive_ids += ids
+    feedback = store.feedback_for(channel_id=channel.id)
+    positive_ids += [a for a, v in feedback.items() if v > 0]
+    papers = store.get_papers(positive_ids)
+    positives = [papers[a] for a in dict.fromkeys(positive_ids) if a in papers]
+    if channel.keywords:
+        positives.append(Paper(arxiv_id="keywords", title=" ".join(channel.keywords),
+                               abstract=" ".join(channel.keywords)))
+    negatives = list(store.get_papers([a for a, v in feedback.items() if v < 0]).values())
+    since = (datetime.now(timezone.utc) - timedelta(days=candidate_days)).isoformat(timespec="seconds")
+    exclude = store.curated_ids() | store.sent_paper_ids(channel.id)
+    candidates = [p for p in store.papers_first_seen_since(since) if p.arxiv_id not in exclude]
+    digest = Digest(channel_id=channel.id, title=title, date=day.isoformat(),
+                    n_candidates=len(candidates), follows=follows)
+    if not positives:
+        digest.empty_reason = "This channel follows no curated collection or keyword yet."
+        return digest
+    ranked = rank(model, positives, candidates, negatives)
+    digest.items = [r for r in ranked if r.score >= channel.min_score][: channel.max_papers]
+    if not digest.items:
+        digest.empty_reason = empty_reason(day, len(candidates), channel.min_score, n_failed_sources)
+    return digest

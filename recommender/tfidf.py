@@ -1,0 +1,96 @@
+"""The TF-IDF model: a scikit-learn `TfidfVectorizer` over title + abstract, fitted and saved.
+
+TF-IDF with sublinear tf and L2-normalised rows (scikit-learn user guide, "Tf–idf term
+weighting"; Salton & Buckley 1988), unigrams + bigrams, English stop words. The fitted model is
+persisted with joblib so a daily run reuses it instead of refitting (see `needs_refit`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import joblib
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from feeds.records import Paper
+
+MODEL_FORMAT = 1
+
+
+def paper_text(title: str, abstract: str) -> str:
+    """The text a paper is represented by: its title (twice, titles are dense) and abstract."""
+    title = title or ""
+    return f"{title}. {title}. {abstract or ''}"
+
+
+def preprocess(text: str) -> str:
+    """Lower-case and drop inline LaTeX (``$…$``), which only adds noise tokens."""
+    return re.sub(r"\$[^$]*\$", " ", text).lower()
+
+
+@dataclass
+class TfidfModel:
+    """A fitted vectorizer plus when/on how many documents it was fitted."""
+
+    vectorizer: TfidfVectorizer
+    n_docs: int
+    fitted_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    @classmethod
+    def fit(cls, texts: list[str], max_features: int = 200_000) -> "TfidfModel":
+        """Fit on `texts` (one per paper). `min_df` is 2 once there are ≥ 50 documents so one-off
+        typos do not enter the vocabulary; `max_df` 0.5 drops corpus-wide boilerplate.
+
+        Raises:
+            ValueError: `texts` is empty or holds no usable words.
+        """
+        if not texts:
+            raise ValueError("cannot fit TF-IDF on zero documents")
+        vec = TfidfVectorizer(
+            preprocessor=preprocess, stop_words="english",
+            ngram_range=(1, 2), sublinear_tf=True, min_df=2 if len(texts) >= 50 else 1,
+            max_df=0.5 if len(texts) >= 50 else 1.0, max_features=max_features,
+            token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9\-]+\b", dtype=np.float32)
+        vec.fit(texts)
+        return cls(vec, len(texts))
+
+    def transform(self, texts: list[str]) -> sp.csr_matrix:
+        """Rows of L2-normalised TF-IDF weights, shape ``(len(texts), n_terms)``."""
+        return self.vectorizer.transform(texts).tocsr()
+
+    def papers_matrix(self, papers: list[Paper]) -> sp.csr_matrix:
+        """`transform` of each paper's `paper_text`."""
+        return self.transform([paper_text(p.title, p.abstract) for p in papers])
+
+    @property
+    def terms(self) -> np.ndarray:
+        """The vocabulary as an array indexed by column."""
+        return self.vectorizer.get_feature_names_out()
+
+    def save(self, path: str | Path) -> None:
+        """Persist with joblib (atomic: written to a temp file then renamed)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        joblib.dump({"format": MODEL_FORMAT, "model": self}, tmp)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TfidfModel | None":
+        """Load a saved model, or None if absent, unreadable or of another format."""
+        try:
+            data = joblib.load(path)
+        except Exception:  # missing, truncated, or pickled by an incompatible version
+            return None
+        if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+            return None
+        return data["model"]
+
+    def needs_refit(self, n_docs_now: int, max_age_days: int) -> bool:
+        """True when the model is older than `max_age_days` or the corpus grew by > 20 %."""
+        age = datetime.now(timezone.utc) - datetime.fromisoformat(self.fitted_at)
+        return age.days >= max_age_days or n_docs_now > 1.2 * max(self.n_docs, 1)

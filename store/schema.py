@@ -1,0 +1,89 @@
+"""The database schema and its forward migrations.
+
+The schema version lives in SQLite's ``PRAGMA user_version``. `MIGRATIONS[i]` moves a database
+from version ``i`` to ``i + 1``; `migrate` applies the missing ones in order, each in its own
+transaction, so a database created by any earlier paperbot opens with the current code.
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer paperbot than this one (downgrades are not supported)."""
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["papers"].create({
+        "arxiv_id": str, "version": int, "title": str, "abstract": str, "authors": str,
+        "categories": str, "primary_category": str, "announce_type": str, "published": str,
+        "updated": str, "abs_url": str, "pdf_url": str, "sources": str, "hf_upvotes": int,
+        "ai_keywords": str, "github_repo": str, "first_seen": str, "last_seen": str,
+    }, pk="arxiv_id", not_null={"title"})
+    db["papers"].create_index(["published"])
+    db["papers"].enable_fts(["title", "abstract", "authors"], create_triggers=True,
+                            tokenize="porter")
+    db["collections"].create({"name": str, "description": str, "created_at": str}, pk="name")
+    db["collection_papers"].create({"collection": str, "arxiv_id": str, "position": int,
+                                    "added_at": str}, pk=("collection", "arxiv_id"))
+    db["feed_state"].create({
+        "source": str, "url": str, "etag": str, "last_modified": str, "last_attempt": str,
+        "last_success": str, "last_error": str, "last_error_at": str, "last_count": int,
+        "total_count": int, "skipped_count": int,
+    }, pk="source")
+    db["channels"].create({
+        "channel_id": str, "name": str, "collections": str, "keywords": str, "authors": str,
+        "schedule": str, "timezone": str, "max_papers": int, "min_score": float,
+        "created_at": str,
+    }, pk="channel_id")
+    db["digests"].create({
+        "id": int, "digest_key": str, "channel_id": str, "slot": str, "status": str,
+        "created_at": str, "posted_at": str, "message_ts": str, "thread_ts": str,
+        "paper_count": int, "error": str,
+    }, pk="id")
+    db["digests"].create_index(["digest_key"], unique=True)
+    db["digest_papers"].create({
+        "digest_id": int, "channel_id": str, "arxiv_id": str, "rank": int, "score": float,
+        "why": str,
+    }, pk=("digest_id", "arxiv_id"), foreign_keys=[("digest_id", "digests", "id")])
+    db["digest_papers"].create_index(["channel_id", "arxiv_id"])
+    db["users"].create({"user_id": str, "name": str, "settings": str, "created_at": str},
+                       pk="user_id")
+    db["follows"].create({"subject_id": str, "kind": str, "value": str, "created_at": str},
+                         pk=("subject_id", "kind", "value"))
+    db["feedback"].create({
+        "id": int, "user_id": str, "arxiv_id": str, "value": int, "source": str,
+        "channel_id": str, "message_ts": str, "event_key": str, "created_at": str,
+        "undone_at": str,
+    }, pk="id")
+    db["feedback"].create_index(["event_key"], unique=True)
+    db["feedback"].create_index(["user_id"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """The database's schema version (``PRAGMA user_version``)."""
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply every missing migration in order; return the resulting version.
+
+    Raises:
+        SchemaTooNew: the file's version is above `SCHEMA_VERSION`.
+    """
+    version = current_version(db.conn)
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNew(f"database schema v{version} is newer than this paperbot (v{SCHEMA_VERSION})")
+    while version < SCHEMA_VERSION:
+        with db.conn:
+            MIGRATIONS[version](db)
+            version += 1
+            db.conn.execute(f"PRAGMA user_version = {version}")
+    return version

@@ -1,0 +1,471 @@
+"""`Store`: paperbot's SQLite data layer (through sqlite-utils).
+
+One file holds papers (primary key = arXiv id without version), curated collections, feed
+state, channels, digests and the papers each digest posted, users, follows and feedback.
+The file runs in WAL mode; every thread gets its own connection (bolt runs listeners on a
+thread pool, the scheduler on its own), with a busy timeout so concurrent writers wait rather
+than fail. Writes happen in transactions.
+
+Other packages use only this class's public methods: no module reaches into the tables.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from feeds.records import Paper
+from store.schema import migrate
+
+_JSON_LIST_FIELDS = ("authors", "categories", "sources", "ai_keywords")
+BUSY_TIMEOUT_MS = 30_000
+
+
+def utcnow() -> str:
+    """Current UTC time as ISO-8601 seconds (``2026-11-21T09:00:00+00:00``)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Store:
+    """Open (creating and migrating as needed) the paperbot database at `path`.
+
+    `path` may be ``":memory:"`` only for single-threaded use (each thread would get its own
+    empty in-memory database).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        migrate(self.db)
+
+    # ---- connections -------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's `sqlite_utils.Database` (created on first use)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if self.path != ":memory:":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            db = sqlite_utils.Database(conn)
+            self._local.db = db
+            with self._conns_lock:
+                self._conns.append(conn)
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """``with store.transaction() as db:`` — one write transaction (BEGIN IMMEDIATE), committed
+        on success and rolled back on error."""
+        db = self.db
+        conn = db.conn
+        if conn.in_transaction:
+            yield db
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        with self._conns_lock:
+            for conn in self._conns:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._conns.clear()
+        self._local = threading.local()
+
+    def journal_mode(self) -> str:
+        """The SQLite journal mode in force (``wal`` for file databases)."""
+        return self.db.conn.execute("PRAGMA journal_mode").fetchone()[0]
+
+    # ---- papers ------------------------------------------------------------------------
+    def upsert_papers(self, papers: Iterable[Paper]) -> dict[str, int]:
+        """Insert or merge papers; return ``{"inserted": n, "updated": n, "unchanged": n}``.
+
+        Merge rule for a paper already stored: sources are unioned; a newer arXiv version (or a
+        row whose version is unknown) takes the incoming title/abstract/authors/categories/dates;
+        otherwise incoming values only fill empty fields; HF fields (upvotes, ai_keywords,
+        githubRepo) take the latest non-empty value.
+        """
+        counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+        now = utcnow()
+        with self.transaction() as db:
+            table = db["papers"]
+            for paper in papers:
+                incoming = _paper_row(paper)
+                existing = self._get_row(paper.arxiv_id)
+                if existing is None:
+                    incoming["first_seen"] = incoming["last_seen"] = now
+                    table.insert(incoming)
+                    counts["inserted"] += 1
+                    continue
+                merged = _merge_rows(existing, incoming)
+                merged["last_seen"] = now
+                changed = {k: v for k, v in merged.items() if existing.get(k) != v and k != "last_seen"}
+                if changed:
+                    table.update(paper.arxiv_id, {**changed, "last_seen": now})
+                    counts["updated"] += 1
+                else:
+                    counts["unchanged"] += 1
+        return counts
+
+    def _get_row(self, arxiv_id: str) -> dict | None:
+        rows = list(self.db.query("select * from papers where arxiv_id = ?", [arxiv_id]))
+        return rows[0] if rows else None
+
+    def get_paper(self, arxiv_id: str) -> Paper | None:
+        """The stored paper with this arXiv id (no version), or None."""
+        row = self._get_row(arxiv_id)
+        return _row_to_paper(row) if row else None
+
+    def get_papers(self, arxiv_ids: Iterable[str]) -> dict[str, Paper]:
+        """``{arxiv_id: Paper}`` for the ids that are stored (missing ids are left out)."""
+        ids = list(dict.fromkeys(arxiv_ids))
+        out: dict[str, Paper] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(f"select * from papers where arxiv_id in ({marks})", chunk):
+                out[row["arxiv_id"]] = _row_to_paper(row)
+        return out
+
+    def iter_papers(self, since: str | None = None) -> Iterator[Paper]:
+        """Every stored paper (optionally with ``published >= since``), ordered by arXiv id."""
+        if since:
+            rows = self.db.query("select * from papers where published >= ? order by arxiv_id", [since])
+        else:
+            rows = self.db.query("select * from papers order by arxiv_id")
+        for row in rows:
+            yield _row_to_paper(row)
+
+    def paper_ids_seen_since(self, iso_time: str) -> list[str]:
+        """arXiv ids whose row was inserted or refreshed by a poll at or after `iso_time` (UTC ISO)."""
+        return [r["arxiv_id"] for r in self.db.query(
+            "select arxiv_id from papers where last_seen >= ? order by arxiv_id", [iso_time])]
+
+    def papers_first_seen_since(self, iso_time: str) -> list[Paper]:
+        """Papers first stored at or after `iso_time` (UTC ISO), newest announcement first."""
+        return [_row_to_paper(r) for r in self.db.query(
+            "select * from papers where first_seen >= ? order by published desc, arxiv_id", [iso_time])]
+
+    def count_papers(self) -> int:
+        """Number of stored papers."""
+        return self.db["papers"].count
+
+    # ---- curated collections -----------------------------------------------------------
+    def add_to_collection(self, name: str, arxiv_ids: Iterable[str], description: str | None = None) -> int:
+        """Create collection `name` if needed and add papers (already stored) to it, keeping order.
+
+        Returns the number of papers newly added.
+        """
+        now = utcnow()
+        added = 0
+        with self.transaction() as db:
+            db["collections"].insert({"name": name, "description": description, "created_at": now},
+                                     ignore=True)
+            start = db.execute("select coalesce(max(position), -1) + 1 from collection_papers where collection = ?",
+                               [name]).fetchone()[0]
+            for i, aid in enumerate(arxiv_ids):
+                cur = db.execute(
+                    "insert or ignore into collection_papers (collection, arxiv_id, position, added_at) "
+                    "values (?, ?, ?, ?)", [name, aid, start + i, now])
+                added += cur.rowcount
+        return added
+
+    def collections(self) -> dict[str, int]:
+        """``{collection name: number of papers}`` for every collection."""
+        return {r["name"]: r["n"] for r in self.db.query(
+            "select c.name, count(cp.arxiv_id) as n from collections c left join collection_papers cp "
+            "on cp.collection = c.name group by c.name order by c.name")}
+
+    def collection_ids(self, name: str) -> list[str]:
+        """arXiv ids of a collection in list order ([] for an unknown collection)."""
+        return [r["arxiv_id"] for r in self.db.query(
+            "select arxiv_id from collection_papers where collection = ? order by position", [name])]
+
+    def curated_ids(self) -> set[str]:
+        """Every arXiv id that belongs to any curated collection."""
+        return {r["arxiv_id"] for r in self.db.query("select distinct arxiv_id from collection_papers")}
+
+    # ---- feed state --------------------------------------------------------------------
+    def feed_state(self, source: str) -> dict[str, Any]:
+        """Stored state for a feed source (validators, last success/error, counts); {} if none."""
+        rows = list(self.db.query("select * from feed_state where source = ?", [source]))
+        return rows[0] if rows else {}
+
+    def all_feed_states(self) -> list[dict[str, Any]]:
+        """Every feed source's stored state, ordered by name."""
+        return list(self.db.query("select * from feed_state order by source"))
+
+    def record_feed_success(self, source: str, url: str, count: int, skipped: int = 0,
+                            etag: str | None = None, last_modified: str | None = None) -> None:
+        """Record a successful poll of `source`: validators for the next conditional GET, counts."""
+        now = utcnow()
+        prev = self.feed_state(source)
+        with self.transaction() as db:
+            db["feed_state"].upsert({
+                "source": source, "url": url, "etag": etag or prev.get("etag"),
+                "last_modified": last_modified or prev.get("last_modified"),
+                "last_attempt": now, "last_success": now, "last_count": count,
+                "skipped_count": skipped, "total_count": (prev.get("total_count") or 0) + count,
+            }, pk="source")
+
+    def record_feed_error(self, source: str, url: str, error: str) -> None:
+        """Record a failed poll of `source` (earlier validators and counts are kept)."""
+        now = utcnow()
+        with self.transaction() as db:
+            db["feed_state"].upsert({"source": source, "url": url, "last_attempt": now,
+                                     "last_error": error[:500], "last_error_at": now}, pk="source")
+
+    # ---- channels ----------------------------------------------------------------------
+    def upsert_channel(self, channel_id: str, **fields: Any) -> None:
+        """Create or update a channel's digest settings. List fields (collections, keywords,
+        authors) are stored as JSON."""
+        row = {"channel_id": channel_id}
+        for k, v in fields.items():
+            row[k] = json.dumps(v) if isinstance(v, (list, tuple)) else v
+        with self.transaction() as db:
+            if not db["channels"].exists() or not list(db.query(
+                    "select 1 from channels where channel_id = ?", [channel_id])):
+                row.setdefault("created_at", utcnow())
+            db["channels"].upsert(row, pk="channel_id")
+
+    def get_channel(self, channel_id: str) -> dict[str, Any] | None:
+        """A channel's settings with list fields decoded, or None."""
+        rows = list(self.db.query("select * from channels where channel_id = ?", [channel_id]))
+        return _decode_channel(rows[0]) if rows else None
+
+    def channels(self) -> list[dict[str, Any]]:
+        """Every channel's settings, list fields decoded."""
+        return [_decode_channel(r) for r in self.db.query("select * from channels order by channel_id")]
+
+    # ---- digests -----------------------------------------------------------------------
+    def begin_digest(self, digest_key: str, channel_id: str, slot: str,
+                     papers: list[tuple[str, float, str]]) -> tuple[int, dict[str, Any]]:
+        """Record the intent to post a digest before posting it.
+
+        `papers` is ``[(arxiv_id, score, why), …]`` in rank order. If a digest with this key
+        already exists, nothing is written and its row is returned, so a caller can tell a
+        digest that was already posted (status ``posted``) from one whose post is uncertain
+        (``pending``). Returns ``(digest_id, row)``.
+        """
+        with self.transaction() as db:
+            rows = list(db.query("select * from digests where digest_key = ?", [digest_key]))
+            if rows and rows[0]["status"] != "failed":
+                return rows[0]["id"], rows[0]
+            if rows:  # a failed attempt is replaced by this one
+                db.execute("delete from digest_papers where digest_id = ?", [rows[0]["id"]])
+                db.execute("delete from digests where id = ?", [rows[0]["id"]])
+            digest_id = db["digests"].insert({
+                "digest_key": digest_key, "channel_id": channel_id, "slot": slot,
+                "status": "pending", "created_at": utcnow(), "paper_count": len(papers),
+            }).last_pk
+            db["digest_papers"].insert_all(
+                [{"digest_id": digest_id, "channel_id": channel_id, "arxiv_id": aid, "rank": i,
+                  "score": float(score), "why": why} for i, (aid, score, why) in enumerate(papers)])
+            row = list(db.query("select * from digests where id = ?", [digest_id]))[0]
+        return digest_id, row
+
+    def finish_digest(self, digest_id: int, message_ts: str | None, thread_ts: str | None = None,
+                      status: str = "posted", error: str | None = None) -> None:
+        """Record the outcome of posting a digest: Slack message ``ts`` (``posted``), or the error
+        (``failed``), or ``printed`` for terminal output."""
+        with self.transaction() as db:
+            db["digests"].update(digest_id, {"status": status, "message_ts": message_ts,
+                                             "thread_ts": thread_ts, "posted_at": utcnow(),
+                                             "error": error})
+
+    def get_digest(self, digest_key: str) -> dict[str, Any] | None:
+        """The digest row with this key, or None."""
+        rows = list(self.db.query("select * from digests where digest_key = ?", [digest_key]))
+        return rows[0] if rows else None
+
+    def digest_paper_ids(self, digest_id: int) -> list[str]:
+        """arXiv ids a digest holds, in rank order."""
+        return [r["arxiv_id"] for r in self.db.query(
+            "select arxiv_id from digest_papers where digest_id = ? order by rank", [digest_id])]
+
+    def digest_by_message(self, channel_id: str, message_ts: str) -> dict[str, Any] | None:
+        """The digest posted as Slack message (channel, ts), or None (used to map reactions)."""
+        rows = list(self.db.query(
+            "select * from digests where channel_id = ? and (message_ts = ? or thread_ts = ?)",
+            [channel_id, message_ts, message_ts]))
+        return rows[0] if rows else None
+
+    def sent_paper_ids(self, channel_id: str) -> set[str]:
+        """arXiv ids a channel already got in a digest that was posted, printed or is pending."""
+        return {r["arxiv_id"] for r in self.db.query(
+            "select dp.arxiv_id from digest_papers dp join digests d on d.id = dp.digest_id "
+            "where dp.channel_id = ? and d.status in ('posted', 'printed', 'pending')", [channel_id])}
+
+    # ---- users, follows and feedback ---------------------------------------------------
+    def ensure_user(self, user_id: str, name: str | None = None) -> None:
+        """Create the user row if it does not exist."""
+        with self.transaction() as db:
+            db["users"].insert({"user_id": user_id, "name": name, "settings": "{}",
+                                "created_at": utcnow()}, ignore=True)
+
+    def user_settings(self, user_id: str) -> dict[str, Any]:
+        """A user's settings dict ({} for an unknown user)."""
+        rows = list(self.db.query("select settings from users where user_id = ?", [user_id]))
+        return json.loads(rows[0]["settings"] or "{}") if rows else {}
+
+    def set_user_setting(self, user_id: str, key: str, value: Any) -> None:
+        """Set one user setting (creating the user if needed)."""
+        self.ensure_user(user_id)
+        with self.transaction() as db:
+            settings = self.user_settings(user_id)
+            settings[key] = value
+            db["users"].update(user_id, {"settings": json.dumps(settings)})
+
+    def users_with_setting(self, key: str, value: Any) -> list[str]:
+        """User ids whose setting `key` equals `value`."""
+        return [r["user_id"] for r in self.db.query("select user_id, settings from users")
+                if json.loads(r["settings"] or "{}").get(key) == value]
+
+    def add_follow(self, subject_id: str, kind: str, value: str) -> bool:
+        """Make `subject_id` (user or channel) follow a collection/keyword/author; True if new."""
+        with self.transaction() as db:
+            cur = db.execute("insert or ignore into follows (subject_id, kind, value, created_at) "
+                             "values (?, ?, ?, ?)", [subject_id, kind, value, utcnow()])
+            return cur.rowcount > 0
+
+    def remove_follow(self, subject_id: str, kind: str, value: str) -> bool:
+        """Stop following; True if something was removed."""
+        with self.transaction() as db:
+            cur = db.execute("delete from follows where subject_id = ? and kind = ? and value = ?",
+                             [subject_id, kind, value])
+            return cur.rowcount > 0
+
+    def follows(self, subject_id: str) -> dict[str, list[str]]:
+        """``{kind: [values]}`` a user or channel follows."""
+        out: dict[str, list[str]] = {}
+        for r in self.db.query("select kind, value from follows where subject_id = ? order by created_at, value",
+                               [subject_id]):
+            out.setdefault(r["kind"], []).append(r["value"])
+        return out
+
+    def record_feedback(self, user_id: str, arxiv_id: str, value: int, source: str,
+                        event_key: str | None = None, channel_id: str | None = None,
+                        message_ts: str | None = None) -> bool:
+        """Store one 👍 (+1) / 👎 (-1). `event_key` deduplicates redeliveries (Slack retries):
+        a second call with the same key stores nothing. Returns True if stored.
+
+        Raises:
+            ValueError: `value` is not +1 or -1.
+        """
+        if value not in (1, -1):
+            raise ValueError(f"feedback value must be +1 or -1, not {value!r}")
+        with self.transaction() as db:
+            cur = db.execute(
+                "insert or ignore into feedback (user_id, arxiv_id, value, source, channel_id, "
+                "message_ts, event_key, created_at) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [user_id, arxiv_id, value, source, channel_id, message_ts, event_key, utcnow()])
+            return cur.rowcount > 0
+
+    def undo_feedback(self, user_id: str, arxiv_id: str, value: int, source: str | None = None) -> bool:
+        """Mark the user's latest live feedback of this value on this paper as undone (a removed
+        reaction). Returns True if one was undone."""
+        with self.transaction() as db:
+            sql = ("select id from feedback where user_id = ? and arxiv_id = ? and value = ? "
+                   "and undone_at is null")
+            args: list[Any] = [user_id, arxiv_id, value]
+            if source:
+                sql += " and source = ?"
+                args.append(source)
+            rows = list(db.query(sql + " order by id desc limit 1", args))
+            if not rows:
+                return False
+            db["feedback"].update(rows[0]["id"], {"undone_at": utcnow()})
+            return True
+
+    def feedback_for(self, user_id: str | None = None, channel_id: str | None = None) -> dict[str, int]:
+        """Net live feedback ``{arxiv_id: +1|-1}`` (latest wins) of a user, or of a channel's members
+        on its digests."""
+        sql = "select arxiv_id, value from feedback where undone_at is null"
+        args: list[Any] = []
+        if user_id is not None:
+            sql += " and user_id = ?"
+            args.append(user_id)
+        if channel_id is not None:
+            sql += " and channel_id = ?"
+            args.append(channel_id)
+        out: dict[str, int] = {}
+        for r in self.db.query(sql + " order by id", args):
+            out[r["arxiv_id"]] = r["value"]
+        return out
+
+    def feedback_count(self) -> int:
+        """Number of feedback rows (live or undone)."""
+        return self.db["feedback"].count
+
+
+def _paper_row(p: Paper) -> dict[str, Any]:
+    row = p.to_dict()
+    for f in _JSON_LIST_FIELDS:
+        row[f] = json.dumps(row.get(f) or [])
+    return row
+
+
+def _row_to_paper(row: dict[str, Any]) -> Paper:
+    data = {k: row.get(k) for k in Paper.__dataclass_fields__}
+    for f in _JSON_LIST_FIELDS:
+        data[f] = json.loads(data.get(f) or "[]")
+    return Paper(**data)
+
+
+_TEXT_FIELDS = ("title", "abstract", "authors", "categories", "primary_category", "published",
+                "updated", "abs_url", "pdf_url", "announce_type")
+
+
+def _merge_rows(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(old)
+    newer = new.get("version") is not None and (old.get("version") is None or new["version"] > old["version"])
+    for k in _TEXT_FIELDS:
+        nv = new.get(k)
+        empty_old = old.get(k) in (None, "", "[]")
+        if nv in (None, "", "[]"):
+            continue
+        if k == "published" and old.get(k):
+            continue  # first announcement date is kept
+        if newer or empty_old:
+            merged[k] = nv
+    if newer:
+        merged["version"] = new["version"]
+    sources = list(dict.fromkeys(json.loads(old.get("sources") or "[]") + json.loads(new.get("sources") or "[]")))
+    merged["sources"] = json.dumps(sources)
+    for k in ("hf_upvotes", "github_repo"):
+        if new.get(k) not in (None, ""):
+            merged[k] = new[k]
+    if new.get("ai_keywords") not in (None, "[]"):
+        merged["ai_keywords"] = new["ai_keywords"]
+    return merged
+
+
+def _decode_channel(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for f in ("collections", "keywords", "authors"):
+        out[f] = json.loads(out.get(f) or "[]")
+    return out

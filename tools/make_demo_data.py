@@ -1,0 +1,66 @@
+"""Rebuild the demo's bundled captures in paperbot/data/ from ../shared/data (run by hand).
+
+- ``atom_cs.AI_2025-08-20.xml``: the real rss.arxiv.org Atom document, copied as is.
+- ``hf_daily_*.json``: real HF daily-papers responses, copied as is.
+- ``arxiv_api_2026-06-30.xml``: *derived* — the real arXiv listing of 2026-06-30
+  (``corpus/raw/2026-06-30.jsonl``: ids, titles, abstracts, authors, categories as arXiv gave
+  them) written out in the arXiv API's Atom response format, so the demo polls it through the
+  same API parser that handles live responses.
+- ``papers_database.sample.json``: the curated sample.
+
+Usage: python tools/make_demo_data.py [SHARED_DATA_DIR]
+"""
+import json
+import shutil
+import sys
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+HERE = Path(__file__).resolve().parent.parent / "paperbot" / "data"
+
+
+def api_atom(papers, day: str) -> str:
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" '
+           'xmlns:arxiv="http://arxiv.org/schemas/atom">',
+           f"  <id>https://arxiv.org/api/demo-{day}</id>",
+           f"  <title>arXiv Query: listing of {day} (derived from corpus/raw/{day}.jsonl)</title>",
+           f"  <updated>{day}T00:00:00Z</updated>",
+           f"  <opensearch:itemsPerPage>{len(papers)}</opensearch:itemsPerPage>",
+           f"  <opensearch:totalResults>{len(papers)}</opensearch:totalResults>",
+           "  <opensearch:startIndex>0</opensearch:startIndex>"]
+    for p in papers:
+        out.append("  <entry>")
+        out.append(f"    <id>http://arxiv.org/abs/{escape(p['id'])}v1</id>")
+        out.append(f"    <title>{escape(p['title'])}</title>")
+        out.append(f"    <updated>{day}T00:00:00Z</updated>")
+        out.append(f"    <published>{day}T00:00:00Z</published>")
+        out.append(f"    <summary>{escape(p['summary'])}</summary>")
+        for a in p.get("authors") or []:
+            out.append(f"    <author><name>{escape(a)}</name></author>")
+        cats = p.get("categories") or []
+        if cats:
+            out.append(f"    <arxiv:primary_category term={quoteattr(cats[0])}/>")
+        for c in cats:
+            out.append(f"    <category term={quoteattr(c)} scheme=\"http://arxiv.org/schemas/atom\"/>")
+        out.append(f"    <link href=\"https://arxiv.org/abs/{escape(p['id'])}v1\" rel=\"alternate\" type=\"text/html\"/>")
+        out.append(f"    <link href=\"https://arxiv.org/pdf/{escape(p['id'])}v1\" rel=\"related\" type=\"application/pdf\" title=\"pdf\"/>")
+        out.append("  </entry>")
+    out.append("</feed>")
+    return "\n".join(out) + "\n"
+
+
+def main(shared: Path) -> None:
+    HERE.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shared / "arxiv_rss" / "atom_cs.AI_2025-08-20.xml", HERE)
+    for day in ("2026-02-18", "2026-08-21"):
+        shutil.copy(shared / "hf_daily" / "days" / f"{day}.json", HERE / f"hf_daily_{day}.json")
+    shutil.copy(shared / "seeds" / "papers_database.sample.json", HERE)
+    day = "2026-06-30"
+    papers = [json.loads(line) for line in open(shared / "corpus" / "raw" / f"{day}.jsonl")]
+    (HERE / f"arxiv_api_{day}.xml").write_text(api_atom(papers, day), encoding="utf-8")
+    print(f"wrote demo data to {HERE}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "data")
