@@ -261,13 +261,18 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
 
 
 def _check_schedule(expr: str, tz: str, where: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     from apscheduler.triggers.cron import CronTrigger
     try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}timezone: unknown time zone {tz!r} (use an IANA name such as "
+                          "'Europe/London')") from None
+    try:
         CronTrigger.from_crontab(expr, timezone=tz)
-    except (ValueError, KeyError) as exc:
-        raise ConfigError(f"{where}schedule/timezone: invalid cron {expr!r} in {tz!r}: {exc}") from None
-    except Exception as exc:  # zoneinfo raises its own error types for unknown zones
-        raise ConfigError(f"{where}timezone: unknown time zone {tz!r} ({type(exc).__name__})") from None
+    except ValueError as exc:
+        raise ConfigError(f"{where}schedule: invalid cron expression {expr!r} ({exc})") from None
 
 
 def load_config(path: str | Path | None = None) -> Config:

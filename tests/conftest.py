@@ -1,0 +1,42 @@
+"""Shared fixtures: paths to real captures, a fresh store, the Slack Web API fake."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from store import Store
+from tests.slack_fake import SlackFake
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture_path(*parts: str) -> Path:
+    """Path of a file under tests/fixtures."""
+    return FIXTURES.joinpath(*parts)
+
+
+def api_exchange(name: str) -> dict:
+    """A recorded arXiv API exchange {url, status_code, body} from tests/fixtures/arxiv_api."""
+    return json.loads(fixture_path("arxiv_api", name).read_text())
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    s = Store(tmp_path / "paperbot.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def slack_fake():
+    with SlackFake() as fake:
+        yield fake
+
+
+@pytest.fixture(autouse=True)
+def _no_slack_env(monkeypatch):
+    """Tests never inherit real Slack secrets from the environment."""
+    for var in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL", "PAPERBOT_CONFIG"):
+        monkeypatch.delenv(var, raising=False)

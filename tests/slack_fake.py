@@ -1,0 +1,97 @@
+"""A Slack Web API fake on 127.0.0.1 for tests: the real `slack_sdk.WebClient` talks to it
+through ``base_url`` / ``SLACK_API_URL``.
+
+It records every call (method, form/JSON arguments, headers) and answers like Slack: ``{"ok":
+true, …}`` with a fresh ``ts`` for chat.postMessage. Tests can queue scripted answers per method
+(e.g. a 429 with ``Retry-After``, or ``{"ok": false, "error": "channel_not_found"}``).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+
+class SlackFake:
+    """Start with ``with SlackFake() as fake:``; ``fake.url`` is the base URL (ends with /)."""
+
+    def __init__(self):
+        self.calls: list[dict] = []
+        self.scripted: dict[str, list[tuple[int, dict, dict]]] = {}
+        self.messages: dict[str, list[dict]] = {}  # channel -> posted messages (for history)
+        self._ts = itertools.count(1)
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode("utf-8") if length else ""
+                ctype = self.headers.get("Content-Type", "")
+                if "json" in ctype:
+                    args = json.loads(raw or "{}")
+                else:
+                    args = {k: v[0] for k, v in parse_qs(raw).items()}
+                    for k in ("blocks", "view", "attachments"):
+                        if isinstance(args.get(k), str):
+                            try:
+                                args[k] = json.loads(args[k])
+                            except ValueError:
+                                pass
+                method = self.path.rsplit("/", 1)[-1]
+                status, body, headers = fake._answer(method, args, dict(self.headers))
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "SlackFake":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def script(self, method: str, status: int = 200, body: dict | None = None, headers: dict | None = None) -> None:
+        """Queue one scripted answer for the next call of `method`."""
+        self.scripted.setdefault(method, []).append((status, body or {"ok": True}, headers or {}))
+
+    def calls_to(self, method: str) -> list[dict]:
+        """Recorded calls of one API method, in order."""
+        return [c for c in self.calls if c["method"] == method]
+
+    def _answer(self, method: str, args: dict, headers: dict) -> tuple[int, dict, dict]:
+        with self._lock:
+            self.calls.append({"method": method, "args": args, "headers": headers, "at": time.time()})
+            queue = self.scripted.get(method)
+            if queue:
+                return queue.pop(0)
+            if method == "chat.postMessage":
+                ts = f"{1700000000 + next(self._ts)}.000100"
+                msg = {"ts": ts, "text": args.get("text"), "blocks": args.get("blocks"),
+                       "thread_ts": args.get("thread_ts"), "bot_id": "BFAKE"}
+                self.messages.setdefault(args.get("channel"), []).append(msg)
+                return 200, {"ok": True, "channel": args.get("channel"), "ts": ts, "message": msg}, {}
+            if method == "conversations.history":
+                msgs = list(reversed(self.messages.get(args.get("channel"), [])))
+                return 200, {"ok": True, "messages": msgs, "has_more": False}, {}
+            if method == "auth.test":
+                return 200, {"ok": True, "user_id": "UBOT", "bot_id": "BFAKE", "team_id": "T1"}, {}
+            return 200, {"ok": True}, {}

@@ -1,0 +1,61 @@
+"""Configuration: the example parses; bad settings give one message naming the key."""
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from paperbot.cli import main
+from paperbot.config import ConfigError, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_example_config_is_valid_and_documents_every_section():
+    cfg = load_config(ROOT / "config.example.toml")
+    assert cfg.arxiv_feeds[0].categories == ["cs.LG", "cs.CL", "cs.AI", "stat.ML"]
+    assert cfg.arxiv_feeds[0].announce_types == ["new", "cross"]
+    assert cfg.arxiv_queries[0].query.startswith("cat:cs.LG")
+    assert cfg.hf_daily.enabled and cfg.channels[0].collections == ["rlhf_code"]
+    assert cfg.channels[0].schedule == "0 9 * * mon-fri"
+    assert Path(cfg.database).is_absolute()
+
+
+@pytest.mark.parametrize("data,key", [
+    ({"channels": [{"id": "C1", "max_papers": "ten"}]}, "channels[0].max_papers"),
+    ({"channels": [{"name": "x"}]}, "channels[0].id"),
+    ({"channels": [{"id": "C1", "schedule": "not cron"}]}, "channels[0].schedule"),
+    ({"channels": [{"id": "C1", "timezone": "Mars/Olympus"}]}, "channels[0].timezone"),
+    ({"feeds": {"arxiv_rss": [{"categories": ["cs.LG"], "announce_types": ["newish"]}]}}, "feeds.arxiv_rss[0].announce_types"),
+    ({"feeds": {"arxiv_api": [{"query": "x", "max_results": 0}]}}, "feeds.arxiv_api[0].max_results"),
+    ({"databse": {}}, "databse"),
+    ({"slack": {"token": "xoxb-secret"}}, "slack.token"),
+])
+def test_bad_setting_names_the_key(data, key):
+    with pytest.raises(ConfigError) as err:
+        parse_config(data)
+    assert str(err.value).startswith(key)
+
+
+def test_cli_bad_config_is_one_clear_line_not_a_traceback(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[[channels]]\nid = "C1"\nmax_papers = "ten"\n')
+    res = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg)])
+    assert res.exit_code == 1
+    assert "channels[0].max_papers: expected an integer" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_invalid_toml_reports_line(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[database\npath = 1\n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_config(cfg)
+
+
+def test_secrets_come_from_environment(monkeypatch):
+    cfg = parse_config({})
+    assert cfg.slack_bot_token is None
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-env")
+    monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9/api")
+    assert cfg.slack_bot_token == "xoxb-from-env"
+    assert cfg.slack_api_url == "http://127.0.0.1:9/api/"

@@ -1,0 +1,109 @@
+"""arXiv announcement feeds on real captures (rss.arxiv.org Atom, RSS 2.0 item strings, legacy RDF)."""
+import json
+from xml.sax.saxutils import escape
+
+import pytest
+
+from feeds.arxiv_rss import FeedParseError, feed_url, parse_description, parse_feed
+from feeds.records import InvalidArxivId, split_arxiv_id
+from tests.conftest import fixture_path
+
+ATOM = fixture_path("arxiv_rss", "atom_cs.AI_2025-08-20.xml").read_bytes()
+
+
+def test_atom_capture_parses_every_entry_with_announce_type_and_abstract():
+    res = parse_feed(ATOM, keep=None)
+    assert len(res.papers) == 7 and res.skipped == []
+    first = res.papers[0]
+    assert first.arxiv_id == "2508.13426" and first.version == 1
+    assert first.announce_type == "cross"
+    assert first.title.startswith("ALIGN: Word Association Learning")
+    assert first.abstract.startswith("As large language models (LLMs) increasingly")
+    assert "Announce Type" not in first.abstract
+    assert first.authors == ["Chunhua Liu", "Kabir Manandhar Shrestha", "Sukai Huang"]
+    assert first.categories == ["cs.CL", "cs.AI"] and first.primary_category == "cs.CL"
+    assert first.published == "2025-08-20"
+    assert first.sources == ["arxiv_rss"]
+
+
+def test_announce_type_filter_keeps_configured_types():
+    assert len(parse_feed(ATOM).papers) == 7  # default new + cross
+    new_only = parse_feed(ATOM, keep=["new"]).papers
+    assert [p.arxiv_id for p in new_only] == ["2508.14001", "2508.14002"]
+    assert parse_feed(ATOM, keep=["replace"]).papers == []
+
+
+def _rss_document(items: list[dict]) -> bytes:
+    """An RSS 2.0 document in rss.arxiv.org's shape around real item strings."""
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           '<rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/" version="2.0">',
+           "<channel><title>cs.LG updates on arXiv.org</title><link>http://rss.arxiv.org/rss/cs.LG</link>",
+           "<description>cs.LG updates</description><pubDate>Mon, 16 Jun 2025 00:00:00 -0400</pubDate>"]
+    for it in items:
+        out.append(f"<item><title>{escape(it['rss_title'])}</title><link>{escape(it['rss_link'])}</link>"
+                   f"<description>{escape(it['rss_description_first1000'])}</description>"
+                   f"<guid isPermaLink=\"false\">oai:arXiv.org:{it['arxiv_id']}</guid></item>")
+    out.append("</channel></rss>")
+    return "\n".join(out).encode()
+
+
+def test_rss2_items_real_descriptions_all_announce_types():
+    items = [json.loads(line) for line in fixture_path("arxiv_rss", "rss_items_new_format_sample.jsonl").open()]
+    res = parse_feed(_rss_document(items), keep=None)
+    assert len(res.papers) == len(items) and res.skipped == []
+    by_id = {p.arxiv_id: p for p in res.papers}
+    for it in items:
+        p = by_id[it["arxiv_id"]]
+        assert p.announce_type in {"new", "cross", "replace", "replace-cross"}
+        assert p.abstract and not p.abstract.startswith("arXiv:")
+    kept = parse_feed(_rss_document(items)).papers  # default new + cross
+    assert {p.announce_type for p in kept} <= {"new", "cross"}
+    assert len(kept) < len(items)
+
+
+def test_description_with_double_space_before_abstract():
+    aid, ver, kind, abstract = parse_description(
+        "arXiv:2506.00244v2 Announce Type: replace  Abstract: We study things.")
+    assert (aid, ver, kind, abstract) == ("2506.00244", 2, "replace", "We study things.")
+
+
+def test_legacy_rdf_titles_give_id_version_and_clean_title():
+    items = [json.loads(line) for line in fixture_path("arxiv_rss", "rss_items_old_format_sample.jsonl").open()]
+    res = parse_feed(_rss_document(items), keep=None)
+    assert len(res.papers) == len(items)
+    p = {x.arxiv_id: x for x in res.papers}["2306.16270"]
+    assert p.title == "S2SNet: A Pretrained Neural Network for Superconductivity Discovery"
+    assert p.version == 1
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("2508.13426v1", ("2508.13426", 1)),
+    ("oai:arXiv.org:2508.13426v12", ("2508.13426", 12)),
+    ("https://arxiv.org/abs/2401.00001", ("2401.00001", None)),
+    ("arXiv:hep-th/9901001v2", ("hep-th/9901001", 2)),
+    ("https://arxiv.org/pdf/math.GT/0309136v1", ("math.GT/0309136", 1)),
+    ("1234.5678", ("1234.5678", None)),
+])
+def test_split_arxiv_id_forms(raw, expected):
+    assert split_arxiv_id(raw) == expected
+
+
+def test_split_arxiv_id_rejects_garbage():
+    with pytest.raises(InvalidArxivId):
+        split_arxiv_id("not an id")
+
+
+def test_html_error_page_is_a_clear_error():
+    with pytest.raises(FeedParseError, match="not an RSS/Atom feed|malformed"):
+        parse_feed(b"<html><body><h1>503 Service Unavailable</h1></body></html>")
+
+
+def test_empty_weekend_feed_gives_no_papers():
+    empty = b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>cs.AI updates</title></feed>'
+    assert parse_feed(empty).papers == []
+
+
+def test_feed_url_joins_categories():
+    assert feed_url(["cs.LG", "cs.CL"], "rss") == "https://rss.arxiv.org/rss/cs.LG+cs.CL"
+    with pytest.raises(ValueError):
+        feed_url([])

@@ -1,0 +1,56 @@
+"""`paperbot import`: the seed format into collections; bad entries reported and skipped."""
+import json
+
+from click.testing import CliRunner
+
+from paperbot.cli import main
+from paperbot.pipeline import import_curated
+from tests.conftest import fixture_path
+
+
+def _seed_with_one_bad_entry(tmp_path):
+    data = json.loads(fixture_path("seeds", "papers_database.sample.json").read_text())
+    entries = data["rlhf_code"]
+    entries.insert(3, {"title": "Broken entry", "arxiv_id": "not-an-id", "authors": []})
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps(data))
+    return path, len(entries) - 1
+
+
+def test_import_reports_bad_entry_position_and_imports_the_rest(store, tmp_path):
+    path, n_good = _seed_with_one_bad_entry(tmp_path)
+    report = import_curated(store, str(path))
+    assert report.errors and report.errors[0][:2] == ("rlhf_code", 3)
+    assert "not-an-id" in report.errors[0][2]
+    assert report.collections == {"rlhf_code": n_good}
+    assert store.collections() == {"rlhf_code": n_good}
+    ids = store.collection_ids("rlhf_code")
+    first = json.loads(fixture_path("seeds", "papers_database.sample.json").read_text())["rlhf_code"][0]
+    assert ids[0] == first["arxiv_id"].split("v")[0]
+    p = store.get_paper(ids[0])
+    assert p.title == first["title"] and p.sources == ["curated"] and p.abstract
+
+
+def test_import_is_idempotent(store):
+    path = str(fixture_path("seeds", "papers_database.sample.json"))
+    import_curated(store, path)
+    again = import_curated(store, path)
+    assert again.collections == {"rlhf_code": 0}
+    assert store.collections() == {"rlhf_code": 49}
+
+
+def test_cli_import(tmp_path):
+    path, n_good = _seed_with_one_bad_entry(tmp_path)
+    db = tmp_path / "cli.db"
+    res = CliRunner().invoke(main, ["import", str(path), "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    assert f"collection rlhf_code: {n_good} papers added" in res.output
+    assert "skipped rlhf_code[3]" in res.output
+
+
+def test_cli_import_of_non_json_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    res = CliRunner().invoke(main, ["import", str(bad), "--db", str(tmp_path / "x.db")])
+    assert res.exit_code == 1
+    assert "not valid JSON" in res.output and "Traceback" not in res.output

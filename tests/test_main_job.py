@@ -1,0 +1,118 @@
+"""The main job end to end: `paperbot demo`, and `run --once` posting to a Slack Web API fake."""
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from paperbot.cli import main
+from paperbot.config import load_config
+from paperbot.pipeline import run_once
+from store import Store
+from tests.conftest import fixture_path
+
+
+def test_demo_end_to_end_in_a_temp_dir(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    res = subprocess.run([sys.executable, "-m", "paperbot.cli", "demo"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert "=== Paper digest · #rl-for-code" in out
+    assert " 1. [" in out and "10. [" in out
+    assert out.count("why: shares") == 10
+    assert "https://arxiv.org/abs/" in out
+    assert "source arxiv_api:listing-2026-06-30: 674 papers" in res.stderr
+    assert "FAILED" not in res.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing left behind in the working directory
+
+
+def _write_config(tmp_path: Path) -> Path:
+    cfg = tmp_path / "paperbot.toml"
+    cfg.write_text(f"""
+[database]
+path = "bot.db"
+[[feeds.arxiv_rss]]
+name = "cs.AI"
+categories = ["cs.AI"]
+url = "{fixture_path('arxiv_rss', 'atom_cs.AI_2025-08-20.xml').as_uri()}"
+[[feeds.arxiv_api]]
+name = "search"
+url = "{fixture_path('arxiv_api', 'q_testing_s0_m100_cfe7536492ca.xml').as_uri()}"
+[[feeds.arxiv_rss]]
+name = "gone"
+categories = ["cs.LG"]
+url = "{(tmp_path / 'missing.xml').as_uri()}"
+[feeds.hf_daily]
+urls = ["{fixture_path('hf_daily', '2026-08-21.json').as_uri()}", "{fixture_path('hf_daily', '2025-01-10_wrapped.json').as_uri()}"]
+[curated]
+files = ["{fixture_path('seeds', 'papers_database.sample.json')}"]
+[recommender]
+model_path = "model.joblib"
+[[channels]]
+id = "C0RLCODE"
+name = "#rl-code"
+collections = ["rlhf_code"]
+max_papers = 5
+min_score = 0.0
+""")
+    return cfg
+
+
+def test_run_once_posts_to_slack_fake_and_never_twice(tmp_path, slack_fake, monkeypatch):
+    cfg_path = _write_config(tmp_path)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("SLACK_API_URL", slack_fake.url)
+    res = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg_path)])
+    # a source that cannot be read fails alone; the others are stored
+    assert "source gone: FAILED" in res.output and "source search: 100 papers" in res.output
+    assert "channel C0RLCODE: posted (5 papers)" in res.output, res.output
+    posts = slack_fake.calls_to("chat.postMessage")
+    assert len(posts) == 1
+    args = posts[0]["args"]
+    assert args["channel"] == "C0RLCODE" and args["unfurl_links"] in (False, "false", "0", 0)
+    assert posts[0]["headers"]["Authorization"] == "Bearer xoxb-test-token"
+    values = [e["value"] for b in args["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert len(set(values)) == 5
+    # same slot again: nothing new is posted
+    res2 = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg_path)])
+    assert "skipped-duplicate" in res2.output
+    assert len(slack_fake.calls_to("chat.postMessage")) == 1
+
+
+def test_next_digest_never_repeats_a_paper_the_channel_got(tmp_path, slack_fake, monkeypatch):
+    cfg = load_config(_write_config(tmp_path))
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("SLACK_API_URL", slack_fake.url)
+    store = Store(cfg.database)
+    first = run_once(cfg, store, today=date(2026, 8, 24)).deliveries[0]
+    second = run_once(cfg, store, today=date(2026, 8, 25)).deliveries[0]
+    got1 = {r.paper.arxiv_id for r in first.digest.items}
+    got2 = {r.paper.arxiv_id for r in second.digest.items}
+    assert len(got1) == 5 and got2 and not (got1 & got2)
+    assert len(slack_fake.calls_to("chat.postMessage")) == 2
+
+
+def test_run_once_without_token_prints_and_records_nothing(tmp_path, slack_fake):
+    cfg = load_config(_write_config(tmp_path))
+    store = Store(cfg.database)
+    report = run_once(cfg, store, today=date(2026, 8, 24))
+    assert report.deliveries[0].status == "printed"
+    assert slack_fake.calls == []
+    assert store.sent_paper_ids("C0RLCODE") == set()
+
+
+def test_slack_error_is_reported_and_does_not_stop_other_channels(tmp_path, slack_fake, monkeypatch):
+    cfg_path = _write_config(tmp_path)
+    text = cfg_path.read_text() + '\n[[channels]]\nid = "C0SECOND"\ncollections = ["rlhf_code"]\nmin_score = 0.0\n'
+    cfg_path.write_text(text)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("SLACK_API_URL", slack_fake.url)
+    slack_fake.script("chat.postMessage", body={"ok": False, "error": "channel_not_found"})
+    report = run_once(load_config(cfg_path), Store(tmp_path / "bot.db"), today=date(2026, 8, 24))
+    statuses = {d.channel_id: (d.status, d.error) for d in report.deliveries}
+    assert statuses["C0RLCODE"] == ("failed", "channel_not_found")
+    assert statuses["C0SECOND"][0] == "posted"
+    assert "xoxb-test-token" not in str(statuses)

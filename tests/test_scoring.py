@@ -1,0 +1,61 @@
+"""TF-IDF scoring against a curated collection, with truthful explanations."""
+import json
+
+from feeds.arxiv_api import parse_response
+from feeds.curated import load_curated
+from feeds.records import Paper
+from recommender.scoring import rank
+from recommender.tfidf import TfidfModel, paper_text
+from tests.conftest import api_exchange, fixture_path
+
+
+def _corpus_sample() -> dict[str, Paper]:
+    """Real corpus papers (tests/fixtures/corpus_sample.jsonl): 3 RL-for-code, 3 unrelated."""
+    out = {}
+    for line in fixture_path("corpus_sample.jsonl").open():
+        d = json.loads(line)
+        out[d["arxiv_id"]] = Paper(d["arxiv_id"], d["title"], d["abstract"], d["authors"], categories=d["categories"])
+    return out
+
+
+def _setup():
+    curated = load_curated(fixture_path("seeds", "papers_database.sample.json")).collections["rlhf_code"]
+    background = parse_response(api_exchange("q_testing_s0_m100_cfe7536492ca.json")["body"].encode()).result.papers
+    sample = _corpus_sample()
+    rl = sample["2505.11480"]  # Improving Assembly Code Performance with LLMs via Reinforcement Learning
+    unrelated = sample["2503.18578"]  # Galaxy Walker: geometry-aware VLMs for galaxy-scale understanding
+    model = TfidfModel.fit([paper_text(p.title, p.abstract) for p in curated + background + list(sample.values())])
+    return model, curated, rl, unrelated
+
+
+def test_rl_paper_ranks_above_unrelated_for_rlhf_code():
+    model, curated, rl, unrelated = _setup()
+    ranked = rank(model, curated, [unrelated, rl])
+    assert [r.paper.arxiv_id for r in ranked] == [rl.arxiv_id, unrelated.arxiv_id]
+    assert ranked[0].score > ranked[1].score + 0.05
+
+
+def test_all_rl_for_code_papers_outrank_all_unrelated_ones():
+    model, curated, _, _ = _setup()
+    sample = _corpus_sample()
+    ranked = [r.paper.arxiv_id for r in rank(model, curated, list(sample.values()))]
+    assert set(ranked[:3]) == {"2505.11480", "2505.16400", "2505.21668"}
+
+
+def test_explanation_terms_are_in_both_the_paper_and_the_nearest_curated_paper():
+    model, curated, rl, _ = _setup()
+    (top,) = rank(model, curated, [rl])
+    assert top.terms
+    cand_text = paper_text(rl.title, rl.abstract).lower()
+    for t in top.terms:
+        assert t in cand_text
+    nearest = next(p for p in curated if p.arxiv_id == top.nearest_id)
+    assert top.nearest_sim > 0 and nearest.title in top.why
+
+
+def test_negative_feedback_lowers_similar_papers():
+    model, curated, rl, unrelated = _setup()
+    before = rank(model, curated, [rl])[0].score
+    twin = Paper("0000.00002", rl.title, rl.abstract)
+    after = rank(model, curated, [rl], negatives=[twin])[0].score
+    assert after < before

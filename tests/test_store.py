@@ -1,0 +1,97 @@
+"""The SQLite store: merging sources, versions, WAL, schema version, digests, feedback."""
+import sqlite3
+
+import pytest
+
+from feeds.arxiv_rss import parse_feed
+from feeds.hf_daily import parse_daily_papers
+from feeds.records import Paper
+from store import Store
+from store.schema import SCHEMA_VERSION, SchemaTooNew
+from tests.conftest import fixture_path
+
+
+def test_wal_and_schema_version(store):
+    assert store.journal_mode() == "wal"
+    assert store.db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_reopening_keeps_data_and_newer_schema_refuses(tmp_path):
+    s = Store(tmp_path / "a.db")
+    s.upsert_papers([Paper("2401.00001", "A title")])
+    s.close()
+    s2 = Store(tmp_path / "a.db")
+    assert s2.get_paper("2401.00001").title == "A title"
+    s2.db.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    s2.close()
+    with pytest.raises(SchemaTooNew):
+        Store(tmp_path / "a.db")
+
+
+def test_same_paper_from_rss_and_hf_is_merged(store):
+    rss = parse_feed(fixture_path("arxiv_rss", "atom_cs.AI_2025-08-20.xml").read_bytes()).papers[0]
+    hf = Paper(arxiv_id=rss.arxiv_id, title=rss.title, abstract="", authors=[], sources=["hf_daily"],
+               hf_upvotes=12, ai_keywords=["culture"], github_repo="https://github.com/x/y")
+    assert store.upsert_papers([rss]) == {"inserted": 1, "updated": 0, "unchanged": 0}
+    assert store.upsert_papers([hf])["updated"] == 1
+    p = store.get_paper(rss.arxiv_id)
+    assert p.sources == ["arxiv_rss", "hf_daily"]
+    assert p.hf_upvotes == 12 and p.ai_keywords == ["culture"]
+    assert p.abstract == rss.abstract and p.authors == rss.authors  # HF's empty fields did not erase
+    assert p.announce_type == "cross" and p.categories == ["cs.CL", "cs.AI"]
+    assert store.count_papers() == 1
+
+
+def test_newer_version_updates_the_row_older_does_not(store):
+    store.upsert_papers([Paper("2401.00001", "Old title", "old abstract", version=1, published="2024-01-01")])
+    store.upsert_papers([Paper("2401.00001", "New title", "new abstract", version=2, published="2024-02-01")])
+    p = store.get_paper("2401.00001")
+    assert (p.title, p.version, p.abstract) == ("New title", 2, "new abstract")
+    assert p.published == "2024-01-01"  # first announcement date kept
+    store.upsert_papers([Paper("2401.00001", "Stale title", version=1)])
+    assert store.get_paper("2401.00001").title == "New title"
+
+
+def test_real_hf_day_round_trips(store):
+    papers = parse_daily_papers(fixture_path("hf_daily", "2026-08-21.json").read_bytes()).papers
+    store.upsert_papers(papers)
+    got = store.get_papers([p.arxiv_id for p in papers])
+    assert len(got) == len(papers)
+    assert got[papers[0].arxiv_id].to_dict() == papers[0].to_dict()
+
+
+def test_digest_intent_is_recorded_once_per_key(store):
+    store.upsert_papers([Paper("2401.00001", "T")])
+    d1, row = store.begin_digest("C1:2026-01-05", "C1", "2026-01-05", [("2401.00001", 0.5, "why")])
+    d2, row2 = store.begin_digest("C1:2026-01-05", "C1", "2026-01-05", [("2401.00001", 0.5, "why")])
+    assert d1 == d2 and row2["status"] == "pending"
+    store.finish_digest(d1, "123.456")
+    assert store.get_digest("C1:2026-01-05")["status"] == "posted"
+    assert store.sent_paper_ids("C1") == {"2401.00001"}
+    assert store.digest_by_message("C1", "123.456")["id"] == d1
+
+
+def test_feedback_dedupes_on_event_key_and_undo(store):
+    assert store.record_feedback("U1", "2401.00001", 1, "button", event_key="a1")
+    assert not store.record_feedback("U1", "2401.00001", 1, "button", event_key="a1")
+    assert store.feedback_count() == 1
+    assert store.feedback_for(user_id="U1") == {"2401.00001": 1}
+    assert store.undo_feedback("U1", "2401.00001", 1)
+    assert store.feedback_for(user_id="U1") == {}
+    with pytest.raises(ValueError):
+        store.record_feedback("U1", "2401.00001", 5, "cli")
+
+
+def test_user_text_is_parameterised(store):
+    hostile = "x'); DROP TABLE papers; --"
+    store.add_follow(hostile, "keyword", hostile)
+    assert store.follows(hostile) == {"keyword": [hostile]}
+    assert store.count_papers() == 0  # table still there
+
+
+def test_failed_transaction_rolls_back(store):
+    with pytest.raises(sqlite3.IntegrityError):
+        with store.transaction() as db:
+            db["papers"].insert({"arxiv_id": "2401.1", "title": "ok"})
+            db["papers"].insert({"arxiv_id": "2401.1", "title": "duplicate pk"})
+    assert store.count_papers() == 0
