@@ -32,6 +32,16 @@ def preprocess(text: str) -> str:
     return re.sub(r"\$[^$]*\$", " ", text).lower()
 
 
+def _vectorizer(n_docs: int, max_features: int, vocabulary: dict | None = None) -> TfidfVectorizer:
+    """The project's TF-IDF settings (see `TfidfModel.fit`); with `vocabulary` the terms are fixed
+    (document-frequency limits then do not apply, sklearn ignores them)."""
+    return TfidfVectorizer(
+        preprocessor=preprocess, stop_words="english",
+        ngram_range=(1, 2), sublinear_tf=True, min_df=2 if n_docs >= 50 else 1,
+        max_df=0.5 if n_docs >= 50 else 1.0, max_features=max_features, vocabulary=vocabulary,
+        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9\-]+\b", dtype=np.float32)
+
+
 @dataclass
 class TfidfModel:
     """A fitted vectorizer plus when/on how many documents it was fitted."""
@@ -50,13 +60,40 @@ class TfidfModel:
         """
         if not texts:
             raise ValueError("cannot fit TF-IDF on zero documents")
-        vec = TfidfVectorizer(
-            preprocessor=preprocess, stop_words="english",
-            ngram_range=(1, 2), sublinear_tf=True, min_df=2 if len(texts) >= 50 else 1,
-            max_df=0.5 if len(texts) >= 50 else 1.0, max_features=max_features,
-            token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9\-]+\b", dtype=np.float32)
+        vec = _vectorizer(len(texts), max_features)
         vec.fit(texts)
         return cls(vec, len(texts))
+
+    @classmethod
+    def fit_sampled(cls, texts: list[str], sample_size: int = 40_000, max_features: int = 200_000,
+                    seed: int = 0) -> "tuple[TfidfModel, sp.csr_matrix]":
+        """Fit for large corpora with bounded memory; return ``(model, matrix of all texts)``.
+
+        The vocabulary (same settings as `fit`) is chosen on a random sample of at most
+        `sample_size` texts — counting every unigram and bigram of 100k abstracts needs
+        ~1.7 GB, of 40k under 1 GB — then IDF weights are fitted on *all* texts with that fixed
+        vocabulary, which also yields their TF-IDF rows (shape ``(len(texts), n_terms)``,
+        float32, L2-normalised) so a caller can cache them without a second transform. With
+        ``len(texts) <= sample_size`` the vocabulary is exactly `fit`'s.
+
+        Raises:
+            ValueError: `texts` is empty or holds no usable words.
+        """
+        if not texts:
+            raise ValueError("cannot fit TF-IDF on zero documents")
+        if len(texts) > sample_size:
+            rng = np.random.default_rng(seed)
+            pick = np.sort(rng.choice(len(texts), size=sample_size, replace=False))
+            sample = [texts[i] for i in pick]
+        else:
+            sample = texts
+        vocab_vec = _vectorizer(len(sample), max_features)
+        vocab_vec.fit(sample)
+        vocabulary = vocab_vec.vocabulary_
+        del vocab_vec, sample
+        vec = _vectorizer(len(texts), max_features, vocabulary=vocabulary)
+        X = vec.fit_transform(texts).tocsr()
+        return cls(vec, len(texts)), X
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         """Rows of L2-normalised TF-IDF weights, shape ``(len(texts), n_terms)``."""

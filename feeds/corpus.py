@@ -1,0 +1,100 @@
+"""Reader for the normalised arXiv corpus format (JSONL, optionally gzip-compressed).
+
+One paper per line: ``{arxiv_id (no version), title, abstract, categories[], published
+(YYYY-MM-DD), authors[]}`` plus optional extras (``hf_upvotes``, ``abstract_truncated``,
+``source_format``…) — the format of ``shared/data/corpus/*.jsonl[.gz]`` (see its SOURCES.md).
+Lines that are not a JSON object, lack a usable arXiv id or a title are reported by line number
+and skipped; the rest is read.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from feeds.records import InvalidArxivId, Paper, clean_text, iso_date, split_arxiv_id
+
+SOURCE = "corpus"
+
+
+class CorpusFormatError(ValueError):
+    """The file as a whole cannot be read as corpus JSONL (e.g. a corrupt gzip stream)."""
+
+
+@dataclass
+class CorpusReader:
+    """Iterate over the papers of one corpus file; `skipped` collects ``(line_no, reason)``.
+
+    Use: ``reader = CorpusReader(path); for paper in reader: …; reader.skipped``.
+    `bytes_read` (compressed bytes consumed so far) lets a caller draw a progress bar against
+    the file size.
+    """
+
+    path: Path
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    bytes_read: int = 0
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+
+    def __iter__(self) -> Iterator[Paper]:
+        raw = open(self.path, "rb")
+        try:
+            gz = self.path.suffix == ".gz"
+            stream = gzip.GzipFile(fileobj=raw) if gz else raw
+            text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
+            try:
+                for line_no, line in enumerate(text, 1):
+                    self.bytes_read = raw.tell()
+                    if not line.strip():
+                        continue
+                    paper, reason = parse_corpus_line(line)
+                    if paper is None:
+                        self.skipped.append((line_no, reason))
+                        continue
+                    yield paper
+            except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+                raise CorpusFormatError(f"{self.path.name}: unreadable after line "
+                                        f"{len(self.skipped)}: {exc}") from exc
+            self.bytes_read = raw.tell()
+        finally:
+            raw.close()
+
+
+def parse_corpus_line(line: str) -> tuple[Paper | None, str]:
+    """One corpus line → ``(Paper, "")`` or ``(None, reason)``.
+
+    The paper's `sources` is ``["corpus"]``; `published` is kept as the first-announcement date;
+    HF upvotes are carried over when present.
+    """
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, f"not JSON ({exc.msg})"
+    if not isinstance(obj, dict):
+        return None, "not a JSON object"
+    raw_id = obj.get("arxiv_id")
+    try:
+        arxiv_id, version = split_arxiv_id(raw_id) if isinstance(raw_id, str) else split_arxiv_id("")
+    except InvalidArxivId:
+        return None, f"no valid arxiv_id ({str(raw_id)[:40]!r})"
+    title = clean_text(obj.get("title") if isinstance(obj.get("title"), str) else "")
+    if not title:
+        return None, f"{arxiv_id}: empty title"
+    authors = obj.get("authors") or []
+    cats = obj.get("categories") or []
+    if not isinstance(authors, list) or not isinstance(cats, list):
+        return None, f"{arxiv_id}: authors/categories must be lists"
+    upvotes = obj.get("hf_upvotes")
+    return Paper(
+        arxiv_id=arxiv_id, version=version, title=title,
+        abstract=clean_text(obj.get("abstract") if isinstance(obj.get("abstract"), str) else ""),
+        authors=[clean_text(str(a)) for a in authors if a],
+        categories=[str(c) for c in cats if c],
+        published=iso_date(obj.get("published")),
+        sources=[SOURCE],
+        hf_upvotes=upvotes if isinstance(upvotes, int) else None,
+    ), ""
