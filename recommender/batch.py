@@ -1,0 +1,148 @@
+"""Scoring many profiles at once: the `recommender.scoring.rank` formula as a few matrix products.
+
+For P profiles with positive rows P_i (and optional negative rows N_i) and m candidate rows C
+(all L2-normalised TF-IDF), `rank` computes per profile
+
+    score(c) = ½·cos(c, centroid(P_i)) + ½·max_{p∈P_i} cos(c, p) − ¼·max_{n∈N_i} cos(c, n)
+
+(Rocchio 1971; see `recommender.scoring`). Here every profile's centroid is one row of a sparse
+matrix, so the centroid term for all profiles is one product ``C @ Centroids.T``; the max terms
+come from ``C @ [P_1; P_2; …].T`` computed in column blocks of whole profiles and reduced with
+``np.maximum.reduceat`` over each profile's columns. Only the top-k per profile are then
+explained (shared terms, nearest positive), exactly as `rank` explains them, so results equal
+`rank(...)[:k]` at a fraction of the cost for hundreds of profiles.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from feeds.records import Paper
+from recommender.scoring import Recommendation
+
+COLUMN_BLOCK = 4096  # positive rows per product block: m × 4096 float32 = 32 MB at m = 2,000
+
+
+@dataclass
+class ProfileRows:
+    """One profile's TF-IDF rows: `positives` (k × V CSR) with their papers (for explanations),
+    and optional `negatives` (CSR, may have 0 rows)."""
+
+    positives: sp.csr_matrix
+    positive_papers: Sequence[Paper]
+    negatives: sp.csr_matrix | None = None
+
+
+def _row_normalise(M: sp.csr_matrix) -> sp.csr_matrix:
+    norms = np.sqrt(np.asarray(M.multiply(M).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.diags((1.0 / norms).astype(np.float32)) @ M
+
+
+def _segment_max(C: sp.csr_matrix, blocks: list[sp.csr_matrix], fill: float) -> np.ndarray:
+    """``out[:, i] = max over rows r of blocks[i] of (C @ r)``; `fill` for empty blocks.
+    Shape ``(m, len(blocks))``, float32."""
+    m = C.shape[0]
+    out = np.full((m, len(blocks)), fill, dtype=np.float32)
+    CT_free = C.tocsr()
+    i = 0
+    while i < len(blocks):
+        j, cols = i, 0
+        while j < len(blocks) and (cols == 0 or cols + blocks[j].shape[0] <= COLUMN_BLOCK):
+            cols += blocks[j].shape[0]
+            j += 1
+        group = [b for b in blocks[i:j] if b.shape[0]]
+        if group:
+            sizes = np.array([b.shape[0] for b in blocks[i:j]])
+            nonempty = np.flatnonzero(sizes)
+            S = (CT_free @ sp.vstack(group, format="csr").T).toarray()
+            starts = np.concatenate([[0], np.cumsum(sizes[nonempty])[:-1]])
+            out[:, i + nonempty] = np.maximum.reduceat(S, starts, axis=1)
+        i = j
+    return out
+
+
+def score_matrix(C: sp.csr_matrix, profiles: Sequence[ProfileRows]) -> tuple[np.ndarray, sp.csr_matrix]:
+    """Scores of every candidate for every profile.
+
+    Returns ``(scores, centroids)``: `scores` shape ``(m, n_profiles)`` float32 (−inf for a
+    profile without positives); `centroids` ``(n_profiles, V)`` CSR, the re-normalised means.
+    """
+    C = C.tocsr().astype(np.float32)
+    n = len(profiles)
+    sizes = np.array([p.positives.shape[0] for p in profiles])
+    if n == 0:
+        return np.zeros((C.shape[0], 0), np.float32), sp.csr_matrix((0, C.shape[1]), dtype=np.float32)
+    P_all = sp.vstack([p.positives.astype(np.float32) for p in profiles], format="csr")
+    owner = np.repeat(np.arange(n), sizes)
+    weights = (1.0 / np.maximum(sizes, 1))[owner].astype(np.float32)
+    G = sp.csr_matrix((weights, (owner, np.arange(len(owner)))), shape=(n, P_all.shape[0]))
+    centroids = _row_normalise((G @ P_all).tocsr())
+    cen = (C @ centroids.T).toarray()
+    pos_max = _segment_max(C, [p.positives for p in profiles], 0.0)
+    scores = 0.5 * cen + 0.5 * pos_max
+    negs = [p.negatives if p.negatives is not None else sp.csr_matrix((0, C.shape[1]), dtype=np.float32)
+            for p in profiles]
+    if any(b.shape[0] for b in negs):
+        scores -= 0.25 * _segment_max(C, negs, 0.0)
+    scores[:, sizes == 0] = -np.inf
+    return scores.astype(np.float32), centroids
+
+
+def top_k(scores: np.ndarray, k: int) -> list[np.ndarray]:
+    """Per profile (column), candidate row numbers of the `k` best scores, best first
+    (ties by row number). Columns of −inf give []."""
+    m, n = scores.shape
+    k = min(k, m)
+    if k == 0:
+        return [np.zeros(0, dtype=np.int64) for _ in range(n)]
+    part = np.argpartition(-scores, k - 1, axis=0)[:k] if k < m else np.tile(np.arange(m)[:, None], (1, n))
+    out = []
+    for j in range(n):
+        rows = part[:, j]
+        col = scores[rows, j]
+        if not np.isfinite(col).any():
+            out.append(np.zeros(0, dtype=np.int64))
+            continue
+        order = np.lexsort((rows, -col))
+        out.append(rows[order])
+    return out
+
+
+def rank_many(C: sp.csr_matrix, candidates: Sequence[Paper], profiles: Sequence[ProfileRows],
+              k: int, terms: np.ndarray, n_terms: int = 4) -> list[list[Recommendation]]:
+    """For each profile, its `k` best candidates as `Recommendation`s (score, shared terms,
+    nearest positive), best first — the same as ``rank(model, positives, candidates,
+    negatives)[:k]`` per profile.
+
+    `C` holds the candidates' rows (shape ``(len(candidates), V)``), `terms` the vocabulary
+    indexed by column (`TfidfModel.terms`). A profile without positives gets [].
+    """
+    scores, centroids = score_matrix(C, profiles)
+    C = C.tocsr()
+    results: list[list[Recommendation]] = []
+    for j, rows in enumerate(top_k(scores, k)):
+        prof = profiles[j]
+        if len(rows) == 0:
+            results.append([])
+            continue
+        sub = C[rows]
+        sims = (sub @ prof.positives.T).toarray()
+        nearest = sims.argmax(axis=1)
+        cen = centroids.getrow(j).toarray().ravel()
+        recs = []
+        for r_i, row_no in enumerate(rows):
+            row = sub.getrow(r_i)
+            contrib = row.data * cen[row.indices]
+            order = np.argsort(-contrib)[:n_terms]
+            top_terms = [str(terms[row.indices[o]]) for o in order if contrib[o] > 0]
+            near = int(nearest[r_i])
+            pp = prof.positive_papers[near]
+            recs.append(Recommendation(paper=candidates[row_no], score=float(scores[row_no, j]),
+                                       terms=top_terms, nearest_id=pp.arxiv_id,
+                                       nearest_title=pp.title, nearest_sim=float(sims[r_i, near])))
+        results.append(recs)
+    return results

@@ -1,0 +1,238 @@
+"""Product code behind the scale work (issue 6): bulk import, corpus reader, memory-bounded fit,
+fast model pickling, the matrix cache and the batched scorer. Correctness only — speed is
+measured by bench/run.py, never asserted here."""
+import gzip
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from feeds.corpus import CorpusFormatError, CorpusReader, parse_corpus_line
+from feeds.records import Paper
+from recommender.batch import ProfileRows, rank_many, score_matrix, top_k
+from recommender.matrix_cache import MatrixCache, cache_path_for, model_fingerprint, refresh, sync
+from recommender.scoring import rank
+from recommender.tfidf import TfidfModel, paper_text
+from store import Store
+from tests.conftest import fixture_path
+
+WORDS = ("reward model policy gradient preference alignment language vision transformer diffusion "
+         "graph retrieval agent planning reasoning code synthesis benchmark robotics speech "
+         "quantization pruning distillation tokenizer attention memory federated privacy").split()
+
+
+def synthetic_papers(n, seed=0, prefix="2401"):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        topic = rng.choice(len(WORDS), size=6, replace=False)
+        words = [WORDS[j] for j in rng.choice(topic, size=40)]
+        out.append(Paper(arxiv_id=f"{prefix}.{i:05d}", title=" ".join(words[:6]), abstract=" ".join(words),
+                         authors=[f"Author {i % 7}"], categories=["cs.LG"], published="2024-01-02",
+                         sources=["corpus"]))
+    return out
+
+
+def all_rows(store):
+    return {p.arxiv_id: p for p in store.iter_papers()}
+
+
+def strip_times(rows):
+    return {k: (p.to_dict()) for k, p in rows.items()}
+
+
+# ---- bulk import ---------------------------------------------------------------------------
+def mixed_inputs():
+    base = synthetic_papers(30)
+    v2 = Paper(arxiv_id=base[3].arxiv_id, version=2, title="A new title", abstract="New abstract",
+               sources=["arxiv_api"])
+    hf = Paper(arxiv_id=base[5].arxiv_id, title=base[5].title, sources=["hf_daily"], hf_upvotes=9,
+               ai_keywords=["x"])
+    same = Paper(**{**base[7].to_dict()})
+    return base, [v2, hf, same, base[3], *synthetic_papers(5, seed=3, prefix="2402")]
+
+
+@pytest.mark.parametrize("batch", [1, 4, 5000])
+def test_bulk_upsert_gives_same_rows_and_counts_as_upsert(tmp_path, batch):
+    base, second = mixed_inputs()
+    a, b = Store(tmp_path / "a.db"), Store(tmp_path / "b.db")
+    ca1 = a.upsert_papers(base)
+    cb1 = b.bulk_upsert_papers(base, batch=batch, commit_every=7)
+    assert ca1 == cb1 == {"inserted": 30, "updated": 0, "unchanged": 0}
+    # second round: a newer version, an HF merge, an unchanged duplicate, the same paper
+    # repeated within the input, and new papers
+    ca2 = a.upsert_papers(second + second[:2])
+    cb2 = b.bulk_upsert_papers(second + second[:2], batch=batch)
+    assert ca2 == cb2
+    assert strip_times(all_rows(a)) == strip_times(all_rows(b))
+    assert b.get_paper(base[3].arxiv_id).title == "A new title"
+    assert b.get_paper(base[5].arxiv_id).sources == ["corpus", "hf_daily"]
+    # the FTS index follows the bulk path (insert and update triggers)
+    hits = [r[0] for r in b.db.conn.execute(
+        "select p.arxiv_id from papers_fts f join papers p on p.rowid = f.rowid "
+        "where papers_fts match 'title:new'")]
+    assert hits == [base[3].arxiv_id]
+    fts_n = b.db.conn.execute("select count(*) from papers_fts").fetchone()[0]
+    assert fts_n == b.count_papers() == 35
+
+
+def test_bulk_upsert_rejects_bad_batch_and_rolls_back_on_error(store):
+    with pytest.raises(ValueError):
+        store.bulk_upsert_papers([], batch=0)
+    good = synthetic_papers(3)
+    bad = Paper(arxiv_id="2401.99999", title=None)  # NOT NULL title
+    with pytest.raises(Exception):
+        store.bulk_upsert_papers(good + [bad], batch=10)
+    assert store.count_papers() == 0
+
+
+# ---- corpus reader -------------------------------------------------------------------------
+def test_corpus_reader_reads_real_lines_and_reports_bad_ones(tmp_path):
+    real = [json.loads(line) for line in
+            fixture_path("corpus_sample.jsonl").read_text().splitlines()]
+    lines = [json.dumps(r) for r in real] + ["{not json", "[1, 2]", json.dumps({"arxiv_id": "nope", "title": "x"}),
+                                             json.dumps({"arxiv_id": "2401.00001", "title": "  "}), ""]
+    path = tmp_path / "c.jsonl.gz"
+    with gzip.open(path, "wt") as f:
+        f.write("\n".join(lines) + "\n")
+    reader = CorpusReader(path)
+    papers = list(reader)
+    assert [p.arxiv_id for p in papers] == [r["arxiv_id"] for r in real]
+    assert papers[0].title == real[0]["title"] and papers[0].authors == real[0]["authors"]
+    assert papers[0].categories == real[0]["categories"] and papers[0].sources == ["corpus"]
+    assert [n for n, _ in reader.skipped] == [len(real) + 1, len(real) + 2, len(real) + 3, len(real) + 4]
+    assert "not JSON" in reader.skipped[0][1] and "empty title" in reader.skipped[3][1]
+    assert reader.bytes_read == path.stat().st_size
+
+
+def test_corpus_reader_corrupt_gzip_is_a_clear_error(tmp_path):
+    path = tmp_path / "bad.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"arxiv_id": "2401.00001", "title": "t"}\n' * 50)[:-30])
+    with pytest.raises(CorpusFormatError):
+        list(CorpusReader(path))
+
+
+def test_parse_corpus_line_versioned_id_and_upvotes():
+    p, why = parse_corpus_line(json.dumps({"arxiv_id": "2401.00001v3", "title": "T", "hf_upvotes": 4,
+                                           "published": "2024-01-02T00:00:00Z"}))
+    assert why == "" and (p.arxiv_id, p.version, p.hf_upvotes, p.published) == ("2401.00001", 3, 4, "2024-01-02")
+
+
+# ---- model fit and persistence -------------------------------------------------------------
+def test_fit_sampled_equals_fit_when_sample_covers_corpus_and_is_bounded_otherwise():
+    texts = [paper_text(p.title, p.abstract) for p in synthetic_papers(120)]
+    full = TfidfModel.fit(texts)
+    sampled, X = TfidfModel.fit_sampled(texts, sample_size=1000)
+    assert list(full.terms) == list(sampled.terms)
+    assert abs(full.transform(texts) - X).max() < 1e-6
+    small, X2 = TfidfModel.fit_sampled(texts, sample_size=60)
+    assert X2.shape == (120, len(small.terms)) and X2.dtype == np.float32
+    assert np.allclose(sp.linalg.norm(X2, axis=1)[X2.getnnz(axis=1) > 0], 1, atol=1e-5)
+
+
+def test_model_pickle_round_trip_keeps_vocabulary_and_output(tmp_path):
+    texts = [paper_text(p.title, p.abstract) for p in synthetic_papers(80)]
+    for model in (TfidfModel.fit(texts), TfidfModel.fit_sampled(texts, sample_size=40)[0]):
+        model.save(tmp_path / "m.joblib")
+        loaded = TfidfModel.load(tmp_path / "m.joblib")
+        assert loaded.vectorizer.vocabulary_ == model.vectorizer.vocabulary_
+        assert abs(loaded.transform(texts) - model.transform(texts)).max() == 0
+        assert loaded.fitted_at == model.fitted_at and loaded.n_docs == model.n_docs
+
+
+# ---- matrix cache --------------------------------------------------------------------------
+def test_refresh_fits_then_transforms_only_new_and_changed_papers(tmp_path, monkeypatch):
+    store = Store(tmp_path / "p.db")
+    store.upsert_papers(synthetic_papers(100))
+    model_path = tmp_path / "model.joblib"
+    model, cache = refresh(store, model_path, sample_size=50)
+    assert len(cache) == 100 and cache_path_for(model_path).exists()
+    fp = model_fingerprint(model)
+    # pretend the papers were stored long ago and the cache synced after that (last_seen has
+    # one-second resolution, and this test runs within a second)
+    with store.transaction() as db:
+        db.execute("update papers set last_seen = '2020-01-01T00:00:00+00:00'")
+    cache.synced_at = "2021-01-01T00:00:00+00:00"
+    cache.save(cache_path_for(model_path))
+    transformed = []
+    real_transform = TfidfModel.transform
+    monkeypatch.setattr(TfidfModel, "transform", lambda self, t: transformed.append(len(t)) or real_transform(self, t))
+    _, c2 = refresh(store, model_path)
+    assert transformed == [] and len(c2) == 100
+    c2.synced_at = "2021-01-01T00:00:00+00:00"
+    c2.save(cache_path_for(model_path))
+    new = synthetic_papers(5, seed=9, prefix="2405")
+    changed = Paper(arxiv_id="2401.00002", version=5, title="entirely different words here",
+                    abstract="quantum chromodynamics lattice")
+    store.upsert_papers(new + [changed])
+    m3, c3 = refresh(store, model_path)
+    assert model_fingerprint(m3) == fp  # no refit for a small daily growth
+    assert sum(transformed) == 6 and len(c3) == 105
+    _, row = c3.rows(["2401.00002"])
+    expected = m3.transform([paper_text(changed.title, changed.abstract)])
+    assert abs(row - expected).max() < 1e-6
+    ids, rows = c3.rows(["2405.00003", "unknown", "2401.00000"])
+    assert ids == ["2405.00003", "2401.00000"] and rows.shape[0] == 2
+
+
+def test_cache_of_another_model_or_corrupt_file_is_discarded(tmp_path):
+    store = Store(tmp_path / "p.db")
+    store.upsert_papers(synthetic_papers(60))
+    model_path = tmp_path / "model.joblib"
+    m1, _ = refresh(store, model_path)
+    store.upsert_papers(synthetic_papers(10, seed=5, prefix="2403"))
+    m2, _ = refresh(store, model_path, force=True)
+    assert model_fingerprint(m1) != model_fingerprint(m2)
+    cpath = cache_path_for(model_path)
+    assert MatrixCache.load(cpath, m1) is None and MatrixCache.load(cpath, m2) is not None
+    cache, n = sync(store, m1, MatrixCache.load(cpath, m2))
+    assert n == 70 and cache.fingerprint == model_fingerprint(m1)
+    cpath.write_bytes(b"garbage")
+    assert MatrixCache.load(cpath, m2) is None
+    _, c = refresh(store, model_path)  # rebuilt from the store
+    assert len(c) == 70
+
+
+# ---- batched scorer ------------------------------------------------------------------------
+def test_batch_scorer_gives_the_same_top_k_as_rank():
+    papers = synthetic_papers(260, seed=1)
+    model = TfidfModel.fit([paper_text(p.title, p.abstract) for p in papers])
+    pool, candidates = papers[:200], papers[200:]
+    rng = np.random.default_rng(4)
+    profiles, specs = [], []
+    for j in range(12):
+        pos = [pool[i] for i in rng.choice(200, size=int(rng.integers(1, 9)), replace=False)]
+        neg = [pool[i] for i in rng.choice(200, size=int(rng.integers(0, 3)), replace=False)]
+        specs.append((pos, neg))
+        profiles.append(ProfileRows(model.papers_matrix(pos), pos, model.papers_matrix(neg) if neg else None))
+    profiles.append(ProfileRows(sp.csr_matrix((0, len(model.terms)), dtype=np.float32), []))
+    C = model.papers_matrix(candidates)
+    batch = rank_many(C, candidates, profiles, k=10, terms=model.terms)
+    assert batch[-1] == []
+    for (pos, neg), got in zip(specs, batch):
+        want = rank(model, pos, candidates, neg or None)[:10]
+        assert [r.paper.arxiv_id for r in got] == [r.paper.arxiv_id for r in want]
+        assert np.allclose([r.score for r in got], [r.score for r in want], atol=1e-5)
+        assert [r.nearest_id for r in got] == [r.nearest_id for r in want]
+        assert [set(r.terms) for r in got] == [set(r.terms) for r in want]
+
+
+def test_score_matrix_blocks_across_column_chunks(monkeypatch):
+    import recommender.batch as batch
+    papers = synthetic_papers(90, seed=2)
+    model = TfidfModel.fit([paper_text(p.title, p.abstract) for p in papers])
+    X = model.papers_matrix(papers)
+    profiles = [ProfileRows(X[i:i + 7], papers[i:i + 7]) for i in range(0, 60, 7)]
+    C = X[60:]
+    s_big, _ = score_matrix(C, profiles)
+    monkeypatch.setattr(batch, "COLUMN_BLOCK", 5)  # forces one block per profile, some over-size
+    s_small, _ = score_matrix(C, profiles)
+    assert np.allclose(s_big, s_small)
+
+
+def test_top_k_orders_best_first_and_breaks_ties_by_row():
+    scores = np.array([[0.1, 0.5], [0.9, 0.5], [0.5, 0.5], [0.9, -np.inf]], dtype=np.float32)
+    got = top_k(scores, 3)
+    assert got[0].tolist() == [1, 3, 2] and got[1].tolist() == [0, 1, 2]
+    assert top_k(np.full((3, 1), -np.inf, dtype=np.float32), 2)[0].tolist() == []
