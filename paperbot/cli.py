@@ -111,6 +111,66 @@ def import_cmd(file: str, config_path: str | None, db: str | None) -> None:
         click.echo(f"collection {name}: {n} papers added ({store.collections().get(name, 0)} in total)")
 
 
+@main.command("import-corpus")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--db", type=click.Path(dir_okay=False))
+@click.option("--batch", default=5000, show_default=True, help="Papers per executemany batch.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (e.g. in cron logs).")
+def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str | None, batch: int,
+                      no_progress: bool) -> None:
+    """Bulk-load arXiv corpus JSONL files (.jsonl or .jsonl.gz, one paper a line:
+    {arxiv_id, title, abstract, categories, published, authors}) into the database and its
+    full-text index. Bad lines are reported with their line number and skipped."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    from feeds.corpus import CorpusFormatError, CorpusReader
+
+    cfg = _config(config_path, required=False)
+    store = _open_store(cfg, db)
+    total_bytes = sum(Path(f).stat().st_size for f in files)
+    totals = {"inserted": 0, "updated": 0, "unchanged": 0}
+    n_papers = 0
+    skipped: list[tuple[str, int, str]] = []
+    started = time.perf_counter()
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[papers]:,} papers · {task.fields[rate]:,.0f}/s"),
+                        TimeElapsedColumn(), TimeRemainingColumn(), disable=no_progress,
+                        transient=False)
+    with progress:
+        task = progress.add_task("importing", total=total_bytes, papers=0, rate=0.0)
+        done_bytes = 0
+        for f in files:
+            reader = CorpusReader(Path(f))
+            progress.update(task, description=Path(f).name)
+
+            def advance(n: int, reader: CorpusReader = reader, base: int = done_bytes) -> None:
+                nonlocal n_papers
+                n_papers += n
+                rate = n_papers / max(time.perf_counter() - started, 1e-9)
+                progress.update(task, completed=base + reader.bytes_read, papers=n_papers, rate=rate)
+
+            try:
+                counts = store.bulk_upsert_papers(reader, batch=batch, progress=advance)
+            except CorpusFormatError as exc:
+                raise click.ClickException(f"{exc} (papers before that point were imported)") from None
+            done_bytes += Path(f).stat().st_size
+            progress.update(task, completed=done_bytes)
+            for k in totals:
+                totals[k] += counts[k]
+            skipped += [(Path(f).name, line, why) for line, why in reader.skipped]
+    elapsed = time.perf_counter() - started
+    for name, line, why in skipped[:20]:
+        click.echo(f"skipped {name}:{line}: {why}", err=True)
+    if len(skipped) > 20:
+        click.echo(f"… and {len(skipped) - 20} more skipped lines", err=True)
+    size_mb = Path(store.path).stat().st_size / 1e6 if store.path != ":memory:" else 0.0
+    click.echo(f"{n_papers:,} papers in {elapsed:.1f}s ({n_papers / max(elapsed, 1e-9):,.0f} papers/s): "
+               f"{totals['inserted']:,} new, {totals['updated']:,} updated, {totals['unchanged']:,} unchanged, "
+               f"{len(skipped)} lines skipped · {store.count_papers():,} papers in {store.path} ({size_mb:,.0f} MB)")
+
+
 @main.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @click.option("--db", type=click.Path(dir_okay=False))
