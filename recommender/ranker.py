@@ -77,6 +77,8 @@ class RankerConfig:
     w_author: float = 0.05
     w_nauth: float = 0.04
     w_hf: float = 0.01
+    w_like_sim: float = 0.0
+    w_dislike_sim: float = 0.0
 
 
 def paper_text(title: str, abstract: str) -> str:
@@ -256,6 +258,7 @@ class Profile:
         self.terms = None if terms is None else np.asarray(terms)
         self._P = P
         self._pos_w = np.ones(P.shape[0])
+        self._L = sp.csr_matrix((0, self.n_features))  # 👍 rows (also inside _P)
         self._N = N
         self._bg = np.zeros(self.n_features) if B is None or B.shape[0] == 0 else _unit(_row_mean(B))
         self._authors: dict[str, float] = {}
@@ -304,6 +307,7 @@ class Profile:
         if label == 1:
             self._P = sp.vstack([self._P, x], format="csr")
             self._pos_w = np.append(self._pos_w, self.config.feedback_weight)
+            self._L = sp.vstack([self._L, x], format="csr")
             if authors:
                 self._add_authors(authors)
         else:
@@ -317,7 +321,13 @@ class Profile:
         X = sp.csr_matrix(X_candidates)
         if X.shape[1] != self.n_features:
             raise ValueError(f"candidates have {X.shape[1]} columns, profile has {self.n_features}")
-        return np.asarray(X @ self.query).ravel()
+        s = np.asarray(X @ self.query).ravel()
+        c = self.config
+        if c.w_like_sim and self._L.shape[0]:
+            s = s + c.w_like_sim * np.asarray((X @ self._L.T).max(axis=1).todense()).ravel()
+        if c.w_dislike_sim and self._N.shape[0]:
+            s = s - c.w_dislike_sim * np.asarray((X @ self._N.T).max(axis=1).todense()).ravel()
+        return s
 
     def prior_scores(self, meta: PaperMeta | Sequence[Mapping] | None, n: int) -> np.ndarray:
         """Metadata priors (author overlap, author count, HF upvotes) for n papers.
