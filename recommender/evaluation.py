@@ -1,0 +1,502 @@
+"""Offline ranking evaluation harness (backs ``paperbot eval``).
+
+Usage::
+
+    python -m recommender.evaluation --tasks dev_tasks.json \
+        --corpus corpus.jsonl sup1.jsonl.gz sup2.jsonl.gz \
+        --rankings out.jsonl [--method production|tfidf-centroid|asl-svm] [--feedback-sim]
+
+Protocol (per task ``{name, split, window_days, curated, candidates, relevant}``):
+
+* TF-IDF corpus rule (identical for every method): the vectorizer of a task is fitted on
+  the text of every corpus paper announced before the END of the task window
+  (``published < split + window_days``).  This is what the product could have fitted on
+  the last day of the window; it uses no labels at all (``relevant`` is never read before
+  metrics are computed) and no text announced after the window.  Tokenisation is shared:
+  the whole corpus is tokenised once into a uni+bigram count matrix and each task's
+  vectorizer (document frequencies, ``min_df``/``max_df``/``max_features`` selection, IDF)
+  is computed exactly from the rows of its own papers — numerically the same as calling
+  ``TfidfVectorizer.fit`` on those texts (see :class:`WindowedTfidf`), only faster.
+* Rankings are built from ``curated`` only (plus simulated feedback with
+  ``--feedback-sim``).  ``relevant`` is read only to print metrics and to play the user in
+  the feedback simulation (the user clicks 👍 on relevant papers she is shown — that is the
+  information the product would receive).
+* Metrics: AP (mean = MAP), nDCG@20, Recall@50, P@10 from :mod:`recommender.metrics`.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import gzip
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from recommender import metrics as M
+from recommender import ranker as R
+
+METHODS = ("production", "tfidf-centroid", "asl-svm")
+
+# arxiv-sanity-lite (karpathy/arxiv-sanity-lite, compute.py / serve.py) published settings.
+ASL_TFIDF_PARAMS = dict(
+    ngram_range=(1, 2), max_features=20000, min_df=5, max_df=0.1, sublinear_tf=True, stop_words="english"
+)
+ASL_SVM_C = 0.01
+
+
+# --------------------------------------------------------------------------------------
+# corpus
+# --------------------------------------------------------------------------------------
+def _open(path: str):
+    return gzip.open(path, "rt", encoding="utf-8") if str(path).endswith(".gz") else open(path, encoding="utf-8")
+
+
+def load_corpus(paths: Sequence[str]) -> list[dict]:
+    """Read JSONL corpus files (``.gz`` allowed) into a list of paper dicts.
+
+    A paper present in several files is kept once (first file wins for text); missing
+    ``authors``/``categories`` and ``hf_upvotes`` are filled from later occurrences.
+    Lines that are not valid JSON objects with an ``arxiv_id`` and ``published`` are skipped.
+
+    Returns:
+        list of dicts with keys arxiv_id, title, abstract, categories, authors, published
+        (str YYYY-MM-DD), hf_upvotes (int or None).
+    Raises:
+        FileNotFoundError if a path does not exist.
+    """
+    by_id: dict[str, dict] = {}
+    for path in paths:
+        with _open(path) as fh:
+            for line in fh:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    p = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if not isinstance(p, dict) or not p.get("arxiv_id") or not p.get("published"):
+                    continue
+                pid = str(p["arxiv_id"])
+                old = by_id.get(pid)
+                if old is None:
+                    by_id[pid] = {
+                        "arxiv_id": pid,
+                        "title": p.get("title") or "",
+                        "abstract": p.get("abstract") or "",
+                        "categories": list(p.get("categories") or []),
+                        "authors": list(p.get("authors") or []),
+                        "published": str(p["published"])[:10],
+                        "hf_upvotes": p.get("hf_upvotes"),
+                    }
+                else:
+                    if not old["authors"] and p.get("authors"):
+                        old["authors"] = list(p["authors"])
+                    if not old["categories"] and p.get("categories"):
+                        old["categories"] = list(p["categories"])
+                    if p.get("hf_upvotes") is not None:
+                        old["hf_upvotes"] = max(old["hf_upvotes"] or 0, p["hf_upvotes"])
+    return list(by_id.values())
+
+
+class WindowedTfidf:
+    """Tokenise a corpus once; produce per-window TF-IDF vectorizers exactly and quickly.
+
+    ``fit(mask, **params)`` returns ``(vectorizer, X)`` where ``vectorizer`` is a fitted
+    :class:`~sklearn.feature_extraction.text.TfidfVectorizer` equivalent to
+    ``TfidfVectorizer(**params).fit(texts[mask])`` (same vocabulary, same idf) and ``X`` is
+    its transform of ALL corpus texts (shape ``(n_docs, n_features)``, csr, l2 rows).
+
+    Supported params: ``ngram_range``/``stop_words``/``lowercase`` must equal the ones given
+    at construction (they define the tokenisation); ``min_df``, ``max_df``, ``max_features``,
+    ``sublinear_tf``, ``smooth_idf``, ``norm`` may vary per call.  ``min_df`` must be an int
+    ≥ ``prune_min_df`` (terms rarer than that in the whole corpus were dropped).
+    """
+
+    def __init__(self, texts: Sequence[str], ngram_range=(1, 2), stop_words="english", prune_min_df: int = 2):
+        self.token_params = dict(ngram_range=tuple(ngram_range), stop_words=stop_words, lowercase=True)
+        self.prune_min_df = prune_min_df
+        cv = CountVectorizer(min_df=prune_min_df, dtype=np.int32, **self.token_params)
+        self.counts = cv.fit_transform(texts).tocsr()
+        self.terms = cv.get_feature_names_out()
+        self.counts.sort_indices()
+
+    def fit(self, mask: np.ndarray, **params):
+        p = dict(R.DEFAULT_TFIDF_PARAMS)
+        p.update(params)
+        for key, val in self.token_params.items():
+            got = p.get(key, val)
+            if (tuple(got) if isinstance(got, list) else got) != val:
+                raise ValueError(f"{key}={got!r} differs from the shared tokenisation {val!r}")
+        min_df, max_df, max_features = p.get("min_df", 1), p.get("max_df", 1.0), p.get("max_features")
+        if not isinstance(min_df, int) or min_df < self.prune_min_df:
+            raise ValueError(f"min_df must be an int >= {self.prune_min_df}")
+        rows = np.flatnonzero(mask)
+        n = len(rows)
+        sub = self.counts[rows]
+        df = np.bincount(sub.indices, minlength=sub.shape[1])
+        # sklearn: max_doc_count = max_df if int else max_df * n_doc; keep df <= max_doc_count
+        max_doc_f = max_df if isinstance(max_df, int) else max_df * n
+        keep = (df >= min_df) & (df <= max_doc_f)
+        idx = np.flatnonzero(keep)
+        if max_features is not None and len(idx) > max_features:
+            tfs = np.asarray(sub.sum(axis=0)).ravel()[idx]
+            order = np.argsort(-tfs, kind="stable")[:max_features]
+            idx = np.sort(idx[order])
+        vec = TfidfVectorizer(**p)
+        vec.vocabulary_ = {str(t): i for i, t in enumerate(self.terms[idx])}
+        smooth = p.get("smooth_idf", True)
+        idf = np.log((n + smooth) / (df[idx] + smooth)) + 1.0
+        vec.idf_ = idf
+        X = self.counts[:, idx].astype(np.float64)
+        if p.get("sublinear_tf", False):
+            np.log(X.data, X.data)
+            X.data += 1.0
+        X = X @ sp.diags(idf)
+        norm = p.get("norm", "l2")
+        if norm:
+            X = normalize(X, norm=norm, copy=False)
+        return vec, X.tocsr()
+
+
+# --------------------------------------------------------------------------------------
+# tasks
+# --------------------------------------------------------------------------------------
+PUBLIC_TASK_KEYS = ("name", "split", "window_days", "curated", "candidates")
+
+
+def load_tasks(path: str) -> list[dict]:
+    """Read a tasks JSON file (list of task dicts).  Raises ValueError on a bad schema."""
+    with open(path, encoding="utf-8") as fh:
+        tasks = json.load(fh)
+    if not isinstance(tasks, list):
+        raise ValueError("tasks file must hold a JSON list")
+    for t in tasks:
+        for key in PUBLIC_TASK_KEYS:
+            if key not in t:
+                raise ValueError(f"task misses {key!r}: {str(t)[:200]}")
+    return tasks
+
+
+def window_end(task: Mapping) -> str:
+    """First day after the task window, 'YYYY-MM-DD' (split + window_days)."""
+    d = _dt.date.fromisoformat(task["split"]) + _dt.timedelta(days=int(task["window_days"]))
+    return d.isoformat()
+
+
+# --------------------------------------------------------------------------------------
+# evaluation corpus: loaded and tokenised once per process (and optionally on disk)
+# --------------------------------------------------------------------------------------
+class EvalCorpus:
+    """Papers + shared tokenisation.  ``rows[id]`` → row; ``published`` (n,) str array."""
+
+    def __init__(self, papers: list[dict], log: Callable = print):
+        self.papers = papers
+        self.ids = [p["arxiv_id"] for p in papers]
+        self.rows = {pid: i for i, pid in enumerate(self.ids)}
+        self.published = np.array([p["published"] for p in papers])
+        t0 = time.time()
+        self.tfidf = WindowedTfidf(
+            [R.paper_text(p["title"], p["abstract"]) for p in papers],
+            ngram_range=DEFAULT_NGRAMS,
+            stop_words="english",
+            prune_min_df=5 if len(papers) >= 1000 else 1,
+        )
+        log(f"tokenised {len(papers)} papers in {time.time() - t0:.1f}s ({self.tfidf.counts.shape[1]} terms)")
+        self._meta: R.PaperMeta | None = None
+        self._fits: dict = {}
+
+    @property
+    def meta(self) -> R.PaperMeta:
+        if self._meta is None:
+            self._meta = R.PaperMeta.from_records(self.papers)
+        return self._meta
+
+    def window(self, end: str, params: Mapping):
+        """(vectorizer, X over all papers) for papers announced before ``end``; memoised."""
+        key = (end, tuple(sorted((k, str(v)) for k, v in params.items())))
+        if key not in self._fits:
+            self._fits.clear()  # one window at a time keeps memory flat
+            p = dict(params)
+            p["min_df"] = max(int(p.get("min_df", 1)), self.tfidf.prune_min_df)
+            self._fits[key] = self.tfidf.fit(self.published < end, **p)
+        return self._fits[key]
+
+
+DEFAULT_NGRAMS = (1, 2)
+_CORPUS_CACHE: dict = {}
+
+
+def get_corpus(paths: Sequence[str], log: Callable = print) -> EvalCorpus:
+    """Load + tokenise the corpus once per process for a given list of files (memoised on
+    the paths' names, sizes and mtimes)."""
+    key = tuple((os.path.abspath(p), os.path.getsize(p), os.path.getmtime(p)) for p in paths)
+    if key not in _CORPUS_CACHE:
+        t0 = time.time()
+        papers = load_corpus(paths)
+        log(f"loaded {len(papers)} papers from {len(paths)} file(s) in {time.time() - t0:.1f}s")
+        _CORPUS_CACHE.clear()
+        _CORPUS_CACHE[key] = EvalCorpus(papers, log=log)
+    return _CORPUS_CACHE[key]
+
+
+# --------------------------------------------------------------------------------------
+# methods: each maps (public task, corpus) -> scorer over the candidates
+# --------------------------------------------------------------------------------------
+BACKGROUND_SIZE = 2000
+BACKGROUND_SEED = 0
+
+
+@dataclass
+class TaskSetup:
+    """What a method sees of a task: never ``relevant``."""
+
+    task: dict  # public keys only
+    cand_rows: np.ndarray  # corpus rows of the candidates found in the corpus
+    cand_ids: list  # their ids (same order)
+    missing: list  # candidate ids absent from the corpus (ranked last)
+    cur_rows: np.ndarray  # corpus rows of curated papers found in the corpus
+
+
+def _setup(task: Mapping, corpus: EvalCorpus) -> TaskSetup:
+    public = {k: task[k] for k in PUBLIC_TASK_KEYS}
+    cand_ids, cand_rows, missing = [], [], []
+    for pid in public["candidates"]:
+        r = corpus.rows.get(pid)
+        if r is None:
+            missing.append(pid)
+        else:
+            cand_ids.append(pid)
+            cand_rows.append(r)
+    cur_rows = np.array([corpus.rows[p] for p in public["curated"] if p in corpus.rows], dtype=np.int64)
+    return TaskSetup(public, np.array(cand_rows, dtype=np.int64), cand_ids, missing, cur_rows)
+
+
+def background_rows(corpus: EvalCorpus, split: str, size: int = BACKGROUND_SIZE, seed: int = BACKGROUND_SEED):
+    """A fixed-seed uniform sample of papers announced before ``split`` (the product's
+    background sample: ordinary feed papers it has already seen)."""
+    pool = np.flatnonzero(corpus.published < split)
+    if len(pool) <= size:
+        return pool
+    return np.sort(np.random.default_rng(seed).choice(pool, size, replace=False))
+
+
+def make_profile(setup: TaskSetup, corpus: EvalCorpus, config: R.RankerConfig | None = None):
+    """Production profile of a task: curated papers as positives, background sample before
+    the split.  Returns (profile, X over all corpus rows)."""
+    vec, X = corpus.window(window_end(setup.task), R.PRODUCTION_TFIDF_PARAMS)
+    bg = background_rows(corpus, setup.task["split"])
+    prof = R.Profile(
+        X[setup.cur_rows],
+        X_background=X[bg],
+        positive_authors=[corpus.papers[r]["authors"] for r in setup.cur_rows],
+        terms=vec.get_feature_names_out(),
+        config=config,
+    )
+    return prof, X
+
+
+CENTROID_CONFIG = R.RankerConfig(beta=0.0, w_author=0.0, w_nauth=0.0, w_hf=0.0)
+
+
+def static_scores(method: str, setup: TaskSetup, corpus: EvalCorpus) -> np.ndarray:
+    """Scores (len(setup.cand_rows),) of a method from curated papers only."""
+    if len(setup.cur_rows) == 0:
+        return np.zeros(len(setup.cand_rows))
+    end = window_end(setup.task)
+    if method == "production":
+        prof, X = make_profile(setup, corpus)
+        return prof.score(X[setup.cand_rows], corpus.meta.subset(setup.cand_rows))
+    if method == "tfidf-centroid":
+        _, X = corpus.window(end, ASL_TFIDF_PARAMS)
+        return R.centroid_scores(X[setup.cur_rows], X[setup.cand_rows])
+    if method == "asl-svm":
+        from sklearn.svm import LinearSVC
+
+        _, X = corpus.window(end, ASL_TFIDF_PARAMS)
+        rows = np.flatnonzero(corpus.published < end)
+        y = np.isin(rows, setup.cur_rows).astype(int)
+        clf = LinearSVC(C=ASL_SVM_C, class_weight="balanced", tol=1e-6, max_iter=10000)
+        clf.fit(X[rows], y)
+        return clf.decision_function(X[setup.cand_rows])
+    raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
+
+
+def rank_ids(ids: Sequence[str], scores: np.ndarray) -> list[str]:
+    """ids sorted by decreasing score; ties keep input order."""
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    return [ids[i] for i in order]
+
+
+# --------------------------------------------------------------------------------------
+# feedback simulation
+# --------------------------------------------------------------------------------------
+SHOWN_PER_DAY = 5
+
+
+def simulate_feedback(setup: TaskSetup, corpus: EvalCorpus, relevant: set, method: str = "production",
+                      per_day: int = SHOWN_PER_DAY, use_feedback: bool = True) -> tuple[int, dict]:
+    """Walk the window day by day, show the top ``per_day`` of each day's candidates.
+
+    With ``use_feedback`` the simulated user clicks 👍 on shown relevant papers and 👎 on
+    the other shown ones, through :meth:`Profile.add_feedback`, before the next day.
+    ``relevant`` is used only as this user's judgement of what she was shown.
+
+    Returns:
+        (hits = number of relevant papers shown, {day: [shown ids]}).
+    """
+    if method == "production":
+        prof, X = make_profile(setup, corpus)
+    elif method == "tfidf-centroid":
+        _, X = corpus.window(window_end(setup.task), ASL_TFIDF_PARAMS)
+        prof = R.Profile(X[setup.cur_rows], config=CENTROID_CONFIG)
+    else:
+        raise ValueError(f"--feedback-sim supports production and tfidf-centroid, not {method!r}")
+    meta = corpus.meta
+    days: dict[str, list[int]] = {}
+    for pos, r in enumerate(setup.cand_rows):
+        days.setdefault(corpus.published[r], []).append(pos)
+    hits, shown = 0, {}
+    for day in sorted(days):
+        pos = np.array(days[day])
+        rows = setup.cand_rows[pos]
+        s = prof.score(X[rows], meta.subset(rows))
+        top = np.argsort(-s, kind="stable")[:per_day]
+        shown[day] = [setup.cand_ids[pos[i]] for i in top]
+        for i in top:
+            pid = setup.cand_ids[pos[i]]
+            liked = pid in relevant
+            hits += liked
+            if use_feedback:
+                r = rows[i]
+                prof.add_feedback(X[r], 1 if liked else -1, authors=corpus.papers[r]["authors"])
+    return hits, shown
+
+
+# --------------------------------------------------------------------------------------
+# driver
+# --------------------------------------------------------------------------------------
+METRIC_NAMES = ("AP", "nDCG@20", "R@50", "P@10")
+
+
+def task_metrics(ranking: Sequence[str], relevant: Iterable[str]) -> dict:
+    rel = set(relevant)
+    return {
+        "AP": M.average_precision(ranking, rel),
+        "nDCG@20": M.ndcg_at_k(ranking, rel, 20),
+        "R@50": M.recall_at_k(ranking, rel, 50),
+        "P@10": M.precision_at_k(ranking, rel, 10),
+    }
+
+
+def run_eval(tasks_path: str, corpus_paths: Sequence[str], rankings_out: str, method: str = "production",
+             feedback_sim: bool = False, log: Callable = print) -> dict:
+    """Rank every task's candidates, write rankings, print and return metrics.
+
+    Args:
+        tasks_path: JSON list of tasks ``{name, split, window_days, curated, candidates,
+            relevant?}``.  ``relevant`` is optional (no metrics without it).
+        corpus_paths: JSONL(.gz) corpus files (see :func:`load_corpus`).
+        rankings_out: output JSONL path, one line per task ``{"name", "split",
+            "ranking": [every candidate id, best first]}`` (+ ``"shown": {day: [ids]}``
+            with ``feedback_sim``).  Candidates missing from the corpus are ranked last.
+        method: one of :data:`METHODS`.
+        feedback_sim: also run the day-by-day feedback simulation (production,
+            tfidf-centroid); ``ranking`` stays the curated-only ranking.
+        log: print-like callable.
+    Returns:
+        {"method", "n_tasks", "tasks": [{name, split, n_candidates, n_relevant, AP, ...,
+        hits_with, hits_without}], "mean": {AP, nDCG@20, R@50, P@10},
+        "hits_with", "hits_without" (sums; None without feedback_sim), "wall_s"}.
+    Raises:
+        ValueError for an unknown method or a malformed tasks file.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
+    if feedback_sim and method == "asl-svm":
+        raise ValueError("--feedback-sim is not supported for asl-svm (one SVM refit per day is too slow)")
+    t0 = time.time()
+    tasks = load_tasks(tasks_path)
+    corpus = get_corpus(corpus_paths, log=log)
+    rows_out, per_task = [], []
+    for task in tasks:
+        setup = _setup(task, corpus)
+        if setup.missing:
+            log(f"  warning: {len(setup.missing)} candidate(s) of {task['name']} {task['split']} not in corpus")
+        scores = static_scores(method, setup, corpus)
+        ranking = rank_ids(setup.cand_ids, scores) + list(setup.missing)
+        line = {"name": task["name"], "split": task["split"], "ranking": ranking}
+        rec = {"name": task["name"], "split": task["split"], "n_candidates": len(ranking)}
+        relevant = task.get("relevant")
+        if relevant is not None:
+            rec["n_relevant"] = len(relevant)
+            rec.update(task_metrics(ranking, relevant))
+        if feedback_sim:
+            if relevant is None:
+                raise ValueError("--feedback-sim needs 'relevant' in every task (the simulated user)")
+            rel = set(relevant)
+            rec["hits_with"], shown = simulate_feedback(setup, corpus, rel, method, use_feedback=True)
+            rec["hits_without"], _ = simulate_feedback(setup, corpus, rel, method, use_feedback=False)
+            line["shown"] = shown
+        rows_out.append(line)
+        per_task.append(rec)
+        log(_fmt_task(rec))
+    os.makedirs(os.path.dirname(os.path.abspath(rankings_out)), exist_ok=True)
+    with open(rankings_out, "w", encoding="utf-8") as fh:
+        for line in rows_out:
+            fh.write(json.dumps(line) + "\n")
+    summary = {"method": method, "n_tasks": len(per_task), "tasks": per_task, "mean": None,
+               "hits_with": None, "hits_without": None}
+    scored = [r for r in per_task if "AP" in r]
+    if scored:
+        summary["mean"] = {m: float(np.mean([r[m] for r in scored])) for m in METRIC_NAMES}
+    if feedback_sim:
+        summary["hits_with"] = int(sum(r["hits_with"] for r in per_task))
+        summary["hits_without"] = int(sum(r["hits_without"] for r in per_task))
+    summary["wall_s"] = time.time() - t0
+    if summary["mean"]:
+        mean = summary["mean"]
+        log(f"MEAN ({method}, {len(scored)} tasks)  MAP {mean['AP']:.3f}  nDCG@20 {mean['nDCG@20']:.3f}  "
+            f"R@50 {mean['R@50']:.3f}  P@10 {mean['P@10']:.3f}")
+    if feedback_sim:
+        w, wo = summary["hits_with"], summary["hits_without"]
+        ratio = f"{w / wo:.2f}x" if wo else "n/a"
+        log(f"FEEDBACK-SIM hits with feedback {w}  without {wo}  ({ratio}), top {SHOWN_PER_DAY}/day")
+    log(f"wall {summary['wall_s']:.1f}s; rankings -> {rankings_out}")
+    return summary
+
+
+def _fmt_task(rec: dict) -> str:
+    s = f"{rec['name'][:28]:28s} {rec['split']}  n={rec['n_candidates']:6d}"
+    if "AP" in rec:
+        s += f"  rel={rec['n_relevant']:3d}  AP {rec['AP']:.3f}  nDCG@20 {rec['nDCG@20']:.3f}  " \
+             f"R@50 {rec['R@50']:.3f}  P@10 {rec['P@10']:.3f}"
+    if "hits_with" in rec:
+        s += f"  hits fb {rec['hits_with']} / no-fb {rec['hits_without']}"
+    return s
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m recommender.evaluation --tasks F --corpus F [F ...] --rankings OUT
+    [--method NAME] [--feedback-sim]``; returns the process exit code."""
+    ap = argparse.ArgumentParser(prog="paperbot eval", description="Offline ranking evaluation")
+    ap.add_argument("--tasks", required=True)
+    ap.add_argument("--corpus", required=True, nargs="+")
+    ap.add_argument("--rankings", required=True)
+    ap.add_argument("--method", default="production", choices=METHODS)
+    ap.add_argument("--feedback-sim", action="store_true")
+    args = ap.parse_args(argv)
+    run_eval(args.tasks, args.corpus, args.rankings, method=args.method, feedback_sim=args.feedback_sim)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

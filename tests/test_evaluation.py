@@ -1,0 +1,157 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from recommender import evaluation as E
+from recommender.ranker import paper_text
+
+FIX = Path(__file__).parent / "fixtures" / "eval_tiny"
+TASKS = FIX / "tasks.json"
+CORPUS = FIX / "corpus.jsonl"
+
+
+def _lines(path):
+    return [json.loads(l) for l in Path(path).read_text().splitlines()]
+
+
+@pytest.mark.parametrize("method", E.METHODS)
+def test_run_eval_writes_full_rankings(tmp_path, method):
+    out = tmp_path / "r.jsonl"
+    summary = E.run_eval(str(TASKS), [str(CORPUS)], str(out), method=method, log=lambda *a: None)
+    task = json.loads(TASKS.read_text())[0]
+    lines = _lines(out)
+    assert len(lines) == 1
+    assert lines[0]["name"] == task["name"] and lines[0]["split"] == task["split"]
+    assert sorted(lines[0]["ranking"]) == sorted(task["candidates"])  # a permutation
+    assert "shown" not in lines[0]
+    mean = summary["mean"]
+    assert set(mean) == {"AP", "nDCG@20", "R@50", "P@10"}
+    assert all(0.0 <= v <= 1.0 for v in mean.values())
+    # 8 relevant among 32: a random ranking has AP ≈ 0.3; every method must beat it clearly
+    assert mean["AP"] > 0.5
+    assert summary["hits_with"] is None
+
+
+def test_production_beats_centroid_on_tiny_task(tmp_path):
+    p = E.run_eval(str(TASKS), [str(CORPUS)], str(tmp_path / "p.jsonl"), log=lambda *a: None)
+    c = E.run_eval(str(TASKS), [str(CORPUS)], str(tmp_path / "c.jsonl"), method="tfidf-centroid", log=lambda *a: None)
+    assert p["mean"]["AP"] >= c["mean"]["AP"]
+
+
+def test_relevant_is_never_used_for_ranking(tmp_path):
+    task = json.loads(TASKS.read_text())[0]
+    fake = dict(task, relevant=[c for c in task["candidates"] if c not in set(task["relevant"])][:5])
+    nolabel = {k: v for k, v in task.items() if k != "relevant"}
+    rankings = []
+    for i, t in enumerate((task, fake, nolabel)):
+        tp = tmp_path / f"t{i}.json"
+        tp.write_text(json.dumps([t]))
+        out = tmp_path / f"o{i}.jsonl"
+        s = E.run_eval(str(tp), [str(CORPUS)], str(out), log=lambda *a: None)
+        rankings.append(_lines(out)[0]["ranking"])
+    assert rankings[0] == rankings[1] == rankings[2]
+    assert s["mean"] is None  # no labels, no metrics
+
+
+def test_feedback_sim_shows_top5_per_day(tmp_path):
+    out = tmp_path / "fb.jsonl"
+    s = E.run_eval(str(TASKS), [str(CORPUS)], str(out), feedback_sim=True, log=lambda *a: None)
+    task = json.loads(TASKS.read_text())[0]
+    pub = {json.loads(l)["arxiv_id"]: json.loads(l)["published"] for l in CORPUS.read_text().splitlines()}
+    shown = _lines(out)[0]["shown"]
+    assert list(shown) == sorted(shown)
+    seen = []
+    for day, ids in shown.items():
+        assert 1 <= len(ids) <= E.SHOWN_PER_DAY
+        assert all(pub[i] == day for i in ids)
+        seen += ids
+    assert len(seen) == len(set(seen)) and set(seen) <= set(task["candidates"])
+    # every day that has candidates shows min(5, #candidates of that day)
+    per_day = {}
+    for c in task["candidates"]:
+        per_day[pub[c]] = per_day.get(pub[c], 0) + 1
+    assert {d: min(n, 5) for d, n in per_day.items()} == {d: len(v) for d, v in shown.items()}
+    hits = len(set(seen) & set(task["relevant"]))
+    assert s["hits_with"] == hits
+    assert 0 <= s["hits_without"] <= len(task["relevant"])
+
+
+def test_feedback_sim_uses_the_profile_feedback_path(tmp_path, monkeypatch):
+    calls = []
+    orig = E.R.Profile.add_feedback
+
+    def spy(self, x_row, label, authors=None):
+        calls.append(label)
+        return orig(self, x_row, label, authors=authors)
+
+    monkeypatch.setattr(E.R.Profile, "add_feedback", spy)
+    s = E.run_eval(str(TASKS), [str(CORPUS)], str(tmp_path / "x.jsonl"), feedback_sim=True, log=lambda *a: None)
+    assert calls.count(1) == s["hits_with"]
+    assert len(calls) == sum(len(v) for v in _lines(tmp_path / "x.jsonl")[0]["shown"].values())
+
+
+def test_main_cli_flags(tmp_path, capsys):
+    out = tmp_path / "cli.jsonl"
+    rc = E.main(["--tasks", str(TASKS), "--corpus", str(CORPUS), "--rankings", str(out),
+                 "--method", "tfidf-centroid", "--feedback-sim"])
+    assert rc == 0 and out.exists()
+    text = capsys.readouterr().out
+    assert "MAP" in text and "FEEDBACK-SIM" in text
+    with pytest.raises(SystemExit):
+        E.main(["--tasks", str(TASKS), "--corpus", str(CORPUS), "--rankings", str(out), "--method", "nope"])
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(ValueError):
+        E.run_eval(str(TASKS), [str(CORPUS)], str(tmp_path / "o"), method="bm25", log=lambda *a: None)
+    with pytest.raises(ValueError):
+        E.run_eval(str(TASKS), [str(CORPUS)], str(tmp_path / "o"), method="asl-svm", feedback_sim=True,
+                   log=lambda *a: None)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"name": "x"}]))
+    with pytest.raises(ValueError):
+        E.run_eval(str(bad), [str(CORPUS)], str(tmp_path / "o"), log=lambda *a: None)
+
+
+def test_windowed_tfidf_matches_sklearn_fit():
+    papers = E.load_corpus([str(CORPUS)])
+    texts = [paper_text(p["title"], p["abstract"]) for p in papers]
+    mask = np.array([p["published"] < "2023-09-20" for p in papers])
+    assert 0 < mask.sum() < len(mask)
+    W = E.WindowedTfidf(texts, prune_min_df=1)
+    params = dict(ngram_range=(1, 2), stop_words="english", min_df=2, max_df=0.5, sublinear_tf=True)
+    vec, X = W.fit(mask, **params)
+    ref = TfidfVectorizer(**params).fit([t for t, m in zip(texts, mask) if m])
+    assert vec.vocabulary_ == ref.vocabulary_
+    assert np.allclose(vec.idf_, ref.idf_)
+    assert np.allclose(X.toarray(), ref.transform(texts).toarray())
+    # the returned vectorizer is a usable fitted sklearn object
+    assert np.allclose(vec.transform(texts).toarray(), X.toarray())
+    # max_features keeps the most frequent terms (ties may break differently from sklearn)
+    vec2, X2 = W.fit(mask, **dict(params, max_features=200))
+    ref2 = TfidfVectorizer(**dict(params, max_features=200)).fit([t for t, m in zip(texts, mask) if m])
+    assert len(vec2.vocabulary_) == 200 == X2.shape[1]
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    cv = CountVectorizer(ngram_range=(1, 2), stop_words="english", min_df=2, max_df=0.5)
+    tf = dict(zip(cv.fit([t for t, m in zip(texts, mask) if m]).get_feature_names_out(),
+                  np.asarray(cv.transform([t for t, m in zip(texts, mask) if m]).sum(0)).ravel()))
+    assert sorted(tf[t] for t in vec2.vocabulary_) == sorted(tf[t] for t in ref2.vocabulary_)
+    with pytest.raises(ValueError):
+        W.fit(mask, **dict(params, ngram_range=(1, 1)))
+
+
+def test_load_corpus_merges_duplicates(tmp_path):
+    f1 = tmp_path / "a.jsonl"
+    f2 = tmp_path / "b.jsonl"
+    f1.write_text(json.dumps({"arxiv_id": "1", "title": "T", "abstract": "A", "published": "2024-01-02"}) + "\n"
+                  + "not json\n")
+    f2.write_text(json.dumps({"arxiv_id": "1", "title": "T2", "abstract": "A2", "published": "2024-01-03",
+                              "authors": ["X"], "hf_upvotes": 7}) + "\n")
+    papers = E.load_corpus([str(f1), str(f2)])
+    assert len(papers) == 1
+    p = papers[0]
+    assert p["title"] == "T" and p["authors"] == ["X"] and p["hf_upvotes"] == 7

@@ -1,0 +1,179 @@
+import time
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recommender.ranker import (
+    PRODUCTION_TFIDF_PARAMS,
+    PaperMeta,
+    Profile,
+    RankerConfig,
+    build_vectorizer,
+    centroid_scores,
+    paper_text,
+)
+
+DOCS = {
+    # topic A: preference optimisation / RLHF
+    "a1": paper_text("Direct preference optimization for language models",
+                     "We align language models with human preference data using a reward model and reinforcement learning from human feedback."),
+    "a2": paper_text("Reward model ensembles reduce overoptimization in RLHF",
+                     "Reward model overoptimization hurts reinforcement learning from human feedback; ensembles of reward models help preference alignment."),
+    "a3": paper_text("Preference data selection for alignment",
+                     "Selecting preference pairs improves reward model accuracy and alignment of language models trained with human feedback."),
+    "a4": paper_text("Code completion with transformers",
+                     "Transformers complete programs after training on human written code and natural language."),
+    # topic B: diffusion models for images
+    "b1": paper_text("Latent diffusion for high resolution image synthesis",
+                     "Diffusion models generate images by denoising; latent diffusion reduces the cost of image synthesis at high resolution."),
+    "b2": paper_text("Faster sampling of image diffusion models",
+                     "We accelerate diffusion sampling for image generation with a distilled denoising schedule and few sampling steps."),
+    "b3": paper_text("Video diffusion models with temporal attention",
+                     "Temporal attention extends image diffusion models to video generation with consistent denoising across frames."),
+    # topic C: graph neural networks
+    "c1": paper_text("Graph neural networks for molecule property prediction",
+                     "Message passing graph neural networks predict molecule properties from atoms and bonds."),
+    "c2": paper_text("Oversmoothing in deep graph neural networks",
+                     "Deep message passing graph networks suffer oversmoothing; we propose residual graph layers."),
+    "c3": paper_text("Graph transformers for molecules",
+                     "Attention over graph nodes improves molecule property prediction compared with message passing networks."),
+}
+NAMES = list(DOCS)
+
+
+@pytest.fixture(scope="module")
+def vec_X():
+    vec = build_vectorizer(DOCS.values(), min_df=1, max_df=1.0)
+    X = vec.transform(DOCS.values())
+    return vec, X
+
+
+def rows(X, *names):
+    return X[[NAMES.index(n) for n in names]]
+
+
+def test_paper_text_and_vectorizer(vec_X):
+    assert paper_text(" T ", None) == "T. "
+    vec, X = vec_X
+    assert X.shape == (len(DOCS), len(vec.vocabulary_))
+    assert np.allclose(sp.linalg.norm(X, axis=1), 1.0)
+    # production defaults are the documented ones
+    assert vec.ngram_range == PRODUCTION_TFIDF_PARAMS["ngram_range"]
+    assert "reward model" in vec.vocabulary_  # bigrams
+
+
+def test_profile_ranks_topic_papers_first(vec_X):
+    vec, X = vec_X
+    prof = Profile(rows(X, "a1"), X_background=rows(X, "c1", "c2"), terms=vec.get_feature_names_out())
+    cands = ["a2", "a3", "b1", "b2", "b3", "c3"]
+    s = prof.score(rows(X, *cands))
+    assert s.shape == (len(cands),)
+    top2 = {cands[i] for i in np.argsort(-s)[:2]}
+    assert top2 == {"a2", "a3"}
+    # the centroid baseline agrees on this easy case
+    c = centroid_scores(rows(X, "a1"), rows(X, *cands))
+    assert {cands[i] for i in np.argsort(-c)[:2]} == {"a2", "a3"}
+
+
+def test_thumbs_up_moves_neighbours_up(vec_X):
+    _, X = vec_X
+    prof = Profile(rows(X, "a1", "a2"))
+    cands = rows(X, "a4", "b3", "c3")  # weakly related, diffusion, graph
+    before = prof.score(cands)
+    assert before[0] > before[1]  # the diffusion paper starts below the weak match
+    prof.add_feedback(rows(X, "b1"), +1)  # 👍 an image-diffusion paper
+    after = prof.score(cands)
+    assert after[1] > before[1]  # its neighbour gains ...
+    assert after[1] > after[0]  # ... and overtakes the weak match
+    assert after[2] <= before[2] + 1e-12  # an unrelated paper does not gain
+    assert prof.n_positive == 3
+
+
+def test_thumbs_down_moves_neighbours_down(vec_X):
+    _, X = vec_X
+    prof = Profile(rows(X, "a1", "b1"), X_background=rows(X, "c1"))
+    cands = rows(X, "a3", "b3")
+    before = prof.score(cands)
+    prof.add_feedback(rows(X, "b2"), -1)  # 👎 a diffusion paper
+    after = prof.score(cands)
+    assert after[1] < before[1]  # the diffusion neighbour drops
+    assert (after[1] - before[1]) < (after[0] - before[0])  # more than the unrelated one
+    assert prof.n_negative == 1
+
+
+def test_add_feedback_validates(vec_X):
+    _, X = vec_X
+    prof = Profile(rows(X, "a1"))
+    with pytest.raises(ValueError):
+        prof.add_feedback(rows(X, "a2"), 0)
+    with pytest.raises(ValueError):
+        prof.add_feedback(rows(X, "a2", "a3"), 1)
+    with pytest.raises(ValueError):
+        prof.score(sp.csr_matrix((1, X.shape[1] + 1)))
+
+
+def test_explain_names_terms_in_both_papers(vec_X):
+    vec, X = vec_X
+    terms = vec.get_feature_names_out()
+    prof = Profile(rows(X, "a1"), terms=terms)
+    x = rows(X, "a2")
+    expl = prof.explain(x, k=5)
+    assert 1 <= len(expl) <= 5
+    in_pos = set(terms[rows(X, "a1").indices])
+    in_cand = set(terms[x.indices])
+    for term, w in expl:
+        assert term in in_pos and term in in_cand
+        assert w > 0
+    weights = [w for _, w in expl]
+    assert weights == sorted(weights, reverse=True)
+    # weights are the actual contributions to the text score
+    assert sum(weights) <= prof.text_scores(x)[0] + 1e-9
+    assert "reward model" in {t for t, _ in expl} or "human feedback" in {t for t, _ in expl}
+
+
+def test_most_similar_positive(vec_X):
+    _, X = vec_X
+    prof = Profile(rows(X, "c1", "a1", "b1"))
+    idx, sim = prof.most_similar_positive(rows(X, "b2"))
+    assert idx == 2 and 0 < sim <= 1
+    prof.add_feedback(rows(X, "a2"), +1)
+    assert prof.most_similar_positive(rows(X, "a2"))[0] == 3
+
+
+def test_author_overlap_and_priors(vec_X):
+    _, X = vec_X
+    cfg = RankerConfig()
+    prof = Profile(rows(X, "a1"), positive_authors=[["Ada Lovelace", "Alan Turing"]], config=cfg)
+    x = rows(X, "a2", "a2", "a2")
+    meta = PaperMeta.from_records([
+        {"authors": ["alan  turing"]},  # same author, different spacing/case
+        {"authors": ["Grace Hopper"]},
+        {"authors": ["Grace Hopper"], "hf_upvotes": 30},
+    ])
+    s = prof.score(x, meta)
+    assert s[0] > s[1]
+    assert s[0] - s[1] == pytest.approx(cfg.w_author * np.log1p(1))
+    assert s[2] - s[1] == pytest.approx(cfg.w_hf * np.log1p(30))
+    # 👍 authors join the prior
+    prof.add_feedback(rows(X, "b1"), +1, authors=["Grace Hopper"])
+    s2 = prof.score(x, meta)
+    assert s2[1] - s[1] > cfg.w_author * np.log1p(1) - 1.0  # moved by text + author prior
+    assert prof.prior_scores(meta, 3)[1] > prof.prior_scores(None, 3)[1]
+    with pytest.raises(ValueError):
+        prof.score(x, meta.subset([0, 1]))
+
+
+def test_profile_fit_is_cheap():
+    rng = np.random.default_rng(0)
+    V = 20000
+    P = sp.random(300, V, density=0.01, random_state=1, format="csr")
+    B = sp.random(2000, V, density=0.01, random_state=2, format="csr")
+    C = sp.random(2000, V, density=0.01, random_state=3, format="csr")
+    t0 = time.perf_counter()
+    prof = Profile(P, X_background=B)
+    prof.score(C)
+    prof.add_feedback(C[0], +1)
+    prof.add_feedback(C[1], -1)
+    assert time.perf_counter() - t0 < 1.0  # typically ~20 ms
+    assert rng is not None
