@@ -236,3 +236,37 @@ def test_top_k_orders_best_first_and_breaks_ties_by_row():
     got = top_k(scores, 3)
     assert got[0].tolist() == [1, 3, 2] and got[1].tolist() == [0, 1, 2]
     assert top_k(np.full((3, 1), -np.inf, dtype=np.float32), 2)[0].tolist() == []
+
+
+def test_profile_batch_scores_equal_profile_score_and_top_k():
+    from recommender.batch import profile_scores, rank_profiles
+    from recommender.ranker import PaperMeta, Profile, RankerConfig
+    papers = synthetic_papers(260, seed=6)
+    for i, p in enumerate(papers):
+        p.authors = [f"Author {i % 11}", f"Other {i % 5}"]
+        p.hf_upvotes = i % 4
+    model = TfidfModel.fit([paper_text(p.title, p.abstract) for p in papers])
+    X = model.papers_matrix(papers)
+    pool, candidates, C = papers[:200], papers[200:], X[200:]
+    meta = PaperMeta.from_records([p.to_dict() for p in candidates])
+    rng = np.random.default_rng(2)
+    profiles, pos_lists = [], []
+    for j in range(9):
+        idx = rng.choice(200, size=int(rng.integers(1, 8)), replace=False)
+        cfg = RankerConfig(w_like_sim=0.2) if j == 3 else None
+        prof = Profile(X[idx], X_negative=X[rng.choice(200, 2)], X_background=X[rng.choice(200, 30)],
+                       positive_authors=[pool[i].authors for i in idx], terms=model.terms, config=cfg)
+        if j == 3:
+            prof.add_feedback(X[idx[0]], 1, pool[idx[0]].authors)
+        profiles.append(prof)
+        pos_lists.append([pool[i] for i in idx] + ([pool[idx[0]]] if j == 3 else []))
+    got = profile_scores(C, profiles, meta, chunk=4)
+    for j, prof in enumerate(profiles):
+        assert np.allclose(got[:, j], prof.score(C, meta), atol=1e-5)
+    ranked = rank_profiles(C, candidates, profiles, k=5, meta=meta, positive_papers=pos_lists)
+    for j, prof in enumerate(profiles):
+        want = np.argsort(-prof.score(C, meta), kind="stable")[:5]
+        assert [r.paper.arxiv_id for r in ranked[j]] == [candidates[i].arxiv_id for i in want]
+        top = ranked[j][0]
+        assert top.terms == [t for t, _ in prof.explain(C[want[0]], 4)]
+        assert top.nearest_id == pos_lists[j][prof.most_similar_positive(C[want[0]])[0]].arxiv_id
