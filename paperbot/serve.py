@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import threading
 
 from bot.app import build_app, make_http_server, run_socket_mode
 from bot.slack_client import make_client
@@ -61,12 +60,15 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
             server = make_http_server(app, host, port)
             log.warning("paperbot serving on http://%s:%s/slack/events", host, server.effective_port)
 
-            def stop(*_):
-                threading.Thread(target=server.close, daemon=True).start()
+            def stop(*_):  # runs in the main thread, interrupting the server's select loop
+                raise KeyboardInterrupt
             signal.signal(signal.SIGTERM, stop)
             try:
-                server.run()
+                server.run()  # returns on KeyboardInterrupt (SIGINT, or SIGTERM via `stop`)
             except KeyboardInterrupt:
                 pass
+            finally:
+                server.close()
+            log.warning("paperbot stopped")
     finally:
         service.scheduler.shutdown(wait=False)
