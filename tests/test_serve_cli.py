@@ -124,3 +124,16 @@ def test_paperbot_serve_without_secrets_says_which(tmp_path):
                          env=env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 1 and "SLACK_SIGNING_SECRET is not set" in res.stderr
     assert TOKEN not in res.stderr + res.stdout
+
+
+def test_manifest_declares_what_the_app_handles():
+    text = (ROOT / "manifest.yml").read_text()
+    events = re.search(r"bot_events:\n((?:\s+- \w+\n)+)", text).group(1).split()
+    assert sorted(e for e in events if e != "-") == ["app_home_opened", "reaction_added", "reaction_removed"]
+    assert "command: /papers" in text and "home_tab_enabled: true" in text
+    assert re.search(r"interactivity:\n\s+is_enabled: true", text)
+    for scope in ("commands", "chat:write", "reactions:read"):
+        assert f"- {scope} " in text or f"- {scope}\n" in text
+    assert text.count("/slack/events") == 3  # command, events and interactivity all reach bolt's path
+    from bot.app import EVENTS_PATH
+    assert EVENTS_PATH == "/slack/events"
