@@ -459,9 +459,14 @@ class Store:
             where.append("exists (select 1 from json_each(p.sources) where value = ?)")
             args.append(source)
         if match:
-            sql = ("select p.*, bm25(papers_fts, 3.0, 1.0, 1.0) as _bm25 from papers_fts "
-                   "join papers p on p.rowid = papers_fts.rowid where papers_fts match ?"
-                   + "".join(" and " + w for w in where) + " order by _bm25 limit ?")
+            if where:  # filters must apply before the limit
+                sql = ("select p.*, bm25(papers_fts, 3.0, 1.0, 1.0) as _bm25 from papers_fts "
+                       "join papers p on p.rowid = papers_fts.rowid where papers_fts match ?"
+                       + "".join(" and " + w for w in where) + " order by _bm25 limit ?")
+            else:  # rank inside FTS5 first, then read only the `limit` winning rows
+                sql = ("select p.*, top._bm25 from (select rowid, bm25(papers_fts, 3.0, 1.0, 1.0) as _bm25 "
+                       "from papers_fts where papers_fts match ? order by _bm25 limit ?) top "
+                       "join papers p on p.rowid = top.rowid order by top._bm25")
             rows = self.db.query(sql, [match, *args, int(limit)])
         else:
             sql = ("select p.*, null as _bm25 from papers p"
