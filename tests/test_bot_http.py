@@ -346,3 +346,21 @@ def test_restart_outside_grace_period_does_not_post_old_slot(tmp_path, seeded, s
     with BotServer(cfg, seeded, slack_fake, monkeypatch, grace_s=3600) as bot:
         assert bot.service.scheduler.start() == []
     assert slack_fake.calls_to("chat.postMessage") == []
+
+
+def test_subscribe_keywords_unsubscribe_and_config_follows(tmp_path, seeded, slack_fake, monkeypatch):
+    cfg = make_config(tmp_path, [ChannelConfig(id="C5", name="#cfg", collections=["rlhf_code"])])
+    with BotServer(cfg, seeded, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command("subscribe reward model, PPO", channel="C6", channel_name="ml")
+        out = bot.wait_response(rid)
+        assert out["response_type"] == "in_channel" and "keywords “reward model”, “PPO”" in out["text"]
+        assert sorted(seeded.follows("C6")["keyword"]) == ["PPO", "reward model"]
+        assert bot.service.channel_config("C6").schedule == "0 9 * * mon-fri"
+        _, rid = bot.command("unsubscribe PPO", channel="C6")
+        assert "Unfollowed “PPO”" in bot.wait_response(rid)["text"]
+        assert seeded.follows("C6") == {"keyword": ["reward model"]}
+        _, rid = bot.command("unsubscribe rlhf_code", channel="C5")
+        assert "comes from the config file" in bot.wait_response(rid)["text"]
+        _, rid = bot.command("digest now", channel="C7")
+        assert "no digest yet" in bot.wait_response(rid)["text"]
+    assert [c.id for c in bot.service.channel_configs()] == ["C5", "C6"]
