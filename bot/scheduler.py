@@ -116,7 +116,7 @@ class DigestScheduler:
                     continue
                 wanted[t.key] = t
                 existing = self.scheduler.get_job(job_id(t.key))
-                if existing is not None and str(existing.trigger) == str(trig):
+                if existing is not None and repr(existing.trigger) == repr(trig):
                     self._targets[t.key] = t
                     continue  # unchanged: keep its next run time
                 self.scheduler.add_job(self._fire, trig, args=[t.key], id=job_id(t.key),

@@ -186,3 +186,26 @@ def test_user_profile_from_follows_and_feedback(store):
     assert [p.arxiv_id for p in prof.positives] == [ids[0], "keywords"]
     assert [p.arxiv_id for p in prof.negatives] == [ids[1]]
     assert prof.follows == ['"reward model"']
+
+
+def test_scheduler_sync_replaces_changed_and_removes_gone_jobs():
+    from bot.scheduler import DigestScheduler, Target
+    runs = []
+    targets = {"C1": Target("C1", "0 9 * * mon-fri", "UTC", runs.append, lambda s: False),
+               "C2": Target("C2", "30 8 * * *", "UTC", runs.append, lambda s: False)}
+    sched = DigestScheduler(lambda: list(targets.values()))
+    sched.start(catch_up=False)
+    try:
+        first = dict(sched.jobs())
+        assert sorted(first) == ["digest:C1", "digest:C2"]
+        targets["C1"] = Target("C1", "0 9 * * mon-fri", "Asia/Tokyo", runs.append, lambda s: False)
+        del targets["C2"]
+        sched.sync()
+        sched.sync()
+        now = dict(sched.jobs())
+        assert sorted(now) == ["digest:C1"]
+        assert now["digest:C1"] != first["digest:C1"]  # re-planned in Tokyo time
+        assert now["digest:C1"].utcoffset().total_seconds() == 9 * 3600
+    finally:
+        sched.shutdown()
+    assert runs == []
