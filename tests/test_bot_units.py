@@ -209,3 +209,22 @@ def test_scheduler_sync_replaces_changed_and_removes_gone_jobs():
     finally:
         sched.shutdown()
     assert runs == []
+
+
+def test_tracked_poster_paces_per_channel_and_records_message_papers(store, slack_fake):
+    from bot.slack_client import make_client
+    from bot.tracked_posting import TrackedPoster
+    sleeps, now = [], [100.0]
+    poster = TrackedPoster(make_client("xoxb-t", slack_fake.url), store, interval_s=1.0,
+                           sleep=lambda s: (sleeps.append(round(s, 3)), now.__setitem__(0, now[0] + s)),
+                           clock=lambda: now[0])
+    blocks = [{"type": "section", "block_id": "paper:2401.00001", "text": {"type": "mrkdwn", "text": "a"}},
+              {"type": "section", "block_id": "paper:2401.00002", "text": {"type": "mrkdwn", "text": "b"}}]
+    ts1 = poster.post_message("C1", "t", blocks)
+    poster.post_message("C2", "t", blocks[:1])      # another channel: no wait
+    poster.post_message("C1", "t", blocks[1:], thread_ts=ts1)  # same channel at once: waits 1 s
+    dm = poster.post_message("U9", "t", blocks[:1])  # a DM lands in D9
+    assert sleeps == [1.0]
+    assert store.message_paper_ids("C1", ts1) == ["2401.00001", "2401.00002"]
+    assert store.message_paper_ids("D9", dm) == ["2401.00001"]
+    assert all(c["args"]["unfurl_links"] in (False, "0", "false", 0) for c in slack_fake.calls_to("chat.postMessage"))
