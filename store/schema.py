@@ -63,7 +63,16 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["feedback"].create_index(["user_id"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """Slack bot tables: delivered event keys (redelivery dedupe for actions that are not a plain
+    feedback insert, e.g. a removed reaction) and which papers each posted Slack message holds
+    (so a reaction on a digest message or thread reply maps to its papers)."""
+    db["processed_events"].create({"event_key": str, "created_at": str}, pk="event_key")
+    db["message_papers"].create({"channel_id": str, "ts": str, "arxiv_id": str, "rank": int},
+                                pk=("channel_id", "ts", "arxiv_id"))
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -44,7 +44,10 @@ class SlackFake:
                                 args[k] = json.loads(args[k])
                             except ValueError:
                                 pass
-                method = self.path.rsplit("/", 1)[-1]
+                # response_url posts (slash commands, buttons) go to /response/<id>
+                method = "response_url" if self.path.startswith("/response/") else self.path.rsplit("/", 1)[-1]
+                if method == "response_url":
+                    args["_path"] = self.path
                 status, body, headers = fake._answer(method, args, dict(self.headers))
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -73,6 +76,11 @@ class SlackFake:
         """Queue one scripted answer for the next call of `method`."""
         self.scripted.setdefault(method, []).append((status, body or {"ok": True}, headers or {}))
 
+    @property
+    def base(self) -> str:
+        """``http://127.0.0.1:PORT`` (for response_url values pointing at this fake)."""
+        return self.url[: -len("/api/")]
+
     def calls_to(self, method: str) -> list[dict]:
         """Recorded calls of one API method, in order."""
         return [c for c in self.calls if c["method"] == method]
@@ -87,8 +95,15 @@ class SlackFake:
                 ts = f"{1700000000 + next(self._ts)}.000100"
                 msg = {"ts": ts, "text": args.get("text"), "blocks": args.get("blocks"),
                        "thread_ts": args.get("thread_ts"), "bot_id": "BFAKE"}
-                self.messages.setdefault(args.get("channel"), []).append(msg)
-                return 200, {"ok": True, "channel": args.get("channel"), "ts": ts, "message": msg}, {}
+                channel = args.get("channel") or ""
+                if channel.startswith("U"):  # posting to a user id lands in the bot's DM with them
+                    channel = "D" + channel[1:]
+                self.messages.setdefault(channel, []).append(msg)
+                return 200, {"ok": True, "channel": channel, "ts": ts, "message": msg}, {}
+            if method == "chat.update":
+                return 200, {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}, {}
+            if method == "response_url":
+                return 200, {"ok": True}, {}
             if method == "conversations.history":
                 msgs = list(reversed(self.messages.get(args.get("channel"), [])))
                 return 200, {"ok": True, "messages": msgs, "has_more": False}, {}
