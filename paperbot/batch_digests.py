@@ -21,6 +21,7 @@ from datetime import date
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from bot.digest import Digest
 from feeds.records import Paper
@@ -98,10 +99,12 @@ def build_digests(store: Store, cache: MatrixCache, terms: np.ndarray, subjects:
             results += rank_many(C, cands, profs, k, terms)
         else:
             from recommender.ranker import Profile
-            profs = [Profile(P, X_negative=N if N.shape[0] else None, X_background=bg,
-                             positive_authors=[p.authors for p in pp], terms=terms)
-                     for (P, N), pp in zip(rows, papers_of)]
-            ranked = rank_profiles(C, cands, profs, k, meta=meta, positive_papers=papers_of)
+            with threadpool_limits(1, user_api="blas"):  # see recommender.batch.rank_profiles
+                profs = [Profile(P, X_negative=N if N.shape[0] else None, X_background=bg,
+                                 positive_authors=[p.authors for p in pp], terms=terms)
+                         for (P, N), pp in zip(rows, papers_of)]
+            ranked = rank_profiles(C, cands, profs, k, meta=meta, positive_papers=papers_of,
+                                   positive_rows=[P for P, _ in rows])
             results += [r if pp else [] for r, pp in zip(ranked, papers_of)]
     digests = []
     for s, recs in zip(subjects, results):

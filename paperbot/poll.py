@@ -41,7 +41,7 @@ POLL_ERRORS = (FetchError, FeedParseError, HFParseError, ArxivAPIError)
 
 
 def _store_result(store: Store, outcome: SourceOutcome, result: ParseResult) -> None:
-    counts = store.upsert_papers(result.papers)
+    counts = store.bulk_upsert_papers(result.papers)  # same rows as upsert_papers, batched
     outcome.papers = len(result.papers)
     outcome.skipped = len(result.skipped)
     outcome.inserted = counts["inserted"]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from feeds.records import Paper
 from recommender.scoring import Recommendation
@@ -189,28 +190,50 @@ def profile_scores(C: sp.csr_matrix, profiles: Sequence, meta=None, chunk: int =
 
 def rank_profiles(C: sp.csr_matrix, candidates: Sequence[Paper], profiles: Sequence, k: int,
                   meta=None, positive_papers: Sequence[Sequence[Paper]] | None = None,
+                  positive_rows: Sequence[sp.csr_matrix] | None = None,
                   n_terms: int = 4) -> list[list[Recommendation]]:
     """For each `Profile`, its `k` best candidates as `Recommendation`s, best first.
 
     Scores are `profile_scores`; each recommendation is explained by the profile itself
     (`Profile.explain` terms, `Profile.most_similar_positive`), computed for the top-k only.
     `positive_papers[j]` (the papers behind profile j's positive rows, in row order) names the
-    nearest positive; without it only the terms are given.
+    nearest positive; without it only the terms are given. `positive_rows[j]` (those rows)
+    lets the nearest positive of all k papers come from one product per profile instead of k
+    `most_similar_positive` calls. BLAS is limited to one thread meanwhile: OpenBLAS's threads
+    cost ~0.5 ms per small vector operation on 2 cores (and ~10 ms on a loaded machine), and
+    building a `Profile` runs several of them.
     """
-    scores = profile_scores(C, profiles, meta)
-    C = sp.csr_matrix(C)
-    results: list[list[Recommendation]] = []
-    for j, rows in enumerate(top_k(scores, k)):
-        prof = profiles[j]
-        pos = positive_papers[j] if positive_papers is not None else None
-        recs = []
-        for row_no in rows:
-            x = C[row_no]
-            terms = [t for t, _ in prof.explain(x, n_terms)]
-            near, sim = prof.most_similar_positive(x)
-            pp = pos[near] if pos is not None and 0 <= near < len(pos) else None
-            recs.append(Recommendation(paper=candidates[row_no], score=float(scores[row_no, j]),
-                                       terms=terms, nearest_id=pp.arxiv_id if pp else None,
-                                       nearest_title=pp.title if pp else None, nearest_sim=sim if pp else 0.0))
-        results.append(recs)
+    with threadpool_limits(1, user_api="blas"):
+        scores = profile_scores(C, profiles, meta)
+        C = sp.csr_matrix(C)
+        results: list[list[Recommendation]] = []
+        for j, rows in enumerate(top_k(scores, k)):
+            prof = profiles[j]
+            pos = positive_papers[j] if positive_papers is not None else None
+            sub = C[rows]
+            # Profile.explain / most_similar_positive for all k rows at once
+            contrib = sub.data * prof.query[sub.indices]
+            P = positive_rows[j] if positive_rows is not None else None
+            sims = (sp.csr_matrix(P) @ sub.T).toarray() if P is not None and P.shape[0] else None
+            recs = []
+            for r_i, row_no in enumerate(rows):
+                lo, hi = sub.indptr[r_i], sub.indptr[r_i + 1]
+                c = contrib[lo:hi]
+                order = np.argsort(-c)[:n_terms]
+                terms = [_term(prof, sub.indices[lo + o]) for o in order if c[o] > 0]
+                if sims is not None:
+                    near = int(np.argmax(sims[:, r_i]))
+                    sim = float(sims[near, r_i])
+                else:
+                    near, sim = prof.most_similar_positive(sub[r_i])
+                pp = pos[near] if pos is not None and 0 <= near < len(pos) else None
+                recs.append(Recommendation(paper=candidates[row_no], score=float(scores[row_no, j]),
+                                           terms=terms, nearest_id=pp.arxiv_id if pp else None,
+                                           nearest_title=pp.title if pp else None,
+                                           nearest_sim=sim if pp else 0.0))
+            results.append(recs)
     return results
+
+
+def _term(prof, j: int) -> str:
+    return str(prof.terms[j]) if prof.terms is not None else str(j)

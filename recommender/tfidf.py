@@ -82,12 +82,16 @@ class TfidfModel:
         """
         if not texts:
             raise ValueError("cannot fit TF-IDF on zero documents")
-        if len(texts) > sample_size:
-            rng = np.random.default_rng(seed)
-            pick = np.sort(rng.choice(len(texts), size=sample_size, replace=False))
-            sample = [texts[i] for i in pick]
-        else:
-            sample = texts
+        if len(texts) <= sample_size:  # the sample is everything: one pass gives both
+            vec = _vectorizer(len(texts), max_features)
+            X = vec.fit_transform(texts).tocsr()
+            vec.vocabulary_ = {t: int(i) for t, i in vec.vocabulary_.items()}
+            if hasattr(vec, "stop_words_"):
+                del vec.stop_words_
+            return cls(vec, len(texts)), X
+        rng = np.random.default_rng(seed)
+        pick = np.sort(rng.choice(len(texts), size=sample_size, replace=False))
+        sample = [texts[i] for i in pick]
         vocab_vec = _vectorizer(len(sample), max_features)
         vocab_vec.fit(sample)
         # plain ints: a dict of 200k numpy scalars takes seconds to unpickle, plain ints ~0.5 s

@@ -264,6 +264,12 @@ def test_profile_batch_scores_equal_profile_score_and_top_k():
     for j, prof in enumerate(profiles):
         assert np.allclose(got[:, j], prof.score(C, meta), atol=1e-5)
     ranked = rank_profiles(C, candidates, profiles, k=5, meta=meta, positive_papers=pos_lists)
+    rows_of = [sp.vstack([X[pool.index(p) if p in pool else 0] for p in pl], format="csr") for pl in pos_lists]
+    ranked_rows = rank_profiles(C, candidates, profiles, k=5, meta=meta, positive_papers=pos_lists,
+                                positive_rows=rows_of)
+    for a, b in zip(ranked, ranked_rows):
+        assert [(r.paper.arxiv_id, r.terms, r.nearest_id) for r in a] == [(r.paper.arxiv_id, r.terms, r.nearest_id) for r in b]
+        assert np.allclose([r.nearest_sim for r in a], [r.nearest_sim for r in b], atol=1e-5)
     for j, prof in enumerate(profiles):
         want = np.argsort(-prof.score(C, meta), kind="stable")[:5]
         assert [r.paper.arxiv_id for r in ranked[j]] == [candidates[i].arxiv_id for i in want]
