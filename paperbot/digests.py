@@ -14,7 +14,7 @@ from bot.digest import Digest
 from paperbot.config import ChannelConfig, Config
 from recommender.profiles import Profile, profile_for_channel
 from recommender.scoring import rank
-from recommender.tfidf import TfidfModel, paper_text
+from recommender.tfidf import TfidfModel
 from store import Store
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def load_or_fit_model(config: Config, store: Store, force: bool = False) -> TfidfModel:
     """The persisted TF-IDF model, refitted on every stored paper when missing, stale
-    (`TfidfModel.needs_refit`) or when `force` is set.
+    (`TfidfModel.needs_refit`) or when `force` is set (`recommender.matrix_cache.refresh`).
 
     Raises:
         ValueError: the store holds no papers.
@@ -30,10 +30,11 @@ def load_or_fit_model(config: Config, store: Store, force: bool = False) -> Tfid
     n = store.count_papers()
     model = None if force else TfidfModel.load(config.recommender.model_path)
     if model is None or model.needs_refit(n, config.recommender.refit_days):
-        texts = [paper_text(p.title, p.abstract) for p in store.iter_papers()]
-        model = TfidfModel.fit(texts)
-        model.save(config.recommender.model_path)
-        log.info("fitted TF-IDF on %d papers (%d terms)", len(texts), len(model.terms))
+        # memory-bounded fit (vocabulary on a sample above 40k papers) that also saves the
+        # TF-IDF rows of every stored paper next to the model (search and batch digests use them)
+        from recommender.matrix_cache import refresh
+        model, cache = refresh(store, config.recommender.model_path, config.recommender.refit_days, force=True)
+        log.info("fitted TF-IDF on %d papers (%d terms)", len(cache), len(model.terms))
     return model
 
 

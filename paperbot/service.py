@@ -90,6 +90,18 @@ class PaperbotService:
     def _invalidate_model(self) -> None:
         with self._model_lock:
             self._model = None
+            self._matrix = None
+
+    def _matrix_for(self, model: TfidfModel | None):
+        """The matrix cache saved next to `model` (loaded once per model), or None."""
+        if model is None:
+            return None
+        with self._model_lock:
+            cached = getattr(self, "_matrix", None)
+            if cached is None or cached[0] is not model:
+                from recommender.matrix_cache import MatrixCache, cache_path_for
+                self._matrix = (model, MatrixCache.load(cache_path_for(self.config.recommender.model_path), model))
+            return self._matrix[1]
 
     def poll(self) -> int:
         """Import curated files and poll every source (one poll at a time); returns the number
@@ -295,7 +307,8 @@ class PaperbotService:
 
     def search(self, text: str, limit: int = 10) -> list[SearchHit]:
         """`recommender.search.search` with the current model (raises its `QueryError`)."""
-        return search(self.store, self.model(), text, limit)
+        model = self.model()
+        return search(self.store, model, text, limit, matrix=self._matrix_for(model))
 
     def more_like(self, arxiv_id: str, limit: int = 5) -> list[SearchHit]:
         """Papers similar to one stored paper."""

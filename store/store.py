@@ -538,6 +538,25 @@ class Store:
         Raises:
             sqlite3.OperationalError: `match` is not a valid FTS5 expression.
         """
+        rows = self._search_rows("p.*", match, authors, categories, since, source, limit)
+        return [(_row_to_paper(r), r["_bm25"]) for r in rows]
+
+    def search_paper_ids(self, match: str | None = None, authors: Iterable[str] = (),
+                         categories: Iterable[str] = (), since: str | None = None,
+                         source: str | None = None, limit: int = 200) -> list[tuple[str, float | None]]:
+        """`search_papers` returning only ``[(arxiv_id, bm25)]`` — same matching, filters and order,
+        without reading and decoding whole rows (a search re-ranks a pool of ~200 ids and needs
+        full papers only for the few it shows: `get_papers`).
+
+        Raises:
+            sqlite3.OperationalError: `match` is not a valid FTS5 expression.
+        """
+        return [(r["arxiv_id"], r["_bm25"]) for r in
+                self._search_rows("p.arxiv_id", match, authors, categories, since, source, limit)]
+
+    def _search_rows(self, cols: str, match: str | None, authors: Iterable[str], categories: Iterable[str],
+                     since: str | None, source: str | None, limit: int):
+        """The SQL of `search_papers` selecting `cols` of ``papers p`` plus ``_bm25``."""
         where, args = [], []
         for a in authors:
             where.append("exists (select 1 from json_each(p.authors) where value like ? escape '\\')")
@@ -553,20 +572,20 @@ class Store:
             args.append(source)
         if match:
             if where:  # filters must apply before the limit
-                sql = ("select p.*, bm25(papers_fts, 3.0, 1.0, 1.0) as _bm25 from papers_fts "
+                sql = ("select " + cols + ", bm25(papers_fts, 3.0, 1.0, 1.0) as _bm25 from papers_fts "
                        "join papers p on p.rowid = papers_fts.rowid where papers_fts match ?"
                        + "".join(" and " + w for w in where) + " order by _bm25 limit ?")
             else:  # rank inside FTS5 first, then read only the `limit` winning rows
-                sql = ("select p.*, top._bm25 from (select rowid, bm25(papers_fts, 3.0, 1.0, 1.0) as _bm25 "
+                sql = ("select " + cols + ", top._bm25 from (select rowid, bm25(papers_fts, 3.0, 1.0, 1.0) as _bm25 "
                        "from papers_fts where papers_fts match ? order by _bm25 limit ?) top "
                        "join papers p on p.rowid = top.rowid order by top._bm25")
             rows = self.db.query(sql, [match, *args, int(limit)])
         else:
-            sql = ("select p.*, null as _bm25 from papers p"
+            sql = ("select " + cols + ", null as _bm25 from papers p"
                    + (" where " + " and ".join(where) if where else "")
                    + " order by p.published desc, p.arxiv_id limit ?")
             rows = self.db.query(sql, [*args, int(limit)])
-        return [(_row_to_paper(r), r["_bm25"]) for r in rows]
+        return rows
 
     def claim_event(self, event_key: str) -> bool:
         """Mark a delivered event/action as processed; True the first time, False for a redelivery

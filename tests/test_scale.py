@@ -276,3 +276,29 @@ def test_profile_batch_scores_equal_profile_score_and_top_k():
         top = ranked[j][0]
         assert top.terms == [t for t, _ in prof.explain(C[want[0]], 4)]
         assert top.nearest_id == pos_lists[j][prof.most_similar_positive(C[want[0]])[0]].arxiv_id
+
+
+def test_search_with_matrix_cache_gives_the_same_hits(tmp_path):
+    from recommender.search import search
+    store = Store(tmp_path / "s.db")
+    papers = synthetic_papers(150, seed=8)
+    store.bulk_upsert_papers(papers)
+    model, cache = refresh(store, tmp_path / "m.joblib")
+    extra = synthetic_papers(3, seed=11, prefix="2409")  # stored after the cache: transformed on the fly
+    store.upsert_papers(extra)
+    for q in ["reward model", "graph retrieval agent", 'author:"Author 3" memory', "cat:cs.LG pruning", "***"]:
+        plain = search(store, model, q, limit=10)
+        cached = search(store, model, q, limit=10, matrix=cache)
+        assert [(h.paper.arxiv_id, round(h.score, 5)) for h in plain] == \
+               [(h.paper.arxiv_id, round(h.score, 5)) for h in cached]
+    other, _ = refresh(store, tmp_path / "m2.joblib", force=True)  # a cache of another model is not used
+    assert [h.paper.arxiv_id for h in search(store, other, "reward model", matrix=cache)] == \
+           [h.paper.arxiv_id for h in search(store, other, "reward model")]
+
+
+def test_store_search_paper_ids_matches_search_papers(store):
+    store.bulk_upsert_papers(synthetic_papers(80, seed=12))
+    for args in [('"reward" OR "model"',), ('"graph"', ["Author 2"]), (None, [], ["cs.LG"], "2024-01-01")]:
+        full = store.search_papers(*args, limit=20)
+        ids = store.search_paper_ids(*args, limit=20)
+        assert [(p.arxiv_id, b) for p, b in full] == ids
