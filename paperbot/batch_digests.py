@@ -6,10 +6,10 @@ papers). Every TF-IDF row comes from the `recommender.matrix_cache.MatrixCache` 
 first, so only new papers are transformed); profiles are scored together by
 `recommender.batch` instead of one `rank` call per subject. Two scorers:
 
-* ``"profile"`` — `recommender.ranker.Profile` (Rocchio with background contrast and priors),
-  built from cached rows, one shared background sample (its mean row is computed once and
-  handed to every profile, which is the same as giving each the whole sample: the profile only
-  uses the sample's normalised mean);
+* ``"profile"`` — `recommender.ranker.Profile`'s scoring (Rocchio with background contrast
+  and priors) for all subjects at once through `recommender.batch.rank_rocchio` (tested equal
+  to ``Profile.score``/``explain``), one shared background sample whose mean row is computed
+  once (a Profile only uses the sample's normalised mean);
 * ``"rank"`` — the `recommender.scoring.rank` formula (centroid + nearest positive − ¼·nearest
   negative) via `recommender.batch.rank_many`.
 """
@@ -21,17 +21,16 @@ from datetime import date
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
 from bot.digest import Digest
 from feeds.records import Paper
-from recommender.batch import ProfileRows, rank_many, rank_profiles
+from recommender.batch import ProfileRows, rank_many, rank_rocchio
 from recommender.matrix_cache import MatrixCache
 from store import Store
 
 SCORERS = ("profile", "rank")
 BACKGROUND_SIZE = 2000
-PROFILE_BLOCK = 64  # profiles built and scored at a time (each holds dense V-length vectors)
+PROFILE_BLOCK = 256  # subjects scored per pass (bounds the m × block score arrays and row copies)
 
 
 @dataclass
@@ -98,14 +97,8 @@ def build_digests(store: Store, cache: MatrixCache, terms: np.ndarray, subjects:
             profs = [ProfileRows(P, pp, N if N.shape[0] else None) for (P, N), pp in zip(rows, papers_of)]
             results += rank_many(C, cands, profs, k, terms)
         else:
-            from recommender.ranker import Profile
-            with threadpool_limits(1, user_api="blas"):  # see recommender.batch.rank_profiles
-                profs = [Profile(P, X_negative=N if N.shape[0] else None, X_background=bg,
-                                 positive_authors=[p.authors for p in pp], terms=terms)
-                         for (P, N), pp in zip(rows, papers_of)]
-            ranked = rank_profiles(C, cands, profs, k, meta=meta, positive_papers=papers_of,
-                                   positive_rows=[P for P, _ in rows])
-            results += [r if pp else [] for r, pp in zip(ranked, papers_of)]
+            results += rank_rocchio(C, cands, [P for P, _ in rows], papers_of,
+                                    [N if N.shape[0] else None for _, N in rows], bg, k, terms, meta=meta)
     digests = []
     for s, recs in zip(subjects, results):
         d = Digest(channel_id=s.key, title=s.title, date=day.isoformat(), n_candidates=len(cands),

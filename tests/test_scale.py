@@ -302,3 +302,66 @@ def test_store_search_paper_ids_matches_search_papers(store):
         full = store.search_papers(*args, limit=20)
         ids = store.search_paper_ids(*args, limit=20)
         assert [(p.arxiv_id, b) for p, b in full] == ids
+
+
+def test_rank_rocchio_equals_ranker_profile():
+    from recommender.batch import rank_rocchio
+    from recommender.ranker import PaperMeta, Profile, RankerConfig
+    papers = synthetic_papers(300, seed=13)
+    for i, p in enumerate(papers):
+        p.authors = [f"Author {i % 13}", f"Other {i % 7}"]
+        p.hf_upvotes = i % 5
+    model = TfidfModel.fit([paper_text(p.title, p.abstract) for p in papers])
+    X = model.papers_matrix(papers)
+    pool, candidates, C = papers[:220], papers[220:], X[220:]
+    meta = PaperMeta.from_records([p.to_dict() for p in candidates])
+    bg_rows = X[np.arange(0, 220, 3)]
+    rng = np.random.default_rng(3)
+    P_list, N_list, pp_list, want_profiles = [], [], [], []
+    for j in range(10):
+        idx = rng.choice(220, size=int(rng.integers(1, 9)), replace=False)
+        nidx = rng.choice(220, size=int(rng.integers(0, 3)), replace=False)
+        P, N = X[idx], (X[nidx] if len(nidx) else None)
+        P_list.append(P), N_list.append(N), pp_list.append([pool[i] for i in idx])
+        want_profiles.append(Profile(P, X_negative=N, X_background=bg_rows,
+                                     positive_authors=[pool[i].authors for i in idx], terms=model.terms))
+    P_list.append(sp.csr_matrix((0, X.shape[1]), dtype=np.float32)), N_list.append(None), pp_list.append([])
+    got = rank_rocchio(C, candidates, P_list, pp_list, N_list, bg_rows, 6, model.terms, meta=meta)
+    assert got[-1] == []
+    for prof, recs in zip(want_profiles, got):
+        s = prof.score(C, meta)
+        order = np.argsort(-s, kind="stable")[:6]
+        assert [r.paper.arxiv_id for r in recs] == [candidates[i].arxiv_id for i in order]
+        assert np.allclose([r.score for r in recs], s[order], atol=1e-5)
+        for r, i in zip(recs, order):
+            assert r.terms == [t for t, _ in prof.explain(C[i], 4)]
+            near, sim = prof.most_similar_positive(C[i])
+            assert abs(r.nearest_sim - sim) < 1e-5
+    with pytest.raises(ValueError):
+        rank_rocchio(C, candidates, P_list, pp_list, N_list, None, 3, model.terms,
+                     config=RankerConfig(w_like_sim=0.1))
+
+
+def test_search_pool_is_exact_below_the_scan_limit_and_bounded_above(store):
+    papers = synthetic_papers(200, seed=14)
+    for i, p in enumerate(papers):
+        p.authors = [f"Lishan Cai{i % 3}", "Maria Vakalopoulou"] if i % 10 == 0 else [f"Author {i % 7}"]
+        p.published = f"2024-01-{1 + i % 28:02d}"
+    store.bulk_upsert_papers(papers)
+    for words, filters in [(["reward", "model"], {}), (["graph"], {"authors": ["Author 2"]}),
+                           (["pruning", "attention", "memory"], {"categories": ["cs.LG"], "since": "2024-01-10"})]:
+        match = " OR ".join(f'"{w}"' for w in words)
+        want = store.search_paper_ids(match, limit=30, **filters)
+        got = store.search_pool(words, limit=30, scan=10_000, **filters)
+        assert sorted(got, key=lambda t: (t[1], t[0])) == sorted(want, key=lambda t: (t[1], t[0]))
+    # beyond the scan limit the pool still holds the papers with every word (AND part)
+    both = store.search_pool(["reward", "model"], limit=500, scan=5)
+    assert len(both) <= 10
+    every = {a for a, _ in store.search_paper_ids('"reward" AND "model"', limit=500)}
+    newest_and = [a for a, _ in store.search_pool(["reward", "model"], limit=500, scan=5)]
+    assert set(newest_and) & every
+    # filter-only author search through the FTS authors column = the JSON scan
+    for name in ["Vakalopoulou", "Lishan Cai1", "maria", "Author 4", "Nobody Here", "Cai"]:
+        want = [p.arxiv_id for p, _ in store.search_papers(None, authors=[name], limit=15)]
+        got = [a for a, _ in store.search_pool([], authors=[name], limit=15)]
+        assert got == want, name
