@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from recommender.matrix_cache import MatrixCache
 
 BM25_POOL = 200
-SCAN_LIMIT = 3000  # newest FTS5 matches scored per query form (AND, OR); see Store.search_pool
+SCAN_LIMIT = 2000  # newest FTS5 matches scored per query form (AND, OR); see Store.search_pool
 BM25_WEIGHT = 0.5
 MAX_QUERY_TOKENS = 32
 SOURCE_ALIASES = {"hf": "hf_daily", "huggingface": "hf_daily", "hf_daily": "hf_daily",

@@ -585,8 +585,9 @@ class Store:
         if not quoted:
             narrowed = None
             for a in authors:
-                words = [w for w in re.findall(r"\w+", a.lower())]
-                if not words:
+                words = re.findall(r"\w+", a.lower())
+                words = [w for w in words if len(w) > 1] or words  # initials ("T.") match everyone
+                if not words or all(len(w) < 2 for w in words):
                     continue
                 expr = " AND ".join('authors : "' + w.replace('"', '""') + '"*' for w in words)
                 found = {r[0] for r in conn.execute(
@@ -614,15 +615,14 @@ class Store:
                 pool[rowid] = b
         if not pool:
             return []
-        rowids = list(pool)
+        ranked = sorted(pool, key=lambda r: (pool[r], r))
         where, args = _filter_sql(authors, categories, since, source) if has_filters else ([], [])
-        ids: dict[int, str] = {}
-        for i in range(0, len(rowids), 900):
-            part = rowids[i:i + 900]
-            sql2 = (f"select p.rowid, p.arxiv_id from papers p where p.rowid in ({','.join('?' * len(part))})"
-                    + "".join(" and " + w for w in where))
-            ids.update(conn.execute(sql2, [*part, *args]).fetchall())
-        best = sorted(ids, key=lambda r: (pool[r], r))[:limit]
+        if not has_filters:  # only the winners need their arXiv id
+            ranked = ranked[:limit]
+        sql2 = ("select p.rowid, p.arxiv_id from papers p where p.rowid in (select value from json_each(?))"
+                + "".join(" and " + w for w in where))
+        ids = dict(conn.execute(sql2, [json.dumps(ranked), *args]).fetchall())
+        best = [r for r in ranked if r in ids][:limit]
         return [(ids[r], pool[r]) for r in best]
 
     def _search_rows(self, cols: str, match: str | None, authors: Iterable[str], categories: Iterable[str],
