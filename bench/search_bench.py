@@ -44,8 +44,8 @@ def main(n: int = 100_000, n_queries: int = 300) -> None:
         t1 = time.perf_counter()
         model = TfidfModel.fit([paper_text(p.title, p.abstract) for p in store.iter_papers()])
         t2 = time.perf_counter()
-        queries = [" ".join(rng.sample(rng.choice(base).title.split(), k=min(3, len(rng.choice(base).title.split()))))
-                   for _ in range(n_queries)]
+        titles = [p.title.split() for p in base if len(p.title.split()) >= 3]
+        queries = [" ".join(rng.sample(rng.choice(titles), k=3)) for _ in range(n_queries)]
         queries += ['reward model cat:cs.LG', 'C++ "quoted" *', 'author:Smith learning', 'x' * 2000]
         lat = []
         for q in queries:
