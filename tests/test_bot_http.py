@@ -128,6 +128,7 @@ def test_digest_now_and_empty_digest_says_why(tmp_path, seeded, slack_fake, monk
     with BotServer(cfg, seeded, slack_fake, monkeypatch) as bot:
         resp, rid = bot.command("digest now", channel="C9")
         assert resp.status_code == 200
+        assert bot.wait_response(rid)["text"] == "Digest posted: 0 papers."
         wait_for(lambda: slack_fake.calls_to("chat.postMessage"), what="digest post")
     text = json.dumps(slack_fake.calls_to("chat.postMessage")[0]["args"]["blocks"])
     assert "none scored above the threshold (0.99)" in text

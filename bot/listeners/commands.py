@@ -75,6 +75,8 @@ def run_command(services, cmd: Command, body: dict, respond) -> None:
             respond(response_type="ephemeral", text=f"Posting the digest failed: {out.error}")
         elif out.status == "skipped-empty":
             respond(response_type="ephemeral", text="Nothing new to post (this channel skips empty digests).")
+        else:
+            respond(response_type="ephemeral", text=f"Digest posted: {out.n_papers} paper{'s' if out.n_papers != 1 else ''}.")
     elif cmd.name == "digest_dm":
         respond(response_type="ephemeral", text=services.set_dm_digest(user, bool(cmd.value)))
     else:  # parse_command only returns the names above
