@@ -6,7 +6,8 @@ is accepted: words are quoted into a safe FTS5 expression (every token wrapped i
 internal quotes doubled, https://sqlite.org/fts5.html#fts5_strings), so ``C++``, ``*``, ``"``,
 ``NEAR`` or emoji never reach FTS5 as syntax.
 
-Ranking: SQLite FTS5 ``bm25()`` picks the top `BM25_POOL` matches; on those only, the score is
+Ranking: SQLite FTS5 ``bm25()`` picks the top `BM25_POOL` papers holding every query word (or,
+when fewer than the requested number do, holding any of them); on those only, the score is
 ``BM25_WEIGHT · bm25_norm + (1 − BM25_WEIGHT) · cos(query, paper)`` where bm25_norm is the
 match's BM25 divided by the best BM25 of the pool (so in [0, 1]) and cos is the TF-IDF cosine of
 the query text with the paper's text (`recommender.tfidf`).
@@ -14,8 +15,12 @@ the query text with the paper's text (`recommender.tfidf`).
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
+
+import scipy.sparse as sp
 
 from feeds.records import Paper
 from recommender.tfidf import TfidfModel
@@ -60,6 +65,42 @@ class SearchHit:
     score: float
     bm25: float = 0.0     # normalised BM25 in [0, 1]
     cosine: float = 0.0   # TF-IDF cosine of query and paper
+
+
+class VectorCache:
+    """An LRU of papers' TF-IDF rows for one model (transforming the BM25 pool's abstracts is
+    the costly part of a search). Holds at most `max_items` rows (each a few KB)."""
+
+    def __init__(self, max_items: int = 10_000):
+        self.max_items = max_items
+        self._rows: OrderedDict = OrderedDict()
+        self._model: TfidfModel | None = None
+        self._lock = threading.Lock()
+
+    def matrix(self, model: TfidfModel, papers: list[Paper]):
+        """``model.papers_matrix(papers)``, reusing cached rows (cache cleared on a new model)."""
+        with self._lock:
+            if self._model is not model:
+                self._rows.clear()
+                self._model = model
+            missing = [p for p in papers if p.arxiv_id not in self._rows]
+        if missing:
+            fresh = model.papers_matrix(missing)
+            with self._lock:
+                for i, p in enumerate(missing):
+                    self._rows[p.arxiv_id] = fresh.getrow(i)
+                while len(self._rows) > self.max_items:
+                    self._rows.popitem(last=False)
+        with self._lock:
+            rows = []
+            for p in papers:
+                row = self._rows.get(p.arxiv_id)
+                if row is None:  # evicted meanwhile by a concurrent search
+                    row = model.papers_matrix([p])
+                else:
+                    self._rows.move_to_end(p.arxiv_id)
+                rows.append(row)
+        return sp.vstack(rows, format="csr")
 
 
 def parse_query(text: str) -> SearchQuery:
@@ -114,17 +155,25 @@ _EXAMPLES = {"author": 'author:"Yann LeCun"', "cat": "cat:cs.LG", "since": "sinc
              "source": "source:hf"}
 
 
-def fts_query(text: str, max_tokens: int = MAX_QUERY_TOKENS) -> str | None:
+def fts_query(text: str, max_tokens: int = MAX_QUERY_TOKENS, op: str = "OR") -> str | None:
     """A safe FTS5 MATCH expression for arbitrary user text: its word runs, each wrapped in double
-    quotes (internal quotes doubled), joined with OR so BM25 ranks papers matching more words
-    higher. Returns None when the text holds no word characters (nothing to match)."""
+    quotes (internal quotes doubled), joined with `op` (``OR``: BM25 ranks papers matching more
+    words higher; ``AND``: every word must occur). Returns None when the text holds no word
+    characters (nothing to match).
+
+    Raises:
+        ValueError: `op` is not ``AND`` or ``OR``.
+    """
+    if op not in ("AND", "OR"):
+        raise ValueError(f"op must be AND or OR, not {op!r}")
     tokens = list(dict.fromkeys(t.lower() for t in _WORD.findall(text or "")))[:max_tokens]
     if not tokens:
         return None
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in tokens)
+    return f" {op} ".join('"' + t.replace('"', '""') + '"' for t in tokens)
 
 
-def search(store: Store, model: TfidfModel | None, query: str | SearchQuery, limit: int = 10) -> list[SearchHit]:
+def search(store: Store, model: TfidfModel | None, query: str | SearchQuery, limit: int = 10,
+           cache: VectorCache | None = None) -> list[SearchHit]:
     """Search stored papers; best first, at most `limit` hits.
 
     Free text: FTS5 BM25 top `BM25_POOL`, re-scored by the blend in the module docstring (BM25
@@ -137,8 +186,13 @@ def search(store: Store, model: TfidfModel | None, query: str | SearchQuery, lim
     match = fts_query(q.text)
     if match is None and not q.has_filters:
         return []  # words made of punctuation only (e.g. "***"): nothing can match
-    rows = store.search_papers(match, q.authors, q.categories, q.since, q.source,
-                               limit=BM25_POOL if match else limit)
+    rows = []
+    strict = fts_query(q.text, op="AND")
+    if strict is not None and strict != match:  # all words first: precise, and far fewer rows to score
+        rows = store.search_papers(strict, q.authors, q.categories, q.since, q.source, limit=BM25_POOL)
+    if len(rows) < limit:  # too few papers hold every word: any word
+        rows = store.search_papers(match, q.authors, q.categories, q.since, q.source,
+                                   limit=BM25_POOL if match else limit)
     if not rows:
         return []
     if match is None:
@@ -151,22 +205,25 @@ def search(store: Store, model: TfidfModel | None, query: str | SearchQuery, lim
     if model is not None:
         qv = model.transform([q.text])
         if qv.nnz:
-            cos = (model.papers_matrix(papers) @ qv.T).toarray().ravel().tolist()
+            pm = cache.matrix(model, papers) if cache is not None else model.papers_matrix(papers)
+            cos = (pm @ qv.T).toarray().ravel().tolist()
     hits = [SearchHit(p, BM25_WEIGHT * b + (1 - BM25_WEIGHT) * c, b, c) for p, b, c in zip(papers, bm, cos)]
     hits.sort(key=lambda h: (-h.score, h.paper.arxiv_id))
     return hits[:limit]
 
 
-def more_like(store: Store, model: TfidfModel | None, arxiv_id: str, limit: int = 5) -> list[SearchHit]:
+def more_like(store: Store, model: TfidfModel | None, arxiv_id: str, limit: int = 5,
+              cache: VectorCache | None = None) -> list[SearchHit]:
     """Papers most similar to a stored paper ("more like this"): a search with the paper's title
     as the query text, the paper itself left out. [] for an unknown paper."""
     paper = store.get_paper(arxiv_id)
     if paper is None:
         return []
-    hits = search(store, model, SearchQuery(text=paper.title), limit=BM25_POOL)
+    hits = search(store, model, SearchQuery(text=paper.title), limit=BM25_POOL, cache=cache)
     if model is not None and hits:  # re-score by similarity to the whole paper, not just its title
-        pv = model.papers_matrix([paper])
-        sims = (model.papers_matrix([h.paper for h in hits]) @ pv.T).toarray().ravel()
+        mat = cache.matrix if cache is not None else (lambda m, ps: m.papers_matrix(ps))
+        pv = mat(model, [paper])
+        sims = (mat(model, [h.paper for h in hits]) @ pv.T).toarray().ravel()
         for h, s in zip(hits, sims):
             h.cosine = float(s)
             h.score = BM25_WEIGHT * h.bm25 + (1 - BM25_WEIGHT) * float(s)

@@ -228,3 +228,32 @@ def test_tracked_poster_paces_per_channel_and_records_message_papers(store, slac
     assert store.message_paper_ids("C1", ts1) == ["2401.00001", "2401.00002"]
     assert store.message_paper_ids("D9", dm) == ["2401.00001"]
     assert all(c["args"]["unfurl_links"] in (False, "0", "false", 0) for c in slack_fake.calls_to("chat.postMessage"))
+
+
+def test_search_all_words_first_then_any_word(store):
+    store.upsert_papers([
+        Paper(arxiv_id="2401.00001", title="Graph neural networks", abstract="message passing on graphs"),
+        Paper(arxiv_id="2401.00002", title="Neural networks", abstract="deep learning"),
+        Paper(arxiv_id="2401.00003", title="Graph theory", abstract="cliques"),
+    ])
+    assert [h.paper.arxiv_id for h in search(store, None, "graph neural", limit=1)] == ["2401.00001"]
+    both = [h.paper.arxiv_id for h in search(store, None, "graph neural", limit=3)]
+    assert both[0] == "2401.00001" and sorted(both) == ["2401.00001", "2401.00002", "2401.00003"]
+    assert fts_query("a b", op="AND") == '"a" AND "b"'
+    with pytest.raises(ValueError):
+        fts_query("a", op="NEAR")
+
+
+def test_vector_cache_matches_direct_transform(store):
+    from recommender.search import VectorCache
+    from recommender.tfidf import TfidfModel, paper_text
+    seed_store(store)
+    papers = list(store.iter_papers())
+    model = TfidfModel.fit([paper_text(p.title, p.abstract) for p in papers])
+    cache = VectorCache(max_items=30)
+    for chunk in (papers[:20], papers[10:50], papers[:5]):
+        assert (cache.matrix(model, chunk) != model.papers_matrix(chunk)).nnz == 0
+    assert len(cache._rows) == 30
+    q = "reward model"
+    assert [h.paper.arxiv_id for h in search(store, model, q, cache=cache)] == \
+        [h.paper.arxiv_id for h in search(store, model, q)]
