@@ -19,7 +19,7 @@ from pathlib import Path
 
 from feeds.arxiv_api import parse_response
 from paperbot.demo import data_path
-from recommender.search import VectorCache, search
+from recommender.search import BM25_POOL, search
 from recommender.tfidf import TfidfModel, paper_text
 from store import Store
 
@@ -49,12 +49,13 @@ def main(n: int = 100_000, n_queries: int = 300) -> None:
         queries += ['reward model cat:cs.LG', 'C++ "quoted" *', 'author:Smith learning', 'x' * 2000]
         print(f"papers: {store.count_papers()}  insert: {t1 - t0:.1f}s  TF-IDF fit: {t2 - t1:.1f}s "
               f"({len(model.terms)} terms)")
-        cache = VectorCache()  # what `paperbot serve` keeps between searches
-        for label, kw in (("no vector cache", {}), ("vector cache (cold start, kept across queries)", {"cache": cache})):
+        for label, kw in ((f"TF-IDF re-rank of the BM25 top {BM25_POOL} (default)", {}),
+                          ("TF-IDF re-rank of the BM25 top 50", {"rerank": 50}),
+                          ("BM25 only (no model)", {"model": None})):
             lat = []
             for q in queries:
                 s = time.perf_counter()
-                search(store, model, q, limit=10, **kw)
+                search(store, kw.get("model", model), q, limit=10, rerank=kw.get("rerank", BM25_POOL))
                 lat.append((time.perf_counter() - s) * 1000)
             lat.sort()
             p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]

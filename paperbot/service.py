@@ -30,7 +30,7 @@ from paperbot.pipeline import DeliveryOutcome, deliver, import_curated
 from paperbot.poll import poll_all
 from recommender import feedback
 from recommender.profiles import profile_for_channel, profile_for_user, top_terms
-from recommender.search import SearchHit, VectorCache, more_like, search
+from recommender.search import SearchHit, more_like, search
 from recommender.tfidf import TfidfModel
 from store import Store
 
@@ -72,7 +72,6 @@ class PaperbotService:
         self.arxiv = arxiv
         self.poll_max_age_s = poll_max_age_s
         self._model: TfidfModel | None = None
-        self._vectors = VectorCache()
         self._model_lock = threading.Lock()
         self._poll_lock = threading.Lock()
         self._last_poll: float | None = None
@@ -296,11 +295,11 @@ class PaperbotService:
 
     def search(self, text: str, limit: int = 10) -> list[SearchHit]:
         """`recommender.search.search` with the current model (raises its `QueryError`)."""
-        return search(self.store, self.model(), text, limit, cache=self._vectors)
+        return search(self.store, self.model(), text, limit)
 
     def more_like(self, arxiv_id: str, limit: int = 5) -> list[SearchHit]:
         """Papers similar to one stored paper."""
-        return more_like(self.store, self.model(), arxiv_id, limit, cache=self._vectors)
+        return more_like(self.store, self.model(), arxiv_id, limit)
 
     @staticmethod
     def now_slot() -> str:

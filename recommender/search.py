@@ -15,12 +15,8 @@ the query text with the paper's text (`recommender.tfidf`).
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
-
-import scipy.sparse as sp
 
 from feeds.records import Paper
 from recommender.tfidf import TfidfModel
@@ -65,42 +61,6 @@ class SearchHit:
     score: float
     bm25: float = 0.0     # normalised BM25 in [0, 1]
     cosine: float = 0.0   # TF-IDF cosine of query and paper
-
-
-class VectorCache:
-    """An LRU of papers' TF-IDF rows for one model (transforming the BM25 pool's abstracts is
-    the costly part of a search). Holds at most `max_items` rows (each a few KB)."""
-
-    def __init__(self, max_items: int = 10_000):
-        self.max_items = max_items
-        self._rows: OrderedDict = OrderedDict()
-        self._model: TfidfModel | None = None
-        self._lock = threading.Lock()
-
-    def matrix(self, model: TfidfModel, papers: list[Paper]):
-        """``model.papers_matrix(papers)``, reusing cached rows (cache cleared on a new model)."""
-        with self._lock:
-            if self._model is not model:
-                self._rows.clear()
-                self._model = model
-            missing = [p for p in papers if p.arxiv_id not in self._rows]
-        if missing:
-            fresh = model.papers_matrix(missing)
-            with self._lock:
-                for i, p in enumerate(missing):
-                    self._rows[p.arxiv_id] = fresh.getrow(i)
-                while len(self._rows) > self.max_items:
-                    self._rows.popitem(last=False)
-        with self._lock:
-            rows = []
-            for p in papers:
-                row = self._rows.get(p.arxiv_id)
-                if row is None:  # evicted meanwhile by a concurrent search
-                    row = model.papers_matrix([p])
-                else:
-                    self._rows.move_to_end(p.arxiv_id)
-                rows.append(row)
-        return sp.vstack(rows, format="csr")
 
 
 def parse_query(text: str) -> SearchQuery:
@@ -173,11 +133,14 @@ def fts_query(text: str, max_tokens: int = MAX_QUERY_TOKENS, op: str = "OR") -> 
 
 
 def search(store: Store, model: TfidfModel | None, query: str | SearchQuery, limit: int = 10,
-           cache: VectorCache | None = None) -> list[SearchHit]:
+           rerank: int = BM25_POOL) -> list[SearchHit]:
     """Search stored papers; best first, at most `limit` hits.
 
-    Free text: FTS5 BM25 top `BM25_POOL`, re-scored by the blend in the module docstring (BM25
-    only when `model` is None). Filters only: the newest matching papers, score 0.
+    Free text: FTS5 BM25 top `BM25_POOL`, of which the best `rerank` (at least `limit`) are
+    re-scored by the blend in the module docstring (BM25 only when `model` is None). Transforming
+    those papers' text is most of a search's time (see bench/search_bench.py), so a smaller
+    `rerank` trades recall of the blend for speed. Filters only: the newest matching papers,
+    score 0.
 
     Raises:
         QueryError: `query` is a string that `parse_query` rejects.
@@ -197,6 +160,7 @@ def search(store: Store, model: TfidfModel | None, query: str | SearchQuery, lim
         return []
     if match is None:
         return [SearchHit(p, 0.0) for p, _ in rows[:limit]]
+    rows = rows[:max(rerank, limit)]
     papers = [p for p, _ in rows]
     raw = [-(b or 0.0) for _, b in rows]  # FTS5 bm25 is negative; larger magnitude = better
     top = max(raw) or 1.0
@@ -205,25 +169,22 @@ def search(store: Store, model: TfidfModel | None, query: str | SearchQuery, lim
     if model is not None:
         qv = model.transform([q.text])
         if qv.nnz:
-            pm = cache.matrix(model, papers) if cache is not None else model.papers_matrix(papers)
-            cos = (pm @ qv.T).toarray().ravel().tolist()
+            cos = (model.papers_matrix(papers) @ qv.T).toarray().ravel().tolist()
     hits = [SearchHit(p, BM25_WEIGHT * b + (1 - BM25_WEIGHT) * c, b, c) for p, b, c in zip(papers, bm, cos)]
     hits.sort(key=lambda h: (-h.score, h.paper.arxiv_id))
     return hits[:limit]
 
 
-def more_like(store: Store, model: TfidfModel | None, arxiv_id: str, limit: int = 5,
-              cache: VectorCache | None = None) -> list[SearchHit]:
+def more_like(store: Store, model: TfidfModel | None, arxiv_id: str, limit: int = 5) -> list[SearchHit]:
     """Papers most similar to a stored paper ("more like this"): a search with the paper's title
     as the query text, the paper itself left out. [] for an unknown paper."""
     paper = store.get_paper(arxiv_id)
     if paper is None:
         return []
-    hits = search(store, model, SearchQuery(text=paper.title), limit=BM25_POOL, cache=cache)
+    hits = search(store, model, SearchQuery(text=paper.title), limit=BM25_POOL)
     if model is not None and hits:  # re-score by similarity to the whole paper, not just its title
-        mat = cache.matrix if cache is not None else (lambda m, ps: m.papers_matrix(ps))
-        pv = mat(model, [paper])
-        sims = (mat(model, [h.paper for h in hits]) @ pv.T).toarray().ravel()
+        pv = model.papers_matrix([paper])
+        sims = (model.papers_matrix([h.paper for h in hits]) @ pv.T).toarray().ravel()
         for h, s in zip(hits, sims):
             h.cosine = float(s)
             h.score = BM25_WEIGHT * h.bm25 + (1 - BM25_WEIGHT) * float(s)

@@ -244,16 +244,12 @@ def test_search_all_words_first_then_any_word(store):
         fts_query("a", op="NEAR")
 
 
-def test_vector_cache_matches_direct_transform(store):
-    from recommender.search import VectorCache
+def test_rerank_depth_limits_the_blend_to_the_best_bm25_hits(store):
     from recommender.tfidf import TfidfModel, paper_text
     seed_store(store)
-    papers = list(store.iter_papers())
-    model = TfidfModel.fit([paper_text(p.title, p.abstract) for p in papers])
-    cache = VectorCache(max_items=30)
-    for chunk in (papers[:20], papers[10:50], papers[:5]):
-        assert (cache.matrix(model, chunk) != model.papers_matrix(chunk)).nnz == 0
-    assert len(cache._rows) == 30
-    q = "reward model"
-    assert [h.paper.arxiv_id for h in search(store, model, q, cache=cache)] == \
-        [h.paper.arxiv_id for h in search(store, model, q)]
+    model = TfidfModel.fit([paper_text(p.title, p.abstract) for p in store.iter_papers()])
+    full = search(store, model, "reward model learning", limit=5)
+    top = search(store, model, "reward model learning", limit=5, rerank=5)
+    assert len(top) == 5 and all(h.cosine > 0 for h in full)
+    bm25_first5 = {h.paper.arxiv_id for h in search(store, None, "reward model learning", limit=5)}
+    assert {h.paper.arxiv_id for h in top} == bm25_first5  # only those were re-scored
