@@ -19,7 +19,7 @@ from pathlib import Path
 
 from feeds.arxiv_api import parse_response
 from paperbot.demo import data_path
-from recommender.search import search
+from recommender.search import BM25_POOL, search
 from recommender.tfidf import TfidfModel, paper_text
 from store import Store
 
@@ -44,20 +44,23 @@ def main(n: int = 100_000, n_queries: int = 300) -> None:
         t1 = time.perf_counter()
         model = TfidfModel.fit([paper_text(p.title, p.abstract) for p in store.iter_papers()])
         t2 = time.perf_counter()
-        queries = [" ".join(rng.sample(rng.choice(base).title.split(), k=min(3, len(rng.choice(base).title.split()))))
-                   for _ in range(n_queries)]
+        titles = [p.title.split() for p in base if len(p.title.split()) >= 3]
+        queries = [" ".join(rng.sample(rng.choice(titles), k=3)) for _ in range(n_queries)]
         queries += ['reward model cat:cs.LG', 'C++ "quoted" *', 'author:Smith learning', 'x' * 2000]
-        lat = []
-        for q in queries:
-            s = time.perf_counter()
-            search(store, model, q, limit=10)
-            lat.append((time.perf_counter() - s) * 1000)
-        lat.sort()
-        p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
         print(f"papers: {store.count_papers()}  insert: {t1 - t0:.1f}s  TF-IDF fit: {t2 - t1:.1f}s "
               f"({len(model.terms)} terms)")
-        print(f"search over {len(lat)} queries: p50 {p(0.5):.1f} ms · p95 {p(0.95):.1f} ms · "
-              f"max {lat[-1]:.1f} ms · mean {statistics.mean(lat):.1f} ms")
+        for label, kw in ((f"TF-IDF re-rank of the BM25 top {BM25_POOL} (default)", {}),
+                          ("TF-IDF re-rank of the BM25 top 50", {"rerank": 50}),
+                          ("BM25 only (no model)", {"model": None})):
+            lat = []
+            for q in queries:
+                s = time.perf_counter()
+                search(store, kw.get("model", model), q, limit=10, rerank=kw.get("rerank", BM25_POOL))
+                lat.append((time.perf_counter() - s) * 1000)
+            lat.sort()
+            p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+            print(f"search, {label}, {len(lat)} queries: p50 {p(0.5):.1f} ms · p95 {p(0.95):.1f} ms · "
+                  f"max {lat[-1]:.1f} ms · mean {statistics.mean(lat):.1f} ms")
         store.close()
 
 

@@ -52,11 +52,48 @@ def wsgi_app(app: App):
     return application
 
 
-def make_http_server(app: App, host: str = "127.0.0.1", port: int = 3000, threads: int = 8):
-    """A waitress server (not yet running) for `app`; ``server.effective_port`` is the bound port
-    (pass ``port=0`` for a free one). Run with ``server.run()``, stop with ``server.close()``."""
-    from waitress.server import create_server
-    return create_server(wsgi_app(app), host=host, port=port, threads=threads, ident="paperbot")
+class HttpServer:
+    """A waitress server for the WSGI app that can be stopped from any thread.
+
+    ``run()`` serves until `stop` is called (or KeyboardInterrupt), then closes the listening
+    socket and waitress's worker threads in the serving thread itself (closing them from another
+    thread while the loop polls its sockets fails with EBADF).
+    """
+
+    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 3000, threads: int = 8):
+        from waitress.server import create_server
+        self._server = create_server(wsgi_app(app), host=host, port=port, threads=threads, ident="paperbot")
+        self._stopping = False
+
+    @property
+    def effective_port(self) -> int:
+        """The bound TCP port (useful with ``port=0``)."""
+        return getattr(self._server, "effective_port", None) or self._server.effective_listen[0][1]
+
+    def run(self) -> None:
+        """Serve until `stop` (blocking)."""
+        srv = self._server
+        sockets = srv._map if hasattr(srv, "_map") else srv.map  # one listener, or several (MultiSocketServer)
+        try:
+            while not self._stopping:
+                srv.asyncore.loop(timeout=0.1, map=sockets, use_poll=srv.adj.asyncore_use_poll, count=1)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            srv.close()
+            dispatcher = getattr(srv, "task_dispatcher", None)
+            if dispatcher is not None:
+                dispatcher.shutdown()
+
+    def stop(self) -> None:
+        """Ask `run` to return (within about 0.1 s)."""
+        self._stopping = True
+
+
+def make_http_server(app: App, host: str = "127.0.0.1", port: int = 3000, threads: int = 8) -> HttpServer:
+    """An `HttpServer` (not yet running) for `app`; ``server.effective_port`` is the bound port
+    (pass ``port=0`` for a free one). Run with ``server.run()``, stop with ``server.stop()``."""
+    return HttpServer(app, host, port, threads)
 
 
 def run_socket_mode(app: App, app_token: str) -> None:

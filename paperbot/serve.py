@@ -63,12 +63,7 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
             def stop(*_):  # runs in the main thread, interrupting the server's select loop
                 raise KeyboardInterrupt
             signal.signal(signal.SIGTERM, stop)
-            try:
-                server.run()  # returns on KeyboardInterrupt (SIGINT, or SIGTERM via `stop`)
-            except KeyboardInterrupt:
-                pass
-            finally:
-                server.close()
+            server.run()  # returns on KeyboardInterrupt (SIGINT, or SIGTERM via `stop`)
             log.warning("paperbot stopped")
     finally:
         service.scheduler.shutdown(wait=False)

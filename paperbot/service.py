@@ -29,7 +29,7 @@ from paperbot.digests import channel_digest, load_or_fit_model, profile_digest
 from paperbot.pipeline import DeliveryOutcome, deliver, import_curated
 from paperbot.poll import poll_all
 from recommender import feedback
-from recommender.profiles import profile_for_channel, profile_for_user, top_terms
+from recommender.profiles import profile_for_user, top_terms
 from recommender.search import SearchHit, more_like, search
 from recommender.tfidf import TfidfModel
 from store import Store

@@ -6,7 +6,8 @@ is accepted: words are quoted into a safe FTS5 expression (every token wrapped i
 internal quotes doubled, https://sqlite.org/fts5.html#fts5_strings), so ``C++``, ``*``, ``"``,
 ``NEAR`` or emoji never reach FTS5 as syntax.
 
-Ranking: SQLite FTS5 ``bm25()`` picks the top `BM25_POOL` matches; on those only, the score is
+Ranking: SQLite FTS5 ``bm25()`` picks the top `BM25_POOL` papers holding every query word (or,
+when fewer than the requested number do, holding any of them); on those only, the score is
 ``BM25_WEIGHT · bm25_norm + (1 − BM25_WEIGHT) · cos(query, paper)`` where bm25_norm is the
 match's BM25 divided by the best BM25 of the pool (so in [0, 1]) and cos is the TF-IDF cosine of
 the query text with the paper's text (`recommender.tfidf`).
@@ -126,27 +127,37 @@ def query_tokens(text: str, max_tokens: int = MAX_QUERY_TOKENS) -> list[str]:
     return list(dict.fromkeys(t.lower() for t in _WORD.findall(text or "")))[:max_tokens]
 
 
-def fts_query(text: str, max_tokens: int = MAX_QUERY_TOKENS) -> str | None:
+def fts_query(text: str, max_tokens: int = MAX_QUERY_TOKENS, op: str = "OR") -> str | None:
     """A safe FTS5 MATCH expression for arbitrary user text: its word runs, each wrapped in double
-    quotes (internal quotes doubled), joined with OR so BM25 ranks papers matching more words
-    higher. Returns None when the text holds no word characters (nothing to match)."""
+    quotes (internal quotes doubled), joined with `op` (``OR``: BM25 ranks papers matching more
+    words higher; ``AND``: every word must occur). Returns None when the text holds no word
+    characters (nothing to match).
+
+    Raises:
+        ValueError: `op` is not ``AND`` or ``OR``.
+    """
+    if op not in ("AND", "OR"):
+        raise ValueError(f"op must be AND or OR, not {op!r}")
     tokens = list(dict.fromkeys(t.lower() for t in _WORD.findall(text or "")))[:max_tokens]
     if not tokens:
         return None
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in tokens)
+    return f" {op} ".join('"' + t.replace('"', '""') + '"' for t in tokens)
 
 
 def search(store: Store, model: TfidfModel | None, query: str | SearchQuery, limit: int = 10,
-           matrix: "MatrixCache | None" = None) -> list[SearchHit]:
+           rerank: int = BM25_POOL, matrix: "MatrixCache | None" = None) -> list[SearchHit]:
     """Search stored papers; best first, at most `limit` hits.
 
-    Free text: FTS5 BM25 top `BM25_POOL` (ids only, `Store.search_pool`: at most `SCAN_LIMIT`
-    newest matches of the words' AND and of their OR are scored, so a query matching 40k
-    papers costs ~10 ms instead of ~80 ms), re-scored by the blend in the module docstring (BM25 only when `model` is None); whole papers are then read
-    for the `limit` shown. The pool's TF-IDF rows come from `matrix` (the model's
-    `recommender.matrix_cache.MatrixCache`) when given and made by the same model — a lookup
-    instead of transforming 200 abstracts per query (~40 ms); papers it lacks are transformed.
-    Filters only: the newest matching papers, score 0.
+    Free text: the FTS5 BM25 top `BM25_POOL` of the papers holding every query word (or, when
+    fewer than `limit` do, holding any of them), of which the best `rerank` (at least `limit`)
+    are re-scored by the blend in the module docstring (BM25 only when `model` is None). The
+    pool is ids only (`Store.search_pool`: at most `SCAN_LIMIT` newest matches are scored, so
+    a word matching 40k papers costs ~10 ms instead of ~80 ms at 100k papers; exact below
+    that); whole papers are read for the `limit` shown. The pool's TF-IDF rows come from
+    `matrix` (the model's `recommender.matrix_cache.MatrixCache`) when given and made by the
+    same model — a lookup instead of transforming up to 200 abstracts per query (~40 ms);
+    papers it lacks are transformed, as all are without it. Filters only: the newest
+    matching papers, score 0.
 
     Raises:
         QueryError: `query` is a string that `parse_query` rejects.
@@ -159,10 +170,15 @@ def search(store: Store, model: TfidfModel | None, query: str | SearchQuery, lim
         found = store.search_pool([], q.authors, q.categories, q.since, q.source, limit=limit)
         papers = store.get_papers([a for a, _ in found])
         return [SearchHit(papers[a], 0.0) for a, _ in found if a in papers]
-    pool = store.search_pool(tokens, q.authors, q.categories, q.since, q.source, limit=BM25_POOL,
-                             scan=SCAN_LIMIT)
+    filters = (q.authors, q.categories, q.since, q.source)
+    pool = []
+    if len(tokens) > 1:  # all words first: precise, and far fewer rows to score
+        pool = store.search_pool(tokens, *filters, limit=BM25_POOL, scan=SCAN_LIMIT, mode="and")
+    if len(pool) < limit:  # too few papers hold every word: any word
+        pool = store.search_pool(tokens, *filters, limit=BM25_POOL, scan=SCAN_LIMIT, mode="or")
     if not pool:
         return []
+    pool = pool[:max(rerank, limit)]
     ids = [a for a, _ in pool]
     raw = [-(b or 0.0) for _, b in pool]  # FTS5 bm25 is negative; larger magnitude = better
     top = max(raw) or 1.0

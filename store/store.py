@@ -557,11 +557,12 @@ class Store:
 
     def search_pool(self, tokens: list[str], authors: Iterable[str] = (), categories: Iterable[str] = (),
                     since: str | None = None, source: str | None = None, limit: int = 200,
-                    scan: int = 3000) -> list[tuple[str, float | None]]:
+                    scan: int = 3000, mode: str = "both") -> list[tuple[str, float | None]]:
         """The candidate pool of a search with bounded cost: ``[(arxiv_id, bm25)]``.
 
         With `tokens` (plain words; each is quoted here, so any text is safe): FTS5 visits the
-        matches of ``t1 AND t2 …`` and of ``t1 OR t2 …`` newest first (rowid order, FTS5's
+        matches of ``t1 AND t2 …`` and/or (`mode` ``"and"``, ``"or"``, ``"both"``) of
+        ``t1 OR t2 …`` newest first (rowid order, FTS5's
         native order, so it stops early), at most `scan` of each, scoring only those with
         ``bm25(papers_fts, 3.0, 1.0, 1.0)`` (title weighted 3×; the same per-paper value in
         both queries, since FTS5's bm25 sums over the query's phrases,
@@ -609,7 +610,12 @@ class Store:
         sql = ("select rowid, bm25(papers_fts, 3.0, 1.0, 1.0) from papers_fts where papers_fts match ? "
                "order by rowid desc limit ?")
         pool: dict[int, float] = {}
-        exprs = [" OR ".join(quoted)] if len(quoted) == 1 else [" AND ".join(quoted), " OR ".join(quoted)]
+        if mode not in ("and", "or", "both"):
+            raise ValueError(f"mode must be and, or or both, not {mode!r}")
+        exprs = [" AND ".join(quoted)] if mode == "and" else [" OR ".join(quoted)] if mode == "or" \
+            else [" AND ".join(quoted), " OR ".join(quoted)]
+        if len(quoted) == 1:
+            exprs = exprs[:1]
         for expr in exprs:
             for rowid, b in conn.execute(sql, [expr, int(scan)]):
                 pool[rowid] = b

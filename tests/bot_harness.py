@@ -72,7 +72,7 @@ class BotServer:
     def __exit__(self, *exc) -> None:
         self.service.scheduler.shutdown(wait=True)
         self.http.close()
-        self.server.close()
+        self.server.stop()
         self._thread.join(5)
 
     # ---- requests -------------------------------------------------------------------------

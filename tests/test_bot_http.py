@@ -128,6 +128,7 @@ def test_digest_now_and_empty_digest_says_why(tmp_path, seeded, slack_fake, monk
     with BotServer(cfg, seeded, slack_fake, monkeypatch) as bot:
         resp, rid = bot.command("digest now", channel="C9")
         assert resp.status_code == 200
+        assert bot.wait_response(rid)["text"] == "Digest posted: 0 papers."
         wait_for(lambda: slack_fake.calls_to("chat.postMessage"), what="digest post")
     text = json.dumps(slack_fake.calls_to("chat.postMessage")[0]["args"]["blocks"])
     assert "none scored above the threshold (0.99)" in text
@@ -364,3 +365,13 @@ def test_subscribe_keywords_unsubscribe_and_config_follows(tmp_path, seeded, sla
         _, rid = bot.command("digest now", channel="C7")
         assert "no digest yet" in bot.wait_response(rid)["text"]
     assert [c.id for c in bot.service.channel_configs()] == ["C5", "C6"]
+
+
+def test_internal_error_answers_one_line_without_trace(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        def boom(*a, **k):
+            raise RuntimeError("database is locked /secret/path")
+        monkeypatch.setattr(bot.service, "search", boom)
+        _, rid = bot.command("search anything")
+        out = bot.wait_response(rid)
+    assert out["text"] == "Sorry, something went wrong; the error was logged. Try again later."

@@ -228,3 +228,28 @@ def test_tracked_poster_paces_per_channel_and_records_message_papers(store, slac
     assert store.message_paper_ids("C1", ts1) == ["2401.00001", "2401.00002"]
     assert store.message_paper_ids("D9", dm) == ["2401.00001"]
     assert all(c["args"]["unfurl_links"] in (False, "0", "false", 0) for c in slack_fake.calls_to("chat.postMessage"))
+
+
+def test_search_all_words_first_then_any_word(store):
+    store.upsert_papers([
+        Paper(arxiv_id="2401.00001", title="Graph neural networks", abstract="message passing on graphs"),
+        Paper(arxiv_id="2401.00002", title="Neural networks", abstract="deep learning"),
+        Paper(arxiv_id="2401.00003", title="Graph theory", abstract="cliques"),
+    ])
+    assert [h.paper.arxiv_id for h in search(store, None, "graph neural", limit=1)] == ["2401.00001"]
+    both = [h.paper.arxiv_id for h in search(store, None, "graph neural", limit=3)]
+    assert both[0] == "2401.00001" and sorted(both) == ["2401.00001", "2401.00002", "2401.00003"]
+    assert fts_query("a b", op="AND") == '"a" AND "b"'
+    with pytest.raises(ValueError):
+        fts_query("a", op="NEAR")
+
+
+def test_rerank_depth_limits_the_blend_to_the_best_bm25_hits(store):
+    from recommender.tfidf import TfidfModel, paper_text
+    seed_store(store)
+    model = TfidfModel.fit([paper_text(p.title, p.abstract) for p in store.iter_papers()])
+    full = search(store, model, "reward model learning", limit=5)
+    top = search(store, model, "reward model learning", limit=5, rerank=5)
+    assert len(top) == 5 and all(h.cosine > 0 for h in full)
+    bm25_first5 = {h.paper.arxiv_id for h in search(store, None, "reward model learning", limit=5)}
+    assert {h.paper.arxiv_id for h in top} == bm25_first5  # only those were re-scored

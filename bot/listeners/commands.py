@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.commands_parser import USAGE, Command, UsageError, parse_command
+from bot.commands_parser import USAGE, USAGES, Command, UsageError, parse_command
 from bot.search_blocks import search_blocks
 from recommender.search import QueryError
 
@@ -35,10 +35,12 @@ def register(app, services) -> None:
         ack()
         try:
             run_command(services, cmd, body, respond)
+        except QueryError as exc:  # a malformed search filter: say which, with the usage line
+            respond(response_type="ephemeral", replace_original=False, text=f"{exc}. {USAGES['search']}")
         except Exception as exc:  # user sees one line; the log gets the trace
-            if not isinstance(exc, QueryError) and not hasattr(exc, "user_message"):
+            msg = getattr(exc, "user_message", None)
+            if msg is None:
                 log.exception("/papers %s failed", cmd.name)
-            msg = str(exc) if isinstance(exc, QueryError) else getattr(exc, "user_message", None)
             respond(response_type="ephemeral", replace_original=False,
                     text=f"Sorry, that failed: {msg}" if msg else
                     "Sorry, something went wrong; the error was logged. Try again later.")
@@ -75,6 +77,8 @@ def run_command(services, cmd: Command, body: dict, respond) -> None:
             respond(response_type="ephemeral", text=f"Posting the digest failed: {out.error}")
         elif out.status == "skipped-empty":
             respond(response_type="ephemeral", text="Nothing new to post (this channel skips empty digests).")
+        else:
+            respond(response_type="ephemeral", text=f"Digest posted: {out.n_papers} paper{'s' if out.n_papers != 1 else ''}.")
     elif cmd.name == "digest_dm":
         respond(response_type="ephemeral", text=services.set_dm_digest(user, bool(cmd.value)))
     else:  # parse_command only returns the names above
