@@ -177,3 +177,20 @@ def test_profile_fit_is_cheap():
     prof.add_feedback(C[1], -1)
     assert time.perf_counter() - t0 < 1.0  # typically ~20 ms
     assert rng is not None
+
+
+def test_background_vector_is_equivalent_and_contrasts(vec_X):
+    from recommender.ranker import background_vector
+
+    _, X = vec_X
+    bg = rows(X, "c1", "c2", "b1")
+    p1 = Profile(rows(X, "a1", "c3"), X_background=bg)
+    p2 = Profile(rows(X, "a1", "c3"), X_background=background_vector(bg))
+    cands = rows(X, "a2", "c1", "b2")
+    assert np.allclose(p1.score(cands), p2.score(cands))
+    # the background pushes down papers that look like the ordinary feed
+    p0 = Profile(rows(X, "a1", "c3"))
+    drop = p0.score(cands) - p1.score(cands)
+    assert drop[1] > drop[0]
+    with pytest.raises(ValueError):
+        Profile(rows(X, "a1"), X_background=np.zeros(X.shape[1] + 3))
