@@ -22,6 +22,22 @@ Protocol (per task ``{name, split, window_days, curated, candidates, relevant}``
   the feedback simulation (the user clicks 👍 on relevant papers she is shown — that is the
   information the product would receive).
 * Metrics: AP (mean = MAP), nDCG@20, Recall@50, P@10 from :mod:`recommender.metrics`.
+* Feedback simulation (``--feedback-sim``): for each day of the window (candidate
+  ``published`` dates) the day's candidates are ranked by the current profile, the top 5
+  are "shown", shown relevant papers get 👍 and the other shown ones 👎 through
+  ``Profile.add_feedback``; hits = relevant papers shown.  The same walk without feedback
+  gives the reference.  The written ``ranking`` stays the curated-only ranking.
+* Production background sample: 2,000 papers drawn (seed 0) among those announced before
+  the split.
+
+Dev results (bench/dev_tasks.json, 3 corpus files, 2-core box; one run each):
+
+    method           MAP    nDCG@20  R@50   P@10   wall   peak RSS
+    production       0.210  0.304    0.488  0.260  44 s*  1.6 GB   (*with --feedback-sim)
+    tfidf-centroid   0.165  0.248    0.431  0.160  62 s*  1.6 GB
+    asl-svm          0.186  0.260    0.449  0.210  84 s   1.6 GB
+    feedback sim hits (top 5/day, summed): production 92 with vs 86 without (1.07x);
+    tfidf-centroid 86 vs 84.
 """
 from __future__ import annotations
 
@@ -32,7 +48,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -237,15 +253,41 @@ _CORPUS_CACHE: dict = {}
 
 def get_corpus(paths: Sequence[str], log: Callable = print) -> EvalCorpus:
     """Load + tokenise the corpus once per process for a given list of files (memoised on
-    the paths' names, sizes and mtimes)."""
+    the paths' names, sizes and mtimes).
+
+    If the environment variable ``PAPERBOT_CACHE_DIR`` is set, the loaded papers and the
+    token-count matrix are also cached there (joblib, one file per corpus key), which
+    turns the ~30 s tokenisation of the dev corpus into a ~2 s load on later runs.
+    """
     key = tuple((os.path.abspath(p), os.path.getsize(p), os.path.getmtime(p)) for p in paths)
-    if key not in _CORPUS_CACHE:
+    if key in _CORPUS_CACHE:
+        return _CORPUS_CACHE[key]
+    cache_dir = os.environ.get("PAPERBOT_CACHE_DIR")
+    cache_file = None
+    if cache_dir:
+        import hashlib
+
+        digest = hashlib.sha1(repr(key).encode()).hexdigest()[:16]
+        cache_file = os.path.join(cache_dir, f"eval_corpus_{digest}.joblib")
+    _CORPUS_CACHE.clear()
+    if cache_file and os.path.exists(cache_file):
+        import joblib
+
+        t0 = time.time()
+        corpus = joblib.load(cache_file)
+        log(f"loaded cached corpus ({len(corpus.papers)} papers) from {cache_file} in {time.time() - t0:.1f}s")
+    else:
         t0 = time.time()
         papers = load_corpus(paths)
         log(f"loaded {len(papers)} papers from {len(paths)} file(s) in {time.time() - t0:.1f}s")
-        _CORPUS_CACHE.clear()
-        _CORPUS_CACHE[key] = EvalCorpus(papers, log=log)
-    return _CORPUS_CACHE[key]
+        corpus = EvalCorpus(papers, log=log)
+        if cache_file:
+            import joblib
+
+            os.makedirs(cache_dir, exist_ok=True)
+            joblib.dump(corpus, cache_file)
+    _CORPUS_CACHE[key] = corpus
+    return corpus
 
 
 # --------------------------------------------------------------------------------------

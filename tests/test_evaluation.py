@@ -155,3 +155,16 @@ def test_load_corpus_merges_duplicates(tmp_path):
     assert len(papers) == 1
     p = papers[0]
     assert p["title"] == "T" and p["authors"] == ["X"] and p["hf_upvotes"] == 7
+
+
+def test_disk_cache_roundtrip(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAPERBOT_CACHE_DIR", str(tmp_path / "cache"))
+    E._CORPUS_CACHE.clear()
+    msgs = []
+    c1 = E.get_corpus([str(CORPUS)], log=msgs.append)
+    assert len(list((tmp_path / "cache").glob("eval_corpus_*.joblib"))) == 1
+    E._CORPUS_CACHE.clear()
+    c2 = E.get_corpus([str(CORPUS)], log=msgs.append)
+    assert any("cached corpus" in m for m in msgs)
+    assert c2.ids == c1.ids and (c2.tfidf.counts != c1.tfidf.counts).nnz == 0
+    E._CORPUS_CACHE.clear()
