@@ -154,15 +154,15 @@ def step_daily(a: dict) -> dict:
     subjects = []
     for u in prof["users"]:
         fb = store.feedback_for(user_id=u["id"])
-        subjects.append(Subject(u["id"], f"Your papers · {date.today()}", [x for x, v in fb.items() if v > 0],
-                                [x for x, v in fb.items() if v < 0], max_papers=10))
+        subjects.append(Subject(u["id"], f"Your papers · {date.today()}", [], [x for x, v in fb.items() if v < 0],
+                                max_papers=10, like_ids=[x for x, v in fb.items() if v > 0]))
     for c in prof["channels"]:
         ch = store.get_channel(c["id"])
         pos = [x for name in ch["collections"] for x in store.collection_ids(name)]
         fb = store.feedback_for(channel_id=c["id"])
-        subjects.append(Subject(c["id"], f"Paper digest · {ch['name']}", pos + [x for x, v in fb.items() if v > 0],
-                                [x for x, v in fb.items() if v < 0], max_papers=ch["max_papers"] or 20,
-                                follows=ch["collections"]))
+        subjects.append(Subject(c["id"], f"Paper digest · {ch['name']}", pos, [x for x, v in fb.items() if v < 0],
+                                max_papers=ch["max_papers"] or 20, follows=ch["collections"],
+                                like_ids=[x for x, v in fb.items() if v > 0]))
     t["profiles_read"] = time.perf_counter() - t2
     t3 = time.perf_counter()
     digests = build_digests(store, cache, model.terms, subjects, candidates, date.today(), scorer=a["scorer"])

@@ -37,8 +37,9 @@ PROFILE_BLOCK = 256  # subjects scored per pass (bounds the m × block score arr
 class Subject:
     """Whom a digest is for and what it is scored against.
 
-    `key` is the Slack channel or user id; `positive_ids`/`negative_ids` are arXiv ids (curated
-    collection papers and 👍 / 👎); ids not in the cache are ignored.
+    `key` is the Slack channel or user id; `positive_ids` are curated papers (followed
+    collections), `like_ids` the 👍 (weighted and "more like this" in `ranker.Profile`, as
+    `Profile.add_feedback` does), `negative_ids` the 👎; ids not in the cache are ignored.
     """
 
     key: str
@@ -47,6 +48,7 @@ class Subject:
     negative_ids: list[str] = field(default_factory=list)
     max_papers: int = 10
     follows: list[str] = field(default_factory=list)
+    like_ids: list[str] = field(default_factory=list)
 
 
 def background_row(cache: MatrixCache, exclude: set[str], size: int = BACKGROUND_SIZE,
@@ -75,7 +77,7 @@ def build_digests(store: Store, cache: MatrixCache, terms: np.ndarray, subjects:
     cand_ids, C = cache.rows([p.arxiv_id for p in candidates])
     by_id = {p.arxiv_id: p for p in candidates}
     cands = [by_id[a] for a in cand_ids]
-    all_pos = list(dict.fromkeys(a for s in subjects for a in s.positive_ids))
+    all_pos = list(dict.fromkeys(a for s in subjects for a in [*s.positive_ids, *s.like_ids]))
     pos_papers = store.get_papers(all_pos)
     k = max((s.max_papers for s in subjects), default=0)
     results: list[list] = []
@@ -87,25 +89,33 @@ def build_digests(store: Store, cache: MatrixCache, terms: np.ndarray, subjects:
         bg = background_row(cache, set(cand_ids))
     for start in range(0, len(subjects), PROFILE_BLOCK):
         block = subjects[start:start + PROFILE_BLOCK]
-        rows, papers_of = [], []
+        rows, papers_of, like_rows, like_papers = [], [], [], []
         for s in block:
-            ids, P = cache.rows([a for a in dict.fromkeys(s.positive_ids) if a in pos_papers])
+            likes = [a for a in dict.fromkeys(s.like_ids) if a in pos_papers]
+            cur = [a for a in dict.fromkeys(s.positive_ids) if a in pos_papers]
+            if scorer == "rank":  # the rank() formula has no notion of a 👍 weight
+                cur, likes = cur + likes, []
+            ids, P = cache.rows(cur)
+            lids, L = cache.rows(likes)
             _, N = cache.rows(list(dict.fromkeys(s.negative_ids)))
             rows.append((P, N))
             papers_of.append([pos_papers[a] for a in ids])
+            like_rows.append(L if L.shape[0] else None)
+            like_papers.append([pos_papers[a] for a in lids])
         if scorer == "rank":
             profs = [ProfileRows(P, pp, N if N.shape[0] else None) for (P, N), pp in zip(rows, papers_of)]
             results += rank_many(C, cands, profs, k, terms)
         else:
             results += rank_rocchio(C, cands, [P for P, _ in rows], papers_of,
-                                    [N if N.shape[0] else None for _, N in rows], bg, k, terms, meta=meta)
+                                    [N if N.shape[0] else None for _, N in rows], bg, k, terms, meta=meta,
+                                    likes=like_rows, like_papers=like_papers)
     digests = []
     for s, recs in zip(subjects, results):
         d = Digest(channel_id=s.key, title=s.title, date=day.isoformat(), n_candidates=len(cands),
                    follows=list(s.follows), items=list(recs[:s.max_papers]))
         if not d.items:
             d.empty_reason = ("Nothing to compare against yet: no curated paper or 👍."
-                              if not any(a in pos_papers for a in s.positive_ids)
+                              if not any(a in pos_papers for a in [*s.positive_ids, *s.like_ids])
                               else f"{len(cands)} new papers, none to recommend.")
         digests.append(d)
     return digests

@@ -259,40 +259,45 @@ def _sum_rows(blocks: Sequence[sp.csr_matrix], V: int) -> sp.csr_matrix:
 def rank_rocchio(C: sp.csr_matrix, candidates: Sequence[Paper], positives: Sequence[sp.csr_matrix],
                  positive_papers: Sequence[Sequence[Paper]], negatives: Sequence[sp.csr_matrix | None],
                  background: sp.csr_matrix | None, k: int, terms: np.ndarray, meta=None, config=None,
+                 likes: Sequence[sp.csr_matrix | None] | None = None,
+                 like_papers: Sequence[Sequence[Paper]] | None = None,
                  n_terms: int = 4) -> list[list[Recommendation]]:
     """`recommender.ranker.Profile` scoring for many profiles without building one dense
-    V-length query per profile; equal to ``Profile(P_j, N_j, background, authors_j,
-    terms, config).score(C, meta)`` and its `explain` / `most_similar_positive` for the top-k.
+    V-length query per profile; equal to building, per profile j,
+    ``Profile(positives[j], negatives[j], background, authors, terms, config)`` then
+    ``add_feedback(row, +1, authors)`` for each of ``likes[j]`` (👍), and calling its `score`,
+    `explain` and `most_similar_positive` for the top-k.
 
-    With Profile's formula ``q_j = unit(ΣP_j) − β·unit(mean B) − γ·unit(ΣN_j)`` (all 👍 and
-    curated rows weighted 1), the text scores of all profiles are
-    ``C @ unit(ΣP).T − β·(C @ unit(mean B)) − γ·C @ unit(ΣN).T``: three sparse products, no
-    dense ``(n_profiles, V)`` array (at V = 200k terms and 1,000 profiles, 1,000 Profiles
-    hold 3.2 GB of dense float64 vectors). Metadata priors come from ``Profile.prior_scores`` of
-    a feature-less Profile holding the same positive authors. A config with the optional
-    like/dislike max-sim terms is not supported here (use `rank_profiles`).
+    With Profile's formula ``q_j = unit(ΣP_j + w_fb·ΣL_j) − β·unit(mean B) − γ·unit(ΣN_j)``
+    the text scores of all profiles are ``C @ Q⁺.T − β·(C @ unit(mean B)) − γ·C @ Q⁻.T`` —
+    sparse products, no dense ``(n_profiles, V)`` array (at V = 200k terms, 1,000 Profiles
+    hold 3.2 GB of dense float64 vectors) — plus ``w_like·max_{l∈L_j} x·l`` (and
+    ``−w_dislike·max_{n∈N_j} x·n`` when enabled) from block products reduced per profile.
+    Metadata priors come from ``Profile.prior_scores`` of a feature-less Profile holding the
+    same authors.
 
     Args:
         C: ``(m, V)`` candidate rows; `candidates` their papers.
-        positives / positive_papers / negatives: per profile, its rows (CSR, may be empty), the
-            papers behind the positive rows (authors prior, nearest positive) and 👎 rows or None.
+        positives / positive_papers: per profile, curated rows (CSR, may have 0 rows) and
+            their papers; likes / like_papers: 👍 rows and papers (or None);
+            negatives: 👎 rows or None.
         background: ``(n_bg, V)`` rows of the background sample (its mean is used) or None.
     Returns:
-        per profile, up to `k` `Recommendation`s best first; [] for a profile without positives.
-    Raises:
-        ValueError: `config` enables like/dislike max-sim terms.
+        per profile, up to `k` `Recommendation`s best first; [] for a profile with neither
+        positives nor likes.
     """
     from recommender.ranker import PaperMeta, Profile, RankerConfig
     cfg = config or RankerConfig()
-    if cfg.w_like_sim or cfg.w_dislike_sim:
-        raise ValueError("rank_rocchio does not implement the like/dislike max-sim terms; use rank_profiles")
     C = sp.csr_matrix(C, dtype=np.float32)
     m, V = C.shape
     n = len(positives)
+    empty_block = sp.csr_matrix((0, V), dtype=np.float32)
+    likes = [b if b is not None else empty_block for b in (likes or [None] * n)]
+    like_papers = like_papers or [[] for _ in range(n)]
     if meta is not None and not isinstance(meta, PaperMeta):
         meta = PaperMeta.from_records(meta)
-    Pc = _unit_rows(_sum_rows(positives, V))
-    negs = [b if b is not None else sp.csr_matrix((0, V), dtype=np.float32) for b in negatives]
+    Pc = _unit_rows(_sum_rows(positives, V) + cfg.feedback_weight * _sum_rows(likes, V))
+    negs = [b if b is not None else empty_block for b in negatives]
     Nc = _unit_rows(_sum_rows(negs, V))
     if background is not None and background.shape[0]:
         bg = np.asarray(sp.csr_matrix(background, dtype=np.float64).mean(axis=0)).ravel()
@@ -303,12 +308,16 @@ def rank_rocchio(C: sp.csr_matrix, candidates: Sequence[Paper], positives: Seque
     with threadpool_limits(1, user_api="blas"):
         text = (C @ Pc.T).toarray() - cfg.gamma * (C @ Nc.T).toarray()
         text -= cfg.beta * np.asarray(C @ bg).reshape(-1, 1)
+        if cfg.w_like_sim and any(b.shape[0] for b in likes):
+            text += cfg.w_like_sim * _segment_max(C, likes, 0.0)
+        if cfg.w_dislike_sim and any(b.shape[0] for b in negs):
+            text -= cfg.w_dislike_sim * _segment_max(C, negs, 0.0)
         scores = text.astype(np.float32)
         for j in range(n):
-            authors = [p.authors for p in positive_papers[j]]
+            authors = [p.authors for p in positive_papers[j]] + [p.authors for p in like_papers[j]]
             meta_prof = Profile(sp.csr_matrix((len(authors), 1)), positive_authors=authors, config=cfg)
             scores[:, j] += meta_prof.prior_scores(meta, m)
-        empty = np.array([b.shape[0] == 0 for b in positives])
+        empty = np.array([positives[j].shape[0] + likes[j].shape[0] == 0 for j in range(n)])
         scores[:, empty] = -np.inf
         results: list[list[Recommendation]] = []
         for j, rows in enumerate(top_k(scores, k)):
@@ -318,14 +327,16 @@ def rank_rocchio(C: sp.csr_matrix, candidates: Sequence[Paper], positives: Seque
             sub = C[rows]
             q_at = (Pc[j].toarray().ravel() - cfg.gamma * Nc[j].toarray().ravel() - cfg.beta * bg)[sub.indices]
             contrib = sub.data * q_at
-            sims = (sp.csr_matrix(positives[j], dtype=np.float32) @ sub.T).toarray()
+            P_all = sp.vstack([sp.csr_matrix(positives[j], dtype=np.float32), likes[j]], format="csr")
+            pp_all = list(positive_papers[j]) + list(like_papers[j])
+            sims = (P_all @ sub.T).toarray()
             recs = []
             for r_i, row_no in enumerate(rows):
                 lo, hi = sub.indptr[r_i], sub.indptr[r_i + 1]
                 c = contrib[lo:hi]
                 order = np.argsort(-c)[:n_terms]
                 near = int(np.argmax(sims[:, r_i]))
-                pp = positive_papers[j][near]
+                pp = pp_all[near]
                 recs.append(Recommendation(
                     paper=candidates[row_no], score=float(scores[row_no, j]),
                     terms=[str(terms[sub.indices[lo + o]]) for o in order if c[o] > 0],

@@ -304,9 +304,11 @@ def test_store_search_paper_ids_matches_search_papers(store):
         assert [(p.arxiv_id, b) for p, b in full] == ids
 
 
-def test_rank_rocchio_equals_ranker_profile():
+@pytest.mark.parametrize("cfg_kw", [{}, {"w_dislike_sim": 0.3, "gamma": 0.25}])
+def test_rank_rocchio_equals_ranker_profile(cfg_kw):
     from recommender.batch import rank_rocchio
     from recommender.ranker import PaperMeta, Profile, RankerConfig
+    cfg = RankerConfig(**cfg_kw)
     papers = synthetic_papers(300, seed=13)
     for i, p in enumerate(papers):
         p.authors = [f"Author {i % 13}", f"Other {i % 7}"]
@@ -317,51 +319,63 @@ def test_rank_rocchio_equals_ranker_profile():
     meta = PaperMeta.from_records([p.to_dict() for p in candidates])
     bg_rows = X[np.arange(0, 220, 3)]
     rng = np.random.default_rng(3)
-    P_list, N_list, pp_list, want_profiles = [], [], [], []
-    for j in range(10):
-        idx = rng.choice(220, size=int(rng.integers(1, 9)), replace=False)
+    P_list, N_list, pp_list, L_list, lp_list, want_profiles = [], [], [], [], [], []
+    for j in range(12):
+        idx = rng.choice(220, size=int(rng.integers(0 if j % 3 == 0 else 1, 9)), replace=False)
+        lidx = rng.choice(220, size=int(rng.integers(1 if j % 3 == 0 else 0, 6)), replace=False)
         nidx = rng.choice(220, size=int(rng.integers(0, 3)), replace=False)
         P, N = X[idx], (X[nidx] if len(nidx) else None)
         P_list.append(P), N_list.append(N), pp_list.append([pool[i] for i in idx])
-        want_profiles.append(Profile(P, X_negative=N, X_background=bg_rows,
-                                     positive_authors=[pool[i].authors for i in idx], terms=model.terms))
+        L_list.append(X[lidx] if len(lidx) else None), lp_list.append([pool[i] for i in lidx])
+        prof = Profile(P, X_negative=N, X_background=bg_rows,
+                       positive_authors=[pool[i].authors for i in idx], terms=model.terms, config=cfg)
+        for i in lidx:
+            prof.add_feedback(X[i], 1, pool[i].authors)
+        want_profiles.append(prof)
     P_list.append(sp.csr_matrix((0, X.shape[1]), dtype=np.float32)), N_list.append(None), pp_list.append([])
-    got = rank_rocchio(C, candidates, P_list, pp_list, N_list, bg_rows, 6, model.terms, meta=meta)
+    L_list.append(None), lp_list.append([])
+    got = rank_rocchio(C, candidates, P_list, pp_list, N_list, bg_rows, 6, model.terms, meta=meta, config=cfg,
+                       likes=L_list, like_papers=lp_list)
     assert got[-1] == []
-    for prof, recs in zip(want_profiles, got):
+    for prof, recs, pp, lp in zip(want_profiles, got, pp_list, lp_list):
         s = prof.score(C, meta)
         order = np.argsort(-s, kind="stable")[:6]
         assert [r.paper.arxiv_id for r in recs] == [candidates[i].arxiv_id for i in order]
         assert np.allclose([r.score for r in recs], s[order], atol=1e-5)
         for r, i in zip(recs, order):
-            assert r.terms == [t for t, _ in prof.explain(C[i], 4)]
+            # same terms up to ties: their contributions equal explain's top-4 (float32 vs 64)
+            weight = dict(prof.explain(C[i], 10_000))
+            assert np.allclose([weight[t] for t in r.terms], [w for _, w in prof.explain(C[i], 4)], atol=1e-6)
             near, sim = prof.most_similar_positive(C[i])
-            assert abs(r.nearest_sim - sim) < 1e-5
+            assert r.nearest_id == (pp + lp)[near].arxiv_id and abs(r.nearest_sim - sim) < 1e-5
+
+
+@pytest.mark.parametrize("scorer", ["profile", "rank"])
+def test_build_digests_for_users_and_channels(tmp_path, scorer):
+    from datetime import date
+    from bot.blocks import digest_blocks
+    from paperbot.batch_digests import Subject, background_row, build_digests
+    from recommender.ranker import PaperMeta, Profile
+    store = Store(tmp_path / "d.db")
+    old, new = synthetic_papers(150, seed=21), synthetic_papers(40, seed=22, prefix="2408")
+    store.bulk_upsert_papers(old + new)
+    model, cache = refresh(store, tmp_path / "m.joblib")
+    likes = [p.arxiv_id for p in old[:6]]
+    subjects = [Subject("U1", "Your papers", [], [old[7].arxiv_id], max_papers=5, like_ids=likes),
+                Subject("C1", "Channel", [p.arxiv_id for p in old[10:20]], max_papers=8),
+                Subject("U2", "Nobody", [], [], like_ids=["9999.99999"])]
+    digests = build_digests(store, cache, model.terms, subjects, new, date(2026, 11, 21), scorer=scorer)
+    assert [len(d.items) for d in digests] == [5, 8, 0] and "Nothing to compare" in digests[2].empty_reason
+    assert all(len(digest_blocks(d)[0]) <= 50 for d in digests)
+    if scorer == "profile":
+        _, C = cache.rows([p.arxiv_id for p in new])
+        _, L = cache.rows(likes)
+        prof = Profile(sp.csr_matrix((0, C.shape[1])), X_negative=cache.rows([old[7].arxiv_id])[1],
+                       X_background=background_row(cache, {p.arxiv_id for p in new}), terms=model.terms)
+        for i, a in enumerate(likes):
+            prof.add_feedback(L[i], 1, store.get_paper(a).authors)
+        s = prof.score(C, PaperMeta.from_records([p.to_dict() for p in new]))
+        want = [new[i].arxiv_id for i in np.argsort(-s, kind="stable")[:5]]
+        assert [r.paper.arxiv_id for r in digests[0].items] == want
     with pytest.raises(ValueError):
-        rank_rocchio(C, candidates, P_list, pp_list, N_list, None, 3, model.terms,
-                     config=RankerConfig(w_like_sim=0.1))
-
-
-def test_search_pool_is_exact_below_the_scan_limit_and_bounded_above(store):
-    papers = synthetic_papers(200, seed=14)
-    for i, p in enumerate(papers):
-        p.authors = [f"Lishan Cai{i % 3}", "Maria Vakalopoulou"] if i % 10 == 0 else [f"Author {i % 7}"]
-        p.published = f"2024-01-{1 + i % 28:02d}"
-    store.bulk_upsert_papers(papers)
-    for words, filters in [(["reward", "model"], {}), (["graph"], {"authors": ["Author 2"]}),
-                           (["pruning", "attention", "memory"], {"categories": ["cs.LG"], "since": "2024-01-10"})]:
-        match = " OR ".join(f'"{w}"' for w in words)
-        want = store.search_paper_ids(match, limit=30, **filters)
-        got = store.search_pool(words, limit=30, scan=10_000, **filters)
-        assert sorted(got, key=lambda t: (t[1], t[0])) == sorted(want, key=lambda t: (t[1], t[0]))
-    # beyond the scan limit the pool still holds the papers with every word (AND part)
-    both = store.search_pool(["reward", "model"], limit=500, scan=5)
-    assert len(both) <= 10
-    every = {a for a, _ in store.search_paper_ids('"reward" AND "model"', limit=500)}
-    newest_and = [a for a, _ in store.search_pool(["reward", "model"], limit=500, scan=5)]
-    assert set(newest_and) & every
-    # filter-only author search through the FTS authors column = the JSON scan
-    for name in ["Vakalopoulou", "Lishan Cai1", "maria", "Author 4", "Nobody Here", "Cai"]:
-        want = [p.arxiv_id for p, _ in store.search_papers(None, authors=[name], limit=15)]
-        got = [a for a, _ in store.search_pool([], authors=[name], limit=15)]
-        assert got == want, name
+        build_digests(store, cache, model.terms, subjects, new, date(2026, 11, 21), scorer="svm")
