@@ -22,19 +22,17 @@ log = logging.getLogger(__name__)
 
 def load_or_fit_model(config: Config, store: Store, force: bool = False) -> TfidfModel:
     """The persisted TF-IDF model, refitted on every stored paper when missing, stale
-    (`TfidfModel.needs_refit`) or when `force` is set (`recommender.matrix_cache.refresh`).
+    (`TfidfModel.needs_refit`) or when `force` is set; its matrix cache is brought up to date
+    on the way (`recommender.matrix_cache.refresh`).
 
     Raises:
         ValueError: the store holds no papers.
     """
-    n = store.count_papers()
-    model = None if force else TfidfModel.load(config.recommender.model_path)
-    if model is None or model.needs_refit(n, config.recommender.refit_days):
-        # memory-bounded fit (vocabulary on a sample above 40k papers) that also saves the
-        # TF-IDF rows of every stored paper next to the model (search and batch digests use them)
-        from recommender.matrix_cache import refresh
-        model, cache = refresh(store, config.recommender.model_path, config.recommender.refit_days, force=True)
-        log.info("fitted TF-IDF on %d papers (%d terms)", len(cache), len(model.terms))
+    from recommender.matrix_cache import refresh
+    # memory-bounded refit (vocabulary on a sample above 40k papers) only when needed; the
+    # TF-IDF rows of stored papers are kept next to the model and synced (new papers only)
+    model, cache = refresh(store, config.recommender.model_path, config.recommender.refit_days, force=force)
+    log.info("TF-IDF model: %d terms, %d papers in its matrix cache", len(model.terms), len(cache))
     return model
 
 

@@ -188,7 +188,10 @@ def refresh(store, model_path: str | Path, refit_days: int = 7, force: bool = Fa
                             synced_at=_iso(started))
         log.info("fitted TF-IDF on %d papers (%d terms)", len(ids), X.shape[1])
     else:
-        cache, n_new = sync(store, model, MatrixCache.load(cpath, model))
+        loaded = MatrixCache.load(cpath, model)
+        cache, n_new = sync(store, model, loaded)
         log.info("matrix cache: %d rows (re)transformed, %d cached", n_new, len(cache))
+        if loaded is not None and n_new == 0:
+            return model, cache  # nothing new: the file on disk is current (bar synced_at)
     cache.save(cpath)
     return model, cache
