@@ -151,10 +151,13 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
                 rate = n_papers / max(time.perf_counter() - started, 1e-9)
                 progress.update(task, completed=base + reader.bytes_read, papers=n_papers, rate=rate)
 
+            before = store.count_papers()
             try:
                 counts = store.bulk_upsert_papers(reader, batch=batch, progress=advance)
             except CorpusFormatError as exc:
-                raise click.ClickException(f"{exc} (papers before that point were imported)") from None
+                kept = store.count_papers() - before
+                raise click.ClickException(f"{exc}; {kept} new papers of this file were stored before it "
+                                           "(committed batches), earlier files are complete") from None
             done_bytes += Path(f).stat().st_size
             progress.update(task, completed=done_bytes)
             for k in totals:

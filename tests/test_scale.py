@@ -379,3 +379,20 @@ def test_build_digests_for_users_and_channels(tmp_path, scorer):
         assert [r.paper.arxiv_id for r in digests[0].items] == want
     with pytest.raises(ValueError):
         build_digests(store, cache, model.terms, subjects, new, date(2026, 11, 21), scorer="svm")
+
+
+def test_import_corpus_command_reports_bad_lines_and_keeps_good_ones(tmp_path):
+    from click.testing import CliRunner
+    from paperbot.cli import main
+    good = fixture_path("corpus_sample.jsonl").read_text().splitlines()
+    f = tmp_path / "c.jsonl"
+    f.write_text("\n".join(good[:3] + ["{broken", json.dumps({"title": "no id"})] + good[3:]) + "\n")
+    db = tmp_path / "p.db"
+    res = CliRunner().invoke(main, ["import-corpus", "--db", str(db), "--no-progress", str(f)])
+    assert res.exit_code == 0, res.output
+    assert "skipped c.jsonl:4: not JSON" in res.output and "skipped c.jsonl:5: no valid arxiv_id" in res.output
+    assert Store(db).count_papers() == len(good)
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(gzip.compress(("\n".join(good) + "\n").encode())[:-40])
+    res = CliRunner().invoke(main, ["import-corpus", "--db", str(tmp_path / "q.db"), "--no-progress", str(bad)])
+    assert res.exit_code == 1 and "unreadable" in res.output
