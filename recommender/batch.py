@@ -256,6 +256,16 @@ def _sum_rows(blocks: Sequence[sp.csr_matrix], V: int) -> sp.csr_matrix:
     return (G @ A).tocsr()
 
 
+def _gather(M: sp.csr_matrix, j: int, idx: np.ndarray) -> np.ndarray:
+    """``M[j, idx]`` as a dense float array for a CSR `M` with sorted indices (no dense row)."""
+    lo, hi = M.indptr[j], M.indptr[j + 1]
+    cols, vals = M.indices[lo:hi], M.data[lo:hi]
+    if len(cols) == 0:
+        return np.zeros(len(idx), dtype=np.float32)
+    pos = np.minimum(np.searchsorted(cols, idx), len(cols) - 1)
+    return np.where(cols[pos] == idx, vals[pos], 0.0).astype(np.float32)
+
+
 def rank_rocchio(C: sp.csr_matrix, candidates: Sequence[Paper], positives: Sequence[sp.csr_matrix],
                  positive_papers: Sequence[Sequence[Paper]], negatives: Sequence[sp.csr_matrix | None],
                  background: sp.csr_matrix | None, k: int, terms: np.ndarray, meta=None, config=None,
@@ -296,9 +306,11 @@ def rank_rocchio(C: sp.csr_matrix, candidates: Sequence[Paper], positives: Seque
     like_papers = like_papers or [[] for _ in range(n)]
     if meta is not None and not isinstance(meta, PaperMeta):
         meta = PaperMeta.from_records(meta)
-    Pc = _unit_rows(_sum_rows(positives, V) + cfg.feedback_weight * _sum_rows(likes, V))
+    Pc = _unit_rows(_sum_rows(positives, V) + cfg.feedback_weight * _sum_rows(likes, V)).tocsr()
+    Pc.sort_indices()
     negs = [b if b is not None else empty_block for b in negatives]
-    Nc = _unit_rows(_sum_rows(negs, V))
+    Nc = _unit_rows(_sum_rows(negs, V)).tocsr()
+    Nc.sort_indices()
     if background is not None and background.shape[0]:
         bg = np.asarray(sp.csr_matrix(background, dtype=np.float64).mean(axis=0)).ravel()
         norm = np.linalg.norm(bg)
@@ -325,7 +337,8 @@ def rank_rocchio(C: sp.csr_matrix, candidates: Sequence[Paper], positives: Seque
                 results.append([])
                 continue
             sub = C[rows]
-            q_at = (Pc[j].toarray().ravel() - cfg.gamma * Nc[j].toarray().ravel() - cfg.beta * bg)[sub.indices]
+            idx = sub.indices
+            q_at = _gather(Pc, j, idx) - cfg.gamma * _gather(Nc, j, idx) - cfg.beta * bg[idx]
             contrib = sub.data * q_at
             P_all = sp.vstack([sp.csr_matrix(positives[j], dtype=np.float32), likes[j]], format="csr")
             pp_all = list(positive_papers[j]) + list(like_papers[j])
