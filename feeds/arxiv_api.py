@@ -171,6 +171,23 @@ class ArxivAPIClient:
         Raises:
             ArxivAPIError: the API's error feed; FetchError: network failure after retries.
         """
+        for page in self._pages(query, max_results, page_size, sort_by, sort_order):
+            yield from page.result.papers
+
+    def search_result(self, query: str, max_results: int = 100, page_size: int = 100,
+                      sort_by: str = "submittedDate", sort_order: str = "descending") -> ParseResult:
+        """Like `search`, but returns one `ParseResult` with the skipped and repaired items of
+        every page too (positions are offsets in the whole result list). Same errors."""
+        out = ParseResult()
+        for page in self._pages(query, max_results, page_size, sort_by, sort_order):
+            base = page.start_index
+            out.papers.extend(page.result.papers)
+            out.skipped.extend((base + i, r) for i, r in page.result.skipped)
+            out.repaired.extend((base + i, r) for i, r in page.result.repaired)
+        return out
+
+    def _pages(self, query: str, max_results: int, page_size: int, sort_by: str,
+               sort_order: str) -> Iterator[APIPage]:
         max_results = min(max_results, MAX_TOTAL)
         page_size = max(1, min(page_size, MAX_PAGE))
         start = 0
@@ -178,7 +195,7 @@ class ArxivAPIClient:
             n = min(page_size, max_results - start)
             page = self._call({"search_query": query, "start": start, "max_results": n,
                                "sortBy": sort_by, "sortOrder": sort_order})
-            yield from page.result.papers
+            yield page
             got = len(page.result.papers) + len(page.result.skipped)
             start += got
             if got == 0 or start >= page.total_results:

@@ -63,7 +63,17 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["feedback"].create_index(["user_id"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """Feed health for `paperbot status` and ops: the last outcome, failure counters, repaired
+    and skipped items (with the last run's reasons, JSON list)."""
+    table = db["feed_state"]
+    for name, typ in (("last_status", str), ("consecutive_failures", int), ("failure_count", int),
+                      ("skipped_total", int), ("repaired_count", int), ("last_skipped", str)):
+        table.add_column(name, typ)
+    db["digests"].create_index(["channel_id", "status"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
