@@ -86,7 +86,8 @@ def run(once: bool, config_path: str | None, db: str | None) -> None:
     _print_sources(report)
     for d in report.deliveries:
         click.echo(f"  channel {d.channel_id}: {d.status} ({d.n_papers} papers)"
-                   + (f" ts={d.ts}" if d.ts else "") + (f" error={d.error}" if d.error else ""), err=True)
+                   + (f" ts={d.ts}" if d.ts else "") + (f" error={d.error}" if d.error else "")
+                   + (f" ({d.detail})" if getattr(d, "detail", None) else ""), err=True)
     if any(d.status == "failed" for d in report.deliveries):
         sys.exit(1)
 
