@@ -74,12 +74,12 @@ def parse_response(body: bytes | str, status: int = 200) -> APIPage:
         raise ArxivAPIError(f"arXiv API answered HTTP {status} with a body that is not Atom")
     if status >= 400:
         raise ArxivAPIError(f"arXiv API answered HTTP {status}")
-    if looks_truncated(body):
-        if not entries:
-            raise ArxivAPIError("arXiv API answer is truncated (no closing </feed> tag)")
+    truncated = looks_truncated(body)
+    if truncated and len(entries) <= 1:  # nothing complete in it
+        raise ArxivAPIError("arXiv API answer is truncated (no closing </feed> tag)")
     feed = parsed.feed
-    result = ParseResult()
-    last = len(entries) - 1 if looks_truncated(body) else None
+    result = ParseResult(complete=not truncated)
+    last = len(entries) - 1 if truncated else None
     for pos, entry in enumerate(entries):
         if pos == last:
             result.skip(pos, "answer is truncated after this entry began; entry may be incomplete",
@@ -184,6 +184,7 @@ class ArxivAPIClient:
             out.papers.extend(page.result.papers)
             out.skipped.extend((base + i, r) for i, r in page.result.skipped)
             out.repaired.extend((base + i, r) for i, r in page.result.repaired)
+            out.complete = out.complete and page.result.complete
         return out
 
     def _pages(self, query: str, max_results: int, page_size: int, sort_by: str,

@@ -104,10 +104,10 @@ def parse_feed(body: bytes | str, keep: Iterable[str] | None = DEFAULT_ANNOUNCE_
         exc = parsed.get("bozo_exception")
         if exc is not None and not isinstance(exc, feedparser.CharacterEncodingOverride):
             raise FeedParseError(f"malformed feed: {str(exc)[:200]}")
-    if truncated and not entries:
+    if truncated and len(entries) <= 1:  # nothing complete in it
         raise FeedParseError("truncated feed: the document ends before its closing </feed> or </rss> tag")
     keep_set = {k.lower() for k in keep} if keep is not None else None
-    result = ParseResult()
+    result = ParseResult(complete=not truncated)
     try:
         feed_date = iso_date(parsed.feed.get("updated") or parsed.feed.get("published"))
     except (TypeError, AttributeError):

@@ -113,12 +113,15 @@ class ParseResult:
 
     `skipped` holds ``(position, reason)`` pairs; position is the item's 0-based index in the
     document so a user can find it. `repaired` holds ``(position, note)`` for kept items whose
-    absurd values were cut or dropped (see `feeds.sanity`).
+    absurd values were cut or dropped (see `feeds.sanity`). `complete` is False when the
+    document was truncated: the caller should not keep its HTTP validators, so the next poll
+    fetches the whole document again instead of getting a 304.
     """
 
     papers: list[Paper] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)
     repaired: list[tuple[int, str]] = field(default_factory=list)
+    complete: bool = True  # False when the document was cut short (refetch it in full next time)
 
     def add(self, pos: int, paper: Paper, source: str, log=None) -> None:
         """Apply `feeds.sanity.sanitize` to `paper` and keep it (noting repairs), or skip it with

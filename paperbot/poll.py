@@ -53,10 +53,12 @@ def _store_result(store: Store, outcome: SourceOutcome, result: ParseResult) -> 
     outcome.arxiv_ids = [p.arxiv_id for p in result.papers]
 
 
-def _record_success(store: Store, outcome: SourceOutcome, etag=None, last_modified=None) -> None:
+def _record_success(store: Store, outcome: SourceOutcome, etag=None, last_modified=None,
+                    clear_validators: bool = False) -> None:
     store.record_feed_success(outcome.source, outcome.url, outcome.papers, outcome.skipped, etag,
                               last_modified, repaired=outcome.repaired,
-                              skipped_reasons=outcome.skipped_reasons, not_modified=outcome.not_modified)
+                              skipped_reasons=outcome.skipped_reasons, not_modified=outcome.not_modified,
+                              clear_validators=clear_validators)
 
 
 def _record_failure(store: Store, outcome: SourceOutcome, exc: BaseException, expected: bool) -> None:
@@ -84,7 +86,11 @@ def _poll_document(store: Store, fetcher: Fetcher, source: str, url: str, parse)
             return outcome
         result = parse(res.body)
         _store_result(store, outcome, result)
-        _record_success(store, outcome, res.etag, res.last_modified)
+        if result.complete:
+            _record_success(store, outcome, res.etag, res.last_modified)
+        else:  # a cut document: forget its validators so the next poll fetches it whole again
+            log.warning("source %s: document was truncated; it will be fetched in full next time", source)
+            _record_success(store, outcome, clear_validators=True)
     except POLL_ERRORS as exc:
         _record_failure(store, outcome, exc, expected=True)
     except Exception as exc:  # noqa: BLE001 - one source's surprise must not stop the others

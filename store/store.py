@@ -222,16 +222,19 @@ class Store:
     def record_feed_success(self, source: str, url: str, count: int, skipped: int = 0,
                             etag: str | None = None, last_modified: str | None = None,
                             repaired: int = 0, skipped_reasons: list[str] | None = None,
-                            not_modified: bool = False) -> None:
+                            not_modified: bool = False, clear_validators: bool = False) -> None:
         """Record a successful poll of `source`: validators for the next conditional GET, counts
         (`count` papers stored, `skipped` bad items with up to 20 `skipped_reasons`, `repaired`
-        items kept with cut/dropped values), and reset the consecutive-failure counter."""
+        items kept with cut/dropped values), and reset the consecutive-failure counter.
+        `clear_validators` forgets the stored ETag/Last-Modified (the document was incomplete, so
+        the next poll must not get a 304 for it)."""
         now = utcnow()
         with self.transaction() as db:
             prev = self.feed_state(source)
             db["feed_state"].upsert({
-                "source": source, "url": url, "etag": etag or prev.get("etag"),
-                "last_modified": last_modified or prev.get("last_modified"),
+                "source": source, "url": url,
+                "etag": None if clear_validators else etag or prev.get("etag"),
+                "last_modified": None if clear_validators else last_modified or prev.get("last_modified"),
                 "last_attempt": now, "last_success": now, "last_count": count,
                 "skipped_count": skipped, "total_count": (prev.get("total_count") or 0) + count,
                 "last_status": "not_modified" if not_modified else "ok", "consecutive_failures": 0,
