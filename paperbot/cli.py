@@ -15,8 +15,11 @@ from store import Store
 
 
 def _setup_logging(verbose: bool) -> None:
+    from paperbot import logsafe
+
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logsafe.install()  # Slack tokens never reach the log, whoever logs them
 
 
 def _config(path: str | None, required: bool = True) -> Config:
@@ -88,7 +91,7 @@ def run(once: bool, config_path: str | None, db: str | None) -> None:
         click.echo(f"  channel {d.channel_id}: {d.status} ({d.n_papers} papers)"
                    + (f" ts={d.ts}" if d.ts else "") + (f" error={d.error}" if d.error else "")
                    + (f" ({d.detail})" if getattr(d, "detail", None) else ""), err=True)
-    if any(d.status == "failed" for d in report.deliveries):
+    if any(d.status in ("failed", "uncertain") for d in report.deliveries):
         sys.exit(1)
 
 
