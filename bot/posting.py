@@ -112,11 +112,15 @@ class SlackPoster:
         """The ``ts`` of the message in `channel` (posted after `oldest`, epoch seconds) whose
         metadata carries `digest_key`, or None. Reads conversations.history with
         ``include_all_metadata`` (needs the channels:history / groups:history scope), paging up to
-        `max_pages` × 200 messages.
+        `max_pages` × 200 messages. A user id (a DM digest) is first turned into its DM channel
+        with conversations.open (idempotent; im:write).
 
         Raises:
             SlackApiError: the history cannot be read (e.g. ``missing_scope``, ``not_in_channel``).
         """
+        if channel[:1] in ("U", "W"):  # a DM digest posted to a user id: read the DM channel
+            opened = self.client.conversations_open(users=channel)
+            channel = (opened.get("channel") or {}).get("id") or channel
         cursor = None
         for _ in range(max_pages):
             kwargs = {"cursor": cursor} if cursor else {}

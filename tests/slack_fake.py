@@ -121,8 +121,14 @@ class SlackFake:
                    "thread_ts": args.get("thread_ts"), "bot_id": "BFAKE"}
             if args.get("metadata"):
                 msg["metadata"] = args["metadata"]
-            self.messages.setdefault(args.get("channel"), []).append(msg)
-            return 200, {"ok": True, "channel": args.get("channel"), "ts": ts, "message": msg}, {}
+            channel = args.get("channel") or ""
+            if channel.startswith("U"):  # posting to a user id lands in the bot's DM with them
+                channel = "D" + channel[1:]
+            self.messages.setdefault(channel, []).append(msg)
+            return 200, {"ok": True, "channel": channel, "ts": ts, "message": msg}, {}
+        if method == "conversations.open":
+            user = str(args.get("users") or "").split(",")[0]
+            return 200, {"ok": True, "channel": {"id": "D" + user[1:]}}, {}
         if method == "conversations.history":
             oldest = float(args.get("oldest") or 0)
             with_meta = str(args.get("include_all_metadata", "")).lower() in ("1", "true")

@@ -149,6 +149,18 @@ def test_pending_intent_whose_message_is_in_the_channel_is_recorded_not_reposted
     assert store.get_digest(key)["message_ts"] == ts
 
 
+def test_pending_dm_digest_is_found_in_the_dm_channel(store, slack_fake, poster):
+    """A personal digest is posted to a user id and lands in a D… channel: the check must read
+    the DM channel's history, not the user id's."""
+    digest = make_digest("U7")
+    key = digest_key("U7", SLOT)
+    store.begin_digest(key, "U7", SLOT, [(r.paper.arxiv_id, r.score, r.why) for r in digest.items])
+    ts = poster.post_message("U7", digest.summary, [], metadata=digest_metadata(key))
+    out = deliver(store, ChannelConfig("U7"), digest, poster, SLOT)
+    assert out.status == "skipped-duplicate" and out.ts == ts and len(slack_fake.posted("D7")) == 1
+    assert slack_fake.calls_to("conversations.history")[0]["args"]["channel"] == "D7"
+
+
 def test_a_thread_reply_failure_keeps_the_digest_posted(store, slack_fake, poster):
     """Overflow replies failing after the main message must not make the digest look unposted."""
     from bot.blocks import digest_blocks
@@ -221,8 +233,12 @@ def test_token_never_appears_in_logs_errors_or_output(tmp_path, slack_fake, monk
     slack_fake.script("chat.postMessage", reset=True)
     slack_fake.script("chat.postMessage", 200, {"ok": False, "error": "not_in_channel"})
     with caplog.at_level(logging.DEBUG):
-        report = run_once(cfg, Store(cfg.database), today=date(2026, 8, 24))
+        poster = SlackPoster(make_client(TOKEN, slack_fake.url, max_retries=2, timeout=1), 0, sleep=lambda s: None)
+        report = run_once(cfg, Store(cfg.database), poster=poster, today=date(2026, 8, 24))
     assert slack_fake.calls_to("chat.postMessage")[0]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    # 429 → retried; 503 and reset → history checked, retried; then a refusal: channel 1 failed
+    assert [(d.status, d.error) for d in report.deliveries] == [("failed", "not_in_channel"), ("posted", None),
+                                                                ("posted", None)]
     texts = [caplog.text] + [repr(d) for d in report.deliveries]
     texts += [r.exc_text or "" for r in caplog.records]
     assert any("slack_sdk" in r.name for r in caplog.records)  # the library did log at DEBUG
