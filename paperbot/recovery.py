@@ -13,11 +13,26 @@ intent was recorded) tells whether it landed.
 - history unreadable (missing scope, network) → the row stays ``pending`` and the digest is not
   posted this run (a duplicate is worse than a delay); the reason is reported and the check is
   repeated next run.
+
+Only *abandoned* intents are settled: a ``pending`` row may also be a post in flight on another
+thread or process (a scheduled run and a catch-up run at once), and settling it would release it
+for a second post. Each intent records its owner (``host:pid:process start time``); a row is
+abandoned when its owner process is gone (same host, checked with psutil), when it is this process
+but no thread of ours is posting that key (`in_flight`), or — for another host — when it is older
+than `LEASE_S`. Rows without an owner (written before schema v2) count as abandoned.
 """
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import os
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import psutil
 
 from slack_sdk.errors import SlackApiError
 
@@ -27,8 +42,53 @@ from store import Store
 
 log = logging.getLogger(__name__)
 
-POSTED, RELEASED, UNCERTAIN = "posted", "released", "uncertain"
+POSTED, RELEASED, UNCERTAIN, IN_FLIGHT = "posted", "released", "uncertain", "in-flight"
 HISTORY_MARGIN_S = 300  # look back this far before the intent (clock skew with Slack)
+LEASE_S = 15 * 60  # an intent of another host older than this is abandoned (posting takes seconds)
+
+_in_flight: Counter[str] = Counter()
+_in_flight_lock = threading.Lock()
+
+
+def owner_id() -> str:
+    """This process as an intent owner: ``host:pid:start time`` (a reused pid has another start)."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{psutil.Process(pid).create_time():.3f}"
+
+
+@contextmanager
+def in_flight(key: str) -> Iterator[None]:
+    """Mark digest `key` as being posted by a thread of this process for the duration."""
+    with _in_flight_lock:
+        _in_flight[key] += 1
+    try:
+        yield
+    finally:
+        with _in_flight_lock:
+            _in_flight[key] -= 1
+            if _in_flight[key] <= 0:
+                del _in_flight[key]
+
+
+def is_abandoned(row: dict, now: float | None = None) -> bool:
+    """True when nobody can still be posting this ``pending`` digest (see the module doc)."""
+    owner = row.get("owner")
+    if not owner:
+        return True
+    host, _, rest = owner.partition(":")
+    pid_text, _, started = rest.partition(":")
+    if host != socket.gethostname():
+        created = datetime.fromisoformat(row["created_at"]).timestamp()
+        now = now if now is not None else datetime.now(timezone.utc).timestamp()
+        return now - created > LEASE_S
+    if owner == owner_id():
+        with _in_flight_lock:
+            return row["digest_key"] not in _in_flight
+    try:
+        proc = psutil.Process(int(pid_text))
+        return f"{proc.create_time():.3f}" != started
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return True
 
 
 def digest_key(channel_id: str, slot: str) -> str:
@@ -67,5 +127,12 @@ def resolve_pending(store: Store, poster: SlackPoster, row: dict) -> tuple[str, 
 
 
 def recover_channel(store: Store, poster: SlackPoster, channel_id: str) -> list[tuple[str, str | None]]:
-    """Settle every pending digest of one channel, oldest first; returns their outcomes."""
-    return [resolve_pending(store, poster, row) for row in store.pending_digests(channel_id)]
+    """Settle every abandoned pending digest of one channel, oldest first; returns their outcomes
+    (``("in-flight", key)`` for a digest another worker is posting right now, left alone)."""
+    out: list[tuple[str, str | None]] = []
+    for row in store.pending_digests(channel_id):
+        if is_abandoned(row):
+            out.append(resolve_pending(store, poster, row))
+        else:
+            out.append((IN_FLIGHT, row["digest_key"]))
+    return out

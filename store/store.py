@@ -317,24 +317,36 @@ class Store:
         `papers` is ``[(arxiv_id, score, why), …]`` in rank order. If a digest with this key
         already exists, nothing is written and its row is returned, so a caller can tell a
         digest that was already posted (status ``posted``) from one whose post is uncertain
-        (``pending``). Returns ``(digest_id, row)``.
+        (``pending``). Returns ``(digest_id, row)``. See `claim_digest` to also learn whether
+        this call created the intent.
         """
+        digest_id, row, _ = self.claim_digest(digest_key, channel_id, slot, papers)
+        return digest_id, row
+
+    def claim_digest(self, digest_key: str, channel_id: str, slot: str,
+                     papers: list[tuple[str, float, str]],
+                     owner: str | None = None) -> tuple[int, dict[str, Any], bool]:
+        """Like `begin_digest`, plus ``created``: True only when this call wrote the intent (in one
+        ``BEGIN IMMEDIATE`` transaction), so of two workers racing for one key exactly one gets
+        True and may post. A ``failed`` row is replaced (a new attempt). `owner` names the
+        process writing it (see `paperbot.recovery`). Returns ``(digest_id, row, created)``."""
         with self.transaction() as db:
             rows = list(db.query("select * from digests where digest_key = ?", [digest_key]))
             if rows and rows[0]["status"] != "failed":
-                return rows[0]["id"], rows[0]
+                return rows[0]["id"], rows[0], False
             if rows:  # a failed attempt is replaced by this one
                 db.execute("delete from digest_papers where digest_id = ?", [rows[0]["id"]])
                 db.execute("delete from digests where id = ?", [rows[0]["id"]])
             digest_id = db["digests"].insert({
                 "digest_key": digest_key, "channel_id": channel_id, "slot": slot,
                 "status": "pending", "created_at": utcnow(), "paper_count": len(papers),
+                "owner": owner,
             }).last_pk
             db["digest_papers"].insert_all(
                 [{"digest_id": digest_id, "channel_id": channel_id, "arxiv_id": aid, "rank": i,
                   "score": float(score), "why": why} for i, (aid, score, why) in enumerate(papers)])
             row = list(db.query("select * from digests where id = ?", [digest_id]))[0]
-        return digest_id, row
+        return digest_id, row, True
 
     def finish_digest(self, digest_id: int, message_ts: str | None, thread_ts: str | None = None,
                       status: str = "posted", error: str | None = None) -> None:

@@ -39,13 +39,14 @@ def install() -> None:
     elif point == "after_intent":
         from store.store import Store
 
-        original_begin = Store.begin_digest
+        original_claim = Store.claim_digest  # begin_digest goes through it too
 
-        def begin_digest(self, *args, **kwargs):
-            result = original_begin(self, *args, **kwargs)
-            _die()
+        def claim_digest(self, *args, **kwargs):
+            result = original_claim(self, *args, **kwargs)
+            if result[2]:  # this call wrote the intent
+                _die()
             return result
 
-        Store.begin_digest = begin_digest
+        Store.claim_digest = claim_digest
     elif point:
         raise ValueError(f"unknown PAPERBOT_TEST_CRASH point {point!r}")

@@ -149,6 +149,41 @@ def test_pending_intent_whose_message_is_in_the_channel_is_recorded_not_reposted
     assert store.get_digest(key)["message_ts"] == ts
 
 
+def test_two_workers_racing_for_one_slot_post_once(store, slack_fake, poster):
+    """E.g. a scheduled run and a catch-up run firing together (each on its own thread)."""
+    import threading
+
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def work():
+        barrier.wait()
+        outcomes.append(deliver(store, ChannelConfig("C1"), make_digest("C1"), poster, SLOT).status)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(top_level(slack_fake, "C1")) == 1
+    assert sorted(outcomes).count("posted") == 1 and len(outcomes) == 4
+
+
+def test_pending_intents_of_earlier_slots_are_settled_by_the_next_delivery(store, slack_fake, poster):
+    """The scheduler path calls deliver without a separate recovery step: a crash left yesterday's
+    digest pending (posted) and the day before's pending (never posted)."""
+    landed_key, lost_key = digest_key("C1", "2026-08-23"), digest_key("C1", "2026-08-22")
+    store.begin_digest(lost_key, "C1", "2026-08-22", [("2608.20001", 0.4, "w")])
+    store.begin_digest(landed_key, "C1", "2026-08-23", [("2608.20002", 0.4, "w")])
+    ts = poster.post_message("C1", "yesterday", [], metadata=digest_metadata(landed_key))
+    out = deliver(store, ChannelConfig("C1"), make_digest("C1"), poster, SLOT)
+    assert out.status == "posted"
+    assert store.get_digest(landed_key)["status"] == "posted" and store.get_digest(landed_key)["message_ts"] == ts
+    assert store.get_digest(lost_key)["status"] == "failed"
+    assert "2608.20001" not in store.sent_paper_ids("C1")  # released: offered again next time
+    assert "2608.20002" in store.sent_paper_ids("C1")
+
+
 def test_pending_dm_digest_is_found_in_the_dm_channel(store, slack_fake, poster):
     """A personal digest is posted to a user id and lands in a D… channel: the check must read
     the DM channel's history, not the user id's."""
@@ -259,3 +294,33 @@ def test_cli_log_lines_are_redacted_even_when_a_library_logs_the_token(tmp_path)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert "auth header Bearer [redacted]" in res.stderr and "token [redacted] rejected" in res.stderr
     assert "SECRET" not in res.stderr
+
+
+def test_only_abandoned_intents_are_settled():
+    """A pending row is a crash's leftover only when no live worker can still be posting it."""
+    import subprocess as sp
+
+    import psutil
+
+    from paperbot.recovery import LEASE_S, in_flight, is_abandoned, owner_id
+
+    now = "2026-08-24T09:00:00+00:00"
+    live = sp.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        host = owner_id().split(":")[0]
+        live_owner = f"{host}:{live.pid}:{psutil.Process(live.pid).create_time():.3f}"
+        assert not is_abandoned({"owner": live_owner, "digest_key": "k", "created_at": now})
+        assert is_abandoned({"owner": f"{host}:{live.pid}:1.000", "digest_key": "k", "created_at": now})  # pid reused
+    finally:
+        live.kill()
+        live.wait()
+    assert is_abandoned({"owner": live_owner, "digest_key": "k", "created_at": now})  # owner died
+    assert is_abandoned({"owner": None, "digest_key": "k", "created_at": now})
+    me = {"owner": owner_id(), "digest_key": "C1:x", "created_at": now}
+    assert is_abandoned(me)
+    with in_flight("C1:x"):
+        assert not is_abandoned(me)
+    other_host = {"owner": "elsewhere:1:1.0", "digest_key": "k", "created_at": now}
+    created = 1787562000.0  # 2026-08-24T09:00:00Z
+    assert not is_abandoned(other_host, now=created + 60)
+    assert is_abandoned(other_host, now=created + LEASE_S + 1)
