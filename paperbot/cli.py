@@ -120,11 +120,9 @@ def import_cmd(file: str, config_path: str | None, db: str | None) -> None:
 @click.option("--db", type=click.Path(dir_okay=False))
 def status(config_path: str | None, db: str | None) -> None:
     """Per source: last outcome, last success, last error and counts; digests; store totals."""
-    import json
-
     cfg = _config(config_path, required=False)
     store = _open_store(cfg, db)
-    states = store.all_feed_states()
+    states = store.feed_health()
     if not states:
         click.echo("no source has been polled yet")
     for s in states:
@@ -142,7 +140,7 @@ def status(config_path: str | None, db: str | None) -> None:
         if s.get("last_error"):
             parts.append(f"last error at {s['last_error_at']}: {s['last_error']}")
         click.echo(" · ".join(parts))
-        for reason in json.loads(s.get("last_skipped") or "[]")[:3]:
+        for reason in s["last_skipped"][:3]:
             click.echo(f"    skipped {reason}")
     digests = store.digest_counts()
     if digests:

@@ -219,6 +219,18 @@ class Store:
         """Every feed source's stored state, ordered by name."""
         return list(self.db.query("select * from feed_state order by source"))
 
+    def feed_health(self) -> list[dict[str, Any]]:
+        """Every source's health for `paperbot status`, the App Home and ops, ordered by name:
+        the feed-state row with ``last_skipped`` decoded to a list of reasons and ``failing``
+        (True when the last poll failed)."""
+        out = []
+        for row in self.all_feed_states():
+            row = dict(row)
+            row["last_skipped"] = json.loads(row.get("last_skipped") or "[]")
+            row["failing"] = row.get("last_status") == "failed"
+            out.append(row)
+        return out
+
     def record_feed_success(self, source: str, url: str, count: int, skipped: int = 0,
                             etag: str | None = None, last_modified: str | None = None,
                             repaired: int = 0, skipped_reasons: list[str] | None = None,
