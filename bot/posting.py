@@ -28,7 +28,8 @@ from bot.text import render_text
 log = logging.getLogger(__name__)
 
 DIGEST_EVENT_TYPE = "paperbot_digest"
-_TRANSPORT_ERRORS = (URLError, ConnectionError, http.client.HTTPException, TimeoutError, socket.timeout)
+# Transport-level failures of a Web API call (no HTTP answer): the call may or may not have taken effect.
+TRANSPORT_ERRORS = (URLError, ConnectionError, http.client.HTTPException, TimeoutError, socket.timeout)
 
 
 class DeliveryUncertain(RuntimeError):
@@ -49,7 +50,7 @@ def _is_ambiguous(exc: BaseException) -> bool:
     if isinstance(exc, SlackApiError):
         status = getattr(exc.response, "status_code", 200) if exc.response is not None else 200
         return status >= 500
-    return isinstance(exc, _TRANSPORT_ERRORS)
+    return isinstance(exc, TRANSPORT_ERRORS)
 
 
 @dataclass
@@ -142,14 +143,14 @@ class SlackPoster:
         for attempt in range(1, self.attempts + 1):
             try:
                 return self.post_message(channel, text, blocks, metadata=digest_metadata(key))
-            except (SlackApiError, *_TRANSPORT_ERRORS) as exc:
+            except (SlackApiError, *TRANSPORT_ERRORS) as exc:
                 if not _is_ambiguous(exc):
                     raise
                 last = exc
             reason = _short(last)
             try:
                 ts = self.find_digest(channel, key, started)
-            except (SlackApiError, *_TRANSPORT_ERRORS) as exc:
+            except (SlackApiError, *TRANSPORT_ERRORS) as exc:
                 raise DeliveryUncertain(
                     f"chat.postMessage to {channel} failed ambiguously ({reason}) and the channel "
                     f"history could not be read ({_short(exc)}); not posting again") from None
@@ -191,7 +192,7 @@ class SlackPoster:
             try:
                 replies.append(self.post_message(digest.channel_id, f"More papers from {digest.title}", msg,
                                                  thread_ts=ts))
-            except (SlackApiError, *_TRANSPORT_ERRORS) as exc:
+            except (SlackApiError, *TRANSPORT_ERRORS) as exc:
                 # the digest itself is posted; re-posting it would duplicate it, so report and stop
                 error = f"thread reply failed: {_short(exc)}"
                 log.error("digest in %s (ts %s): %s", digest.channel_id, ts, error)

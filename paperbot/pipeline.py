@@ -13,7 +13,7 @@ from datetime import date
 from slack_sdk.errors import SlackApiError
 
 from bot.digest import Digest
-from bot.posting import _TRANSPORT_ERRORS, DeliveryUncertain, PostResult, SlackPoster, TerminalPoster
+from bot.posting import TRANSPORT_ERRORS, DeliveryUncertain, PostResult, SlackPoster, TerminalPoster
 from bot.slack_client import TOKEN_ERRORS, describe_error, make_client
 from feeds.curated import load_curated
 from feeds.http import Fetcher
@@ -153,7 +153,7 @@ def deliver(store: Store, channel: ChannelConfig, digest: Digest, poster, slot: 
             log.error("posting digest %s failed: %s", key, err)
             out.status, out.error, out.error_code, out.detail = "failed", code or err, code, err
             return out
-        except _TRANSPORT_ERRORS as exc:  # not posted (checked in the history) after every attempt
+        except TRANSPORT_ERRORS as exc:  # not posted (checked in the history) after every attempt
             err = f"cannot reach Slack: {type(exc).__name__}"
             store.finish_digest(digest_id, None, status="failed", error=err)
             log.error("posting digest %s failed: %s", key, err)

@@ -36,7 +36,7 @@ import psutil
 
 from slack_sdk.errors import SlackApiError
 
-from bot.posting import SlackPoster, _TRANSPORT_ERRORS
+from bot.posting import SlackPoster, TRANSPORT_ERRORS
 from bot.slack_client import describe_error
 from store import Store
 
@@ -111,7 +111,7 @@ def resolve_pending(store: Store, poster: SlackPoster, row: dict) -> tuple[str, 
                   f"{row['digest_key']} was posted: {describe_error(code, row['channel_id']) if code else exc}")
         log.error("%s; leaving it pending (not posting again)", reason)
         return UNCERTAIN, reason
-    except _TRANSPORT_ERRORS as exc:
+    except TRANSPORT_ERRORS as exc:
         reason = (f"cannot reach Slack to check whether digest {row['digest_key']} was posted: "
                   f"{type(exc).__name__}")
         log.error("%s; leaving it pending (not posting again)", reason)
