@@ -107,7 +107,11 @@ class SlackPoster:
         kwargs = {"metadata": metadata} if metadata else {}
         resp = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
                                             unfurl_links=False, unfurl_media=False, **kwargs)
+        self.after_post(channel, blocks, resp)
         return resp["ts"]
+
+    def after_post(self, channel: str, blocks: list[dict] | None, response) -> None:
+        """Hook called with Slack's answer after every successful post (subclasses record things)."""
 
     def find_digest(self, channel: str, digest_key: str, oldest: float, max_pages: int = 5) -> str | None:
         """The ``ts`` of the message in `channel` (posted after `oldest`, epoch seconds) whose

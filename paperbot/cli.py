@@ -177,5 +177,29 @@ def backup(path: str, config_path: str | None, db: str | None) -> None:
     click.echo(f"backed up {source} to {path} ({n} papers)")
 
 
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (or PAPERBOT_CONFIG).")
+@click.option("--db", type=click.Path(dir_okay=False), help="Override the database path.")
+@click.option("--host", default="0.0.0.0", show_default=True, help="HTTP mode: interface to listen on.")
+@click.option("--port", default=3000, show_default=True, type=click.IntRange(0, 65535),
+              help="HTTP mode: port (Slack posts to /slack/events).")
+@click.option("--socket-mode", is_flag=True, help="Use Socket Mode (also chosen when SLACK_APP_TOKEN is set).")
+def serve(config_path: str | None, db: str | None, host: str, port: int, socket_mode: bool) -> None:
+    """Run the Slack bot: /papers, buttons, reactions, App Home, and the scheduled digests.
+
+    Needs SLACK_BOT_TOKEN, and SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode).
+    """
+    from paperbot.serve import ServeError
+    from paperbot.serve import serve as run_serve
+
+    cfg = _config(config_path)
+    store = _open_store(cfg, db)
+    try:
+        run_serve(cfg, store, host, port, socket_mode)
+    except ServeError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+
 if __name__ == "__main__":
     main()

@@ -1,7 +1,7 @@
 """Building digests (store → recommender → Digest): pick, score and cut each channel's papers.
 
-A channel's positives are the papers of the curated collections it follows, its keywords (as a
-pseudo-document, Rocchio-style) and the 👍 its members gave on its digests; 👎 are negatives.
+A channel's or a person's positives/negatives come from `recommender.profiles` (collections,
+keywords as a pseudo-document, followed authors, 👍/👎).
 Candidates are papers first stored within `recommender.candidate_days` that are not curated and
 that the channel has not already been sent.
 """
@@ -11,8 +11,8 @@ import logging
 from datetime import date, datetime, timedelta, timezone
 
 from bot.digest import Digest
-from feeds.records import Paper
 from paperbot.config import ChannelConfig, Config
+from recommender.profiles import Profile, profile_for_channel
 from recommender.scoring import rank
 from recommender.tfidf import TfidfModel, paper_text
 from store import Store
@@ -50,33 +50,32 @@ def empty_reason(day: date, n_candidates: int, min_score: float, n_failed_source
 
 def channel_digest(channel: ChannelConfig, store: Store, model: TfidfModel, day: date,
                    n_failed_sources: int = 0, candidate_days: int = 7) -> Digest:
-    """Score the channel's candidates and return its `Digest` (possibly empty, with a reason)."""
+    """Score the channel's candidates and return its `Digest` (possibly empty, with a reason).
+
+    The profile is `recommender.profiles.profile_for_channel` (config follows plus the ones
+    stored by ``/papers subscribe``, and feedback on the channel's digests)."""
     title = f"Paper digest · {channel.name or channel.id} · {day.isoformat()}"
-    follows = list(channel.collections) + [f'"{k}"' for k in channel.keywords]
-    positive_ids: list[str] = []
-    for name in channel.collections:
-        ids = store.collection_ids(name)
-        if not ids:
-            log.warning("channel %s follows unknown or empty collection %r", channel.id, name)
-        positive_ids += ids
-    feedback = store.feedback_for(channel_id=channel.id)
-    positive_ids += [a for a, v in feedback.items() if v > 0]
-    papers = store.get_papers(positive_ids)
-    positives = [papers[a] for a in dict.fromkeys(positive_ids) if a in papers]
-    if channel.keywords:
-        positives.append(Paper(arxiv_id="keywords", title=" ".join(channel.keywords),
-                               abstract=" ".join(channel.keywords)))
-    negatives = list(store.get_papers([a for a, v in feedback.items() if v < 0]).values())
+    profile = profile_for_channel(store, channel)
+    return profile_digest(channel.id, title, profile, store, model, day, channel.min_score,
+                          channel.max_papers, n_failed_sources, candidate_days,
+                          no_profile="This channel follows no curated collection or keyword yet.")
+
+
+def profile_digest(target_id: str, title: str, profile: Profile, store: Store, model: TfidfModel,
+                   day: date, min_score: float, max_papers: int, n_failed_sources: int = 0,
+                   candidate_days: int = 7, no_profile: str = "Nothing to rank against yet.") -> Digest:
+    """Rank the candidates `target_id` (a channel, or a user for a DM digest) has not been sent
+    against `profile`; keep those scoring ≥ `min_score`, at most `max_papers`."""
     since = (datetime.now(timezone.utc) - timedelta(days=candidate_days)).isoformat(timespec="seconds")
-    exclude = store.curated_ids() | store.sent_paper_ids(channel.id)
+    exclude = store.curated_ids() | store.sent_paper_ids(target_id)
     candidates = [p for p in store.papers_first_seen_since(since) if p.arxiv_id not in exclude]
-    digest = Digest(channel_id=channel.id, title=title, date=day.isoformat(),
-                    n_candidates=len(candidates), follows=follows)
-    if not positives:
-        digest.empty_reason = "This channel follows no curated collection or keyword yet."
+    digest = Digest(channel_id=target_id, title=title, date=day.isoformat(),
+                    n_candidates=len(candidates), follows=profile.follows)
+    if not profile.positives:
+        digest.empty_reason = no_profile
         return digest
-    ranked = rank(model, positives, candidates, negatives)
-    digest.items = [r for r in ranked if r.score >= channel.min_score][: channel.max_papers]
+    ranked = rank(model, profile.positives, candidates, profile.negatives)
+    digest.items = [r for r in ranked if r.score >= min_score][:max_papers]
     if not digest.items:
-        digest.empty_reason = empty_reason(day, len(candidates), channel.min_score, n_failed_sources)
+        digest.empty_reason = empty_reason(day, len(candidates), min_score, n_failed_sources)
     return digest

@@ -64,6 +64,15 @@ def _v1(db: sqlite_utils.Database) -> None:
 
 
 def _v2(db: sqlite_utils.Database) -> None:
+    """Slack bot tables: delivered event keys (redelivery dedupe for actions that are not a plain
+    feedback insert, e.g. a removed reaction) and which papers each posted Slack message holds
+    (so a reaction on a digest message or thread reply maps to its papers)."""
+    db["processed_events"].create({"event_key": str, "created_at": str}, pk="event_key")
+    db["message_papers"].create({"channel_id": str, "ts": str, "arxiv_id": str, "rank": int},
+                                pk=("channel_id", "ts", "arxiv_id"))
+
+
+def _v3(db: sqlite_utils.Database) -> None:
     """Feed health for `paperbot status` and ops: the last outcome, failure counters, repaired
     and skipped items (with the last run's reasons, JSON list); the owner of a digest intent
     (so a crash's leftovers can be told from a post in flight)."""
@@ -75,7 +84,7 @@ def _v2(db: sqlite_utils.Database) -> None:
     db["digests"].create_index(["channel_id", "status"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -514,6 +514,107 @@ class Store:
         return self.db["feedback"].count
 
 
+    # ---- Slack bot: search, event dedupe, message → papers -----------------------------
+    def search_papers(self, match: str | None = None, authors: Iterable[str] = (),
+                      categories: Iterable[str] = (), since: str | None = None,
+                      source: str | None = None, limit: int = 200) -> list[tuple[Paper, float | None]]:
+        """Full-text search over papers (FTS5 on title, abstract, authors) with filters.
+
+        Args:
+            match: an FTS5 MATCH expression that the caller has already made safe (see
+                `recommender.search.fts_query`); None lists papers by the filters alone.
+            authors: each must occur (substring, case-insensitive for ASCII) in one author name.
+            categories: each must be one of the paper's arXiv categories (exact, e.g. ``cs.LG``).
+            since: ``YYYY-MM-DD``: papers published on or after that day.
+            source: a feed name the paper came from (``hf_daily``, ``arxiv_rss``, ``arxiv_api``).
+            limit: maximum rows.
+
+        Returns:
+            ``[(paper, bm25)]``: with `match`, best first, bm25 being SQLite FTS5's ``bm25()``
+            (lower is better; title weighted 3×, https://sqlite.org/fts5.html#the_bm25_function);
+            without it, newest first and bm25 None. Every user value is a bound parameter.
+
+        Raises:
+            sqlite3.OperationalError: `match` is not a valid FTS5 expression.
+        """
+        where, args = [], []
+        for a in authors:
+            where.append("exists (select 1 from json_each(p.authors) where value like ? escape '\\')")
+            args.append("%" + _like_escape(a) + "%")
+        for c in categories:
+            where.append("exists (select 1 from json_each(p.categories) where value = ?)")
+            args.append(c)
+        if since:
+            where.append("p.published >= ?")
+            args.append(since)
+        if source:
+            where.append("exists (select 1 from json_each(p.sources) where value = ?)")
+            args.append(source)
+        if match:
+            if where:  # filters must apply before the limit
+                sql = ("select p.*, bm25(papers_fts, 3.0, 1.0, 1.0) as _bm25 from papers_fts "
+                       "join papers p on p.rowid = papers_fts.rowid where papers_fts match ?"
+                       + "".join(" and " + w for w in where) + " order by _bm25 limit ?")
+            else:  # rank inside FTS5 first, then read only the `limit` winning rows
+                sql = ("select p.*, top._bm25 from (select rowid, bm25(papers_fts, 3.0, 1.0, 1.0) as _bm25 "
+                       "from papers_fts where papers_fts match ? order by _bm25 limit ?) top "
+                       "join papers p on p.rowid = top.rowid order by top._bm25")
+            rows = self.db.query(sql, [match, *args, int(limit)])
+        else:
+            sql = ("select p.*, null as _bm25 from papers p"
+                   + (" where " + " and ".join(where) if where else "")
+                   + " order by p.published desc, p.arxiv_id limit ?")
+            rows = self.db.query(sql, [*args, int(limit)])
+        return [(_row_to_paper(r), r["_bm25"]) for r in rows]
+
+    def claim_event(self, event_key: str) -> bool:
+        """Mark a delivered event/action as processed; True the first time, False for a redelivery
+        (Slack retries with ``X-Slack-Retry-Num``)."""
+        with self.transaction() as db:
+            cur = db.execute("insert or ignore into processed_events (event_key, created_at) values (?, ?)",
+                             [event_key, utcnow()])
+            return cur.rowcount > 0
+
+    def add_message_papers(self, channel_id: str, ts: str, arxiv_ids: Iterable[str]) -> None:
+        """Remember which papers the Slack message (channel, ts) shows, in order."""
+        with self.transaction() as db:
+            for i, aid in enumerate(arxiv_ids):
+                db.execute("insert or ignore into message_papers (channel_id, ts, arxiv_id, rank) "
+                           "values (?, ?, ?, ?)", [channel_id, ts, aid, i])
+
+    def message_paper_ids(self, channel_id: str, ts: str) -> list[str]:
+        """arXiv ids shown in the Slack message (channel, ts), in order ([] if unknown)."""
+        return [r["arxiv_id"] for r in self.db.query(
+            "select arxiv_id from message_papers where channel_id = ? and ts = ? order by rank",
+            [channel_id, ts])]
+
+    def feedback_counts(self, arxiv_id: str, channel_id: str | None = None) -> tuple[int, int]:
+        """``(ups, downs)``: users whose latest live feedback on the paper is 👍 / 👎 (optionally
+        only feedback given in `channel_id`)."""
+        sql = "select user_id, value from feedback where arxiv_id = ? and undone_at is null"
+        args: list[Any] = [arxiv_id]
+        if channel_id is not None:
+            sql += " and channel_id = ?"
+            args.append(channel_id)
+        latest: dict[str, int] = {}
+        for r in self.db.query(sql + " order by id", args):
+            latest[r["user_id"]] = r["value"]
+        vals = list(latest.values())
+        return vals.count(1), vals.count(-1)
+
+    def recent_feedback_ids(self, user_id: str, value: int, limit: int = 5) -> list[str]:
+        """arXiv ids the user's live feedback currently rates `value`, most recent first."""
+        net = self.feedback_for(user_id=user_id)
+        order = [r["arxiv_id"] for r in self.db.query(
+            "select arxiv_id from feedback where user_id = ? and undone_at is null order by id desc",
+            [user_id])]
+        return [a for a in dict.fromkeys(order) if net.get(a) == value][:limit]
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _paper_row(p: Paper) -> dict[str, Any]:
     row = p.to_dict()
     for f in _JSON_LIST_FIELDS:

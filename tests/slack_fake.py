@@ -51,7 +51,11 @@ class SlackFake:
                                 args[k] = json.loads(args[k])
                             except ValueError:
                                 pass
-                method = self.path.split("?", 1)[0].rsplit("/", 1)[-1]
+                # response_url posts (slash commands, buttons) go to /response/<id>
+                path = self.path.split("?", 1)[0]
+                method = "response_url" if path.startswith("/response/") else path.rsplit("/", 1)[-1]
+                if method == "response_url":
+                    args["_path"] = self.path
                 answer = fake._answer(method, args, dict(self.headers))
                 if answer.get("delay"):
                     time.sleep(answer["delay"])
@@ -94,6 +98,11 @@ class SlackFake:
             "status": status, "body": body or {"ok": True}, "headers": headers or {}, "delay": delay,
             "reset": reset, "raw": raw, "process": process})
 
+    @property
+    def base(self) -> str:
+        """``http://127.0.0.1:PORT`` (for response_url values pointing at this fake)."""
+        return self.url[: -len("/api/")]
+
     def calls_to(self, method: str) -> list[dict]:
         """Recorded calls of one API method, in order."""
         return [c for c in self.calls if c["method"] == method]
@@ -126,6 +135,10 @@ class SlackFake:
                 channel = "D" + channel[1:]
             self.messages.setdefault(channel, []).append(msg)
             return 200, {"ok": True, "channel": channel, "ts": ts, "message": msg}, {}
+        if method == "chat.update":
+            return 200, {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}, {}
+        if method == "response_url":
+            return 200, {"ok": True}, {}
         if method == "conversations.open":
             user = str(args.get("users") or "").split(",")[0]
             return 200, {"ok": True, "channel": {"id": "D" + user[1:]}}, {}

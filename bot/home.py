@@ -1,0 +1,97 @@
+"""The App Home tab: a pure builder of the ``views.publish`` view for one user's profile.
+
+Home tab views hold at most 100 blocks (https://api.slack.com/reference/block-kit/blocks).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.blocks import escape_mrkdwn, truncate
+
+MAX_HOME_BLOCKS = 100
+ACTION_DM_TOGGLE = "home_dm_toggle"
+ACTION_UNFOLLOW = "home_unfollow"
+ACTION_FOLLOW_COLLECTION = "home_follow_collection"
+ACTION_REFRESH = "home_refresh"
+FOLLOW_KINDS = {"collection": "Collections", "keyword": "Keywords", "author": "Authors"}
+
+
+@dataclass
+class HomeData:
+    """What the Home tab shows: `follows` ``{kind: [values]}``, the profile's top TF-IDF terms,
+    recent 👍 papers ``[(arxiv_id, title, url)]``, the DM digest setting and the collections the
+    user could follow."""
+
+    user_id: str
+    follows: dict[str, list[str]] = field(default_factory=dict)
+    top_terms: list[str] = field(default_factory=list)
+    liked: list[tuple[str, str, str]] = field(default_factory=list)
+    dm_digest: bool = False
+    collections: list[str] = field(default_factory=list)
+
+
+def _section(text: str, button: dict | None = None) -> dict:
+    block = {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, 3000)}}
+    if button:
+        block["accessory"] = button
+    return block
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict:
+    b = {"type": "button", "action_id": action_id, "value": value[:2000],
+         "text": {"type": "plain_text", "text": truncate(text, 75), "emoji": True}}
+    if style:
+        b["style"] = style
+    return b
+
+
+def home_view(data: HomeData) -> dict:
+    """The ``{"type": "home", "blocks": […]}`` view (≤ `MAX_HOME_BLOCKS` blocks).
+
+    Buttons: DM digest on/off (`ACTION_DM_TOGGLE`, value ``on``/``off`` = the new setting),
+    unfollow per followed item (`ACTION_UNFOLLOW`, value ``kind:value``), follow a collection
+    (`ACTION_FOLLOW_COLLECTION`, value = name), refresh (`ACTION_REFRESH`)."""
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Your paper profile", "emoji": True}},
+        _section("*Personal digest by DM:* " + ("on — weekdays 09:00 UTC" if data.dm_digest else "off"),
+                 _button("Turn off" if data.dm_digest else "Turn on", ACTION_DM_TOGGLE,
+                         "off" if data.dm_digest else "on", None if data.dm_digest else "primary")),
+        {"type": "divider"},
+    ]
+    tail: list[dict] = []
+    if data.top_terms:
+        tail.append(_section("*Top profile terms:* " + ", ".join(f"`{escape_mrkdwn(t)}`" for t in data.top_terms)))
+    else:
+        tail.append(_section("*Top profile terms:* none yet — follow a collection or 👍 a paper."))
+    tail.append({"type": "divider"})
+    tail.append(_section("*Recently 👍*" if data.liked else "*Recently 👍:* nothing yet."))
+    for aid, title, url in data.liked[:10]:
+        tail.append(_section(f"• <{url}|{escape_mrkdwn(truncate(title, 200))}> ({aid})"))
+    candidates = [c for c in data.collections if c not in data.follows.get("collection", [])][:10]
+    if candidates:
+        tail.append({"type": "divider"})
+        tail.append(_section("*Curated collections you could follow*"))
+        tail.append({"type": "actions", "block_id": "home_follow",
+                     "elements": [_button(f"Follow {c}", ACTION_FOLLOW_COLLECTION, c) for c in candidates[:5]]})
+    tail.append({"type": "actions", "block_id": "home_misc",
+                 "elements": [_button("Refresh", ACTION_REFRESH, "refresh")]})
+    tail.append({"type": "context", "elements": [{"type": "mrkdwn", "text":
+                 "Change more with `/papers subscribe …`, `/papers follow author …`, `/papers like …`."}]})
+    room = MAX_HOME_BLOCKS - len(blocks) - len(tail)
+    follow_blocks: list[dict] = []
+    any_follow = False
+    for kind, label in FOLLOW_KINDS.items():
+        values = data.follows.get(kind, [])
+        if not values:
+            continue
+        any_follow = True
+        follow_blocks.append(_section(f"*{label}*"))
+        for v in values:
+            follow_blocks.append(_section(f"• {escape_mrkdwn(truncate(v, 200))}",
+                                          _button("Unfollow", ACTION_UNFOLLOW, f"{kind}:{v}")))
+    if not any_follow:
+        follow_blocks.append(_section("*You follow nothing yet.* Follow a collection below, or "
+                                      "`/papers follow author <name>`."))
+    if len(follow_blocks) > room:
+        follow_blocks = follow_blocks[: room - 1] + [_section(f"… and more ({len(follow_blocks) - room + 1} not shown)")]
+    return {"type": "home", "blocks": blocks + follow_blocks + tail}

@@ -1,0 +1,73 @@
+"""Button clicks on papers (digests, search results): 👍 / 👎 and "More like this".
+
+Each click is recorded once through `recommender.feedback.record`, keyed on the click's
+``action_ts`` (a redelivered payload stores nothing new). On a channel digest message the
+paper's buttons are updated with chat.update to show the (👍, 👎) counts; on an ephemeral
+search result (which Slack does not let a bot edit by ts) the user gets a one-line ephemeral
+confirmation of their choice.
+"""
+from __future__ import annotations
+
+import logging
+
+from bot.blocks import ACTION_DOWN, ACTION_MORE_LIKE, ACTION_UP
+from bot.commands_parser import parse_arxiv_id
+from bot.search_blocks import search_blocks, with_feedback_state
+from recommender import feedback
+
+log = logging.getLogger(__name__)
+
+
+def register(app, services) -> None:
+    """Register the paper button listeners."""
+
+    def on_feedback(ack, body, action, client, respond, value: int):
+        ack()
+        aid = parse_arxiv_id(action.get("value") or "")
+        user = (body.get("user") or {}).get("id")
+        if aid is None or not user:
+            log.warning("feedback button with bad value %r", action.get("value"))
+            return
+        container = body.get("container") or {}
+        ephemeral = bool(container.get("is_ephemeral"))
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+        message = body.get("message") or {}
+        ts = container.get("message_ts") or message.get("ts")
+        is_digest = (not ephemeral and channel and ts and
+                     (services.store.message_paper_ids(channel, ts) or services.store.digest_by_message(channel, ts)))
+        stored = feedback.record(services.store, user, aid, value, "button",
+                                 event_key=f"action:{user}:{action.get('action_ts')}",
+                                 channel_id=channel if is_digest else None,
+                                 message_ts=ts if is_digest else None)
+        if not stored:
+            return  # a redelivery: already recorded and shown
+        if not ephemeral and message.get("blocks") and channel and ts:
+            counts = services.store.feedback_counts(aid, channel_id=channel if is_digest else None)
+            client.chat_update(channel=channel, ts=ts, text=message.get("text") or "Paper digest",
+                               blocks=with_feedback_state(message["blocks"], aid, counts=counts))
+        else:
+            paper = services.store.get_paper(aid)
+            title = paper.title[:150] if paper else aid
+            respond(response_type="ephemeral", replace_original=False,
+                    text=f"{'👍' if value > 0 else '👎'} recorded for “{title}”: "
+                         f"{'more' if value > 0 else 'fewer'} papers like it in your digests.")
+
+    @app.action(ACTION_UP)
+    def feedback_up(ack, body, action, client, respond):
+        on_feedback(ack, body, action, client, respond, feedback.UP)
+
+    @app.action(ACTION_DOWN)
+    def feedback_down(ack, body, action, client, respond):
+        on_feedback(ack, body, action, client, respond, feedback.DOWN)
+
+    @app.action(ACTION_MORE_LIKE)
+    def more_like_this(ack, body, action, respond):
+        ack()
+        aid = parse_arxiv_id(action.get("value") or "")
+        paper = services.store.get_paper(aid) if aid else None
+        if paper is None:
+            respond(response_type="ephemeral", replace_original=False, text="That paper is not stored any more.")
+            return
+        hits = services.more_like(aid)
+        respond(response_type="ephemeral", replace_original=False, text=f"{len(hits)} papers like {aid}",
+                blocks=search_blocks(paper.title, hits, heading=f"More like “{paper.title[:150]}”"))

@@ -1,0 +1,85 @@
+"""``/papers`` slash command: ack at once (Slack wants it within 3 s), then do the work and
+answer through ``respond`` (the command's response_url), ephemeral unless stated otherwise.
+
+Malformed input gets the usage line (`bot.commands_parser.UsageError`); any failure gets one
+short line, never a stack trace (the trace goes to the log).
+"""
+from __future__ import annotations
+
+import logging
+
+from bot.commands_parser import USAGE, USAGES, Command, UsageError, parse_command
+from bot.search_blocks import search_blocks
+from recommender.search import QueryError
+
+log = logging.getLogger(__name__)
+
+
+def _is_dm(body: dict) -> bool:
+    return (body.get("channel_name") == "directmessage" or str(body.get("channel_id", "")).startswith("D"))
+
+
+def register(app, services) -> None:
+    """Register the ``/papers`` command."""
+
+    @app.command("/papers")
+    def papers_command(ack, body, respond):
+        try:
+            cmd = parse_command(body.get("text"))
+        except UsageError as exc:
+            ack(response_type="ephemeral", text=str(exc))
+            return
+        if cmd.name == "help":
+            ack(response_type="ephemeral", text=USAGE)
+            return
+        ack()
+        try:
+            run_command(services, cmd, body, respond)
+        except QueryError as exc:  # a malformed search filter: say which, with the usage line
+            respond(response_type="ephemeral", replace_original=False, text=f"{exc}. {USAGES['search']}")
+        except Exception as exc:  # user sees one line; the log gets the trace
+            msg = getattr(exc, "user_message", None)
+            if msg is None:
+                log.exception("/papers %s failed", cmd.name)
+            respond(response_type="ephemeral", replace_original=False,
+                    text=f"Sorry, that failed: {msg}" if msg else
+                    "Sorry, something went wrong; the error was logged. Try again later.")
+
+
+def run_command(services, cmd: Command, body: dict, respond) -> None:
+    """Execute a parsed command and answer via `respond` (after the ack)."""
+    user = body.get("user_id", "")
+    channel = body.get("channel_id", "")
+    dm = _is_dm(body)
+    if cmd.name == "search":
+        hits = services.search(cmd.value)
+        respond(response_type="ephemeral", text=f"{len(hits)} results for your search",
+                blocks=search_blocks(cmd.value, hits))
+    elif cmd.name == "subscribe":
+        respond(response_type="ephemeral" if dm else "in_channel",
+                text=services.subscribe(user if dm else channel, cmd.value, not dm, body.get("channel_name", "")))
+    elif cmd.name == "unsubscribe":
+        respond(response_type="ephemeral" if dm else "in_channel",
+                text=services.unsubscribe(user if dm else channel, cmd.value, not dm))
+    elif cmd.name in ("follow_author", "unfollow_author"):
+        respond(response_type="ephemeral", text=services.follow_author(user, cmd.value, cmd.name == "follow_author"))
+    elif cmd.name == "like":
+        paper, stored = services.like(user, cmd.value, event_key=f"like:{user}:{body.get('trigger_id') or cmd.value}")
+        respond(response_type="ephemeral",
+                text=(f"👍 recorded for <{paper.abs_url or 'https://arxiv.org/abs/' + paper.arxiv_id}|"
+                      f"{paper.title[:200]}>" if stored else "Already recorded."))
+    elif cmd.name == "profile":
+        respond(response_type="ephemeral", text=services.profile_text(user))
+    elif cmd.name == "digest_now":
+        from_slot = services.now_slot()
+        out = services.run_user_digest(user, from_slot) if dm else services.run_channel_digest(channel, from_slot)
+        if out.status == "failed":
+            respond(response_type="ephemeral", text=f"Posting the digest failed: {out.error}")
+        elif out.status == "skipped-empty":
+            respond(response_type="ephemeral", text="Nothing new to post (this channel skips empty digests).")
+        else:
+            respond(response_type="ephemeral", text=f"Digest posted: {out.n_papers} paper{'s' if out.n_papers != 1 else ''}.")
+    elif cmd.name == "digest_dm":
+        respond(response_type="ephemeral", text=services.set_dm_digest(user, bool(cmd.value)))
+    else:  # parse_command only returns the names above
+        respond(response_type="ephemeral", text=USAGE)

@@ -1,0 +1,57 @@
+"""Block Kit for `/papers search` results and for updating feedback buttons: pure functions.
+
+Limits as in `bot.blocks` (≤ 50 blocks per message, section text ≤ 3,000 characters).
+"""
+from __future__ import annotations
+
+from bot.blocks import MAX_BLOCKS, MAX_SECTION_TEXT, escape_mrkdwn, feedback_actions, format_authors, truncate
+from recommender.search import SearchHit
+
+RESULTS_LIMIT = (MAX_BLOCKS - 1) // 2  # header context + (section, actions) per hit
+
+
+def hit_section(hit: SearchHit, rank: int) -> dict:
+    """One result: linked title, authors, date, categories, the blended score and its parts."""
+    p = hit.paper
+    title = f"*{rank}. <{p.abs_url or 'https://arxiv.org/abs/' + p.arxiv_id}|{escape_mrkdwn(truncate(p.title, 300))}>*"
+    meta = [escape_mrkdwn(format_authors(p.authors))]
+    if p.published:
+        meta.append(p.published[:10])
+    if p.primary_category:
+        meta.append(escape_mrkdwn(p.primary_category))
+    if p.hf_upvotes is not None:
+        meta.append(f"🤗 {p.hf_upvotes} upvotes")
+    meta.append(f"score {hit.score:.2f} (BM25 {hit.bm25:.2f}, TF-IDF {hit.cosine:.2f})")
+    text = truncate(f"{title}\n{' · '.join(meta)}", MAX_SECTION_TEXT)
+    return {"type": "section", "block_id": f"paper:{p.arxiv_id}"[:255], "text": {"type": "mrkdwn", "text": text}}
+
+
+def search_blocks(query: str, hits: list[SearchHit], heading: str | None = None) -> list[dict]:
+    """Blocks for an ephemeral result list: a context line, then per hit a section and 👍 / 👎 /
+    "More like this" buttons (value = arXiv id). At most `RESULTS_LIMIT` hits are shown."""
+    shown = hits[:RESULTS_LIMIT]
+    head = heading or (f"{len(shown)} result{'s' if len(shown) != 1 else ''} for "
+                       f"“{truncate(' '.join(query.split()), 200)}”")
+    blocks: list[dict] = [{"type": "context", "elements": [{"type": "mrkdwn", "text": escape_mrkdwn(head)}]}]
+    if not shown:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text":
+                       "No stored paper matches. Try fewer words, or drop a filter."}})
+    for i, hit in enumerate(shown, 1):
+        blocks.append(hit_section(hit, i))
+        blocks.append(feedback_actions(hit.paper.arxiv_id, more_like=True))
+    return blocks
+
+
+def with_feedback_state(blocks: list[dict], arxiv_id: str, counts: tuple[int, int] | None = None,
+                        chosen: int | None = None) -> list[dict]:
+    """A copy of a message's `blocks` whose feedback buttons for `arxiv_id` show `counts`
+    (ups, downs) and/or the `chosen` value; other blocks are unchanged. Buttons are recognised
+    by their block id ``fb:<arXiv id>`` (see `bot.blocks.feedback_actions`)."""
+    out = []
+    for b in blocks:
+        if b.get("type") == "actions" and b.get("block_id") == f"fb:{arxiv_id}"[:255]:
+            more = any(e.get("action_id") == "more_like_this" for e in b.get("elements", []))
+            out.append(feedback_actions(arxiv_id, more_like=more, chosen=chosen, counts=counts))
+        else:
+            out.append(b)
+    return out

@@ -1,0 +1,69 @@
+"""``paperbot serve``: one process running the bolt app and the digest scheduler."""
+from __future__ import annotations
+
+import logging
+import signal
+
+from bot.app import build_app, make_http_server, run_socket_mode
+from bot.slack_client import make_client
+from bot.tracked_posting import TrackedPoster
+from feeds.arxiv_api import ArxivAPIClient
+from paperbot.config import Config
+from paperbot.service import PaperbotService
+from store import Store
+
+log = logging.getLogger(__name__)
+
+
+class ServeError(RuntimeError):
+    """Missing secrets or settings for ``paperbot serve``."""
+
+
+def build(config: Config, store: Store, socket_mode: bool = False, arxiv: ArxivAPIClient | None = None,
+          poll_max_age_s: float | None = 900, grace_s: int | None = None):
+    """``(service, app)`` wired together: WebClient at ``SLACK_API_URL`` with retries, a
+    `TrackedPoster` paced by ``[slack] post_interval_s``, the service and the bolt App.
+
+    Raises:
+        ServeError: no ``SLACK_BOT_TOKEN``, or no ``SLACK_SIGNING_SECRET`` in HTTP mode.
+    """
+    token = config.slack_bot_token
+    if not token:
+        raise ServeError("SLACK_BOT_TOKEN is not set (the bot token, xoxb-…)")
+    if not socket_mode and not config.slack_signing_secret:
+        raise ServeError("SLACK_SIGNING_SECRET is not set (needed to verify Slack's requests in HTTP mode; "
+                         "or set SLACK_APP_TOKEN for Socket Mode)")
+    client = make_client(token, config.slack_api_url)
+    poster = TrackedPoster(client, store, config.slack.post_interval_s)
+    service = PaperbotService(config, store, poster, arxiv=arxiv or ArxivAPIClient(),
+                              poll_max_age_s=poll_max_age_s, grace_s=grace_s)
+    app = build_app(service, client, config.slack_signing_secret, socket_mode=socket_mode)
+    return service, app
+
+
+def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool = False) -> None:
+    """Start the scheduler (catching up missed slots) and serve until SIGINT/SIGTERM."""
+    socket_mode = socket_mode or bool(config.slack_app_token)
+    if socket_mode and not config.slack_app_token:
+        raise ServeError("Socket Mode needs SLACK_APP_TOKEN (the app-level token, xapp-…)")
+    service, app = build(config, store, socket_mode)
+    caught = service.scheduler.start()
+    for job, when in service.scheduler.jobs():
+        log.warning("scheduled %s next at %s", job, when)
+    if caught:
+        log.warning("catching up missed digests: %s", ", ".join(caught))
+    try:
+        if socket_mode:
+            log.warning("paperbot serving over Socket Mode")
+            run_socket_mode(app, config.slack_app_token)
+        else:
+            server = make_http_server(app, host, port)
+            log.warning("paperbot serving on http://%s:%s/slack/events", host, server.effective_port)
+
+            def stop(*_):  # runs in the main thread, interrupting the server's select loop
+                raise KeyboardInterrupt
+            signal.signal(signal.SIGTERM, stop)
+            server.run()  # returns on KeyboardInterrupt (SIGINT, or SIGTERM via `stop`)
+            log.warning("paperbot stopped")
+    finally:
+        service.scheduler.shutdown(wait=False)

@@ -1,0 +1,337 @@
+"""The running bot's services: what Slack listeners and the scheduler call (orchestration layer).
+
+`PaperbotService` joins config, store, feeds, recommender and the Slack poster:
+
+- channels = config channels merged with channels created by ``/papers subscribe`` (their
+  follows live in the store; schedule/time zone/max papers/min score come from the config, or
+  the defaults for a channel created from Slack);
+- DM digests for users whose ``dm_digest`` setting is on, scored with their own profile;
+- scheduled and on-demand digests (polling first when the last poll is older than
+  `poll_max_age_s`), delivered once per slot through `paperbot.pipeline.deliver`;
+- search, ``like`` (fetching unknown papers through the arXiv API client), the App Home data.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from bot.digest import Digest
+from bot.home import HomeData
+from bot.scheduler import DigestScheduler, Target
+from feeds.arxiv_api import ArxivAPIClient, ArxivAPIError
+from feeds.http import FetchError
+from feeds.records import Paper
+from paperbot.config import DEFAULT_SCHEDULE, ChannelConfig, Config
+from paperbot.digests import channel_digest, load_or_fit_model, profile_digest
+from paperbot.pipeline import DeliveryOutcome, deliver, import_curated
+from paperbot.poll import poll_all
+from recommender import feedback
+from recommender.profiles import profile_for_user, top_terms
+from recommender.search import SearchHit, more_like, search
+from recommender.tfidf import TfidfModel
+from store import Store
+
+log = logging.getLogger(__name__)
+
+DM_PREFIX = "dm:"
+DM_SETTING = "dm_digest"
+DM_MAX_PAPERS = 10
+DM_MIN_SCORE = 0.05
+
+
+class ServiceError(RuntimeError):
+    """A user-facing failure (unknown paper, arXiv unreachable, …); the message is shown as is."""
+
+    @property
+    def user_message(self) -> str:
+        """The text shown to the Slack user."""
+        return str(self)
+
+
+class PaperbotService:
+    """Everything the Slack listeners and the scheduler need.
+
+    Args:
+        config: the loaded configuration.
+        store: the open store.
+        poster: what delivers digests (a `bot.tracked_posting.TrackedPoster` in `paperbot serve`).
+        arxiv: the arXiv API client used by ``/papers like`` for unknown papers.
+        poll_max_age_s: a digest run polls the feeds first when the last poll is older
+            (None: never poll from digest runs).
+        grace_s: catch-up window for missed slots (see `bot.scheduler`).
+    """
+
+    def __init__(self, config: Config, store: Store, poster, arxiv: ArxivAPIClient | None = None,
+                 poll_max_age_s: float | None = 900, grace_s: int | None = None):
+        self.config = config
+        self.store = store
+        self.poster = poster
+        self.arxiv = arxiv
+        self.poll_max_age_s = poll_max_age_s
+        self._model: TfidfModel | None = None
+        self._model_lock = threading.Lock()
+        self._poll_lock = threading.Lock()
+        self._last_poll: float | None = None
+        self._failed_sources = 0
+        kw = {"grace_s": grace_s} if grace_s is not None else {}
+        self.scheduler = DigestScheduler(self.targets, **kw)
+
+    # ---- model and polling ---------------------------------------------------------------
+    def model(self) -> TfidfModel | None:
+        """The TF-IDF model (loaded or fitted once, refitted after a poll); None with no papers."""
+        with self._model_lock:
+            if self._model is None and self.store.count_papers():
+                self._model = load_or_fit_model(self.config, self.store)
+            return self._model
+
+    def _invalidate_model(self) -> None:
+        with self._model_lock:
+            self._model = None
+
+    def poll(self) -> int:
+        """Import curated files and poll every source (one poll at a time); returns the number
+        of failed sources."""
+        with self._poll_lock:
+            for path in self.config.curated_files:
+                try:
+                    import_curated(self.store, path)
+                except Exception as exc:  # a bad curated file must not stop digests
+                    log.error("curated file %s: %s", path, exc)
+            outcomes = poll_all(self.config, self.store)
+            self._last_poll = time.monotonic()
+            self._failed_sources = sum(1 for o in outcomes if o.error)
+        self._invalidate_model()
+        return self._failed_sources
+
+    def _maybe_poll(self) -> None:
+        if self.poll_max_age_s is None:
+            return
+        if self._last_poll is None or time.monotonic() - self._last_poll > self.poll_max_age_s:
+            self.poll()
+
+    # ---- channels and targets ------------------------------------------------------------
+    def channel_configs(self) -> list[ChannelConfig]:
+        """Config channels, then channels created by ``/papers subscribe`` (defaults, or the
+        settings stored on their row)."""
+        out = list(self.config.channels)
+        known = {c.id for c in out}
+        for row in self.store.channels():
+            if row["channel_id"] in known:
+                continue
+            out.append(ChannelConfig(
+                id=row["channel_id"], name=row.get("name") or "",
+                schedule=row.get("schedule") or DEFAULT_SCHEDULE, timezone=row.get("timezone") or "UTC",
+                max_papers=row.get("max_papers") or 10,
+                min_score=row["min_score"] if row.get("min_score") is not None else 0.05))
+        return out
+
+    def channel_config(self, channel_id: str) -> ChannelConfig | None:
+        """The effective settings of one channel, or None if it gets no digest."""
+        return next((c for c in self.channel_configs() if c.id == channel_id), None)
+
+    def dm_users(self) -> list[str]:
+        """Users with the personal DM digest on."""
+        return self.store.users_with_setting(DM_SETTING, True)
+
+    def targets(self) -> list[Target]:
+        """What the scheduler runs: every channel, and a DM digest per opted-in user (weekdays
+        09:00 in the user's ``timezone`` setting, UTC by default)."""
+        out = [Target(c.id, c.schedule, c.timezone,
+                      run=lambda slot, cid=c.id: self.run_channel_digest(cid, slot),
+                      done=lambda slot, cid=c.id: self.digest_done(cid, slot))
+               for c in self.channel_configs()]
+        for uid in self.dm_users():
+            tz = self.store.user_settings(uid).get("timezone") or "UTC"
+            out.append(Target(DM_PREFIX + uid, DEFAULT_SCHEDULE, tz,
+                              run=lambda slot, u=uid: self.run_user_digest(u, slot),
+                              done=lambda slot, u=uid: self.digest_done(u, slot)))
+        return out
+
+    def digest_done(self, target_id: str, slot: str) -> bool:
+        """True when the store has a posted/pending/printed digest of `target_id` for `slot`."""
+        row = self.store.get_digest(f"{target_id}:{slot}")
+        return bool(row) and row["status"] in ("posted", "pending", "printed")
+
+    def _resync(self) -> None:
+        if self.scheduler.scheduler.running:
+            self.scheduler.sync()
+
+    # ---- digests -------------------------------------------------------------------------
+    @staticmethod
+    def _slot_day(slot: str, tz: str) -> date:
+        try:
+            return datetime.fromisoformat(slot).astimezone(ZoneInfo(tz)).date()
+        except ValueError:
+            return datetime.now(ZoneInfo(tz)).date()
+
+    def run_channel_digest(self, channel_id: str, slot: str) -> DeliveryOutcome:
+        """Build and deliver one channel's digest for `slot` (at most once per slot).
+
+        Raises:
+            ServiceError: the channel has no digest configured or subscribed.
+        """
+        ch = self.channel_config(channel_id)
+        if ch is None:
+            raise ServiceError("this channel has no digest yet: `/papers subscribe <collection | keywords>` first")
+        self._maybe_poll()
+        model = self.model()
+        day = self._slot_day(slot, ch.timezone)
+        if model is None:
+            digest = Digest(channel_id=ch.id, title=f"Paper digest · {ch.name or ch.id} · {day}",
+                            date=day.isoformat(), empty_reason="No papers stored yet (feeds not polled).")
+        else:
+            digest = channel_digest(ch, self.store, model, day, self._failed_sources,
+                                    self.config.recommender.candidate_days)
+        return deliver(self.store, ch, digest, self.poster, slot)
+
+    def run_user_digest(self, user_id: str, slot: str) -> DeliveryOutcome:
+        """Build and deliver a personal digest by DM (posted to the user id), once per slot."""
+        tz = self.store.user_settings(user_id).get("timezone") or "UTC"
+        self._maybe_poll()
+        model = self.model()
+        day = self._slot_day(slot, tz)
+        title = f"Your paper digest · {day}"
+        target = ChannelConfig(id=user_id, name="you", max_papers=DM_MAX_PAPERS, min_score=DM_MIN_SCORE)
+        if model is None:
+            digest = Digest(channel_id=user_id, title=title, date=day.isoformat(),
+                            empty_reason="No papers stored yet (feeds not polled).")
+        else:
+            digest = profile_digest(user_id, title, profile_for_user(self.store, user_id), self.store, model,
+                                    day, DM_MIN_SCORE, DM_MAX_PAPERS, self._failed_sources,
+                                    self.config.recommender.candidate_days,
+                                    no_profile="Your profile is empty: `/papers follow author …`, "
+                                               "`/papers subscribe …` in a DM with me, or 👍 some papers.")
+        return deliver(self.store, target, digest, self.poster, slot)
+
+    # ---- follows -------------------------------------------------------------------------
+    def _follow_values(self, value: str) -> tuple[str, list[str]]:
+        if value in self.store.collections():
+            return "collection", [value]
+        words = [w.strip() for w in value.split(",") if w.strip()]
+        return "keyword", list(dict.fromkeys(words))
+
+    def subscribe(self, subject_id: str, value: str, is_channel: bool, channel_name: str = "") -> str:
+        """Follow a curated collection (an exact collection name) or keywords (comma-separated)
+        for a channel (creating its digest) or a user. Returns the reply text."""
+        kind, values = self._follow_values(value)
+        if not values:
+            raise ServiceError("give a collection name or some keywords")
+        if is_channel and self.channel_config(subject_id) is None:
+            self.store.upsert_channel(subject_id, name=channel_name or "")
+        added = [v for v in values if self.store.add_follow(subject_id, kind, v)]
+        self._resync()
+        who = "This channel" if is_channel else "You"
+        what = f"collection `{values[0]}`" if kind == "collection" else \
+            "keyword" + ("s " if len(values) > 1 else " ") + ", ".join(f"“{v}”" for v in values)
+        if not added:
+            return f"{who} already follow{'s' if is_channel else ''} {what}."
+        msg = f"{who} now follow{'s' if is_channel else ''} {what}."
+        if is_channel:
+            ch = self.channel_config(subject_id)
+            msg += f" Digest schedule: `{ch.schedule}` ({ch.timezone})."
+        return msg
+
+    def unsubscribe(self, subject_id: str, value: str, is_channel: bool) -> str:
+        """Stop following a collection or keywords; says so when the follow comes from the
+        config file (which only the file can change)."""
+        removed = [v for kind in ("collection", "keyword")
+                   for v in ([value] if kind == "collection" else [w.strip() for w in value.split(",") if w.strip()])
+                   if self.store.remove_follow(subject_id, kind, v)]
+        cfg = next((c for c in self.config.channels if c.id == subject_id), None)
+        if removed:
+            self._resync()
+            return "Unfollowed " + ", ".join(f"“{v}”" for v in removed) + "."
+        if cfg and (value in cfg.collections or value in cfg.keywords):
+            return f"“{value}” comes from the config file ({self.config.path or 'config'}); change it there."
+        return f"Not following “{value}”. `/papers profile` lists what you follow."
+
+    def follow_author(self, user_id: str, name: str, follow: bool = True) -> str:
+        """Follow / unfollow an author (their stored papers count as positives)."""
+        if follow:
+            new = self.store.add_follow(user_id, "author", name)
+            n = len(self.store.search_papers(authors=[name], limit=1000))
+            return (f"You now follow {name} ({n} stored paper{'s' if n != 1 else ''})." if new
+                    else f"You already follow {name}.")
+        return (f"Unfollowed {name}." if self.store.remove_follow(user_id, "author", name)
+                else f"You do not follow {name}.")
+
+    def set_dm_digest(self, user_id: str, on: bool) -> str:
+        """Turn the personal DM digest on/off (and (un)schedule it)."""
+        self.store.set_user_setting(user_id, DM_SETTING, bool(on))
+        self._resync()
+        return ("Personal digest by DM: *on* (weekdays 09:00 UTC, ranked by your profile)." if on
+                else "Personal digest by DM: *off*.")
+
+    # ---- papers, search, feedback --------------------------------------------------------
+    def ensure_paper(self, arxiv_id: str) -> Paper:
+        """The stored paper, or its metadata fetched through the arXiv API and stored.
+
+        Raises:
+            ServiceError: not found, or the arXiv API failed/unconfigured.
+        """
+        paper = self.store.get_paper(arxiv_id)
+        if paper is not None:
+            return paper
+        if self.arxiv is None:
+            raise ServiceError(f"{arxiv_id} is not stored and the arXiv API is not available")
+        try:
+            found = [p for p in self.arxiv.by_ids([arxiv_id]) if p.arxiv_id == arxiv_id]
+        except (ArxivAPIError, FetchError) as exc:
+            raise ServiceError(f"could not fetch {arxiv_id} from the arXiv API ({str(exc)[:120]})") from None
+        if not found:
+            raise ServiceError(f"arXiv has no paper {arxiv_id}")
+        self.store.upsert_papers(found)
+        self._invalidate_model()
+        return found[0]
+
+    def like(self, user_id: str, arxiv_id: str, event_key: str | None) -> tuple[Paper, bool]:
+        """👍 a paper by id (fetching it if unknown) through `recommender.feedback.record`."""
+        paper = self.ensure_paper(arxiv_id)
+        stored = feedback.record(self.store, user_id, paper.arxiv_id, feedback.UP, "like", event_key=event_key)
+        return paper, stored
+
+    def search(self, text: str, limit: int = 10) -> list[SearchHit]:
+        """`recommender.search.search` with the current model (raises its `QueryError`)."""
+        return search(self.store, self.model(), text, limit)
+
+    def more_like(self, arxiv_id: str, limit: int = 5) -> list[SearchHit]:
+        """Papers similar to one stored paper."""
+        return more_like(self.store, self.model(), arxiv_id, limit)
+
+    @staticmethod
+    def now_slot() -> str:
+        """The slot of an on-demand digest (``/papers digest now``)."""
+        return utc_slot_now()
+
+    # ---- App Home ------------------------------------------------------------------------
+    def home_data(self, user_id: str) -> HomeData:
+        """What the user's Home tab shows."""
+        prof = profile_for_user(self.store, user_id)
+        liked_ids = self.store.recent_feedback_ids(user_id, feedback.UP, 10)
+        papers = self.store.get_papers(liked_ids)
+        liked = [(a, papers[a].title, papers[a].abs_url or f"https://arxiv.org/abs/{a}")
+                 for a in liked_ids if a in papers]
+        return HomeData(user_id=user_id, follows=self.store.follows(user_id),
+                        top_terms=top_terms(self.model(), prof, 10), liked=liked,
+                        dm_digest=bool(self.store.user_settings(user_id).get(DM_SETTING)),
+                        collections=sorted(self.store.collections()))
+
+    def profile_text(self, user_id: str) -> str:
+        """``/papers profile``: the Home tab's content as one mrkdwn message."""
+        d = self.home_data(user_id)
+        lines = ["*Your paper profile*"]
+        for kind, label in (("collection", "Collections"), ("keyword", "Keywords"), ("author", "Authors")):
+            vals = d.follows.get(kind, [])
+            lines.append(f"*{label}:* " + (", ".join(vals) if vals else "none"))
+        lines.append("*Top terms:* " + (", ".join(d.top_terms) if d.top_terms else "none yet"))
+        lines.append("*Recently 👍:* " + ("; ".join(f"<{u}|{t[:80]}>" for _, t, u in d.liked[:5]) or "none"))
+        lines.append("*DM digest:* " + ("on" if d.dm_digest else "off"))
+        return "\n".join(lines)
+
+
+def utc_slot_now() -> str:
+    """A slot name for an on-demand digest (``now:<UTC time>``), unique per second."""
+    return "now:" + datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,377 @@
+"""The real bolt app over HTTP (waitress on 127.0.0.1), signed requests, Web API fake: slash
+commands, buttons, reactions, App Home, signatures, 429s and scheduled digests."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from bot.scheduler import latest_slot, slot_name
+from feeds.arxiv_api import ArxivAPIClient
+from feeds.http import Fetcher
+from paperbot.config import ChannelConfig
+from tests.bot_harness import BotServer, make_config, seed_store, wait_for
+from tests.conftest import fixture_path
+
+
+@pytest.fixture
+def seeded(store):
+    seed_store(store)
+    return store
+
+
+def _post_digest(bot, channel="C1"):
+    """Subscribe `channel` to rlhf_code and run its scheduled job through the scheduler."""
+    resp, rid = bot.command("subscribe rlhf_code", channel=channel)
+    assert resp.status_code == 200
+    assert "now follows collection `rlhf_code`" in bot.wait_response(rid)["text"]
+    bot.service.scheduler.start(catch_up=False)
+    bot.service.scheduler.run_now(channel)
+    wait_for(lambda: bot.fake.calls_to("chat.postMessage"), what="digest post")
+    wait_for(lambda: any(d for d in [bot.store.get_digest(f"{channel}:{_slot()}")] if d and d["status"] == "posted"),
+             what="digest row posted")
+    return bot.fake.messages[channel][0]
+
+
+def _slot():
+    from apscheduler.triggers.cron import CronTrigger
+    return slot_name(latest_slot(CronTrigger.from_crontab("0 9 * * mon-fri", timezone="UTC"),
+                                 datetime.now(timezone.utc)))
+
+
+# ---- /papers search -------------------------------------------------------------------------
+def test_search_returns_ranked_ephemeral_results_with_buttons(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        started = time.monotonic()
+        resp, rid = bot.command("search reward model")
+        assert resp.status_code == 200 and time.monotonic() - started < 3  # acked within 3 s
+        out = bot.wait_response(rid)
+    assert out["response_type"] == "ephemeral"
+    blocks = out["blocks"]
+    sections = [b for b in blocks if b.get("block_id", "").startswith("paper:")]
+    assert 1 <= len(sections) <= 10 and len(blocks) <= 50
+    assert "reward" in sections[0]["text"]["text"].lower()
+    actions = [b for b in blocks if b["type"] == "actions"]
+    ids = {e["action_id"] for e in actions[0]["elements"]}
+    assert ids == {"feedback_up", "feedback_down", "more_like_this"}
+    assert actions[0]["elements"][0]["value"] == sections[0]["block_id"][len("paper:"):]
+
+
+HOSTILE = ['C++', '"unbalanced quote', '*', 'NEAR(reward model, 3)', 'reward AND OR NOT', '🤖🎉 reward',
+           "'; drop table papers; --", 'x' * 2000, 'a"b"c*', 'title:reward', '^reward', '(((', '\u0000\ufeff']
+
+
+def test_search_hostile_input_never_breaks(tmp_path, seeded, slack_fake, monkeypatch):
+    n = seeded.count_papers()
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        rids = []
+        for text in HOSTILE:
+            resp, rid = bot.command("search " + text)
+            assert resp.status_code == 200, text
+            rids.append(rid)
+        for text, rid in zip(HOSTILE, rids):
+            out = bot.wait_response(rid)
+            body = json.dumps(out)
+            assert "Traceback" not in body and "went wrong" not in body, (text, body[:300])
+            assert out["response_type"] == "ephemeral" and "results for" in json.dumps(out["blocks"]), text
+    assert seeded.count_papers() == n  # nothing dropped
+
+
+@pytest.mark.parametrize("text,expect", [
+    ("search since:2024-13-45 rl", "since: expects a date YYYY-MM-DD"),
+    ("search source:myspace", "source: expects one of"),
+    ("search author:", "author: needs a value"),
+    ("frobnicate", "unknown command"),
+    ("like not-an-id", "not an arXiv id"),
+    ("digest sometimes", "usage: `/papers digest now`"),
+])
+def test_malformed_commands_get_usage_not_traces(tmp_path, seeded, slack_fake, monkeypatch, text, expect):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        resp, rid = bot.command(text)
+        assert resp.status_code == 200
+        msg = resp.json()["text"] if resp.content else bot.wait_response(rid)["text"]
+    assert expect in msg and "Traceback" not in msg
+
+
+def test_search_filters_author_cat_since_source(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        hits = bot.service.search("learning cat:cs.CL since:2024-01-01", limit=50)
+        assert hits and all("cs.CL" in h.paper.categories and h.paper.published >= "2024-01-01" for h in hits)
+        some = seeded.get_paper(hits[0].paper.arxiv_id).authors[0]
+        by = bot.service.search(f'author:"{some}"', limit=50)
+        assert by and all(any(some.lower() in a.lower() for a in h.paper.authors) for h in by)
+        assert bot.service.search("learning source:hf") == []  # no HF papers in this store
+
+
+# ---- subscribe → scheduled digest -----------------------------------------------------------
+def test_subscribe_then_scheduled_digest_posted_once(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        msg = _post_digest(bot)
+        assert [j for j, _ in bot.service.scheduler.jobs()] == ["digest:C1"]
+        post = slack_fake.calls_to("chat.postMessage")[0]["args"]
+        assert post["channel"] == "C1" and post["unfurl_links"] in (False, "0", "false", 0)
+        assert msg["blocks"][0]["type"] == "header" and len(msg["blocks"]) <= 50
+        n_posts = len(slack_fake.calls_to("chat.postMessage"))
+        bot.service.scheduler.run_now("C1")  # the same slot again: refused by the digest row
+        time.sleep(0.3)
+        assert len(slack_fake.calls_to("chat.postMessage")) == n_posts
+        ids = seeded.message_paper_ids("C1", msg["ts"])
+        assert ids and ids == [b["block_id"][6:] for b in msg["blocks"] if b.get("block_id", "").startswith("paper:")]
+
+
+def test_digest_now_and_empty_digest_says_why(tmp_path, seeded, slack_fake, monkeypatch):
+    cfg = make_config(tmp_path, [ChannelConfig(id="C9", name="#strict", collections=["rlhf_code"], min_score=0.99)])
+    with BotServer(cfg, seeded, slack_fake, monkeypatch) as bot:
+        resp, rid = bot.command("digest now", channel="C9")
+        assert resp.status_code == 200
+        assert bot.wait_response(rid)["text"] == "Digest posted: 0 papers."
+        wait_for(lambda: slack_fake.calls_to("chat.postMessage"), what="digest post")
+    text = json.dumps(slack_fake.calls_to("chat.postMessage")[0]["args"]["blocks"])
+    assert "none scored above the threshold (0.99)" in text
+
+
+# ---- feedback --------------------------------------------------------------------------------
+def test_button_feedback_recorded_once_and_message_updated(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        msg = _post_digest(bot)
+        aid = next(b["block_id"][6:] for b in msg["blocks"] if b.get("block_id", "").startswith("paper:"))
+        for _ in range(3):  # the same click delivered three times
+            resp, _ = bot.action("feedback_up", aid, user="U7", message=msg, action_ts="1700000001.000001")
+            assert resp.status_code == 200
+        wait_for(lambda: slack_fake.calls_to("chat.update"), what="chat.update")
+        time.sleep(0.3)
+        assert seeded.feedback_count() == 1
+        assert seeded.feedback_for(user_id="U7") == {aid: 1}
+        assert seeded.feedback_for(channel_id="C1") == {aid: 1}  # the channel profile learns it
+        upd = slack_fake.calls_to("chat.update")
+        assert len(upd) == 1 and upd[0]["args"]["ts"] == msg["ts"]
+        fb = next(b for b in upd[0]["args"]["blocks"] if b.get("block_id") == f"fb:{aid}")
+        assert [e["text"]["text"] for e in fb["elements"]] == ["👍 1", "👎 0"]
+        # a different click (new action_ts) of 👎 by another user counts too
+        bot.action("feedback_down", aid, user="U8", message=msg, action_ts="1700000002.000001")
+        wait_for(lambda: len(slack_fake.calls_to("chat.update")) == 2, what="second update")
+        fb = next(b for b in slack_fake.calls_to("chat.update")[1]["args"]["blocks"] if b.get("block_id") == f"fb:{aid}")
+        assert [e["text"]["text"] for e in fb["elements"]] == ["👍 1", "👎 1"]
+
+
+def test_button_on_ephemeral_search_result_confirms_choice(tmp_path, seeded, slack_fake, monkeypatch):
+    aid = next(iter(seeded.iter_papers())).arxiv_id
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        _, rid = bot.action("feedback_down", aid, user="U3", ephemeral=True)
+        out = bot.wait_response(rid)
+        assert out["text"].startswith("👎 recorded") and out["response_type"] == "ephemeral"
+        _, rid = bot.action("more_like_this", aid, user="U3", ephemeral=True)
+        more = bot.wait_response(rid)
+    assert seeded.feedback_for(user_id="U3") == {aid: -1}
+    assert seeded.feedback_for(channel_id="C1") == {}  # not a digest: the channel profile is untouched
+    shown = [b["block_id"][6:] for b in more["blocks"] if b.get("block_id", "").startswith("paper:")]
+    assert shown and aid not in shown
+
+
+def test_reactions_map_to_message_papers_once_and_removal_undoes(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        msg = _post_digest(bot)
+        papers = seeded.message_paper_ids("C1", msg["ts"])
+        ev = {"type": "reaction_added", "user": "U5", "reaction": "+1", "event_ts": "1700000100.1",
+              "item": {"type": "message", "channel": "C1", "ts": msg["ts"]}}
+        for retry in (None, 1, 2):
+            assert bot.event(ev, "Ev001", retry=retry).status_code == 200
+        wait_for(lambda: seeded.feedback_count() == len(papers), what="reaction feedback")
+        other = dict(ev, reaction="tada")  # not a feedback emoji
+        bot.event(other, "Ev002")
+        time.sleep(0.3)
+        assert seeded.feedback_count() == len(papers)
+        assert seeded.feedback_for(user_id="U5") == {a: 1 for a in papers}
+        removed = dict(ev, type="reaction_removed")
+        for retry in (None, 1):
+            bot.event(removed, "Ev003", retry=retry)
+        wait_for(lambda: seeded.feedback_for(user_id="U5") == {}, what="undo")
+        bot.event(ev, "Ev004")  # react again: a new event counts again
+        wait_for(lambda: seeded.feedback_for(user_id="U5") == {a: 1 for a in papers}, what="re-react")
+
+
+# ---- signatures ------------------------------------------------------------------------------
+def test_forged_and_stale_signatures_get_401_and_store_nothing(tmp_path, seeded, slack_fake, monkeypatch):
+    aid = next(iter(seeded.iter_papers())).arxiv_id
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        ev = {"type": "reaction_added", "user": "U5", "reaction": "+1",
+              "item": {"type": "message", "channel": "C1", "ts": "1.0"}}
+        body = json.dumps({"type": "event_callback", "event_id": "EvX", "event": ev})
+        forged = bot.http.post(bot.url, content=body, headers={
+            "Content-Type": "application/json", "X-Slack-Request-Timestamp": str(int(time.time())),
+            "X-Slack-Signature": "v0=" + "0" * 64})
+        assert forged.status_code == 401
+        unsigned, _ = bot.command("subscribe rlhf_code", signed=False)
+        assert unsigned.status_code == 401
+        stale, _ = bot.command("subscribe rlhf_code", timestamp=int(time.time()) - 6 * 60)
+        assert stale.status_code == 401
+        stale_btn, _ = bot.action("feedback_up", aid, timestamp=int(time.time()) - 301)
+        assert stale_btn.status_code == 401
+        from tests.bot_harness import sign
+        body2 = "payload=" + json.dumps({"type": "block_actions"})
+        wrong_secret = bot.http.post(bot.url, content=body2, headers={
+            "Content-Type": "application/x-www-form-urlencoded", **sign(body2, secret="not-the-secret")})
+        assert wrong_secret.status_code == 401
+        time.sleep(0.3)
+    assert seeded.feedback_count() == 0 and seeded.channels() == [] and seeded.follows("C1") == {}
+    assert [c["method"] for c in slack_fake.calls if c["method"] != "auth.test"] == []
+
+
+# ---- Web API rate limit -----------------------------------------------------------------------
+def test_429_then_success_posts_the_digest_once(tmp_path, seeded, slack_fake, monkeypatch):
+    slack_fake.script("chat.postMessage", status=429, body={"ok": False, "error": "ratelimited"},
+                      headers={"Retry-After": "0"})
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        msg = _post_digest(bot)
+    posts = slack_fake.calls_to("chat.postMessage")
+    assert len(posts) == 2 and posts[0]["args"] == posts[1]["args"]  # retried once, then posted
+    assert seeded.get_digest(f"C1:{_slot()}")["message_ts"] == msg["ts"]
+    assert len(slack_fake.messages["C1"]) == 1
+
+
+# ---- App Home, DM digest, like, profile -----------------------------------------------------
+def test_app_home_published_and_buttons_change_settings(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        bot.service.scheduler.start(catch_up=False)
+        bot.command("follow author Pieter Abbeel", user="U2")
+        aid = seeded.collection_ids("rlhf_code")[0]
+        bot.action("feedback_up", aid, user="U2", ephemeral=True)
+        wait_for(lambda: seeded.follows("U2") and seeded.feedback_for(user_id="U2"), what="follow+like")
+        bot.event({"type": "app_home_opened", "user": "U2", "tab": "home", "channel": "D2"}, "EvH1")
+        wait_for(lambda: slack_fake.calls_to("views.publish"), what="views.publish")
+        view = slack_fake.calls_to("views.publish")[0]["args"]
+        assert view["user_id"] == "U2"
+        v = view["view"] if isinstance(view["view"], dict) else json.loads(view["view"])
+        text = json.dumps(v, ensure_ascii=False)
+        assert v["type"] == "home" and "Pieter Abbeel" in text and "Personal digest by DM:* off" in text
+        assert seeded.get_paper(aid).title[:40] in text and "Top profile terms:* `" in text
+        bot.action("home_dm_toggle", "on", user="U2")
+        wait_for(lambda: len(slack_fake.calls_to("views.publish")) == 2, what="republish")
+        assert seeded.user_settings("U2").get("dm_digest") is True
+        assert "digest:dm:U2" in [j for j, _ in bot.service.scheduler.jobs()]
+        v2 = slack_fake.calls_to("views.publish")[1]["args"]["view"]
+        assert "Personal digest by DM:* on" in json.dumps(v2, ensure_ascii=False)
+        bot.action("home_unfollow", "author:Pieter Abbeel", user="U2")
+        wait_for(lambda: seeded.follows("U2") == {}, what="unfollow")
+
+
+def test_dm_digest_on_schedules_and_posts_personal_digest(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        bot.service.scheduler.start(catch_up=False)
+        _, rid = bot.command("digest dm on", user="U4", channel="D4", channel_name="directmessage")
+        assert "on" in bot.wait_response(rid)["text"]
+        _, rid = bot.command("subscribe rlhf_code", user="U4", channel="D4", channel_name="directmessage")
+        assert "You now follow collection" in bot.wait_response(rid)["text"]
+        assert "digest:dm:U4" in [j for j, _ in bot.service.scheduler.jobs()]
+        bot.service.scheduler.run_now("dm:U4")
+        wait_for(lambda: slack_fake.messages.get("D4"), what="DM digest")
+        dm = slack_fake.messages["D4"][0]
+        assert "Your paper digest" in dm["text"]
+        assert seeded.message_paper_ids("D4", dm["ts"])  # reactions in the DM map to its papers
+        assert seeded.follows("C1") == {} and seeded.channels() == []  # a DM subscribe is personal
+
+
+class _ArxivAPIServer:
+    """Serves a recorded arXiv API response on 127.0.0.1 and records the queries."""
+
+    def __init__(self, body: bytes):
+        self.queries = []
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                outer.queries.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/atom+xml")
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/query"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_like_unknown_paper_fetches_it_through_the_arxiv_api(tmp_path, seeded, slack_fake, monkeypatch):
+    api = _ArxivAPIServer(fixture_path("arxiv_api", "search_au_del_maestro.xml").read_bytes())
+    from feeds.arxiv_api import parse_response
+    target = parse_response(fixture_path("arxiv_api", "search_au_del_maestro.xml").read_bytes()).result.papers[0]
+    assert seeded.get_paper(target.arxiv_id) is None
+    client = ArxivAPIClient(Fetcher(attempts=1), url=api.url, min_interval=0)
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch, arxiv=client) as bot:
+        _, rid = bot.command(f"like https://arxiv.org/abs/{target.arxiv_id}v2", user="U6")
+        out = bot.wait_response(rid)
+        _, rid2 = bot.command("profile", user="U6")
+        prof = bot.wait_response(rid2)["text"]
+    api.server.shutdown()
+    assert out["text"].startswith("👍 recorded")
+    assert "id_list=" + target.arxiv_id in api.queries[0]
+    assert seeded.get_paper(target.arxiv_id).title == target.title
+    assert seeded.feedback_for(user_id="U6") == {target.arxiv_id: 1}
+    assert target.title[:30] in prof
+
+
+# ---- restarts ------------------------------------------------------------------------------------
+def test_restart_catches_up_a_missed_slot_once_and_never_duplicates(tmp_path, seeded, slack_fake, monkeypatch):
+    now = datetime.now(timezone.utc) - timedelta(minutes=5)
+    cron = f"{now.minute} {now.hour} * * *"  # today's slot was 5 minutes ago: "missed" while down
+    cfg = make_config(tmp_path, [ChannelConfig(id="C2", name="#rl", collections=["rlhf_code"], schedule=cron,
+                                               min_score=0.0)])
+    with BotServer(cfg, seeded, slack_fake, monkeypatch, grace_s=3600) as bot:
+        assert bot.service.scheduler.start() == ["C2"]  # caught up on start
+        wait_for(lambda: slack_fake.messages.get("C2"), what="catch-up post")
+        bot.service.scheduler.sync()
+        bot.service.scheduler.sync()
+        assert [j for j, _ in bot.service.scheduler.jobs()] == ["digest:C2"]
+    slot = slot_name(now.replace(second=0, microsecond=0))
+    assert seeded.get_digest(f"C2:{slot}")["status"] == "posted"
+    for _ in range(2):  # two restarts on the same database
+        with BotServer(cfg, seeded, slack_fake, monkeypatch, grace_s=3600) as bot:
+            assert bot.service.scheduler.start() == []
+            assert [j for j, _ in bot.service.scheduler.jobs()] == ["digest:C2"]
+            bot.service.scheduler.run_now("C2")  # the job itself also refuses the delivered slot
+            time.sleep(0.3)
+    assert len(slack_fake.messages["C2"]) == 1
+
+
+def test_restart_outside_grace_period_does_not_post_old_slot(tmp_path, seeded, slack_fake, monkeypatch):
+    old = datetime.now(timezone.utc) - timedelta(hours=3)
+    cfg = make_config(tmp_path, [ChannelConfig(id="C3", collections=["rlhf_code"],
+                                               schedule=f"{old.minute} {old.hour} * * *")])
+    with BotServer(cfg, seeded, slack_fake, monkeypatch, grace_s=3600) as bot:
+        assert bot.service.scheduler.start() == []
+    assert slack_fake.calls_to("chat.postMessage") == []
+
+
+def test_subscribe_keywords_unsubscribe_and_config_follows(tmp_path, seeded, slack_fake, monkeypatch):
+    cfg = make_config(tmp_path, [ChannelConfig(id="C5", name="#cfg", collections=["rlhf_code"])])
+    with BotServer(cfg, seeded, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command("subscribe reward model, PPO", channel="C6", channel_name="ml")
+        out = bot.wait_response(rid)
+        assert out["response_type"] == "in_channel" and "keywords “reward model”, “PPO”" in out["text"]
+        assert sorted(seeded.follows("C6")["keyword"]) == ["PPO", "reward model"]
+        assert bot.service.channel_config("C6").schedule == "0 9 * * mon-fri"
+        _, rid = bot.command("unsubscribe PPO", channel="C6")
+        assert "Unfollowed “PPO”" in bot.wait_response(rid)["text"]
+        assert seeded.follows("C6") == {"keyword": ["reward model"]}
+        _, rid = bot.command("unsubscribe rlhf_code", channel="C5")
+        assert "comes from the config file" in bot.wait_response(rid)["text"]
+        _, rid = bot.command("digest now", channel="C7")
+        assert "no digest yet" in bot.wait_response(rid)["text"]
+    assert [c.id for c in bot.service.channel_configs()] == ["C5", "C6"]
+
+
+def test_internal_error_answers_one_line_without_trace(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        def boom(*a, **k):
+            raise RuntimeError("database is locked /secret/path")
+        monkeypatch.setattr(bot.service, "search", boom)
+        _, rid = bot.command("search anything")
+        out = bot.wait_response(rid)
+    assert out["text"] == "Sorry, something went wrong; the error was logged. Try again later."

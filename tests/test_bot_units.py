@@ -1,0 +1,255 @@
+"""Pure pieces of the Slack bot: command parser, search query parsing and FTS5 quoting, Block
+Kit builders (search results, App Home), slot arithmetic, profiles."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.blocks import MAX_BLOCKS
+from bot.commands_parser import Command, UsageError, parse_arxiv_id, parse_command
+from bot.home import MAX_HOME_BLOCKS, HomeData, home_view
+from bot.scheduler import latest_slot, slot_name
+from bot.search_blocks import search_blocks, with_feedback_state
+from bot.tracked_posting import paper_ids_in_blocks
+from feeds.records import Paper
+from recommender.profiles import profile_for_user
+from recommender.search import QueryError, SearchHit, fts_query, parse_query, search
+from tests.bot_harness import seed_store
+
+
+# ---- command parser ------------------------------------------------------------------------
+@pytest.mark.parametrize("text,cmd", [
+    ("", Command("help")),
+    ("   ", Command("help")),
+    ("HELP", Command("help")),
+    ("search  reward   model ", Command("search", "reward model")),
+    ("search C++ \"x\" *", Command("search", 'C++ "x" *')),
+    ("subscribe rlhf_code", Command("subscribe", "rlhf_code")),
+    ("unsubscribe reward model, PPO", Command("unsubscribe", "reward model, PPO")),
+    ("follow author Yann  LeCun", Command("follow_author", "Yann LeCun")),
+    ("unfollow AUTHOR Yann LeCun", Command("unfollow_author", "Yann LeCun")),
+    ("like 2501.01234v3", Command("like", "2501.01234")),
+    ("like arXiv:2501.01234", Command("like", "2501.01234")),
+    ("like <https://arxiv.org/abs/2501.01234v2|arxiv.org/abs/2501.01234v2>", Command("like", "2501.01234")),
+    ("like https://arxiv.org/pdf/2501.01234.pdf", Command("like", "2501.01234")),
+    ("like hep-th/9901001", Command("like", "hep-th/9901001")),
+    ("profile", Command("profile")),
+    ("digest now", Command("digest_now")),
+    ("digest DM On", Command("digest_dm", True)),
+    ("digest dm off", Command("digest_dm", False)),
+])
+def test_parse_command(text, cmd):
+    assert parse_command(text) == cmd
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("frobnicate", "unknown command"),
+    ("search", "usage: `/papers search"),
+    ("subscribe   ", "usage: `/papers subscribe"),
+    ("follow Yann", "usage: `/papers follow author"),
+    ("follow author", "usage: `/papers follow author"),
+    ("like", "usage: `/papers like"),
+    ("like 2501.01234 2501.01235", "usage: `/papers like"),
+    ("like https://example.com/abs/2501.01234", "not an arXiv id"),
+    ("profile extra", "usage: `/papers profile`"),
+    ("digest dm maybe", "usage: `/papers digest now`"),
+    ("subscribe " + "k" * 300, "too long"),
+])
+def test_parse_command_usage_errors(text, fragment):
+    with pytest.raises(UsageError) as exc:
+        parse_command(text)
+    assert fragment in str(exc.value)
+
+
+def test_parse_command_takes_any_string():
+    for text in ["\x00", "search \ud800", "🤖", "like \n", None, "digest", "  search\t\t*", "a" * 5000,
+                 "search " + "b" * 5000]:
+        try:
+            assert isinstance(parse_command(text), Command)
+        except UsageError:
+            pass
+
+
+def test_parse_arxiv_id():
+    assert parse_arxiv_id("2401.00001") == "2401.00001"
+    assert parse_arxiv_id("http://export.arxiv.org/abs/2401.00001v1") == "2401.00001"
+    assert parse_arxiv_id("2401.0001x") is None and parse_arxiv_id("") is None
+
+
+# ---- search query and FTS5 quoting -----------------------------------------------------------
+def test_parse_query_filters():
+    q = parse_query('author:"Yann LeCun" cat:cs.LG since:2024-02-29 source:hf self-supervised "world model"')
+    assert q.authors == ["Yann LeCun"] and q.categories == ["cs.LG"] and q.since == "2024-02-29"
+    assert q.source == "hf_daily" and q.text == "self-supervised world model"
+    assert parse_query("AUTHOR:Hinton").authors == ["Hinton"]
+    assert parse_query("http://x.org:80/a").text == "http://x.org:80/a"  # not a filter
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("since:2024-02-30", "since: expects a date"), ("since:yesterday", "since: expects a date"),
+    ("source:twitter", "source: expects one of"), ("cat:", "cat: needs a value"),
+    ('author:""', "author: needs a value"), ("   ", "give some words"),
+])
+def test_parse_query_errors(text, fragment):
+    with pytest.raises(QueryError) as exc:
+        parse_query(text)
+    assert fragment in str(exc.value)
+
+
+def test_fts_query_quotes_every_token():
+    assert fts_query('C++ "x" NEAR(a b) *') == '"c" OR "x" OR "near" OR "a" OR "b"'
+    assert fts_query("***") is None and fts_query("") is None
+    assert fts_query("🤖 émergence") == '"émergence"'
+    assert len(fts_query(" ".join(f"w{i}" for i in range(500))).split(" OR ")) == 32
+
+
+def test_search_on_store_is_safe_and_ranked(store):
+    seed_store(store)
+    for text in ['C++', 'NEAR(a, b)', '*', 'AND', '🤖', "x" * 2000, "'--", "a:b", '"a', 'a"b']:
+        assert isinstance(search(store, None, text), list)
+    with pytest.raises(QueryError):  # an empty phrase is no query at all: a clean usage error
+        search(store, None, '""')
+    hits = search(store, None, "reward model", limit=5)
+    assert hits and hits == sorted(hits, key=lambda h: -h.score)
+    assert "reward" in (hits[0].paper.title + hits[0].paper.abstract).lower()
+    assert hits[0].bm25 == 1.0  # the best BM25 is the normalisation point
+
+
+def test_store_search_filters_escape_like_wildcards(store):
+    store.upsert_papers([
+        Paper(arxiv_id="2401.00001", title="Alpha", abstract="x", authors=["Ann 100% Sure"], categories=["cs.LG"]),
+        Paper(arxiv_id="2401.00002", title="Beta", abstract="x", authors=["Ann 1000 Sure"], categories=["cs.LGX"]),
+    ])
+    assert [p.arxiv_id for p, _ in store.search_papers(authors=["100%"])] == ["2401.00001"]
+    assert [p.arxiv_id for p, _ in store.search_papers(authors=["_"])] == []
+    assert [p.arxiv_id for p, _ in store.search_papers(categories=["cs.LG"])] == ["2401.00001"]
+
+
+# ---- Block Kit --------------------------------------------------------------------------------
+def _paper(i: int) -> Paper:
+    return Paper(arxiv_id=f"2401.{i:05d}", title=f"Paper <{i}> & co" + "t" * 400, abstract="a",
+                 authors=[f"A{j}" for j in range(9)], abs_url=f"https://arxiv.org/abs/2401.{i:05d}")
+
+
+def test_search_blocks_within_limits_and_escaped():
+    hits = [SearchHit(_paper(i), 0.5, 0.6, 0.4) for i in range(40)]
+    blocks = search_blocks("q" * 3000, hits)
+    assert len(blocks) <= MAX_BLOCKS
+    assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
+    assert "&lt;0&gt; &amp; co" in blocks[1]["text"]["text"]
+    assert paper_ids_in_blocks(blocks)[:2] == ["2401.00000", "2401.00001"]
+    updated = with_feedback_state(blocks, "2401.00001", counts=(3, 1))
+    fb = [b for b in updated if b.get("block_id") == "fb:2401.00001"][0]
+    assert [e["text"]["text"] for e in fb["elements"]][:2] == ["👍 3", "👎 1"]
+    assert fb["elements"][2]["action_id"] == "more_like_this"
+    assert updated[0] == blocks[0] and blocks[4]["elements"][0]["text"]["text"] == "👍"  # input untouched
+
+
+def test_home_view_limits_and_content():
+    data = HomeData("U1", follows={"collection": ["rlhf_code"], "keyword": [f"k{i}" for i in range(200)],
+                                   "author": ["Ann <Lee>"]},
+                    top_terms=["reward", "ppo"], liked=[("2401.00001", "T & T", "https://arxiv.org/abs/2401.00001")],
+                    dm_digest=True, collections=["rlhf_code", "vision"])
+    view = home_view(data)
+    assert view["type"] == "home" and len(view["blocks"]) <= MAX_HOME_BLOCKS
+    text = str(view)
+    assert "Turn off" in text and "`reward`" in text and "T &amp; T" in text and "Follow vision" in text
+    assert "and more" in text
+    empty = home_view(HomeData("U2"))
+    assert "You follow nothing yet" in str(empty) and "Turn on" in str(empty)
+
+
+# ---- slots ------------------------------------------------------------------------------------
+def test_latest_slot_in_time_zone_and_weekdays():
+    trig = CronTrigger.from_crontab("0 9 * * mon-fri", timezone="Europe/London")
+    sat = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)  # a Saturday
+    assert slot_name(latest_slot(trig, sat)) == "2026-11-20T09:00+00:00"  # Friday 09:00 London
+    summer = datetime(2026, 7, 1, 8, 30, tzinfo=timezone.utc)  # 09:30 BST
+    assert slot_name(latest_slot(trig, summer)) == "2026-07-01T08:00+00:00"
+    from datetime import timedelta
+    assert latest_slot(trig, sat, timedelta(hours=6)) is None  # outside the grace period
+    ny = CronTrigger.from_crontab("30 7 * * *", timezone="America/New_York")
+    got = latest_slot(ny, datetime(2026, 3, 9, 12, 0, tzinfo=timezone.utc))
+    assert got.astimezone(ZoneInfo("America/New_York")).hour == 7 and got.minute == 30
+
+
+def test_user_profile_from_follows_and_feedback(store):
+    seed_store(store)
+    ids = store.collection_ids("rlhf_code")
+    store.add_follow("U1", "keyword", "reward model")
+    store.record_feedback("U1", ids[0], 1, "button", "k1")
+    store.record_feedback("U1", ids[1], -1, "button", "k2")
+    prof = profile_for_user(store, "U1")
+    assert [p.arxiv_id for p in prof.positives] == [ids[0], "keywords"]
+    assert [p.arxiv_id for p in prof.negatives] == [ids[1]]
+    assert prof.follows == ['"reward model"']
+
+
+def test_scheduler_sync_replaces_changed_and_removes_gone_jobs():
+    from bot.scheduler import DigestScheduler, Target
+    runs = []
+    targets = {"C1": Target("C1", "0 9 * * mon-fri", "UTC", runs.append, lambda s: False),
+               "C2": Target("C2", "30 8 * * *", "UTC", runs.append, lambda s: False)}
+    sched = DigestScheduler(lambda: list(targets.values()))
+    sched.start(catch_up=False)
+    try:
+        first = dict(sched.jobs())
+        assert sorted(first) == ["digest:C1", "digest:C2"]
+        targets["C1"] = Target("C1", "0 9 * * mon-fri", "Asia/Tokyo", runs.append, lambda s: False)
+        del targets["C2"]
+        sched.sync()
+        sched.sync()
+        now = dict(sched.jobs())
+        assert sorted(now) == ["digest:C1"]
+        assert now["digest:C1"] != first["digest:C1"]  # re-planned in Tokyo time
+        assert now["digest:C1"].utcoffset().total_seconds() == 9 * 3600
+    finally:
+        sched.shutdown()
+    assert runs == []
+
+
+def test_tracked_poster_paces_per_channel_and_records_message_papers(store, slack_fake):
+    from bot.slack_client import make_client
+    from bot.tracked_posting import TrackedPoster
+    sleeps, now = [], [100.0]
+    poster = TrackedPoster(make_client("xoxb-t", slack_fake.url), store, interval_s=1.0,
+                           sleep=lambda s: (sleeps.append(round(s, 3)), now.__setitem__(0, now[0] + s)),
+                           clock=lambda: now[0])
+    blocks = [{"type": "section", "block_id": "paper:2401.00001", "text": {"type": "mrkdwn", "text": "a"}},
+              {"type": "section", "block_id": "paper:2401.00002", "text": {"type": "mrkdwn", "text": "b"}}]
+    ts1 = poster.post_message("C1", "t", blocks)
+    poster.post_message("C2", "t", blocks[:1])      # another channel: no wait
+    poster.post_message("C1", "t", blocks[1:], thread_ts=ts1)  # same channel at once: waits 1 s
+    dm = poster.post_message("U9", "t", blocks[:1])  # a DM lands in D9
+    assert sleeps == [1.0]
+    assert store.message_paper_ids("C1", ts1) == ["2401.00001", "2401.00002"]
+    assert store.message_paper_ids("D9", dm) == ["2401.00001"]
+    assert all(c["args"]["unfurl_links"] in (False, "0", "false", 0) for c in slack_fake.calls_to("chat.postMessage"))
+
+
+def test_search_all_words_first_then_any_word(store):
+    store.upsert_papers([
+        Paper(arxiv_id="2401.00001", title="Graph neural networks", abstract="message passing on graphs"),
+        Paper(arxiv_id="2401.00002", title="Neural networks", abstract="deep learning"),
+        Paper(arxiv_id="2401.00003", title="Graph theory", abstract="cliques"),
+    ])
+    assert [h.paper.arxiv_id for h in search(store, None, "graph neural", limit=1)] == ["2401.00001"]
+    both = [h.paper.arxiv_id for h in search(store, None, "graph neural", limit=3)]
+    assert both[0] == "2401.00001" and sorted(both) == ["2401.00001", "2401.00002", "2401.00003"]
+    assert fts_query("a b", op="AND") == '"a" AND "b"'
+    with pytest.raises(ValueError):
+        fts_query("a", op="NEAR")
+
+
+def test_rerank_depth_limits_the_blend_to_the_best_bm25_hits(store):
+    from recommender.tfidf import TfidfModel, paper_text
+    seed_store(store)
+    model = TfidfModel.fit([paper_text(p.title, p.abstract) for p in store.iter_papers()])
+    full = search(store, model, "reward model learning", limit=5)
+    top = search(store, model, "reward model learning", limit=5, rerank=5)
+    assert len(top) == 5 and all(h.cosine > 0 for h in full)
+    bm25_first5 = {h.paper.arxiv_id for h in search(store, None, "reward model learning", limit=5)}
+    assert {h.paper.arxiv_id for h in top} == bm25_first5  # only those were re-scored

@@ -1,0 +1,139 @@
+"""`paperbot serve` as a user runs it: a separate process (waitress + bolt + scheduler) with a
+config file, polling real captures, talking to the Slack Web API fake through SLACK_API_URL."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+
+from bot.scheduler import slot_name
+from store import Store
+from tests.bot_harness import SECRET, TOKEN, sign, wait_for
+from tests.conftest import fixture_path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _config(tmp_path: Path, cron: str) -> Path:
+    cfg = tmp_path / "paperbot.toml"
+    cfg.write_text(f"""
+[database]
+path = "bot.db"
+[[feeds.arxiv_api]]
+name = "search"
+url = "{fixture_path('arxiv_api', 'q_testing_s0_m100_cfe7536492ca.xml').as_uri()}"
+[feeds.hf_daily]
+urls = ["{fixture_path('hf_daily', '2026-08-21.json').as_uri()}"]
+[curated]
+files = ["{fixture_path('seeds', 'papers_database.sample.json')}"]
+[recommender]
+model_path = "model.joblib"
+[[channels]]
+id = "CRL"
+name = "#rl"
+collections = ["rlhf_code"]
+schedule = "{cron}"
+timezone = "UTC"
+max_papers = 30
+min_score = 0.0
+[slack]
+post_interval_s = 0.0
+""")
+    return cfg
+
+
+def _start(tmp_path, cfg, fake, log_name):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake.url,
+               PYTHONPATH=str(ROOT))
+    log = open(tmp_path / log_name, "w")
+    proc = subprocess.Popen([sys.executable, "-m", "paperbot.cli", "serve", "--config", str(cfg),
+                             "--host", "127.0.0.1", "--port", "0"], cwd=tmp_path, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    port = []
+
+    def bound():
+        m = re.search(r"serving on http://127\.0\.0\.1:(\d+)/slack/events", (tmp_path / log_name).read_text())
+        if m:
+            port.append(int(m.group(1)))
+        return bool(m) or proc.poll() is not None
+    wait_for(bound, 60, "paperbot serve to listen")
+    assert proc.poll() is None, (tmp_path / log_name).read_text()
+    return proc, f"http://127.0.0.1:{port[0]}"
+
+
+def _stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
+
+
+def test_paperbot_serve_end_to_end(tmp_path, slack_fake):
+    missed = datetime.now(timezone.utc) - timedelta(minutes=3)
+    cfg = _config(tmp_path, f"{missed.minute} {missed.hour} * * *")
+    proc, base = _start(tmp_path, cfg, slack_fake, "serve1.log")
+    try:
+        # the slot 3 minutes ago was missed (process down): caught up once on start
+        wait_for(lambda: slack_fake.messages.get("CRL"), 60, "catch-up digest")
+        assert httpx.get(base + "/healthz").text == "ok\n"
+        form = urlencode({"command": "/papers", "text": "search reward model cat:cs.LG", "user_id": "U1",
+                          "channel_id": "CRL", "channel_name": "rl", "team_id": "T1",
+                          "response_url": slack_fake.base + "/response/e2e", "trigger_id": "t1"})
+        r = httpx.post(base + "/slack/events", content=form,
+                       headers={"Content-Type": "application/x-www-form-urlencoded", **sign(form)})
+        assert r.status_code == 200
+        wait_for(lambda: slack_fake.calls_to("response_url"), 30, "search response")
+        out = slack_fake.calls_to("response_url")[0]["args"]
+        assert any(b.get("block_id", "").startswith("paper:") for b in out["blocks"])
+        forged = httpx.post(base + "/slack/events", content=form,
+                            headers={"Content-Type": "application/x-www-form-urlencoded",
+                                     **sign(form, secret="wrong")})
+        assert forged.status_code == 401
+    finally:
+        _stop(proc)
+    main = slack_fake.messages["CRL"]
+    assert main[0]["blocks"][0]["type"] == "header" and len(main[0]["blocks"]) <= 50
+    assert any(m["thread_ts"] == main[0]["ts"] for m in main[1:])  # 30 papers: the rest in a thread
+    posts_before = len(slack_fake.calls_to("chat.postMessage"))
+
+    proc, base = _start(tmp_path, cfg, slack_fake, "serve2.log")  # restart: no duplicate
+    try:
+        time.sleep(1.5)
+    finally:
+        _stop(proc)
+    assert len(slack_fake.calls_to("chat.postMessage")) == posts_before
+    store = Store(tmp_path / "bot.db")
+    row = store.get_digest(f"CRL:{slot_name(missed.replace(second=0, microsecond=0))}")
+    assert row["status"] == "posted" and row["message_ts"] == main[0]["ts"]
+    store.close()
+
+
+def test_paperbot_serve_without_secrets_says_which(tmp_path):
+    cfg = _config(tmp_path, "0 9 * * mon-fri")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update(PYTHONPATH=str(ROOT), SLACK_BOT_TOKEN=TOKEN)
+    res = subprocess.run([sys.executable, "-m", "paperbot.cli", "serve", "--config", str(cfg)], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and "SLACK_SIGNING_SECRET is not set" in res.stderr
+    assert TOKEN not in res.stderr + res.stdout
+
+
+def test_manifest_declares_what_the_app_handles():
+    text = (ROOT / "manifest.yml").read_text()
+    events = re.search(r"bot_events:\n((?:\s+- \w+\n)+)", text).group(1).split()
+    assert sorted(e for e in events if e != "-") == ["app_home_opened", "reaction_added", "reaction_removed"]
+    assert "command: /papers" in text and "home_tab_enabled: true" in text
+    assert re.search(r"interactivity:\n\s+is_enabled: true", text)
+    for scope in ("commands", "chat:write", "reactions:read"):
+        assert f"- {scope} " in text or f"- {scope}\n" in text
+    assert text.count("/slack/events") == 3  # command, events and interactivity all reach bolt's path
+    from bot.app import EVENTS_PATH
+    assert EVENTS_PATH == "/slack/events"
