@@ -201,5 +201,53 @@ def serve(config_path: str | None, db: str | None, host: str, port: int, socket_
     finally:
         store.close()
 
+
+@main.command("eval", context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+              add_help_option=False)
+@click.pass_context
+def eval_cmd(ctx: click.Context) -> None:
+    """Offline ranking evaluation: paperbot eval --tasks FILE --corpus FILE [FILE …]
+    --rankings OUT.jsonl [--method production|tfidf-centroid|asl-svm] [--feedback-sim]
+
+    Prints AP (MAP), nDCG@20, Recall@50, P@10 per task and the mean (see recommender/evaluation.py).
+    """
+    from recommender.evaluation import main as eval_main
+
+    try:
+        code = eval_main(list(ctx.args))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--user", "user_id", required=True, help="Slack user id (e.g. U012ABC).")
+@click.option("--paper", "paper", required=True, help="arXiv id or abs/pdf URL.")
+@click.option("--up", "value", flag_value=1, help="👍: more like this.")
+@click.option("--down", "value", flag_value=-1, help="👎: less like this.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--db", type=click.Path(dir_okay=False))
+def feedback(user_id: str, paper: str, value: int | None, config_path: str | None, db: str | None) -> None:
+    """Record a 👍/👎 for a user through the same path as Slack buttons and reactions."""
+    from feeds.records import InvalidArxivId, split_arxiv_id
+    from recommender import feedback as fb
+
+    if value is None:
+        raise click.UsageError("give --up or --down")
+    try:
+        arxiv_id, _ = split_arxiv_id(paper)
+    except InvalidArxivId as exc:
+        raise click.UsageError(str(exc)) from None
+    cfg = _config(config_path, required=False)
+    store = _open_store(cfg, db)
+    try:
+        fb.record(store, user_id, arxiv_id, value, source="cli")
+        known = store.get_paper(arxiv_id) is not None
+    finally:
+        store.close()
+    click.echo(f"recorded {'👍' if value > 0 else '👎'} from {user_id} on {arxiv_id}"
+               + ("" if known else " (paper not in the store yet: it counts once it is polled or liked)"))
+
+
 if __name__ == "__main__":
     main()
