@@ -7,17 +7,50 @@ rate limit, https://api.slack.com/methods/chat.postMessage#rate_limiting).
 """
 from __future__ import annotations
 
+import http.client
+import logging
+import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
+from urllib.error import URLError
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.blocks import digest_blocks, overflow_blocks
 from bot.digest import Digest
 from bot.text import render_text
+
+log = logging.getLogger(__name__)
+
+DIGEST_EVENT_TYPE = "paperbot_digest"
+# Transport-level failures of a Web API call (no HTTP answer): the call may or may not have taken effect.
+TRANSPORT_ERRORS = (URLError, ConnectionError, http.client.HTTPException, TimeoutError, socket.timeout)
+
+
+class DeliveryUncertain(RuntimeError):
+    """chat.postMessage failed ambiguously (timeout, reset, 5xx) and the channel history could not
+    be read to tell whether the message landed: the caller must neither record success nor post
+    again blindly (the digest stays pending and is checked on the next run)."""
+
+
+def digest_metadata(digest_key: str) -> dict:
+    """Slack message metadata that marks a digest message with its idempotency key
+    (https://api.slack.com/metadata/using): ``{"event_type": "paperbot_digest",
+    "event_payload": {"digest_key": key}}``."""
+    return {"event_type": DIGEST_EVENT_TYPE, "event_payload": {"digest_key": digest_key}}
+
+
+def _is_ambiguous(exc: BaseException) -> bool:
+    """True when a failed chat.postMessage may nevertheless have posted (no clear answer)."""
+    if isinstance(exc, SlackApiError):
+        status = getattr(exc.response, "status_code", 200) if exc.response is not None else 200
+        return status >= 500
+    return isinstance(exc, TRANSPORT_ERRORS)
 
 
 @dataclass
@@ -27,14 +60,27 @@ class PostResult:
     ts: str | None
     thread_ts: list[str]
     target: str  # "slack" | "terminal"
+    error: str | None = None  # a thread reply that failed after the main message was posted
 
 
 class SlackPoster:
-    """Posts digests with a `WebClient`; `interval_s` paces messages per channel."""
+    """Posts digests with a `WebClient`; `interval_s` paces messages per channel.
 
-    def __init__(self, client: WebClient, interval_s: float = 1.0, sleep=time.sleep, clock=time.monotonic):
+    A digest posted with a key (`post_digest(digest, key=…)`) carries the key in its message
+    metadata. When chat.postMessage fails ambiguously (timeout, connection reset, HTTP 5xx: the
+    message may or may not have landed) the poster reads the channel's recent history
+    (`find_digest`) and only posts again when the keyed message is not there — up to `attempts`
+    tries with exponential backoff (`backoff`, 2·`backoff` … seconds). Clear refusals
+    (``channel_not_found``, ``not_in_channel``, ``invalid_auth`` …) are raised at once.
+    """
+
+    def __init__(self, client: WebClient, interval_s: float = 1.0, sleep=time.sleep, clock=time.monotonic,
+                 attempts: int = 3, backoff: float = 2.0, wall_clock=time.time):
         self.client = client
         self.interval_s = interval_s
+        self.attempts = max(1, attempts)
+        self.backoff = backoff
+        self._wall = wall_clock
         self._sleep = sleep
         self._clock = clock
         self._last: dict[str, float] = {}
@@ -50,26 +96,120 @@ class SlackPoster:
             self._last[channel] = self._clock()
 
     def post_message(self, channel: str, text: str, blocks: list[dict] | None = None,
-                     thread_ts: str | None = None) -> str:
+                     thread_ts: str | None = None, metadata: dict | None = None) -> str:
         """chat.postMessage, paced; returns the message ``ts``.
 
         Raises:
-            slack_sdk.errors.SlackApiError: Slack answered ``ok: false`` (after built-in retries).
+            slack_sdk.errors.SlackApiError: Slack answered ``ok: false`` or an HTTP error (after the
+                client's retry handlers); transport errors (timeouts, resets) as raised by slack_sdk.
         """
         self._pace(channel)
+        kwargs = {"metadata": metadata} if metadata else {}
         resp = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
-                                            unfurl_links=False, unfurl_media=False)
+                                            unfurl_links=False, unfurl_media=False, **kwargs)
+        self.after_post(channel, blocks, resp)
         return resp["ts"]
 
-    def post_digest(self, digest: Digest) -> PostResult:
-        """Post the main message, then overflow papers as thread replies."""
+    def after_post(self, channel: str, blocks: list[dict] | None, response) -> None:
+        """Hook called with Slack's answer after every successful post (subclasses record things)."""
+
+    def find_digest(self, channel: str, digest_key: str, oldest: float, max_pages: int = 5) -> str | None:
+        """The ``ts`` of the message in `channel` (posted after `oldest`, epoch seconds) whose
+        metadata carries `digest_key`, or None. Reads conversations.history with
+        ``include_all_metadata`` (needs the channels:history / groups:history scope), paging up to
+        `max_pages` × 200 messages. A user id (a DM digest) is first turned into its DM channel
+        with conversations.open (idempotent; im:write).
+
+        Raises:
+            SlackApiError: the history cannot be read (e.g. ``missing_scope``, ``not_in_channel``).
+        """
+        if channel[:1] in ("U", "W"):  # a DM digest posted to a user id: read the DM channel
+            opened = self.client.conversations_open(users=channel)
+            channel = (opened.get("channel") or {}).get("id") or channel
+        cursor = None
+        for _ in range(max_pages):
+            kwargs = {"cursor": cursor} if cursor else {}
+            resp = self.client.conversations_history(channel=channel, oldest=f"{oldest:.6f}", limit=200,
+                                                     include_all_metadata=True, inclusive=True, **kwargs)
+            for msg in resp.get("messages") or []:
+                meta = msg.get("metadata") or {}
+                payload = meta.get("event_payload") or {}
+                if meta.get("event_type") == DIGEST_EVENT_TYPE and payload.get("digest_key") == digest_key:
+                    return msg.get("ts")
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not resp.get("has_more") or not cursor:
+                return None
+        return None
+
+    def _post_keyed(self, channel: str, text: str, blocks: list[dict], key: str) -> str:
+        started = self._wall() - 120  # margin for clock skew between us and Slack
+        last: BaseException | None = None
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return self.post_message(channel, text, blocks, metadata=digest_metadata(key))
+            except (SlackApiError, *TRANSPORT_ERRORS) as exc:
+                if not _is_ambiguous(exc):
+                    raise
+                last = exc
+            reason = _short(last)
+            try:
+                ts = self.find_digest(channel, key, started)
+            except (SlackApiError, *TRANSPORT_ERRORS) as exc:
+                raise DeliveryUncertain(
+                    f"chat.postMessage to {channel} failed ambiguously ({reason}) and the channel "
+                    f"history could not be read ({_short(exc)}); not posting again") from None
+            if ts:
+                log.warning("digest %s: chat.postMessage failed (%s) but the message is in %s (ts %s)",
+                            key, reason, channel, ts)
+                return ts
+            if attempt < self.attempts:
+                delay = self.backoff * (2 ** (attempt - 1))
+                log.warning("digest %s: chat.postMessage failed (%s), not in the channel; retry %d/%d in %.1f s",
+                            key, reason, attempt, self.attempts - 1, delay)
+                self._sleep(delay)
+        assert last is not None
+        raise last
+
+    def post_digest(self, digest: Digest, key: str | None = None,
+                    on_posted: Callable[[str], None] | None = None) -> PostResult:
+        """Post the main message, then overflow papers as thread replies.
+
+        Args:
+            key: the digest's idempotency key; when given it goes into the message metadata and
+                ambiguous failures are resolved through the channel history (see the class doc).
+            on_posted: called with the main message ``ts`` as soon as it is known, before the
+                thread replies (so the caller can record it at once).
+
+        Raises:
+            SlackApiError: a clear refusal, or failures after every attempt; `DeliveryUncertain`.
+        """
         blocks, overflow = digest_blocks(digest)
-        ts = self.post_message(digest.channel_id, digest.summary, blocks)
-        replies = []
+        if key:
+            ts = self._post_keyed(digest.channel_id, digest.summary, blocks, key)
+        else:
+            ts = self.post_message(digest.channel_id, digest.summary, blocks)
+        if on_posted is not None:
+            on_posted(ts)
+        replies: list[str] = []
         shown = len(digest.items) - len(overflow)
         for msg in overflow_blocks(overflow, shown + 1):
-            replies.append(self.post_message(digest.channel_id, f"More papers from {digest.title}", msg, thread_ts=ts))
+            try:
+                replies.append(self.post_message(digest.channel_id, f"More papers from {digest.title}", msg,
+                                                 thread_ts=ts))
+            except (SlackApiError, *TRANSPORT_ERRORS) as exc:
+                # the digest itself is posted; re-posting it would duplicate it, so report and stop
+                error = f"thread reply failed: {_short(exc)}"
+                log.error("digest in %s (ts %s): %s", digest.channel_id, ts, error)
+                return PostResult(ts, replies, "slack", error=error)
         return PostResult(ts, replies, "slack")
+
+
+def _short(exc: BaseException | None) -> str:
+    if isinstance(exc, SlackApiError) and exc.response is not None:
+        status = getattr(exc.response, "status_code", None)
+        data = exc.response.data if isinstance(exc.response.data, dict) else {}
+        return f"HTTP {status}" + (f" {data.get('error')}" if data.get("error") else "")
+    return f"{type(exc).__name__}: {exc}"[:200]
 
 
 class TerminalPoster:

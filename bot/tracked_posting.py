@@ -25,16 +25,12 @@ class TrackedPoster(SlackPoster):
         super().__init__(client, interval_s, **kw)
         self.store = store
 
-    def post_message(self, channel: str, text: str, blocks: list[dict] | None = None,
-                     thread_ts: str | None = None) -> str:
-        """chat.postMessage (paced, ``unfurl_links=False``); records the papers it shows under
-        the channel Slack answered with (a DM posted to a user id lands in a ``D…`` channel)."""
-        self._pace(channel)
-        resp = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
-                                            unfurl_links=False, unfurl_media=False)
+    def after_post(self, channel: str, blocks: list[dict] | None, response) -> None:
+        """Record the papers a posted message shows under the channel Slack answered with (a DM
+        posted to a user id lands in a ``D…`` channel), and under the id it was posted to."""
         ids = paper_ids_in_blocks(blocks)
         if ids:
-            self.store.add_message_papers(resp.get("channel") or channel, resp["ts"], ids)
-            if resp.get("channel") and resp["channel"] != channel:
-                self.store.add_message_papers(channel, resp["ts"], ids)
-        return resp["ts"]
+            answered = response.get("channel") or channel
+            self.store.add_message_papers(answered, response["ts"], ids)
+            if answered != channel:
+                self.store.add_message_papers(channel, response["ts"], ids)

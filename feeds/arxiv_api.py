@@ -12,15 +12,15 @@ Politeness: at most one request every 3 seconds, one connection; ``max_results``
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import feedparser
 
-from feeds.http import Fetcher
+from feeds.http import Fetcher, Pacer
 from feeds.records import InvalidArxivId, Paper, ParseResult, clean_text, iso_date, split_arxiv_id
+from feeds.sanity import looks_truncated, xml_feed_problem
 
 log = logging.getLogger(__name__)
 
@@ -52,25 +52,45 @@ def parse_response(body: bytes | str, status: int = 200) -> APIPage:
         status: the HTTP status; 400 with an error feed raises `ArxivAPIError`.
 
     Raises:
-        ArxivAPIError: the error feed (any status), or a non-Atom body.
+        ArxivAPIError: the error feed (any status), or a non-Atom body (HTML page, JSON, empty,
+            truncated with no entries) — never another exception. Bad entries are skipped with a
+            reason; absurd values are handled per `feeds.sanity`.
     """
-    parsed = feedparser.parse(body)
-    entries = parsed.entries
+    problem = xml_feed_problem(body)
+    if problem:
+        raise ArxivAPIError(f"arXiv API answered HTTP {status} with a body that is not Atom: {problem}")
+    try:
+        parsed = feedparser.parse(body)
+    except Exception as exc:  # feedparser is third-party: any crash on bad bytes is a bad answer
+        raise ArxivAPIError(f"arXiv API answered HTTP {status} with an unreadable body "
+                            f"({type(exc).__name__}: {str(exc)[:200]})") from None
+    entries = list(parsed.entries)
     for entry in entries:
-        if "/api/errors" in (entry.get("id") or ""):
-            raise ArxivAPIError(f"arXiv API error: {clean_text(entry.get('summary')) or 'unknown error'}")
+        entry_id = entry.get("id")
+        if isinstance(entry_id, str) and "/api/errors" in entry_id:
+            summary = entry.get("summary")
+            raise ArxivAPIError(f"arXiv API error: {clean_text(summary if isinstance(summary, str) else '') or 'unknown error'}")
     if not parsed.get("version"):
         raise ArxivAPIError(f"arXiv API answered HTTP {status} with a body that is not Atom")
     if status >= 400:
         raise ArxivAPIError(f"arXiv API answered HTTP {status}")
+    truncated = looks_truncated(body)
+    if truncated and len(entries) <= 1:  # nothing complete in it
+        raise ArxivAPIError("arXiv API answer is truncated (no closing </feed> tag)")
     feed = parsed.feed
-    result = ParseResult()
+    result = ParseResult(complete=not truncated)
+    last = len(entries) - 1 if truncated else None
     for pos, entry in enumerate(entries):
+        if pos == last:
+            result.skip(pos, "answer is truncated after this entry began; entry may be incomplete",
+                        "arXiv API", log)
+            continue
         try:
-            result.papers.append(_entry_to_paper(entry))
-        except (InvalidArxivId, ValueError) as exc:
-            result.skipped.append((pos, str(exc)))
-            log.warning("arXiv API: skipped entry %d: %s", pos, exc)
+            paper = _entry_to_paper(entry)
+        except (InvalidArxivId, ValueError, TypeError, AttributeError, KeyError) as exc:
+            result.skip(pos, str(exc) or type(exc).__name__, "arXiv API", log)
+            continue
+        result.add(pos, paper, "arXiv API", log)
     return APIPage(
         result=result,
         total_results=_int(feed.get("opensearch_totalresults"), len(entries)),
@@ -118,7 +138,8 @@ def _entry_to_paper(entry) -> Paper:
 
 
 class ArxivAPIClient:
-    """A polite arXiv API client: ≥ 3 s between calls (one at a time), paging, id look-ups.
+    """A polite arXiv API client: ≥ 3 s between requests (retries included), one request at a
+    time, paging, id look-ups.
 
     Args:
         fetcher: the `Fetcher` used for HTTP (retries/timeouts live there).
@@ -132,21 +153,14 @@ class ArxivAPIClient:
         self.fetcher = fetcher or Fetcher()
         self.url = url
         self.min_interval = min_interval
-        self._clock = clock
-        self._sleep = sleep
-        self._last: float | None = None
-        self._lock = threading.Lock()
+        self._pacer = Pacer(min_interval, clock=clock, sleep=sleep)
 
     def _call(self, params: dict) -> APIPage:
-        with self._lock:  # one connection at a time, spaced by min_interval
-            if self._last is not None:
-                wait = self.min_interval - (self._clock() - self._last)
-                if wait > 0:
-                    self._sleep(wait)
-            try:
-                res = self.fetcher.get(self.url, params=params, accept_error_body=True)
-            finally:
-                self._last = self._clock()
+        # One request at a time (the pacer's lock is held for the whole call, retries included),
+        # and every attempt, retries included, starts >= min_interval after the previous one.
+        with self._pacer.lock:
+            self._pacer.wait()
+            res = self.fetcher.get(self.url, params=params, accept_error_body=True, pacer=self._pacer)
         return parse_response(res.body, res.status)
 
     def search(self, query: str, max_results: int = 100, page_size: int = 100,
@@ -157,6 +171,24 @@ class ArxivAPIClient:
         Raises:
             ArxivAPIError: the API's error feed; FetchError: network failure after retries.
         """
+        for page in self._pages(query, max_results, page_size, sort_by, sort_order):
+            yield from page.result.papers
+
+    def search_result(self, query: str, max_results: int = 100, page_size: int = 100,
+                      sort_by: str = "submittedDate", sort_order: str = "descending") -> ParseResult:
+        """Like `search`, but returns one `ParseResult` with the skipped and repaired items of
+        every page too (positions are offsets in the whole result list). Same errors."""
+        out = ParseResult()
+        for page in self._pages(query, max_results, page_size, sort_by, sort_order):
+            base = page.start_index
+            out.papers.extend(page.result.papers)
+            out.skipped.extend((base + i, r) for i, r in page.result.skipped)
+            out.repaired.extend((base + i, r) for i, r in page.result.repaired)
+            out.complete = out.complete and page.result.complete
+        return out
+
+    def _pages(self, query: str, max_results: int, page_size: int, sort_by: str,
+               sort_order: str) -> Iterator[APIPage]:
         max_results = min(max_results, MAX_TOTAL)
         page_size = max(1, min(page_size, MAX_PAGE))
         start = 0
@@ -164,7 +196,7 @@ class ArxivAPIClient:
             n = min(page_size, max_results - start)
             page = self._call({"search_query": query, "start": start, "max_results": n,
                                "sortBy": sort_by, "sortOrder": sort_order})
-            yield from page.result.papers
+            yield page
             got = len(page.result.papers) + len(page.result.skipped)
             start += got
             if got == 0 or start >= page.total_results:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 import feedparser
 
 from feeds.records import InvalidArxivId, Paper, ParseResult, clean_text, iso_date, split_arxiv_id
+from feeds.sanity import looks_truncated, xml_feed_problem
 
 log = logging.getLogger(__name__)
 
@@ -80,31 +81,51 @@ def parse_feed(body: bytes | str, keep: Iterable[str] | None = DEFAULT_ANNOUNCE_
         are listed in `skipped` with a reason.
 
     Raises:
-        FeedParseError: the document is not a feed at all (HTML page, garbage, truncated XML with
-            no readable entries). An empty but valid feed (weekends) returns no papers.
+        FeedParseError: the document is not a feed at all (HTML page, JSON, empty body, garbage,
+            truncated XML with no readable entries) — never another exception. An empty but
+            valid feed (weekends) returns no papers. In a truncated document the last, possibly
+            incomplete entry is skipped with a reason; absurd values are handled per
+            `feeds.sanity`.
     """
-    parsed = feedparser.parse(body)
+    problem = xml_feed_problem(body)
+    if problem:
+        raise FeedParseError(f"not an RSS/Atom feed: {problem}")
+    try:
+        parsed = feedparser.parse(body)
+    except Exception as exc:  # feedparser is third-party: any crash on bad bytes is a bad document
+        raise FeedParseError(f"not an RSS/Atom feed: parser failed ({type(exc).__name__}: {str(exc)[:200]})") from None
     version = parsed.get("version") or ""
     if not version:
         reason = str(parsed.get("bozo_exception") or "no RSS/Atom root element")
         raise FeedParseError(f"not an RSS/Atom feed: {reason[:200]}")
-    if parsed.get("bozo") and not parsed.entries:
+    entries = list(parsed.entries)
+    truncated = looks_truncated(body)
+    if parsed.get("bozo") and not entries:
         exc = parsed.get("bozo_exception")
         if exc is not None and not isinstance(exc, feedparser.CharacterEncodingOverride):
             raise FeedParseError(f"malformed feed: {str(exc)[:200]}")
+    if truncated and len(entries) <= 1:  # nothing complete in it
+        raise FeedParseError("truncated feed: the document ends before its closing </feed> or </rss> tag")
     keep_set = {k.lower() for k in keep} if keep is not None else None
-    result = ParseResult()
-    feed_date = iso_date(parsed.feed.get("updated") or parsed.feed.get("published"))
-    for pos, entry in enumerate(parsed.entries):
+    result = ParseResult(complete=not truncated)
+    try:
+        feed_date = iso_date(parsed.feed.get("updated") or parsed.feed.get("published"))
+    except (TypeError, AttributeError):
+        feed_date = None
+    for pos, entry in enumerate(entries):
+        if truncated and pos == len(entries) - 1:
+            # the document was cut inside (or right after) this entry: it may be incomplete
+            result.skip(pos, "document is truncated after this entry began; entry may be incomplete",
+                        "arXiv feed", log)
+            continue
         try:
             paper = _entry_to_paper(entry, feed_date)
-        except (InvalidArxivId, ValueError) as exc:
-            result.skipped.append((pos, str(exc)))
-            log.warning("arXiv feed: skipped entry %d: %s", pos, exc)
+        except (InvalidArxivId, ValueError, TypeError, AttributeError, KeyError) as exc:
+            result.skip(pos, str(exc) or type(exc).__name__, "arXiv feed", log)
             continue
         if keep_set is not None and paper.announce_type and paper.announce_type not in keep_set:
             continue
-        result.papers.append(paper)
+        result.add(pos, paper, "arXiv feed", log)
     return result
 
 

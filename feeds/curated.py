@@ -37,6 +37,8 @@ def parse_curated(data: bytes | str | dict) -> CuratedParse:
             data = json.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise CuratedFormatError(f"curated database is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise CuratedFormatError("curated database is not usable: JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise CuratedFormatError("curated database must be a JSON object {category: [papers]}")
     out = CuratedParse()

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 
 from feeds.records import InvalidArxivId, Paper, ParseResult, clean_text, iso_date, split_arxiv_id
+from feeds.sanity import xml_feed_problem
 
 log = logging.getLogger(__name__)
 
 API_URL = "https://huggingface.co/api/daily_papers"
-MAX_ABSTRACT_CHARS = 20_000
 
 
 class HFParseError(ValueError):
@@ -31,13 +32,23 @@ def daily_url(date: str) -> str:
 def parse_daily_papers(body: bytes | str) -> ParseResult:
     """Parse one daily-papers response into `Paper` records (source ``hf_daily``).
 
+    Items that are not objects, lack an arXiv id or a title are skipped with a reason; absurd
+    values are handled per `feeds.sanity` (long abstracts are cut, impossible dates dropped).
+
     Raises:
-        HFParseError: when the body is not JSON or has no list of items.
+        HFParseError: when the body is not JSON (an HTML error page, XML, garbage) or has no list
+            of items — never another exception.
     """
+    head = body[:200].lstrip() if isinstance(body, (bytes, str)) else body
+    if isinstance(head, (bytes, str)) and head[:1] in (b"<", "<"):
+        problem = xml_feed_problem(body) or "an XML/HTML document"
+        raise HFParseError(f"HF daily papers: body is not JSON but {problem}")
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise HFParseError(f"HF daily papers: body is not JSON ({exc})") from None
+    except RecursionError:
+        raise HFParseError("HF daily papers: JSON nested too deeply") from None
     if isinstance(data, dict):
         if isinstance(data.get("data"), list):
             log.info("HF daily papers: unwrapped a list wrapped in {data: …}")
@@ -50,10 +61,11 @@ def parse_daily_papers(body: bytes | str) -> ParseResult:
     result = ParseResult()
     for pos, item in enumerate(data):
         try:
-            result.papers.append(_item_to_paper(item))
-        except (InvalidArxivId, ValueError, TypeError) as exc:
-            result.skipped.append((pos, str(exc)))
-            log.warning("HF daily papers: skipped item %d: %s", pos, exc)
+            paper = _item_to_paper(item)
+        except (InvalidArxivId, ValueError, TypeError, AttributeError, OverflowError) as exc:
+            result.skip(pos, str(exc) or type(exc).__name__, "HF daily papers", log)
+            continue
+        result.add(pos, paper, "HF daily papers", log)
     return result
 
 
@@ -68,11 +80,11 @@ def _item_to_paper(item) -> Paper:
     title = clean_text(paper.get("title") or item.get("title"))
     if not title:
         raise ValueError(f"paper {arxiv_id} has no title")
-    abstract = clean_text(paper.get("summary") or item.get("summary"))[:MAX_ABSTRACT_CHARS]
+    abstract = clean_text(paper.get("summary") or item.get("summary"))
     authors = []
     for a in paper.get("authors") or []:
         name = a.get("name") if isinstance(a, dict) else a if isinstance(a, str) else None
-        if name:
+        if isinstance(name, str) and name.strip():
             authors.append(clean_text(name))
     upvotes = paper.get("upvotes")
     keywords = paper.get("ai_keywords") or []
@@ -88,7 +100,8 @@ def _item_to_paper(item) -> Paper:
         abs_url=f"https://arxiv.org/abs/{arxiv_id}",
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
         sources=["hf_daily"],
-        hf_upvotes=int(upvotes) if isinstance(upvotes, (int, float)) and upvotes >= 0 else None,
+        hf_upvotes=int(upvotes) if isinstance(upvotes, (int, float)) and not isinstance(upvotes, bool)
+        and math.isfinite(upvotes) and 0 <= upvotes < 2**53 else None,
         ai_keywords=[str(k) for k in keywords if isinstance(k, str)][:30] if isinstance(keywords, list) else [],
         github_repo=repo if isinstance(repo, str) and repo.startswith("http") else None,
     )

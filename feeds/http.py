@@ -3,22 +3,23 @@
 - Conditional GET (RFC 9110 §13): the caller passes the validators it stored from the last
   fetch (``ETag`` → ``If-None-Match``, ``Last-Modified`` → ``If-Modified-Since``); a 304 comes
   back as ``FetchResult(not_modified=True)``.
-- Retries (tenacity): timeouts, connection errors, 429 and 5xx are retried with exponential
-  backoff, honouring ``Retry-After`` (seconds or HTTP date) up to `max_wait` seconds, within a
-  bounded budget of `attempts`. What still fails raises `FetchError`.
+- Retries: timeouts, connection errors (refused, reset, truncated bodies), 429 and 5xx are
+  retried with exponential backoff, honouring ``Retry-After`` (seconds or HTTP date), within a
+  bounded budget of `attempts` tries and `budget` seconds. What still fails raises `FetchError`.
+- `Pacer` spaces request starts (arXiv API politeness, retries included).
 - ``file://`` URLs and plain paths read local files (bundled captures for the demo and tests).
 """
 from __future__ import annotations
 
 import email.utils
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import httpx
-import tenacity
 
 log = logging.getLogger(__name__)
 
@@ -74,25 +75,69 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+class Pacer:
+    """Spaces the *starts* of requests at least `min_interval` seconds apart (thread-safe).
+
+    Used for the arXiv API, which asks for one request every 3 seconds on one connection
+    (https://info.arxiv.org/help/api/tou.html): the `Fetcher` calls `wait()` before every
+    attempt, retries included, so backoff can never make the client less polite.
+
+    Args:
+        min_interval: seconds between the starts of two requests.
+        clock, sleep: injectable (tests use a fake clock whose sleep advances it).
+    """
+
+    def __init__(self, min_interval: float, clock=time.monotonic, sleep=time.sleep):
+        self.min_interval = min_interval
+        self._clock = clock
+        self._sleep = sleep
+        self._last: float | None = None
+        self.lock = threading.RLock()
+
+    def wait(self) -> None:
+        """Sleep until `min_interval` has passed since the previous start, then mark a new start."""
+        with self.lock:
+            if self._last is not None:
+                delay = self.min_interval - (self._clock() - self._last)
+                if delay > 0:
+                    self._sleep(delay)
+            self._last = self._clock()
+
+
 class Fetcher:
     """GETs documents with timeouts, bounded retries and conditional requests.
 
+    Retry policy: timeouts, connection errors (refused, reset, a body cut short of its
+    ``Content-Length``), 429 and 5xx are retried with exponential backoff (``backoff``,
+    ``2·backoff``, ``4·backoff`` … seconds, each capped at `max_wait`); a ``Retry-After`` header
+    (seconds or HTTP date, RFC 9110 §10.2.3) replaces the backoff. Two bounds hold together: at most
+    `attempts` tries, and at most `budget` seconds from the first try until the last one ends
+    (waits included). A server asking to wait longer than `max_wait` or than the remaining budget
+    is not retried early: the fetch fails at once with the server's request in the reason.
+
     Args:
-        timeout: seconds for connect/read (httpx timeout).
+        timeout: seconds for connect and for each read (httpx timeout); a whole attempt is also
+            cut off when the budget runs out while the body trickles in.
         attempts: total tries per fetch (1 = no retry).
-        backoff: base of the exponential backoff in seconds (backoff, 2*backoff, 4*backoff, …).
-        max_wait: cap in seconds on any single wait, including a server's Retry-After.
+        backoff: base of the exponential backoff in seconds.
+        max_wait: cap in seconds on any single wait.
+        budget: total seconds one `get` may take, waits and attempts included.
+        max_bytes: largest body accepted (bytes); bigger bodies fail without retry.
         client: an httpx.Client to use (tests); one is created otherwise.
-        sleep: the sleep function (tests pass a fake to avoid real waiting).
+        sleep, clock: injectable for tests (a fake clock whose sleep advances it).
     """
 
     def __init__(self, timeout: float = 20.0, attempts: int = 4, backoff: float = 2.0,
-                 max_wait: float = 60.0, client: httpx.Client | None = None, sleep=time.sleep):
+                 max_wait: float = 60.0, client: httpx.Client | None = None, sleep=time.sleep,
+                 budget: float = 180.0, max_bytes: int = 50_000_000, clock=time.monotonic):
         self.timeout = timeout
         self.attempts = max(1, attempts)
         self.backoff = backoff
         self.max_wait = max_wait
+        self.budget = budget
+        self.max_bytes = max_bytes
         self.sleep = sleep
+        self.clock = clock
         self._client = client or httpx.Client(
             timeout=timeout, follow_redirects=True, headers={"User-Agent": USER_AGENT}
         )
@@ -102,14 +147,17 @@ class Fetcher:
         self._client.close()
 
     def get(self, url: str, etag: str | None = None, last_modified: str | None = None,
-            params: dict | None = None, accept_error_body: bool = False) -> FetchResult:
+            params: dict | None = None, accept_error_body: bool = False,
+            pacer: Pacer | None = None) -> FetchResult:
         """GET `url` (http(s), file:// or a local path) and return a `FetchResult`.
 
         `accept_error_body=True` returns 4xx responses (other than 429) instead of raising, for
-        APIs such as arXiv's that explain errors in the body.
+        APIs such as arXiv's that explain errors in the body. `pacer.wait()` runs before every
+        retry, so retries keep the pacer's spacing (the caller paces the first attempt).
 
         Raises:
-            FetchError: on a non-retryable status, or when the retry budget is spent.
+            FetchError: on a non-retryable status, an oversized body, or when the retry budget
+                (attempts or seconds) is spent; the reason names the last failure.
         """
         parsed = urlparse(url)
         if parsed.scheme in ("", "file"):
@@ -119,47 +167,73 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        start = self.clock()
+        deadline = start + self.budget
+        attempt = 0
+        while True:
+            attempt += 1
+            if pacer is not None and attempt > 1:
+                pacer.wait()
+            try:
+                return self._once(url, headers, params, accept_error_body, deadline)
+            except _Retryable as exc:
+                last = exc
+            if attempt >= self.attempts:
+                raise FetchError(url, f"gave up after {attempt} attempts: {last.reason}", last.status)
+            if last.retry_after is not None:
+                delay = last.retry_after
+                if delay > self.max_wait:
+                    raise FetchError(url, f"{last.reason}: server asked to retry after {delay:.0f} s, "
+                                          f"more than the {self.max_wait:.0f} s this fetcher waits",
+                                     last.status)
+            else:
+                delay = min(self.backoff * (2 ** (attempt - 1)), self.max_wait)
+            remaining = deadline - self.clock()
+            if delay >= remaining:
+                raise FetchError(url, f"gave up after {attempt} attempts: {last.reason} "
+                                      f"(retry budget of {self.budget:.0f} s spent)", last.status)
+            log.warning("fetch %s failed (%s); retry %d/%d in %.1f s", url, last.reason, attempt,
+                        self.attempts - 1, delay)
+            self.sleep(delay)
 
-        def wait(retry_state: tenacity.RetryCallState) -> float:
-            exc = retry_state.outcome.exception() if retry_state.outcome else None
-            base = self.backoff * (2 ** (retry_state.attempt_number - 1))
-            if isinstance(exc, _Retryable) and exc.retry_after is not None:
-                base = exc.retry_after
-            return min(base, self.max_wait)
-
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.attempts),
-            wait=wait,
-            retry=tenacity.retry_if_exception_type(_Retryable),
-            sleep=self.sleep,
-            reraise=True,
-            before_sleep=lambda rs: log.warning(
-                "fetch %s failed (%s); retry %d/%d", url,
-                rs.outcome.exception(), rs.attempt_number, self.attempts - 1),
-        )
+    def _once(self, url: str, headers: dict, params: dict | None, accept_error_body: bool,
+              deadline: float) -> FetchResult:
         try:
-            return retrying(self._once, url, headers, params, accept_error_body)
-        except _Retryable as exc:
-            raise FetchError(url, f"gave up after {self.attempts} attempts: {exc.reason}", exc.status) from None
-
-    def _once(self, url: str, headers: dict, params: dict | None, accept_error_body: bool) -> FetchResult:
-        try:
-            resp = self._client.get(url, headers=headers, params=params)
+            with self._client.stream("GET", url, headers=headers, params=params) as resp:
+                if resp.status_code in RETRY_STATUSES:
+                    raise _Retryable(f"HTTP {resp.status_code}",
+                                     parse_retry_after(resp.headers.get("Retry-After")), resp.status_code)
+                if resp.status_code == 304:
+                    return FetchResult(url, 304, b"",
+                                       etag=resp.headers.get("ETag") or headers.get("If-None-Match"),
+                                       last_modified=resp.headers.get("Last-Modified")
+                                       or headers.get("If-Modified-Since"),
+                                       not_modified=True)
+                if resp.status_code >= 400 and not accept_error_body:
+                    raise FetchError(url, f"HTTP {resp.status_code}", resp.status_code)
+                declared = resp.headers.get("Content-Length")
+                if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                    raise FetchError(url, f"body of {int(declared)} bytes exceeds the {self.max_bytes}-byte limit")
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in resp.iter_bytes():
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise FetchError(url, f"body exceeds the {self.max_bytes}-byte limit")
+                    if self.clock() > deadline:
+                        raise _Retryable("body still arriving when the retry budget ran out (slow server)")
+                    chunks.append(chunk)
+                body = b"".join(chunks)
+                return FetchResult(url, resp.status_code, body, etag=resp.headers.get("ETag"),
+                                   last_modified=resp.headers.get("Last-Modified"))
         except httpx.TimeoutException as exc:
             raise _Retryable(f"timeout ({type(exc).__name__})") from None
+        except httpx.RemoteProtocolError as exc:
+            # the server closed the connection early: no response at all (reset) or a body
+            # shorter than its Content-Length (truncated)
+            raise _Retryable(f"connection closed early ({exc})") from None
         except httpx.TransportError as exc:
             raise _Retryable(f"connection error ({type(exc).__name__}: {exc})") from None
-        if resp.status_code in RETRY_STATUSES:
-            raise _Retryable(f"HTTP {resp.status_code}", parse_retry_after(resp.headers.get("Retry-After")),
-                             resp.status_code)
-        if resp.status_code == 304:
-            return FetchResult(url, 304, b"", etag=resp.headers.get("ETag") or headers.get("If-None-Match"),
-                               last_modified=resp.headers.get("Last-Modified") or headers.get("If-Modified-Since"),
-                               not_modified=True)
-        if resp.status_code >= 400 and not accept_error_body:
-            raise FetchError(url, f"HTTP {resp.status_code}", resp.status_code)
-        return FetchResult(url, resp.status_code, resp.content, etag=resp.headers.get("ETag"),
-                           last_modified=resp.headers.get("Last-Modified"))
 
     @staticmethod
     def _read_file(url: str, parsed) -> FetchResult:

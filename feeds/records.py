@@ -112,8 +112,35 @@ class ParseResult:
     """What a parser returns: the good papers and, for every skipped item, a reason.
 
     `skipped` holds ``(position, reason)`` pairs; position is the item's 0-based index in the
-    document so a user can find it.
+    document so a user can find it. `repaired` holds ``(position, note)`` for kept items whose
+    absurd values were cut or dropped (see `feeds.sanity`). `complete` is False when the
+    document was truncated: the caller should not keep its HTTP validators, so the next poll
+    fetches the whole document again instead of getting a 304.
     """
 
     papers: list[Paper] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)
+    repaired: list[tuple[int, str]] = field(default_factory=list)
+    complete: bool = True  # False when the document was cut short (refetch it in full next time)
+
+    def add(self, pos: int, paper: Paper, source: str, log=None) -> None:
+        """Apply `feeds.sanity.sanitize` to `paper` and keep it (noting repairs), or skip it with
+        the reason when it is unusable. `source` names the feed in log lines."""
+        from feeds.sanity import sanitize
+
+        try:
+            notes = sanitize(paper)
+        except ValueError as exc:
+            self.skip(pos, str(exc), source, log)
+            return
+        for note in notes:
+            self.repaired.append((pos, note))
+            if log is not None:
+                log.warning("%s: item %d repaired: %s", source, pos, note)
+        self.papers.append(paper)
+
+    def skip(self, pos: int, reason: str, source: str, log=None) -> None:
+        """Record item `pos` as skipped with `reason` (and log it)."""
+        self.skipped.append((pos, reason))
+        if log is not None:
+            log.warning("%s: skipped item %d: %s", source, pos, reason)

@@ -15,8 +15,11 @@ from store import Store
 
 
 def _setup_logging(verbose: bool) -> None:
+    from paperbot import logsafe
+
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logsafe.install()  # Slack tokens never reach the log, whoever logs them
 
 
 def _config(path: str | None, required: bool = True) -> Config:
@@ -86,8 +89,9 @@ def run(once: bool, config_path: str | None, db: str | None) -> None:
     _print_sources(report)
     for d in report.deliveries:
         click.echo(f"  channel {d.channel_id}: {d.status} ({d.n_papers} papers)"
-                   + (f" ts={d.ts}" if d.ts else "") + (f" error={d.error}" if d.error else ""), err=True)
-    if any(d.status == "failed" for d in report.deliveries):
+                   + (f" ts={d.ts}" if d.ts else "") + (f" error={d.error}" if d.error else "")
+                   + (f" ({d.detail})" if getattr(d, "detail", None) else ""), err=True)
+    if any(d.status in ("failed", "uncertain") for d in report.deliveries):
         sys.exit(1)
 
 
@@ -178,18 +182,62 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @click.option("--db", type=click.Path(dir_okay=False))
 def status(config_path: str | None, db: str | None) -> None:
-    """Per source: last success, last error and counts; then store totals."""
+    """Per source: last outcome, last success, last error and counts; digests; store totals."""
     cfg = _config(config_path, required=False)
     store = _open_store(cfg, db)
-    states = store.all_feed_states()
+    states = store.feed_health()
     if not states:
         click.echo("no source has been polled yet")
     for s in states:
-        click.echo(f"{s['source']}: last success {s.get('last_success') or 'never'}, "
-                   f"last count {s.get('last_count') or 0}, total {s.get('total_count') or 0}"
-                   + (f", last error at {s['last_error_at']}: {s['last_error']}" if s.get("last_error") else ""))
+        state = {"ok": "ok", "not_modified": "ok (not modified)", "failed": "FAILED"}.get(
+            s.get("last_status") or "", "ok" if s.get("last_success") else "never polled")
+        parts = [f"{s['source']}: {state}", f"last success {s.get('last_success') or 'never'}",
+                 f"last run {s.get('last_count') or 0} papers, {s.get('skipped_count') or 0} skipped",
+                 f"total {s.get('total_count') or 0} papers, {s.get('skipped_total') or 0} skipped, "
+                 f"{s.get('repaired_count') or 0} repaired"]
+        if s.get("consecutive_failures"):
+            n = s["consecutive_failures"]
+            parts.append(f"{n} consecutive failure{'s' if n != 1 else ''}")
+        if s.get("failure_count"):
+            parts.append(f"{s['failure_count']} failures in all")
+        if s.get("last_error"):
+            parts.append(f"last error at {s['last_error_at']}: {s['last_error']}")
+        click.echo(" · ".join(parts))
+        for reason in s["last_skipped"][:3]:
+            click.echo(f"    skipped {reason}")
+    digests = store.digest_counts()
+    if digests:
+        click.echo("digests: " + ", ".join(f"{n} {k}" for k, n in digests.items()))
+        for d in store.recent_failed_digests(3):
+            click.echo(f"    failed {d['digest_key']}: {d.get('error') or '?'}")
+        if digests.get("pending"):
+            click.echo("    pending digests are checked against the channel history on the next run")
     click.echo(f"papers: {store.count_papers()} · collections: {store.collections()}")
 
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--db", type=click.Path(dir_okay=False), help="The live database (default: from the config).")
+def backup(path: str, config_path: str | None, db: str | None) -> None:
+    """Write a consistent copy of the live database to PATH (SQLite online backup; safe while the
+    bot runs). PATH must not exist."""
+    import sqlite3
+
+    cfg = _config(config_path, required=False)
+    source = db or cfg.database
+    if not Path(source).exists():
+        raise click.ClickException(f"no database at {source} (use --db or --config)")
+    store = Store(source)
+    try:
+        n = store.backup(path)
+    except FileExistsError as exc:
+        raise click.ClickException(f"{exc}; choose a new file") from None
+    except (sqlite3.Error, OSError) as exc:
+        raise click.ClickException(f"backup to {path} failed: {exc}") from None
+    finally:
+        store.close()
+    click.echo(f"backed up {source} to {path} ({n} papers)")
 
 
 @main.command()
@@ -215,6 +263,54 @@ def serve(config_path: str | None, db: str | None, host: str, port: int, socket_
         raise click.ClickException(str(exc)) from None
     finally:
         store.close()
+
+
+@main.command("eval", context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+              add_help_option=False)
+@click.pass_context
+def eval_cmd(ctx: click.Context) -> None:
+    """Offline ranking evaluation: paperbot eval --tasks FILE --corpus FILE [FILE …]
+    --rankings OUT.jsonl [--method production|tfidf-centroid|asl-svm] [--feedback-sim]
+
+    Prints AP (MAP), nDCG@20, Recall@50, P@10 per task and the mean (see recommender/evaluation.py).
+    """
+    from recommender.evaluation import main as eval_main
+
+    try:
+        code = eval_main(list(ctx.args))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--user", "user_id", required=True, help="Slack user id (e.g. U012ABC).")
+@click.option("--paper", "paper", required=True, help="arXiv id or abs/pdf URL.")
+@click.option("--up", "value", flag_value=1, help="👍: more like this.")
+@click.option("--down", "value", flag_value=-1, help="👎: less like this.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--db", type=click.Path(dir_okay=False))
+def feedback(user_id: str, paper: str, value: int | None, config_path: str | None, db: str | None) -> None:
+    """Record a 👍/👎 for a user through the same path as Slack buttons and reactions."""
+    from feeds.records import InvalidArxivId, split_arxiv_id
+    from recommender import feedback as fb
+
+    if value is None:
+        raise click.UsageError("give --up or --down")
+    try:
+        arxiv_id, _ = split_arxiv_id(paper)
+    except InvalidArxivId as exc:
+        raise click.UsageError(str(exc)) from None
+    cfg = _config(config_path, required=False)
+    store = _open_store(cfg, db)
+    try:
+        fb.record(store, user_id, arxiv_id, value, source="cli")
+        known = store.get_paper(arxiv_id) is not None
+    finally:
+        store.close()
+    click.echo(f"recorded {'👍' if value > 0 else '👎'} from {user_id} on {arxiv_id}"
+               + ("" if known else " (paper not in the store yet: it counts once it is polled or liked)"))
+
 
 if __name__ == "__main__":
     main()

@@ -13,13 +13,14 @@ from datetime import date
 from slack_sdk.errors import SlackApiError
 
 from bot.digest import Digest
-from bot.posting import PostResult, SlackPoster, TerminalPoster
-from bot.slack_client import make_client
+from bot.posting import TRANSPORT_ERRORS, DeliveryUncertain, PostResult, SlackPoster, TerminalPoster
+from bot.slack_client import TOKEN_ERRORS, describe_error, make_client
 from feeds.curated import load_curated
 from feeds.http import Fetcher
 from paperbot.config import ChannelConfig, Config
 from paperbot.digests import channel_digest, load_or_fit_model
 from paperbot.poll import SourceOutcome, poll_all
+from paperbot.recovery import UNCERTAIN, digest_key, in_flight, is_abandoned, owner_id, recover_channel
 from store import Store
 
 log = logging.getLogger(__name__)
@@ -54,11 +55,13 @@ class DeliveryOutcome:
     """What happened to one channel's digest."""
 
     channel_id: str
-    status: str  # posted | printed | skipped-duplicate | skipped-empty | failed
+    status: str  # posted | printed | skipped-duplicate | skipped-empty | failed | uncertain
     n_papers: int = 0
     ts: str | None = None
-    error: str | None = None
+    error: str | None = None  # one clear line (for `failed`/`uncertain`)
     digest: Digest | None = None
+    error_code: str | None = None  # Slack's error code when Slack refused (``channel_not_found``)
+    detail: str | None = None  # the clear explanation of `error` (what happened, what to do)
 
 
 @dataclass
@@ -78,13 +81,23 @@ def make_poster(config: Config) -> SlackPoster | TerminalPoster:
     return SlackPoster(make_client(token, config.slack_api_url), config.slack.post_interval_s)
 
 
-def deliver(store: Store, channel: ChannelConfig, digest: Digest, poster, slot: str) -> DeliveryOutcome:
+def deliver(store: Store, channel: ChannelConfig, digest: Digest, poster, slot: str,
+            settle_pending: bool = True) -> DeliveryOutcome:
     """Post (or print) one digest exactly once for its key ``channel:slot``.
 
+    Protocol: the intent is recorded (`Store.begin_digest`, status ``pending``) before
+    chat.postMessage, and the message ``ts`` as soon as Slack returns it (`Store.finish_digest`).
+    Every ``pending`` row a crash left for the channel is settled from the channel history first
+    (`paperbot.recovery.recover_channel`; skipped with ``settle_pending=False`` when the caller
+    already did it before building the digest): posted → recorded, not posted → released (this
+    digest is posted), unknown → left pending and this slot reported ``uncertain``, never posted
+    twice.
+
     Slack errors (``channel_not_found``, ``not_in_channel``, ``invalid_auth``, …) are recorded
-    as a failed digest and returned, not raised, so other channels go on.
+    as a failed digest (its papers return to the next digest) and returned with a clear message,
+    not raised, so other channels go on.
     """
-    key = f"{channel.id}:{slot}"
+    key = digest_key(channel.id, slot)
     out = DeliveryOutcome(channel.id, "posted", len(digest.items), digest=digest)
     if not digest.items and channel.when_empty == "skip":
         out.status = "skipped-empty"
@@ -93,24 +106,63 @@ def deliver(store: Store, channel: ChannelConfig, digest: Digest, poster, slot: 
         poster.post_digest(digest)
         out.status = "printed"
         return out
+    uncertain: list[str] = []
+    if isinstance(poster, SlackPoster) and settle_pending:
+        uncertain = [d for o, d in recover_channel(store, poster, channel.id) if o == UNCERTAIN and d]
     existing = store.get_digest(key)
+    if existing and existing["status"] == "pending" and not is_abandoned(existing):
+        out.status, out.ts = "skipped-duplicate", None
+        log.warning("digest %s is being posted by another worker; not posting it here", key)
+        return out
+    if existing and existing["status"] == "pending" and isinstance(poster, SlackPoster):
+        out.status = "uncertain"
+        out.error = uncertain[-1] if uncertain else (
+            f"digest {key} is still pending: whether it was posted could not be confirmed from the "
+            "channel history; not posting it again (checked again next run)")
+        return out
     if existing and existing["status"] in ("posted", "pending"):
         out.status = "skipped-duplicate"
         out.ts = existing["message_ts"]
         log.warning("digest %s already %s; not posting again", key, existing["status"])
         return out
-    digest_id, _ = store.begin_digest(key, channel.id, slot,
-                                      [(r.paper.arxiv_id, r.score, r.why) for r in digest.items])
-    try:
-        res: PostResult = poster.post_digest(digest)
-    except SlackApiError as exc:
-        err = exc.response.get("error") if exc.response is not None else str(exc)
-        store.finish_digest(digest_id, None, status="failed", error=str(err))
-        log.error("posting digest to %s failed: %s", channel.id, err)
-        out.status, out.error = "failed", str(err)
-        return out
-    store.finish_digest(digest_id, res.ts, ",".join(res.thread_ts) or None)
+    with in_flight(key):  # recovery elsewhere must not take our pending row for a crash
+        digest_id, row, created = store.claim_digest(key, channel.id, slot,
+                                                     [(r.paper.arxiv_id, r.score, r.why) for r in digest.items],
+                                                     owner=owner_id())
+        if not created:  # another worker claimed this slot between our check and our claim
+            out.status, out.ts = "skipped-duplicate", row.get("message_ts")
+            return out
+
+        def on_posted(ts: str) -> None:  # record the ts the moment Slack returns it
+            store.finish_digest(digest_id, ts)
+
+        try:
+            if isinstance(poster, SlackPoster):
+                res: PostResult = poster.post_digest(digest, key=key, on_posted=on_posted)
+            else:
+                res = poster.post_digest(digest)
+        except DeliveryUncertain as exc:
+            log.error("digest %s: %s", key, exc)
+            out.status, out.error = "uncertain", str(exc)
+            return out
+        except SlackApiError as exc:
+            code = exc.response.get("error") if exc.response is not None else None
+            status = getattr(exc.response, "status_code", None) if exc.response is not None else None
+            err = describe_error(code, channel.id) if code else f"Slack answered HTTP {status}"
+            store.finish_digest(digest_id, None, status="failed", error=code or err)
+            log.error("posting digest %s failed: %s", key, err)
+            out.status, out.error, out.error_code, out.detail = "failed", code or err, code, err
+            return out
+        except TRANSPORT_ERRORS as exc:  # not posted (checked in the history) after every attempt
+            err = f"cannot reach Slack: {type(exc).__name__}"
+            store.finish_digest(digest_id, None, status="failed", error=err)
+            log.error("posting digest %s failed: %s", key, err)
+            out.status, out.error = "failed", err
+            return out
+        store.finish_digest(digest_id, res.ts, ",".join(res.thread_ts) or None, error=res.error)
     out.ts = res.ts
+    if res.error:
+        out.error = res.error
     return out
 
 
@@ -133,7 +185,20 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
         return report
     model = load_or_fit_model(config, store)
     poster = poster or make_poster(config)
+    token_error: DeliveryOutcome | None = None
     for channel in config.channels:
+        if token_error is not None:  # the token is refused: every call would fail the same way
+            report.deliveries.append(DeliveryOutcome(channel.id, "failed", error=token_error.error,
+                                                     error_code=token_error.error_code,
+                                                     detail=f"not attempted: {token_error.detail}"))
+            continue
+        if isinstance(poster, SlackPoster):
+            # settle digests a crash left pending first, so released papers are candidates again
+            recover_channel(store, poster, channel.id)
         digest = channel_digest(channel, store, model, today, failed, config.recommender.candidate_days)
-        report.deliveries.append(deliver(store, channel, digest, poster, today.isoformat()))
+        outcome = deliver(store, channel, digest, poster, today.isoformat(), settle_pending=False)
+        report.deliveries.append(outcome)
+        if outcome.error_code in TOKEN_ERRORS:
+            token_error = outcome
+            log.error("not posting to the other channels: %s", outcome.error)
     return report

@@ -35,6 +35,8 @@ class SourceOutcome:
     not_modified: bool = False
     error: str | None = None
     arxiv_ids: list[str] = field(default_factory=list)
+    repaired: int = 0
+    skipped_reasons: list[str] = field(default_factory=list)
 
 
 POLL_ERRORS = (FetchError, FeedParseError, HFParseError, ArxivAPIError)
@@ -44,9 +46,31 @@ def _store_result(store: Store, outcome: SourceOutcome, result: ParseResult) -> 
     counts = store.bulk_upsert_papers(result.papers)  # same rows as upsert_papers, batched
     outcome.papers = len(result.papers)
     outcome.skipped = len(result.skipped)
+    outcome.repaired = len(result.repaired)
+    outcome.skipped_reasons = [f"item {pos}: {reason}" for pos, reason in result.skipped]
     outcome.inserted = counts["inserted"]
     outcome.updated = counts["updated"]
     outcome.arxiv_ids = [p.arxiv_id for p in result.papers]
+
+
+def _record_success(store: Store, outcome: SourceOutcome, etag=None, last_modified=None,
+                    clear_validators: bool = False) -> None:
+    store.record_feed_success(outcome.source, outcome.url, outcome.papers, outcome.skipped, etag,
+                              last_modified, repaired=outcome.repaired,
+                              skipped_reasons=outcome.skipped_reasons, not_modified=outcome.not_modified,
+                              clear_validators=clear_validators)
+
+
+def _record_failure(store: Store, outcome: SourceOutcome, exc: BaseException, expected: bool) -> None:
+    outcome.error = str(exc) if expected else f"unexpected {type(exc).__name__}: {exc}"
+    if expected:
+        log.error("source %s failed: %s", outcome.source, outcome.error)
+    else:  # a bug or a store problem: keep the traceback, but let the other sources go on
+        log.exception("source %s failed: %s", outcome.source, outcome.error)
+    try:
+        store.record_feed_error(outcome.source, outcome.url, outcome.error)
+    except Exception:  # the store itself is failing: the outcome still carries the error
+        log.exception("could not record the failure of source %s", outcome.source)
 
 
 def _poll_document(store: Store, fetcher: Fetcher, source: str, url: str, parse) -> SourceOutcome:
@@ -58,25 +82,37 @@ def _poll_document(store: Store, fetcher: Fetcher, source: str, url: str, parse)
                           last_modified=state.get("last_modified") if same_url else None)
         if res.not_modified:
             outcome.not_modified = True
-            store.record_feed_success(source, url, 0, 0, res.etag, res.last_modified)
+            _record_success(store, outcome, res.etag, res.last_modified)
             return outcome
         result = parse(res.body)
         _store_result(store, outcome, result)
-        store.record_feed_success(source, url, outcome.papers, outcome.skipped, res.etag, res.last_modified)
+        if result.complete:
+            _record_success(store, outcome, res.etag, res.last_modified)
+        else:  # a cut document: forget its validators so the next poll fetches it whole again
+            log.warning("source %s: document was truncated; it will be fetched in full next time", source)
+            _record_success(store, outcome, clear_validators=True)
     except POLL_ERRORS as exc:
-        outcome.error = str(exc)
-        log.error("source %s failed: %s", source, exc)
-        store.record_feed_error(source, url, str(exc))
+        _record_failure(store, outcome, exc, expected=True)
+    except Exception as exc:  # noqa: BLE001 - one source's surprise must not stop the others
+        _record_failure(store, outcome, exc, expected=False)
     return outcome
 
 
 def poll_all(config: Config, store: Store, fetcher: Fetcher | None = None,
              today: date | None = None, api_client: ArxivAPIClient | None = None) -> list[SourceOutcome]:
-    """Poll every source in `config` once; returns one `SourceOutcome` per source (never raises
-    for a source's network or format failure)."""
+    """Poll every source in `config` once; returns one `SourceOutcome` per source.
+
+    Never raises for one source's failure: network errors after the fetcher's retry budget,
+    unreadable documents and even unexpected exceptions are recorded as that source's error
+    (outcome + ``feed_state.last_error``) while the other sources go on. Bad items inside a good
+    document are skipped with reasons (counted in feed state), the good ones stored. The next
+    run resumes from the stored validators (ETag / Last-Modified → conditional GET → 304).
+    """
     fetcher = fetcher or Fetcher()
     today = today or date.today()
     outcomes: list[SourceOutcome] = []
+    if api_client is None and config.arxiv_queries:
+        api_client = ArxivAPIClient(fetcher)  # one client → one pacer for every query
     for f in config.arxiv_feeds:
         url = f.url or arxiv_rss.feed_url(f.categories, f.kind)
         keep = tuple(f.announce_types)
@@ -88,15 +124,15 @@ def poll_all(config: Config, store: Store, fetcher: Fetcher | None = None,
                                            lambda body: parse_response(body).result))
             continue
         outcome = SourceOutcome(q.name, q.query)
-        client = api_client or ArxivAPIClient(fetcher)
+        client = api_client
         try:
-            result = ParseResult(papers=list(client.search(q.query, max_results=q.max_results)))
+            result = client.search_result(q.query, max_results=q.max_results)
             _store_result(store, outcome, result)
-            store.record_feed_success(q.name, q.query, outcome.papers)
+            _record_success(store, outcome)
         except POLL_ERRORS as exc:
-            outcome.error = str(exc)
-            log.error("source %s failed: %s", q.name, exc)
-            store.record_feed_error(q.name, q.query, str(exc))
+            _record_failure(store, outcome, exc, expected=True)
+        except Exception as exc:  # noqa: BLE001 - one source's surprise must not stop the others
+            _record_failure(store, outcome, exc, expected=False)
         outcomes.append(outcome)
     if config.hf_daily.enabled:
         urls = config.hf_daily.urls or [hf_daily.daily_url((today - timedelta(days=d)).isoformat())

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from feeds.records import Paper
-from recommender.scoring import Recommendation
+from recommender.scoring import Recommendation, explanation_terms
 
 COLUMN_BLOCK = 4096  # positive rows per product block: m × 4096 float32 = 32 MB at m = 2,000
 
@@ -138,8 +138,7 @@ def rank_many(C: sp.csr_matrix, candidates: Sequence[Paper], profiles: Sequence[
         for r_i, row_no in enumerate(rows):
             row = sub.getrow(r_i)
             contrib = row.data * cen[row.indices]
-            order = np.argsort(-contrib)[:n_terms]
-            top_terms = [str(terms[row.indices[o]]) for o in order if contrib[o] > 0]
+            top_terms = explanation_terms(terms, row.indices, contrib, n_terms)
             near = int(nearest[r_i])
             pp = prof.positive_papers[near]
             recs.append(Recommendation(paper=candidates[row_no], score=float(scores[row_no, j]),

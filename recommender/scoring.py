@@ -47,6 +47,27 @@ def _normalise(v: np.ndarray) -> np.ndarray:
     return v / n if n > 0 else v
 
 
+def _top_terms(terms: np.ndarray, indices: np.ndarray, contrib: np.ndarray, n: int) -> list[str]:
+    """The `n` terms with the largest positive contribution, skipping a term already covered by a
+    chosen phrase ("learning" after "reinforcement learning") so the explanation is not repetitive."""
+    chosen: list[str] = []
+    for k in np.argsort(-contrib):
+        if contrib[k] <= 0 or len(chosen) == n:
+            break
+        term = str(terms[indices[k]])
+        words = set(term.split())
+        if any(words <= set(c.split()) or set(c.split()) <= words for c in chosen):
+            continue
+        chosen.append(term)
+    return chosen
+
+
+def explanation_terms(terms: np.ndarray, indices: np.ndarray, contrib: np.ndarray, n: int = 4) -> list[str]:
+    """Public form of the explanation-term choice `rank` uses: the `n` terms (``terms[indices[k]]``)
+    with the largest positive contribution `contrib[k]`, overlapping phrases skipped."""
+    return _top_terms(terms, indices, contrib, n)
+
+
 def rank(model: TfidfModel, positives: list[Paper], candidates: list[Paper],
          negatives: list[Paper] | None = None, n_terms: int = 4) -> list[Recommendation]:
     """Score `candidates` against `positives` (and `negatives`), best first.
@@ -75,8 +96,7 @@ def rank(model: TfidfModel, positives: list[Paper], candidates: list[Paper],
     for i, paper in enumerate(candidates):
         row = C.getrow(i)
         contrib = row.data * centroid[row.indices]
-        top = row.indices[np.argsort(-contrib)[:n_terms]]
-        top_terms = [str(terms[j]) for j, c in zip(top, np.sort(-contrib)[:n_terms]) if -c > 0]
+        top_terms = _top_terms(terms, row.indices, contrib, n_terms)
         j = int(nearest[i])
         out.append(Recommendation(paper=paper, score=float(score[i]), terms=top_terms,
                                   nearest_id=positives[j].arxiv_id, nearest_title=positives[j].title,

@@ -72,7 +72,19 @@ def _v2(db: sqlite_utils.Database) -> None:
                                 pk=("channel_id", "ts", "arxiv_id"))
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+def _v3(db: sqlite_utils.Database) -> None:
+    """Feed health for `paperbot status` and ops: the last outcome, failure counters, repaired
+    and skipped items (with the last run's reasons, JSON list); the owner of a digest intent
+    (so a crash's leftovers can be told from a post in flight)."""
+    table = db["feed_state"]
+    for name, typ in (("last_status", str), ("consecutive_failures", int), ("failure_count", int),
+                      ("skipped_total", int), ("repaired_count", int), ("last_skipped", str)):
+        table.add_column(name, typ)
+    db["digests"].add_column("owner", str)  # which process wrote a pending intent (host:pid:start)
+    db["digests"].create_index(["channel_id", "status"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -313,25 +313,85 @@ class Store:
         """Every feed source's stored state, ordered by name."""
         return list(self.db.query("select * from feed_state order by source"))
 
+    def feed_health(self) -> list[dict[str, Any]]:
+        """Every source's health for `paperbot status`, the App Home and ops, ordered by name:
+        the feed-state row with ``last_skipped`` decoded to a list of reasons and ``failing``
+        (True when the last poll failed)."""
+        out = []
+        for row in self.all_feed_states():
+            row = dict(row)
+            row["last_skipped"] = json.loads(row.get("last_skipped") or "[]")
+            row["failing"] = row.get("last_status") == "failed"
+            out.append(row)
+        return out
+
     def record_feed_success(self, source: str, url: str, count: int, skipped: int = 0,
-                            etag: str | None = None, last_modified: str | None = None) -> None:
-        """Record a successful poll of `source`: validators for the next conditional GET, counts."""
+                            etag: str | None = None, last_modified: str | None = None,
+                            repaired: int = 0, skipped_reasons: list[str] | None = None,
+                            not_modified: bool = False, clear_validators: bool = False) -> None:
+        """Record a successful poll of `source`: validators for the next conditional GET, counts
+        (`count` papers stored, `skipped` bad items with up to 20 `skipped_reasons`, `repaired`
+        items kept with cut/dropped values), and reset the consecutive-failure counter.
+        `clear_validators` forgets the stored ETag/Last-Modified (the document was incomplete, so
+        the next poll must not get a 304 for it)."""
         now = utcnow()
-        prev = self.feed_state(source)
         with self.transaction() as db:
+            prev = self.feed_state(source)
             db["feed_state"].upsert({
-                "source": source, "url": url, "etag": etag or prev.get("etag"),
-                "last_modified": last_modified or prev.get("last_modified"),
+                "source": source, "url": url,
+                "etag": None if clear_validators else etag or prev.get("etag"),
+                "last_modified": None if clear_validators else last_modified or prev.get("last_modified"),
                 "last_attempt": now, "last_success": now, "last_count": count,
                 "skipped_count": skipped, "total_count": (prev.get("total_count") or 0) + count,
+                "last_status": "not_modified" if not_modified else "ok", "consecutive_failures": 0,
+                "skipped_total": (prev.get("skipped_total") or 0) + skipped,
+                "repaired_count": (prev.get("repaired_count") or 0) + repaired,
+                "last_skipped": json.dumps(list(skipped_reasons or [])[:20]),
             }, pk="source")
 
     def record_feed_error(self, source: str, url: str, error: str) -> None:
-        """Record a failed poll of `source` (earlier validators and counts are kept)."""
+        """Record a failed poll of `source` (earlier validators and counts are kept; the failure
+        counters go up)."""
         now = utcnow()
         with self.transaction() as db:
+            prev = self.feed_state(source)
             db["feed_state"].upsert({"source": source, "url": url, "last_attempt": now,
-                                     "last_error": error[:500], "last_error_at": now}, pk="source")
+                                     "last_error": error[:500], "last_error_at": now,
+                                     "last_status": "failed",
+                                     "consecutive_failures": (prev.get("consecutive_failures") or 0) + 1,
+                                     "failure_count": (prev.get("failure_count") or 0) + 1}, pk="source")
+
+    # ---- backup ------------------------------------------------------------------------
+    def backup(self, dest: str | Path, pages: int = 256) -> int:
+        """Write a consistent copy of the live database to `dest` with SQLite's online backup API
+        (https://www.sqlite.org/backup.html via `sqlite3.Connection.backup`), copying `pages`
+        pages per step so writers on other threads/processes are not blocked for long.
+
+        Returns the number of papers in the copy (read back from it as a check).
+
+        Raises:
+            FileExistsError: `dest` exists (a backup never overwrites); sqlite3.Error on failure.
+        """
+        dest = Path(dest)
+        if dest.exists():
+            raise FileExistsError(f"backup target {dest} already exists")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".partial")
+        target = sqlite3.connect(str(tmp))
+        try:
+            self.db.conn.backup(target, pages=pages)
+            target.execute("PRAGMA journal_mode = DELETE")  # a self-contained single file
+            n = target.execute("select count(*) from papers").fetchone()[0]
+            check = target.execute("PRAGMA integrity_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"backup failed its integrity check: {check}")
+        except BaseException:
+            target.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        target.close()
+        tmp.replace(dest)
+        return n
 
     # ---- channels ----------------------------------------------------------------------
     def upsert_channel(self, channel_id: str, **fields: Any) -> None:
@@ -363,24 +423,36 @@ class Store:
         `papers` is ``[(arxiv_id, score, why), …]`` in rank order. If a digest with this key
         already exists, nothing is written and its row is returned, so a caller can tell a
         digest that was already posted (status ``posted``) from one whose post is uncertain
-        (``pending``). Returns ``(digest_id, row)``.
+        (``pending``). Returns ``(digest_id, row)``. See `claim_digest` to also learn whether
+        this call created the intent.
         """
+        digest_id, row, _ = self.claim_digest(digest_key, channel_id, slot, papers)
+        return digest_id, row
+
+    def claim_digest(self, digest_key: str, channel_id: str, slot: str,
+                     papers: list[tuple[str, float, str]],
+                     owner: str | None = None) -> tuple[int, dict[str, Any], bool]:
+        """Like `begin_digest`, plus ``created``: True only when this call wrote the intent (in one
+        ``BEGIN IMMEDIATE`` transaction), so of two workers racing for one key exactly one gets
+        True and may post. A ``failed`` row is replaced (a new attempt). `owner` names the
+        process writing it (see `paperbot.recovery`). Returns ``(digest_id, row, created)``."""
         with self.transaction() as db:
             rows = list(db.query("select * from digests where digest_key = ?", [digest_key]))
             if rows and rows[0]["status"] != "failed":
-                return rows[0]["id"], rows[0]
+                return rows[0]["id"], rows[0], False
             if rows:  # a failed attempt is replaced by this one
                 db.execute("delete from digest_papers where digest_id = ?", [rows[0]["id"]])
                 db.execute("delete from digests where id = ?", [rows[0]["id"]])
             digest_id = db["digests"].insert({
                 "digest_key": digest_key, "channel_id": channel_id, "slot": slot,
                 "status": "pending", "created_at": utcnow(), "paper_count": len(papers),
+                "owner": owner,
             }).last_pk
             db["digest_papers"].insert_all(
                 [{"digest_id": digest_id, "channel_id": channel_id, "arxiv_id": aid, "rank": i,
                   "score": float(score), "why": why} for i, (aid, score, why) in enumerate(papers)])
             row = list(db.query("select * from digests where id = ?", [digest_id]))[0]
-        return digest_id, row
+        return digest_id, row, True
 
     def finish_digest(self, digest_id: int, message_ts: str | None, thread_ts: str | None = None,
                       status: str = "posted", error: str | None = None) -> None:
@@ -395,6 +467,26 @@ class Store:
         """The digest row with this key, or None."""
         rows = list(self.db.query("select * from digests where digest_key = ?", [digest_key]))
         return rows[0] if rows else None
+
+    def pending_digests(self, channel_id: str | None = None) -> list[dict[str, Any]]:
+        """Digest rows still ``pending`` (intent recorded, outcome unknown: the process may have
+        died around chat.postMessage), oldest first; optionally for one channel."""
+        sql = "select * from digests where status = 'pending'"
+        args: list[Any] = []
+        if channel_id is not None:
+            sql += " and channel_id = ?"
+            args.append(channel_id)
+        return list(self.db.query(sql + " order by id", args))
+
+    def digest_counts(self) -> dict[str, int]:
+        """``{status: number of digests}`` (posted, pending, failed, …) for status/ops."""
+        return {r["status"]: r["n"] for r in self.db.query(
+            "select status, count(*) as n from digests group by status order by status")}
+
+    def recent_failed_digests(self, limit: int = 5) -> list[dict[str, Any]]:
+        """The latest failed digests (newest first) with their error, for status/ops."""
+        return list(self.db.query("select * from digests where status = 'failed' order by id desc limit ?",
+                                  [limit]))
 
     def digest_paper_ids(self, digest_id: int) -> list[str]:
         """arXiv ids a digest holds, in rank order."""

@@ -1,0 +1,138 @@
+"""Resolving digests whose posting outcome is unknown (crash-safe, exactly-once delivery).
+
+`paperbot.pipeline.deliver` writes the intent (``digests`` row, status ``pending``) before
+chat.postMessage and the message ``ts`` right after. If the process dies in between, the row
+stays ``pending`` and nobody knows whether the message went out. `resolve_pending` settles it
+from the only authority, the channel itself: every digest message carries its key
+(``channel:slot``) in Slack message metadata, so conversations.history (from just before the
+intent was recorded) tells whether it landed.
+
+- found → the row becomes ``posted`` with the message's ``ts`` (no second post);
+- not found → the row becomes ``failed`` ("interrupted before posting"), which releases its papers
+  so the next digest for the channel includes them again (nothing lost);
+- history unreadable (missing scope, network) → the row stays ``pending`` and the digest is not
+  posted this run (a duplicate is worse than a delay); the reason is reported and the check is
+  repeated next run.
+
+Only *abandoned* intents are settled: a ``pending`` row may also be a post in flight on another
+thread or process (a scheduled run and a catch-up run at once), and settling it would release it
+for a second post. Each intent records its owner (``host:pid:process start time``); a row is
+abandoned when its owner process is gone (same host, checked with psutil), when it is this process
+but no thread of ours is posting that key (`in_flight`), or — for another host — when it is older
+than `LEASE_S`. Rows without an owner (written before schema v2) count as abandoned.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import psutil
+
+from slack_sdk.errors import SlackApiError
+
+from bot.posting import SlackPoster, TRANSPORT_ERRORS
+from bot.slack_client import describe_error
+from store import Store
+
+log = logging.getLogger(__name__)
+
+POSTED, RELEASED, UNCERTAIN, IN_FLIGHT = "posted", "released", "uncertain", "in-flight"
+HISTORY_MARGIN_S = 300  # look back this far before the intent (clock skew with Slack)
+LEASE_S = 15 * 60  # an intent of another host older than this is abandoned (posting takes seconds)
+
+_in_flight: Counter[str] = Counter()
+_in_flight_lock = threading.Lock()
+
+
+def owner_id() -> str:
+    """This process as an intent owner: ``host:pid:start time`` (a reused pid has another start)."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{psutil.Process(pid).create_time():.3f}"
+
+
+@contextmanager
+def in_flight(key: str) -> Iterator[None]:
+    """Mark digest `key` as being posted by a thread of this process for the duration."""
+    with _in_flight_lock:
+        _in_flight[key] += 1
+    try:
+        yield
+    finally:
+        with _in_flight_lock:
+            _in_flight[key] -= 1
+            if _in_flight[key] <= 0:
+                del _in_flight[key]
+
+
+def is_abandoned(row: dict, now: float | None = None) -> bool:
+    """True when nobody can still be posting this ``pending`` digest (see the module doc)."""
+    owner = row.get("owner")
+    if not owner:
+        return True
+    host, _, rest = owner.partition(":")
+    pid_text, _, started = rest.partition(":")
+    if host != socket.gethostname():
+        created = datetime.fromisoformat(row["created_at"]).timestamp()
+        now = now if now is not None else datetime.now(timezone.utc).timestamp()
+        return now - created > LEASE_S
+    if owner == owner_id():
+        with _in_flight_lock:
+            return row["digest_key"] not in _in_flight
+    try:
+        proc = psutil.Process(int(pid_text))
+        return f"{proc.create_time():.3f}" != started
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return True
+
+
+def digest_key(channel_id: str, slot: str) -> str:
+    """The idempotency key of a channel's digest for one schedule slot: ``channel:slot``."""
+    return f"{channel_id}:{slot}"
+
+
+def resolve_pending(store: Store, poster: SlackPoster, row: dict) -> tuple[str, str | None]:
+    """Settle one ``pending`` digest row (see the module doc).
+
+    Returns ``(outcome, detail)``: ``("posted", ts)``, ``("released", None)`` or
+    ``("uncertain", reason)``. Never raises for Slack or network errors.
+    """
+    created = datetime.fromisoformat(row["created_at"]).timestamp()
+    try:
+        ts = poster.find_digest(row["channel_id"], row["digest_key"], created - HISTORY_MARGIN_S)
+    except SlackApiError as exc:
+        code = exc.response.get("error") if exc.response is not None else None
+        reason = (f"cannot read the history of {row['channel_id']} to check whether digest "
+                  f"{row['digest_key']} was posted: {describe_error(code, row['channel_id']) if code else exc}")
+        log.error("%s; leaving it pending (not posting again)", reason)
+        return UNCERTAIN, reason
+    except TRANSPORT_ERRORS as exc:
+        reason = (f"cannot reach Slack to check whether digest {row['digest_key']} was posted: "
+                  f"{type(exc).__name__}")
+        log.error("%s; leaving it pending (not posting again)", reason)
+        return UNCERTAIN, reason
+    if ts:
+        store.finish_digest(row["id"], ts)
+        log.warning("digest %s was posted (ts %s) before an interruption; recorded it", row["digest_key"], ts)
+        return POSTED, ts
+    store.finish_digest(row["id"], None, status="failed",
+                        error="interrupted before posting (not in the channel history); papers released")
+    log.warning("digest %s was never posted (interrupted); its papers go to the next digest", row["digest_key"])
+    return RELEASED, None
+
+
+def recover_channel(store: Store, poster: SlackPoster, channel_id: str) -> list[tuple[str, str | None]]:
+    """Settle every abandoned pending digest of one channel, oldest first; returns their outcomes
+    (``("in-flight", key)`` for a digest another worker is posting right now, left alone)."""
+    out: list[tuple[str, str | None]] = []
+    for row in store.pending_digests(channel_id):
+        if is_abandoned(row):
+            out.append(resolve_pending(store, poster, row))
+        else:
+            out.append((IN_FLIGHT, row["digest_key"]))
+    return out
