@@ -145,6 +145,26 @@ class WindowedTfidf:
         self.terms = cv.get_feature_names_out()
         self.counts.sort_indices()
 
+    def to_state(self) -> dict:
+        """Plain-data state (dict of numpy/scipy/builtin values) for an on-disk cache."""
+        return {"counts": self.counts, "terms": self.terms, "prune_min_df": self.prune_min_df,
+                "ngram_range": list(self.token_params["ngram_range"]),
+                "stop_words": self.token_params["stop_words"]}
+
+    @classmethod
+    def from_state(cls, state: Mapping) -> "WindowedTfidf":
+        """Inverse of :meth:`to_state` (no re-tokenisation).  Raises KeyError/TypeError on
+        a malformed state."""
+        self = cls.__new__(cls)
+        self.token_params = dict(ngram_range=tuple(state["ngram_range"]), stop_words=state["stop_words"],
+                                 lowercase=True)
+        self.prune_min_df = int(state["prune_min_df"])
+        self.counts = sp.csr_matrix(state["counts"])
+        self.terms = np.asarray(state["terms"])
+        if self.counts.shape[1] != len(self.terms):
+            raise ValueError("cached token counts and terms disagree")
+        return self
+
     def fit(self, mask: np.ndarray, **params):
         p = dict(R.DEFAULT_TFIDF_PARAMS)
         p.update(params)
@@ -214,19 +234,24 @@ def window_end(task: Mapping) -> str:
 class EvalCorpus:
     """Papers + shared tokenisation.  ``rows[id]`` → row; ``published`` (n,) str array."""
 
-    def __init__(self, papers: list[dict], log: Callable = print):
+    def __init__(self, papers: list[dict], log: Callable = print, tfidf: "WindowedTfidf | None" = None):
         self.papers = papers
         self.ids = [p["arxiv_id"] for p in papers]
         self.rows = {pid: i for i, pid in enumerate(self.ids)}
         self.published = np.array([p["published"] for p in papers])
-        t0 = time.time()
-        self.tfidf = WindowedTfidf(
-            [R.paper_text(p["title"], p["abstract"]) for p in papers],
-            ngram_range=DEFAULT_NGRAMS,
-            stop_words="english",
-            prune_min_df=5 if len(papers) >= 1000 else 1,
-        )
-        log(f"tokenised {len(papers)} papers in {time.time() - t0:.1f}s ({self.tfidf.counts.shape[1]} terms)")
+        if tfidf is not None:
+            if tfidf.counts.shape[0] != len(papers):
+                raise ValueError(f"token counts have {tfidf.counts.shape[0]} rows for {len(papers)} papers")
+            self.tfidf = tfidf
+        else:
+            t0 = time.time()
+            self.tfidf = WindowedTfidf(
+                [R.paper_text(p["title"], p["abstract"]) for p in papers],
+                ngram_range=DEFAULT_NGRAMS,
+                stop_words="english",
+                prune_min_df=5 if len(papers) >= 1000 else 1,
+            )
+            log(f"tokenised {len(papers)} papers in {time.time() - t0:.1f}s ({self.tfidf.counts.shape[1]} terms)")
         self._meta: R.PaperMeta | None = None
         self._fits: dict = {}
 
@@ -257,7 +282,10 @@ def get_corpus(paths: Sequence[str], log: Callable = print) -> EvalCorpus:
 
     If the environment variable ``PAPERBOT_CACHE_DIR`` is set, the loaded papers and the
     token-count matrix are also cached there (joblib, one file per corpus key), which
-    turns the ~30 s tokenisation of the dev corpus into a ~2 s load on later runs.
+    turns the ~30-80 s tokenisation of the dev corpus into a ~3 s load on later runs.
+    The cache holds plain data (papers + token counts), so a file written by
+    ``python -m recommender.evaluation`` loads from any entry point; an unreadable,
+    stale or foreign cache file is logged, ignored and rewritten.
     """
     key = tuple((os.path.abspath(p), os.path.getsize(p), os.path.getmtime(p)) for p in paths)
     if key in _CORPUS_CACHE:
@@ -270,13 +298,22 @@ def get_corpus(paths: Sequence[str], log: Callable = print) -> EvalCorpus:
         digest = hashlib.sha1(repr(key).encode()).hexdigest()[:16]
         cache_file = os.path.join(cache_dir, f"eval_corpus_{digest}.joblib")
     _CORPUS_CACHE.clear()
+    corpus = None
     if cache_file and os.path.exists(cache_file):
         import joblib
 
         t0 = time.time()
-        corpus = joblib.load(cache_file)
-        log(f"loaded cached corpus ({len(corpus.papers)} papers) from {cache_file} in {time.time() - t0:.1f}s")
-    else:
+        try:
+            # plain data only (dict of lists/arrays): a pickled EvalCorpus object would
+            # name its class "__main__.EvalCorpus" when written by `python -m
+            # recommender.evaluation` and could not be loaded from any other entry point.
+            state = joblib.load(cache_file)
+            corpus = EvalCorpus(state["papers"], log=log, tfidf=WindowedTfidf.from_state(state["tfidf"]))
+            log(f"loaded cached corpus ({len(corpus.papers)} papers) from {cache_file} in {time.time() - t0:.1f}s")
+        except Exception as exc:  # stale/foreign/corrupt cache: rebuild it, never fail on it
+            log(f"ignoring unreadable corpus cache {cache_file} ({type(exc).__name__}); rebuilding it")
+            corpus = None
+    if corpus is None:
         t0 = time.time()
         papers = load_corpus(paths)
         log(f"loaded {len(papers)} papers from {len(paths)} file(s) in {time.time() - t0:.1f}s")
@@ -285,7 +322,9 @@ def get_corpus(paths: Sequence[str], log: Callable = print) -> EvalCorpus:
             import joblib
 
             os.makedirs(cache_dir, exist_ok=True)
-            joblib.dump(corpus, cache_file)
+            tmp = f"{cache_file}.{os.getpid()}.tmp"
+            joblib.dump({"papers": corpus.papers, "tfidf": corpus.tfidf.to_state()}, tmp)
+            os.replace(tmp, cache_file)  # atomic: a crash never leaves a half-written cache
     _CORPUS_CACHE[key] = corpus
     return corpus
 

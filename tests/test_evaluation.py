@@ -168,3 +168,43 @@ def test_disk_cache_roundtrip(tmp_path, monkeypatch):
     assert any("cached corpus" in m for m in msgs)
     assert c2.ids == c1.ids and (c2.tfidf.counts != c1.tfidf.counts).nnz == 0
     E._CORPUS_CACHE.clear()
+
+
+def test_disk_cache_written_by_module_run_loads_in_process(tmp_path, monkeypatch):
+    # `python -m recommender.evaluation` runs the module as __main__; the cache it writes
+    # must still load from an import (e.g. `paperbot eval`, tests, notebooks).
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    cache = tmp_path / "cache"
+    env = dict(os.environ, PYTHONPATH=str(repo), PAPERBOT_CACHE_DIR=str(cache))
+    subprocess.run([sys.executable, "-m", "recommender.evaluation", "--tasks", str(TASKS), "--corpus", str(CORPUS),
+                    "--rankings", str(tmp_path / "r.jsonl")], env=env, check=True, capture_output=True, timeout=300)
+    assert len(list(cache.glob("eval_corpus_*.joblib"))) == 1
+    monkeypatch.setenv("PAPERBOT_CACHE_DIR", str(cache))
+    E._CORPUS_CACHE.clear()
+    msgs = []
+    c = E.get_corpus([str(CORPUS)], log=msgs.append)
+    E._CORPUS_CACHE.clear()
+    assert any("loaded cached corpus" in m for m in msgs), msgs
+    assert c.tfidf.counts.shape[0] == len(c.papers) == len(E.load_corpus([str(CORPUS)]))
+
+
+def test_corrupt_disk_cache_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAPERBOT_CACHE_DIR", str(tmp_path / "cache"))
+    E._CORPUS_CACHE.clear()
+    c1 = E.get_corpus([str(CORPUS)], log=lambda *a: None)
+    (cache_file,) = (tmp_path / "cache").glob("eval_corpus_*.joblib")
+    cache_file.write_bytes(b"not a joblib file")
+    E._CORPUS_CACHE.clear()
+    msgs = []
+    c2 = E.get_corpus([str(CORPUS)], log=msgs.append)
+    assert any("ignoring unreadable corpus cache" in m for m in msgs)
+    assert c2.ids == c1.ids and (c2.tfidf.counts != c1.tfidf.counts).nnz == 0
+    E._CORPUS_CACHE.clear()
+    msgs = []
+    E.get_corpus([str(CORPUS)], log=msgs.append)  # the rebuilt cache is valid again
+    assert any("loaded cached corpus" in m for m in msgs)
+    E._CORPUS_CACHE.clear()
