@@ -61,7 +61,7 @@ class ChannelConfig:
     schedule: str = DEFAULT_SCHEDULE
     timezone: str = "UTC"
     max_papers: int = 10
-    min_score: float = 0.05
+    min_score: float | None = None  # None: no threshold, always the top max_papers
     when_empty: str = "explain"  # explain | skip
 
 
@@ -232,7 +232,7 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
             schedule=_get(c, "schedule", where, str, DEFAULT_SCHEDULE),
             timezone=_get(c, "timezone", where, str, "UTC"),
             max_papers=_get(c, "max_papers", where, int, 10),
-            min_score=_get(c, "min_score", where, float, 0.05),
+            min_score=_get(c, "min_score", where, float, None),
             when_empty=_get(c, "when_empty", where, str, "explain"))
         if ch.id in seen:
             raise ConfigError(f"{where}id: channel {ch.id!r} is configured twice")

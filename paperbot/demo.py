@@ -1,9 +1,9 @@
 """`paperbot demo`: the main job on an embedded default, with no network.
 
 Uses real captures bundled in ``paperbot/data`` (see tools/make_demo_data.py): the
-rss.arxiv.org Atom document of cs.AI for 2025-08-20, the arXiv listing of 2026-06-30 in arXiv API
-form (674 papers), two Hugging Face daily-papers days, and the curated sample (49 ``rlhf_code``
-papers). One channel follows ``rlhf_code``.
+rss.arxiv.org Atom document of cs.AI for 2025-08-20, six real arXiv listing days (2025-03 …
+2026-06, 2,546 entries) in arXiv API form, two Hugging Face daily-papers days, and the curated
+sample (49 ``rlhf_code`` papers). One channel follows ``rlhf_code``.
 """
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from importlib import resources
 from pathlib import Path
 
 from paperbot.config import ArxivFeedConfig, ArxivQueryConfig, ChannelConfig, Config, HFDailyConfig, RecommenderConfig
+
+
+LISTING_DAYS = ("2025-03-20", "2025-06-10", "2025-09-16", "2025-12-10", "2026-03-18", "2026-06-30")
 
 
 def data_path(name: str) -> Path:
@@ -26,12 +29,13 @@ def demo_config(workdir: str | Path) -> Config:
         arxiv_feeds=[ArxivFeedConfig(name="arxiv_rss:cs.AI", categories=["cs.AI"],
                                      announce_types=["new", "cross"],
                                      url=data_path("atom_cs.AI_2025-08-20.xml").as_uri())],
-        arxiv_queries=[ArxivQueryConfig(name="arxiv_api:listing-2026-06-30",
-                                        url=data_path("arxiv_api_2026-06-30.xml").as_uri())],
+        arxiv_queries=[ArxivQueryConfig(name=f"arxiv_api:listing-{day}",
+                                        url=data_path(f"arxiv_api_{day}.xml").as_uri())
+                       for day in LISTING_DAYS],
         hf_daily=HFDailyConfig(enabled=True, urls=[data_path(f"hf_daily_{d}.json").as_uri()
                                                    for d in ("2026-02-18", "2026-08-21")]),
         curated_files=[str(data_path("papers_database.sample.json"))],
         channels=[ChannelConfig(id="#rl-for-code", name="#rl-for-code", collections=["rlhf_code"],
-                                max_papers=10, min_score=0.05)],
+                                max_papers=10)],
         recommender=RecommenderConfig(model_path=str(workdir / "paperbot-demo-model.joblib")),
     )

@@ -13,11 +13,13 @@ from datetime import date, datetime, timedelta, timezone
 from bot.digest import Digest
 from paperbot.config import ChannelConfig, Config
 from recommender.profiles import Profile, profile_for_channel
-from recommender.scoring import rank
+from recommender.scoring import rank_profile
 from recommender.tfidf import TfidfModel
 from store import Store
 
 log = logging.getLogger(__name__)
+
+BACKGROUND_SIZE = 2000  # papers in the ranker's background sample (as in the evaluation)
 
 
 def load_or_fit_model(config: Config, store: Store, force: bool = False) -> TfidfModel:
@@ -36,7 +38,7 @@ def load_or_fit_model(config: Config, store: Store, force: bool = False) -> Tfid
     return model
 
 
-def empty_reason(day: date, n_candidates: int, min_score: float, n_failed_sources: int = 0) -> str:
+def empty_reason(day: date, n_candidates: int, min_score: float | None, n_failed_sources: int = 0) -> str:
     """One line saying why a digest is empty."""
     if n_candidates == 0:
         if day.weekday() >= 5:
@@ -44,6 +46,8 @@ def empty_reason(day: date, n_candidates: int, min_score: float, n_failed_source
         if n_failed_sources:
             return f"No new papers: {n_failed_sources} source(s) failed this run (see `paperbot status`)."
         return "No new papers since the last digest (a holiday, or the feeds were quiet)."
+    if min_score is None:
+        return f"{n_candidates} new papers, none to recommend."
     return f"{n_candidates} new papers, none scored above the threshold ({min_score:.2f})."
 
 
@@ -61,7 +65,7 @@ def channel_digest(channel: ChannelConfig, store: Store, model: TfidfModel, day:
 
 
 def profile_digest(target_id: str, title: str, profile: Profile, store: Store, model: TfidfModel,
-                   day: date, min_score: float, max_papers: int, n_failed_sources: int = 0,
+                   day: date, min_score: float | None, max_papers: int, n_failed_sources: int = 0,
                    candidate_days: int = 7, no_profile: str = "Nothing to rank against yet.") -> Digest:
     """Rank the candidates `target_id` (a channel, or a user for a DM digest) has not been sent
     against `profile`; keep those scoring ≥ `min_score`, at most `max_papers`."""
@@ -70,11 +74,13 @@ def profile_digest(target_id: str, title: str, profile: Profile, store: Store, m
     candidates = [p for p in store.papers_first_seen_since(since) if p.arxiv_id not in exclude]
     digest = Digest(channel_id=target_id, title=title, date=day.isoformat(),
                     n_candidates=len(candidates), follows=profile.follows)
-    if not profile.positives:
+    if not profile.all_positives:
         digest.empty_reason = no_profile
         return digest
-    ranked = rank(model, profile.positives, candidates, profile.negatives)
-    digest.items = [r for r in ranked if r.score >= min_score][:max_papers]
+    # the background is the feed at large: curated and profile papers are kept out of it
+    background = store.sample_papers(BACKGROUND_SIZE, exclude=store.curated_ids() | {p.arxiv_id for p in profile.all_positives})
+    ranked = rank_profile(model, profile.positives, candidates, profile.negatives, profile.likes, background)
+    digest.items = [r for r in ranked if min_score is None or r.score >= min_score][:max_papers]
     if not digest.items:
         digest.empty_reason = empty_reason(day, len(candidates), min_score, n_failed_sources)
     return digest

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 DM_PREFIX = "dm:"
 DM_SETTING = "dm_digest"
 DM_MAX_PAPERS = 10
-DM_MIN_SCORE = 0.05
+DM_MIN_SCORE = None  # personal digests: always the top papers
 
 
 class ServiceError(RuntimeError):
@@ -137,7 +137,7 @@ class PaperbotService:
                 id=row["channel_id"], name=row.get("name") or "",
                 schedule=row.get("schedule") or DEFAULT_SCHEDULE, timezone=row.get("timezone") or "UTC",
                 max_papers=row.get("max_papers") or 10,
-                min_score=row["min_score"] if row.get("min_score") is not None else 0.05))
+                min_score=row["min_score"] if row.get("min_score") is not None else None))
         return out
 
     def channel_config(self, channel_id: str) -> ChannelConfig | None:

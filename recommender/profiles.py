@@ -10,7 +10,9 @@ Built from the store every time (so recorded feedback is the whole update, see
   authors (up to `AUTHOR_PAPERS` each), every paper the user 👍 (buttons, reactions, ``/papers
   like``); the user's 👎 are negatives.
 
-The scorer (`recommender.scoring.rank`) takes ``profile.positives`` / ``profile.negatives``.
+The production scorer (`recommender.scoring.rank_profile`, i.e. `recommender.ranker.Profile`) takes
+``profile.positives`` (weight 1), ``profile.likes`` (each through `Profile.add_feedback`, the 👍
+weight) and ``profile.negatives``.
 """
 from __future__ import annotations
 
@@ -45,6 +47,12 @@ class Profile:
     positives: list[Paper] = field(default_factory=list)
     negatives: list[Paper] = field(default_factory=list)
     follows: list[str] = field(default_factory=list)
+    likes: list[Paper] = field(default_factory=list)
+
+    @property
+    def all_positives(self) -> list[Paper]:
+        """Curated/followed positives, then the 👍 papers."""
+        return self.positives + self.likes
 
 
 def keyword_paper(keywords: list[str]) -> Paper:
@@ -62,16 +70,17 @@ def _collect(store: Store, collections: list[str], keywords: list[str], feedback
             log.warning("profile follows unknown or empty collection %r", name)
         positive_ids += ids
     positive_ids += list(extra_ids)
-    positive_ids += [a for a, v in feedback.items() if v > 0]
+    like_ids = [a for a, v in feedback.items() if v > 0]
     negative_ids = {a for a, v in feedback.items() if v < 0}
-    positive_ids = [a for a in dict.fromkeys(positive_ids) if a not in negative_ids]
-    papers = store.get_papers(positive_ids)
+    positive_ids = [a for a in dict.fromkeys(positive_ids) if a not in negative_ids and a not in like_ids]
+    papers = store.get_papers(positive_ids + like_ids)
     positives = [papers[a] for a in positive_ids if a in papers]
     if keywords:
         positives.append(keyword_paper(keywords))
+    likes = [papers[a] for a in like_ids if a in papers]
     negatives = list(store.get_papers(sorted(negative_ids)).values())
     follows = list(collections) + [f'"{k}"' for k in keywords]
-    return Profile(positives, negatives, follows)
+    return Profile(positives, negatives, follows, likes)
 
 
 def profile_for_channel(store: Store, channel: ChannelLike) -> Profile:
@@ -98,9 +107,9 @@ def profile_for_user(store: Store, user_id: str) -> Profile:
 def top_terms(model: TfidfModel | None, profile: Profile, n: int = 10) -> list[str]:
     """The `n` heaviest TF-IDF terms of the profile's positive centroid ([] without a model or
     positives)."""
-    if model is None or not profile.positives:
+    if model is None or not profile.all_positives:
         return []
-    centroid = np.asarray(model.papers_matrix(profile.positives).mean(axis=0)).ravel()
+    centroid = np.asarray(model.papers_matrix(profile.all_positives).mean(axis=0)).ravel()
     order = np.argsort(-centroid)[:n]
     terms = model.terms
     return [str(terms[i]) for i in order if centroid[i] > 0]

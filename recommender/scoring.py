@@ -103,3 +103,54 @@ def rank(model: TfidfModel, positives: list[Paper], candidates: list[Paper],
                                   nearest_sim=float(sims[i, j])))
     out.sort(key=lambda r: -r.score)
     return out
+
+
+def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Paper],
+                 negatives: list[Paper] | None = None, likes: list[Paper] | None = None,
+                 background: list[Paper] | None = None, n_terms: int = 4) -> list[Recommendation]:
+    """Score `candidates` with the production ranker (`recommender.ranker.Profile`), best first.
+
+    The profile is built from `positives` (curated papers, followed authors' papers, the keyword
+    pseudo-paper; weight 1 each), `negatives` (👎) and the mean of `background` (a sample of the
+    feed, contrasted away — Rocchio 1971 with a background term, see `recommender.ranker`); each
+    paper in `likes` (👍) enters through `Profile.add_feedback`, the same path the evaluation's
+    feedback simulation uses. Scores add the ranker's author / HF-upvote priors. Explanations are
+    the profile's own: the terms with the largest ``x_j · q_j`` and the most similar positive.
+
+    Returns every candidate as a `Recommendation` ([] when there are no candidates).
+
+    Raises:
+        ValueError: neither `positives` nor `likes` holds a paper.
+    """
+    from recommender.ranker import PaperMeta, Profile as RankerProfile
+
+    likes = likes or []
+    if not candidates:
+        return []
+    if not positives and not likes:
+        raise ValueError("no positive papers to score against")
+    V = len(model.terms)
+    P = model.papers_matrix(positives) if positives else sp.csr_matrix((0, V), dtype=np.float32)
+    N = model.papers_matrix(negatives) if negatives else None
+    B = model.papers_matrix(background) if background else None
+    prof = RankerProfile(P, X_negative=N, X_background=B, positive_authors=[p.authors for p in positives],
+                         terms=model.terms)
+    for p in likes:
+        prof.add_feedback(model.papers_matrix([p]), +1, authors=p.authors)
+    C = model.papers_matrix(candidates)
+    meta = PaperMeta.from_records([{"authors": p.authors, "hf_upvotes": p.hf_upvotes} for p in candidates])
+    scores = prof.score(C, meta)
+    refs = positives + likes
+    terms = model.terms
+    out = []
+    for i, paper in enumerate(candidates):
+        row = C.getrow(i)
+        contrib = row.data * prof.query[row.indices]
+        j, sim = prof.most_similar_positive(row)
+        ref = refs[j] if 0 <= j < len(refs) else None
+        out.append(Recommendation(paper=paper, score=float(scores[i]),
+                                  terms=explanation_terms(terms, row.indices, contrib, n_terms),
+                                  nearest_id=ref.arxiv_id if ref else None,
+                                  nearest_title=ref.title if ref else None, nearest_sim=sim))
+    out.sort(key=lambda r: -r.score)
+    return out

@@ -23,9 +23,10 @@ MODEL_FORMAT = 1
 
 
 def paper_text(title: str, abstract: str) -> str:
-    """The text a paper is represented by: its title (twice, titles are dense) and abstract."""
-    title = title or ""
-    return f"{title}. {title}. {abstract or ''}"
+    """The text a paper is represented by: ``"<title>. <abstract>"`` — the representation the
+    production ranker was evaluated with (`recommender.ranker.paper_text`)."""
+    from recommender.ranker import paper_text as ranker_text
+    return ranker_text(title, abstract)
 
 
 def preprocess(text: str) -> str:
@@ -33,14 +34,25 @@ def preprocess(text: str) -> str:
     return re.sub(r"\$[^$]*\$", " ", text).lower()
 
 
+MAX_FEATURES = 20_000  # the evaluated production setting (recommender.ranker.PRODUCTION_TFIDF_PARAMS)
+
+
+def _min_df(n_docs: int) -> int:
+    """5 (the evaluated setting) on real corpora; relaxed for tiny stores so a fresh install
+    with a few hundred papers still has a vocabulary."""
+    return 5 if n_docs >= 1000 else 2 if n_docs >= 50 else 1
+
+
 def _vectorizer(n_docs: int, max_features: int, vocabulary: dict | None = None) -> TfidfVectorizer:
-    """The project's TF-IDF settings (see `TfidfModel.fit`); with `vocabulary` the terms are fixed
+    """The production TF-IDF settings: those of `recommender.ranker.PRODUCTION_TFIDF_PARAMS`
+    (uni+bigrams, English stop words, sublinear tf, max_df 0.5, 20,000 features, min_df 5 — the
+    ones `paperbot eval` measures), plus LaTeX stripping; with `vocabulary` the terms are fixed
     (document-frequency limits then do not apply, sklearn ignores them)."""
     return TfidfVectorizer(
         preprocessor=preprocess, stop_words="english",
-        ngram_range=(1, 2), sublinear_tf=True, min_df=2 if n_docs >= 50 else 1,
+        ngram_range=(1, 2), sublinear_tf=True, min_df=_min_df(n_docs),
         max_df=0.5 if n_docs >= 50 else 1.0, max_features=max_features, vocabulary=vocabulary,
-        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9\-]+\b", dtype=np.float32)
+        dtype=np.float32)
 
 
 @dataclass
@@ -52,7 +64,7 @@ class TfidfModel:
     fitted_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @classmethod
-    def fit(cls, texts: list[str], max_features: int = 200_000) -> "TfidfModel":
+    def fit(cls, texts: list[str], max_features: int = MAX_FEATURES) -> "TfidfModel":
         """Fit on `texts` (one per paper). `min_df` is 2 once there are ≥ 50 documents so one-off
         typos do not enter the vocabulary; `max_df` 0.5 drops corpus-wide boilerplate.
 
@@ -66,7 +78,7 @@ class TfidfModel:
         return cls(vec, len(texts))
 
     @classmethod
-    def fit_sampled(cls, texts: list[str], sample_size: int = 40_000, max_features: int = 200_000,
+    def fit_sampled(cls, texts: list[str], sample_size: int = 40_000, max_features: int = MAX_FEATURES,
                     seed: int = 0) -> "tuple[TfidfModel, sp.csr_matrix]":
         """Fit for large corpora with bounded memory; return ``(model, matrix of all texts)``.
 

@@ -264,6 +264,17 @@ class Store:
         return [_row_to_paper(r) for r in self.db.query(
             "select * from papers where first_seen >= ? order by published desc, arxiv_id", [iso_time])]
 
+    def sample_papers(self, n: int, exclude: set[str] | None = None) -> list[Paper]:
+        """About `n` stored papers spread evenly over the table (every k-th row by rowid, so the
+        same database gives the same sample), minus `exclude`; the ranker's background sample."""
+        total = self.count_papers()
+        if total == 0 or n <= 0:
+            return []
+        stride = max(1, total // n)
+        rows = self.db.query("select * from papers where rowid % ? = 0 order by rowid limit ?", [stride, n])
+        exclude = exclude or set()
+        return [_row_to_paper(r) for r in rows if r["arxiv_id"] not in exclude]
+
     def count_papers(self) -> int:
         """Number of stored papers."""
         return self.db["papers"].count

@@ -321,8 +321,7 @@ def test_like_unknown_paper_fetches_it_through_the_arxiv_api(tmp_path, seeded, s
 def test_restart_catches_up_a_missed_slot_once_and_never_duplicates(tmp_path, seeded, slack_fake, monkeypatch):
     now = datetime.now(timezone.utc) - timedelta(minutes=5)
     cron = f"{now.minute} {now.hour} * * *"  # today's slot was 5 minutes ago: "missed" while down
-    cfg = make_config(tmp_path, [ChannelConfig(id="C2", name="#rl", collections=["rlhf_code"], schedule=cron,
-                                               min_score=0.0)])
+    cfg = make_config(tmp_path, [ChannelConfig(id="C2", name="#rl", collections=["rlhf_code"], schedule=cron)])
     with BotServer(cfg, seeded, slack_fake, monkeypatch, grace_s=3600) as bot:
         assert bot.service.scheduler.start() == ["C2"]  # caught up on start
         wait_for(lambda: slack_fake.messages.get("C2"), what="catch-up post")

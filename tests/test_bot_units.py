@@ -183,7 +183,8 @@ def test_user_profile_from_follows_and_feedback(store):
     store.record_feedback("U1", ids[0], 1, "button", "k1")
     store.record_feedback("U1", ids[1], -1, "button", "k2")
     prof = profile_for_user(store, "U1")
-    assert [p.arxiv_id for p in prof.positives] == [ids[0], "keywords"]
+    assert [p.arxiv_id for p in prof.positives] == ["keywords"]  # no followed collection
+    assert [p.arxiv_id for p in prof.likes] == [ids[0]]  # 👍 enter the ranker through add_feedback
     assert [p.arxiv_id for p in prof.negatives] == [ids[1]]
     assert prof.follows == ['"reward model"']
 

@@ -214,8 +214,8 @@ def test_a_thread_reply_failure_keeps_the_digest_posted(store, slack_fake, poste
 def _three_channel_config(tmp_path):
     path = _write_config(tmp_path)
     path.write_text(path.read_text()
-                    + '\n[[channels]]\nid = "C0OUT"\ncollections = ["rlhf_code"]\nmin_score = 0.0\nmax_papers = 3\n'
-                    + '\n[[channels]]\nid = "C0OK"\ncollections = ["rlhf_code"]\nmin_score = 0.0\nmax_papers = 3\n')
+                    + '\n[[channels]]\nid = "C0OUT"\ncollections = ["rlhf_code"]\nmax_papers = 3\n'
+                    + '\n[[channels]]\nid = "C0OK"\ncollections = ["rlhf_code"]\nmax_papers = 3\n')
     return load_config(path)
 
 

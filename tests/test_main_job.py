@@ -56,7 +56,6 @@ id = "C0RLCODE"
 name = "#rl-code"
 collections = ["rlhf_code"]
 max_papers = 5
-min_score = 0.0
 """)
     return cfg
 
@@ -106,7 +105,7 @@ def test_run_once_without_token_prints_and_records_nothing(tmp_path, slack_fake)
 
 def test_slack_error_is_reported_and_does_not_stop_other_channels(tmp_path, slack_fake, monkeypatch):
     cfg_path = _write_config(tmp_path)
-    text = cfg_path.read_text() + '\n[[channels]]\nid = "C0SECOND"\ncollections = ["rlhf_code"]\nmin_score = 0.0\n'
+    text = cfg_path.read_text() + '\n[[channels]]\nid = "C0SECOND"\ncollections = ["rlhf_code"]\n'
     cfg_path.write_text(text)
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
     monkeypatch.setenv("SLACK_API_URL", slack_fake.url)

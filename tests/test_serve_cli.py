@@ -44,7 +44,6 @@ collections = ["rlhf_code"]
 schedule = "{cron}"
 timezone = "UTC"
 max_papers = 30
-min_score = 0.0
 [slack]
 post_interval_s = 0.0
 """)

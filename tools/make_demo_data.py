@@ -2,10 +2,11 @@
 
 - ``atom_cs.AI_2025-08-20.xml``: the real rss.arxiv.org Atom document, copied as is.
 - ``hf_daily_*.json``: real HF daily-papers responses, copied as is.
-- ``arxiv_api_2026-06-30.xml``: *derived* — the real arXiv listing of 2026-06-30
-  (``corpus/raw/2026-06-30.jsonl``: ids, titles, abstracts, authors, categories as arXiv gave
-  them) written out in the arXiv API's Atom response format, so the demo polls it through the
-  same API parser that handles live responses.
+- ``arxiv_api_<day>.xml``: *derived* — the six real arXiv listing days of ``corpus/raw/``
+  (2025-03-20 … 2026-06-30: ids, titles, abstracts, authors, categories as arXiv gave them)
+  written out in the arXiv API's Atom response format, so the demo polls them through the same
+  API parser that handles live responses, and the store holds a few months' worth of papers
+  (the ranker contrasts a channel's papers with the feed at large).
 - ``papers_database.sample.json``: the curated sample.
 
 Usage: python tools/make_demo_data.py [SHARED_DATA_DIR]
@@ -56,9 +57,10 @@ def main(shared: Path) -> None:
     for day in ("2026-02-18", "2026-08-21"):
         shutil.copy(shared / "hf_daily" / "days" / f"{day}.json", HERE / f"hf_daily_{day}.json")
     shutil.copy(shared / "seeds" / "papers_database.sample.json", HERE)
-    day = "2026-06-30"
-    papers = [json.loads(line) for line in open(shared / "corpus" / "raw" / f"{day}.jsonl")]
-    (HERE / f"arxiv_api_{day}.xml").write_text(api_atom(papers, day), encoding="utf-8")
+    for raw in sorted((shared / "corpus" / "raw").glob("*.jsonl")):
+        day = raw.stem
+        papers = [json.loads(line) for line in open(raw)]
+        (HERE / f"arxiv_api_{day}.xml").write_text(api_atom(papers, day), encoding="utf-8")
     print(f"wrote demo data to {HERE}")
 
 
