@@ -59,3 +59,39 @@ def test_negative_feedback_lowers_similar_papers():
     twin = Paper("0000.00002", rl.title, rl.abstract)
     after = rank(model, curated, [rl], negatives=[twin])[0].score
     assert after < before
+
+
+def _production_setup():
+    from feeds.arxiv_api import parse_response as _pr
+    curated = load_curated(fixture_path("seeds", "papers_database.sample.json")).collections["rlhf_code"]
+    background = _pr(api_exchange("q_testing_s0_m100_cfe7536492ca.json")["body"].encode()).result.papers
+    sample = _corpus_sample()
+    model = TfidfModel.fit([paper_text(p.title, p.abstract) for p in curated + background + list(sample.values())])
+    return model, curated, background, sample
+
+
+def test_production_ranker_ranks_rl_for_code_first_and_explains_truthfully():
+    from recommender.scoring import rank_profile
+    model, curated, background, sample = _production_setup()
+    ranked = rank_profile(model, curated, list(sample.values()), background=background)
+    assert {r.paper.arxiv_id for r in ranked[:3]} == {"2505.11480", "2505.16400", "2505.21668"}
+    top = ranked[0]
+    text = paper_text(top.paper.title, top.paper.abstract).lower()
+    assert top.terms and all(all(w in text for w in t.split()) for t in top.terms)
+    assert top.nearest_id in {p.arxiv_id for p in curated}
+
+
+def test_production_ranker_thumbs_up_moves_neighbours_up_and_down_moves_them_down():
+    from recommender.scoring import rank_profile
+    model, curated, background, sample = _production_setup()
+    cands = list(sample.values())
+    protein = sample["2503.19186"]  # Protein structure–function (unrelated to the collection)
+    twin = Paper("0000.00003", protein.title, protein.abstract)  # a 👍/👎 on a near-duplicate
+
+    def score_of(**kw):
+        return {r.paper.arxiv_id: r.score for r in rank_profile(model, curated, cands, background=background, **kw)}
+    base = score_of()
+    liked = score_of(likes=[twin])
+    disliked = score_of(negatives=[Paper("0000.00004", sample["2505.16400"].title, sample["2505.16400"].abstract)])
+    assert liked["2503.19186"] > base["2503.19186"]
+    assert disliked["2505.16400"] < base["2505.16400"]

@@ -1,0 +1,64 @@
+"""`paperbot eval` and `paperbot feedback`: the issue's public commands, end to end."""
+import json
+
+from click.testing import CliRunner
+
+from feeds.curated import load_curated
+from paperbot.cli import main
+from recommender.profiles import profile_for_user
+from store import Store
+from tests.conftest import fixture_path
+
+TINY = fixture_path("eval_tiny")
+
+
+def test_paperbot_eval_writes_rankings_and_prints_metrics(tmp_path):
+    out = tmp_path / "rankings.jsonl"
+    tasks = json.loads((TINY / "tasks.json").read_text())
+    res = CliRunner().invoke(main, ["eval", "--tasks", str(TINY / "tasks.json"), "--corpus", str(TINY / "corpus.jsonl"),
+                                    "--rankings", str(out), "--feedback-sim"])
+    assert res.exit_code == 0, res.output
+    assert "MEAN (production" in res.output and "MAP" in res.output and "nDCG@20" in res.output
+    assert "FEEDBACK-SIM hits with feedback" in res.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["name"] for line in lines] == [t["name"] for t in tasks]
+    for line, task in zip(lines, tasks):
+        assert sorted(line["ranking"]) == sorted(task["candidates"])  # every candidate, once
+        assert isinstance(line["shown"], dict) and all(len(v) <= 5 for v in line["shown"].values())
+
+
+def test_paperbot_eval_reference_method_and_bad_input(tmp_path):
+    out = tmp_path / "r.jsonl"
+    res = CliRunner().invoke(main, ["eval", "--tasks", str(TINY / "tasks.json"), "--corpus", str(TINY / "corpus.jsonl"),
+                                    "--rankings", str(out), "--method", "tfidf-centroid"])
+    assert res.exit_code == 0 and "MEAN (tfidf-centroid" in res.output
+    missing = CliRunner().invoke(main, ["eval", "--tasks", str(tmp_path / "nope.json"), "--corpus",
+                                        str(TINY / "corpus.jsonl"), "--rankings", str(out)])
+    assert missing.exit_code != 0 and "Traceback" not in missing.output
+
+
+def test_paperbot_feedback_goes_through_the_single_path(tmp_path):
+    db = tmp_path / "fb.db"
+    store = Store(db)
+    papers = load_curated(fixture_path("seeds", "papers_database.sample.json")).collections["rlhf_code"]
+    store.upsert_papers(papers)
+    store.close()
+    runner = CliRunner()
+    up = runner.invoke(main, ["feedback", "--user", "U1", "--paper", f"https://arxiv.org/abs/{papers[0].arxiv_id}v2",
+                              "--up", "--db", str(db)])
+    down = runner.invoke(main, ["feedback", "--user", "U1", "--paper", papers[1].arxiv_id, "--down", "--db", str(db)])
+    assert up.exit_code == 0 and f"recorded 👍 from U1 on {papers[0].arxiv_id}" in up.output
+    assert down.exit_code == 0
+    store = Store(db)
+    prof = profile_for_user(store, "U1")
+    assert [p.arxiv_id for p in prof.likes] == [papers[0].arxiv_id]
+    assert [p.arxiv_id for p in prof.negatives] == [papers[1].arxiv_id]
+    assert store.feedback_for(user_id="U1") == {papers[0].arxiv_id: 1, papers[1].arxiv_id: -1}
+
+
+def test_paperbot_feedback_rejects_garbage(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(main, ["feedback", "--user", "U1", "--paper", "not-a-paper", "--up", "--db", str(tmp_path / "x.db")])
+    assert res.exit_code == 2 and "not an arXiv id" in res.output
+    res = runner.invoke(main, ["feedback", "--user", "U1", "--paper", "2401.00001", "--db", str(tmp_path / "x.db")])
+    assert res.exit_code == 2 and "--up or --down" in res.output
