@@ -3,7 +3,7 @@
 - Conditional GET (RFC 9110 §13): the caller passes the validators it stored from the last
   fetch (``ETag`` → ``If-None-Match``, ``Last-Modified`` → ``If-Modified-Since``); a 304 comes
   back as ``FetchResult(not_modified=True)``.
-- Retries: timeouts, connection errors (refused, reset, truncated bodies), 429 and 5xx are
+- Retries (tenacity): timeouts, connection errors (refused, reset, truncated bodies), 429 and 5xx are
   retried with exponential backoff, honouring ``Retry-After`` (seconds or HTTP date), within a
   bounded budget of `attempts` tries and `budget` seconds. What still fails raises `FetchError`.
 - `Pacer` spaces request starts (arXiv API politeness, retries included).
@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import httpx
+import tenacity
 
 log = logging.getLogger(__name__)
 
@@ -167,34 +168,40 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        start = self.clock()
-        deadline = start + self.budget
-        attempt = 0
-        while True:
-            attempt += 1
-            if pacer is not None and attempt > 1:
-                pacer.wait()
-            try:
-                return self._once(url, headers, params, accept_error_body, deadline)
-            except _Retryable as exc:
-                last = exc
-            if attempt >= self.attempts:
-                raise FetchError(url, f"gave up after {attempt} attempts: {last.reason}", last.status)
-            if last.retry_after is not None:
-                delay = last.retry_after
-                if delay > self.max_wait:
-                    raise FetchError(url, f"{last.reason}: server asked to retry after {delay:.0f} s, "
-                                          f"more than the {self.max_wait:.0f} s this fetcher waits",
-                                     last.status)
-            else:
-                delay = min(self.backoff * (2 ** (attempt - 1)), self.max_wait)
-            remaining = deadline - self.clock()
-            if delay >= remaining:
-                raise FetchError(url, f"gave up after {attempt} attempts: {last.reason} "
-                                      f"(retry budget of {self.budget:.0f} s spent)", last.status)
-            log.warning("fetch %s failed (%s); retry %d/%d in %.1f s", url, last.reason, attempt,
-                        self.attempts - 1, delay)
-            self.sleep(delay)
+        deadline = self.clock() + self.budget
+
+        def delay_for(exc: _Retryable, attempt: int) -> float:
+            if exc.retry_after is not None:
+                return exc.retry_after
+            return min(self.backoff * (2 ** (attempt - 1)), self.max_wait)
+
+        def give_up_reason(rs: tenacity.RetryCallState) -> str | None:
+            exc, n = rs.outcome.exception(), rs.attempt_number
+            if n >= self.attempts:
+                return f"gave up after {n} attempts: {exc.reason}"
+            if exc.retry_after is not None and exc.retry_after > self.max_wait:
+                return (f"{exc.reason}: server asked to retry after {exc.retry_after:.0f} s, "
+                        f"more than the {self.max_wait:.0f} s this fetcher waits")
+            if delay_for(exc, n) >= deadline - self.clock():
+                return f"gave up after {n} attempts: {exc.reason} (retry budget of {self.budget:.0f} s spent)"
+            return None
+
+        def fail(rs: tenacity.RetryCallState):
+            exc = rs.outcome.exception()
+            raise FetchError(url, give_up_reason(rs) or exc.reason, exc.status)
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_Retryable),
+            stop=lambda rs: give_up_reason(rs) is not None,
+            wait=lambda rs: delay_for(rs.outcome.exception(), rs.attempt_number),
+            before=lambda rs: pacer.wait() if pacer is not None and rs.attempt_number > 1 else None,
+            before_sleep=lambda rs: log.warning(
+                "fetch %s failed (%s); retry %d/%d in %.1f s", url, rs.outcome.exception().reason,
+                rs.attempt_number, self.attempts - 1, rs.upcoming_sleep),
+            retry_error_callback=fail,
+            sleep=self.sleep,
+        )
+        return retrying(self._once, url, headers, params, accept_error_body, deadline)
 
     def _once(self, url: str, headers: dict, params: dict | None, accept_error_body: bool,
               deadline: float) -> FetchResult:
