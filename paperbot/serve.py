@@ -47,6 +47,8 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
     if socket_mode and not config.slack_app_token:
         raise ServeError("Socket Mode needs SLACK_APP_TOKEN (the app-level token, xapp-…)")
     service, app = build(config, store, socket_mode)
+    service.import_curated()  # collections exist before anyone runs `/papers subscribe <collection>`
+    service.start_background_poll()  # search has papers before the first digest
     caught = service.scheduler.start()
     for job, when in service.scheduler.jobs():
         log.warning("scheduled %s next at %s", job, when)

@@ -103,26 +103,48 @@ class PaperbotService:
                 self._matrix = (model, MatrixCache.load(cache_path_for(self.config.recommender.model_path), model))
             return self._matrix[1]
 
+    def import_curated(self) -> None:
+        """Import the configured curated files (idempotent); a bad file is logged, not raised."""
+        for path in self.config.curated_files:
+            try:
+                import_curated(self.store, path)
+            except Exception as exc:  # a bad curated file must not stop digests
+                log.error("curated file %s: %s", path, exc)
+
+    def start_background_poll(self) -> threading.Thread | None:
+        """Poll every source once in a background thread (on start-up, so ``/papers search`` has
+        papers before the first digest); None when polling is off."""
+        if self.poll_max_age_s is None:
+            return None
+        thread = threading.Thread(target=self._maybe_poll, name="paperbot-initial-poll", daemon=True)
+        thread.start()
+        return thread
+
     def poll(self) -> int:
         """Import curated files and poll every source (one poll at a time); returns the number
         of failed sources."""
         with self._poll_lock:
-            for path in self.config.curated_files:
-                try:
-                    import_curated(self.store, path)
-                except Exception as exc:  # a bad curated file must not stop digests
-                    log.error("curated file %s: %s", path, exc)
-            outcomes = poll_all(self.config, self.store)
-            self._last_poll = time.monotonic()
-            self._failed_sources = sum(1 for o in outcomes if o.error)
+            self._poll_locked()
         self._invalidate_model()
         return self._failed_sources
 
+    def _poll_locked(self) -> None:
+        self.import_curated()
+        outcomes = poll_all(self.config, self.store)
+        self._last_poll = time.monotonic()
+        self._failed_sources = sum(1 for o in outcomes if o.error)
+
     def _maybe_poll(self) -> None:
+        """Poll when the last poll is older than `poll_max_age_s`; the age is checked under the
+        poll lock, so a start-up poll and a catch-up digest do not both poll."""
         if self.poll_max_age_s is None:
             return
-        if self._last_poll is None or time.monotonic() - self._last_poll > self.poll_max_age_s:
-            self.poll()
+        with self._poll_lock:
+            stale = self._last_poll is None or time.monotonic() - self._last_poll > self.poll_max_age_s
+            if stale:
+                self._poll_locked()
+        if stale:
+            self._invalidate_model()
 
     # ---- channels and targets ------------------------------------------------------------
     def channel_configs(self) -> list[ChannelConfig]:

@@ -136,3 +136,25 @@ def test_manifest_declares_what_the_app_handles():
     assert text.count("/slack/events") == 3  # command, events and interactivity all reach bolt's path
     from bot.app import EVENTS_PATH
     assert EVENTS_PATH == "/slack/events"
+
+
+def test_serve_imports_curated_and_polls_on_start_so_search_and_subscribe_work_at_once(tmp_path, slack_fake,
+                                                                                       monkeypatch):
+    """Before any digest: the curated collection exists and the feeds are polled in the background."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+    monkeypatch.setenv("SLACK_API_URL", slack_fake.url)
+    from paperbot.config import load_config
+    from paperbot.serve import build
+    from store import Store
+
+    cfg = load_config(_config(tmp_path, "0 9 * * mon-fri"))
+    cfg.database = str(tmp_path / "warm.db")
+    store = Store(cfg.database)
+    service, _ = build(cfg, store, socket_mode=False)
+    service.import_curated()
+    assert store.collections().get("rlhf_code") == 49
+    assert "collection" in service.subscribe("C7", "rlhf_code", is_channel=True)
+    service.start_background_poll().join(timeout=120)
+    assert store.count_papers() > 49 and service.search("reward model")
+    store.close()
