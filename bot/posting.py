@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from bot.blocks import digest_blocks, overflow_blocks
 from bot.digest import Digest
 from bot.text import render_text
+from feeds.http import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -83,17 +84,17 @@ class SlackPoster:
         self._wall = wall_clock
         self._sleep = sleep
         self._clock = clock
-        self._last: dict[str, float] = {}
+        self._pacers: dict[str, Pacer] = {}
         self._lock = threading.Lock()
 
     def _pace(self, channel: str) -> None:
+        """Wait until `interval_s` has passed since this channel's previous post (one
+        `feeds.http.Pacer` per channel, so channels do not wait on each other)."""
         with self._lock:
-            last = self._last.get(channel)
-            if last is not None:
-                wait = self.interval_s - (self._clock() - last)
-                if wait > 0:
-                    self._sleep(wait)
-            self._last[channel] = self._clock()
+            pacer = self._pacers.get(channel)
+            if pacer is None:
+                pacer = self._pacers[channel] = Pacer(self.interval_s, clock=self._clock, sleep=self._sleep)
+        pacer.wait()
 
     def post_message(self, channel: str, text: str, blocks: list[dict] | None = None,
                      thread_ts: str | None = None, metadata: dict | None = None) -> str:

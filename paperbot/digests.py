@@ -70,7 +70,8 @@ def profile_digest(target_id: str, title: str, profile: Profile, store: Store, m
     """Rank the candidates `target_id` (a channel, or a user for a DM digest) has not been sent
     against `profile`; keep those scoring ≥ `min_score`, at most `max_papers`."""
     since = (datetime.now(timezone.utc) - timedelta(days=candidate_days)).isoformat(timespec="seconds")
-    exclude = store.curated_ids() | store.sent_paper_ids(target_id)
+    curated = store.curated_ids()
+    exclude = curated | store.sent_paper_ids(target_id)
     candidates = [p for p in store.papers_first_seen_since(since) if p.arxiv_id not in exclude]
     digest = Digest(channel_id=target_id, title=title, date=day.isoformat(),
                     n_candidates=len(candidates), follows=profile.follows)
@@ -78,7 +79,7 @@ def profile_digest(target_id: str, title: str, profile: Profile, store: Store, m
         digest.empty_reason = no_profile
         return digest
     # the background is the feed at large: curated and profile papers are kept out of it
-    background = store.sample_papers(BACKGROUND_SIZE, exclude=store.curated_ids() | {p.arxiv_id for p in profile.all_positives})
+    background = store.sample_papers(BACKGROUND_SIZE, exclude=curated | {p.arxiv_id for p in profile.all_positives})
     ranked = rank_profile(model, profile.positives, candidates, profile.negatives, profile.likes, background)
     digest.items = [r for r in ranked if min_score is None or r.score >= min_score][:max_papers]
     if not digest.items:
