@@ -8,9 +8,14 @@ that the channel has not already been sent.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import date, datetime, timedelta, timezone
 
+import numpy as np
+import scipy.sparse as sp
+
 from bot.digest import Digest
+from feeds.records import Paper
 from paperbot.config import ChannelConfig, Config
 from recommender.profiles import Profile, profile_for_channel
 from recommender.scoring import rank_profile
@@ -20,6 +25,69 @@ from store import Store
 log = logging.getLogger(__name__)
 
 BACKGROUND_SIZE = 2000  # papers in the ranker's background sample (as in the evaluation)
+ROW_MEMO_MAX = 50_000  # candidate TF-IDF rows kept between digests of one model
+
+
+class _ModelMemo:
+    """What every digest scored with one model shares: the background vector and the TF-IDF
+    rows of recent candidates. A run of hundreds of DM digests then transforms each new paper
+    and the 2,000-paper background once instead of once per digest. Thread-safe; a new model
+    (refit or refresh) starts a fresh memo."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._model: TfidfModel | None = None
+        self._bg_key: tuple | None = None
+        self._bg: np.ndarray | None = None
+        self._rows: dict[str, sp.csr_matrix] = {}
+
+    def _for(self, model: TfidfModel) -> None:
+        if self._model is not model:
+            self._model, self._bg_key, self._bg, self._rows = model, None, None, {}
+
+    def background(self, store: Store, model: TfidfModel, curated: set[str]) -> np.ndarray:
+        """unit(mean TF-IDF row) of `store.sample_papers(BACKGROUND_SIZE)` minus curated papers,
+        shape (V,); recomputed when the model, the store or its paper/curated counts change."""
+        from recommender.ranker import background_vector
+        key = (store.path, store.count_papers(), len(curated))
+        with self._lock:
+            self._for(model)
+            if self._bg_key == key and self._bg is not None:
+                return self._bg
+        sample = store.sample_papers(BACKGROUND_SIZE, exclude=curated)
+        V = len(model.vectorizer.vocabulary_)
+        bg = background_vector(model.papers_matrix(sample)) if sample else np.zeros(V)
+        with self._lock:
+            self._for(model)
+            self._bg_key, self._bg = key, bg
+        return bg
+
+    def rows(self, model: TfidfModel, papers: list[Paper]) -> sp.csr_matrix:
+        """TF-IDF rows of `papers` (n, V), transforming only those not seen with this model."""
+        with self._lock:
+            self._for(model)
+            missing = [p for p in papers if p.arxiv_id not in self._rows]
+        if missing:
+            X = model.papers_matrix(missing)
+            with self._lock:
+                self._for(model)
+                if len(self._rows) + len(missing) > ROW_MEMO_MAX:
+                    self._rows = {}
+                for i, p in enumerate(missing):
+                    self._rows[p.arxiv_id] = X[i]
+                have = dict(self._rows)
+            fresh = {p.arxiv_id: X[i] for i, p in enumerate(missing)}
+        else:
+            with self._lock:
+                have = dict(self._rows)
+            fresh = {}
+        V = len(model.vectorizer.vocabulary_)
+        if not papers:
+            return sp.csr_matrix((0, V))
+        return sp.vstack([fresh.get(p.arxiv_id, have.get(p.arxiv_id)) for p in papers], format="csr")
+
+
+_MEMO = _ModelMemo()
 
 
 def load_or_fit_model(config: Config, store: Store, force: bool = False) -> TfidfModel:
@@ -78,9 +146,10 @@ def profile_digest(target_id: str, title: str, profile: Profile, store: Store, m
     if not profile.all_positives:
         digest.empty_reason = no_profile
         return digest
-    # the background is the feed at large: curated and profile papers are kept out of it
-    background = store.sample_papers(BACKGROUND_SIZE, exclude=curated | {p.arxiv_id for p in profile.all_positives})
-    ranked = rank_profile(model, profile.positives, candidates, profile.negatives, profile.likes, background)
+    # the background is the feed at large (curated papers kept out), shared by every digest
+    background = _MEMO.background(store, model, curated)
+    ranked = rank_profile(model, profile.positives, candidates, profile.negatives, profile.likes, background,
+                          explain_top=max_papers, candidate_matrix=_MEMO.rows(model, candidates))
     digest.items = [r for r in ranked if min_score is None or r.score >= min_score][:max_papers]
     if not digest.items:
         digest.empty_reason = empty_reason(day, len(candidates), min_score, n_failed_sources)

@@ -107,7 +107,9 @@ def rank(model: TfidfModel, positives: list[Paper], candidates: list[Paper],
 
 def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Paper],
                  negatives: list[Paper] | None = None, likes: list[Paper] | None = None,
-                 background: list[Paper] | None = None, n_terms: int = 4) -> list[Recommendation]:
+                 background: list[Paper] | np.ndarray | None = None, n_terms: int = 4,
+                 explain_top: int | None = None,
+                 candidate_matrix: sp.csr_matrix | None = None) -> list[Recommendation]:
     """Score `candidates` with the production ranker (`recommender.ranker.Profile`), best first.
 
     The profile is built from `positives` (curated papers, followed authors' papers, the keyword
@@ -117,10 +119,18 @@ def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Pap
     feedback simulation uses. Scores add the ranker's author / HF-upvote priors. Explanations are
     the profile's own: the terms with the largest ``x_j · q_j`` and the most similar positive.
 
-    Returns every candidate as a `Recommendation` ([] when there are no candidates).
+    `background` may also be the ``(V,)`` vector of `recommender.ranker.background_vector` (or
+    `background_vector_of`), computed once and shared by every profile of a run; `candidate_matrix`
+    may hold the candidates' ``(n, V)`` TF-IDF rows (e.g. from the matrix cache) to skip the
+    transform. Explanations cost a cosine against every positive per paper, so with
+    `explain_top` only the best `explain_top` papers get them (the others have empty `terms` and
+    no nearest paper); the scores and the order are the same either way.
+
+    Returns every candidate as a `Recommendation` ([] when there are no candidates), best first.
 
     Raises:
-        ValueError: neither `positives` nor `likes` holds a paper.
+        ValueError: neither `positives` nor `likes` holds a paper; `candidate_matrix` does not
+            have one row per candidate.
     """
     from recommender.ranker import PaperMeta, Profile as RankerProfile
 
@@ -132,18 +142,32 @@ def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Pap
     V = len(model.terms)
     P = model.papers_matrix(positives) if positives else sp.csr_matrix((0, V), dtype=np.float32)
     N = model.papers_matrix(negatives) if negatives else None
-    B = model.papers_matrix(background) if background else None
+    if isinstance(background, np.ndarray):
+        B = background
+    else:
+        B = model.papers_matrix(background) if background else None
+    terms = model.terms
     prof = RankerProfile(P, X_negative=N, X_background=B, positive_authors=[p.authors for p in positives],
-                         terms=model.terms)
+                         terms=terms)
     for p in likes:
         prof.add_feedback(model.papers_matrix([p]), +1, authors=p.authors)
-    C = model.papers_matrix(candidates)
+    if candidate_matrix is not None:
+        C = sp.csr_matrix(candidate_matrix)
+        if C.shape[0] != len(candidates):
+            raise ValueError(f"candidate_matrix has {C.shape[0]} rows for {len(candidates)} candidates")
+    else:
+        C = model.papers_matrix(candidates)
     meta = PaperMeta.from_records([{"authors": p.authors, "hf_upvotes": p.hf_upvotes} for p in candidates])
     scores = prof.score(C, meta)
     refs = positives + likes
-    terms = model.terms
+    order = np.argsort(-scores, kind="stable")
+    n_explain = len(order) if explain_top is None else max(int(explain_top), 0)
     out = []
-    for i, paper in enumerate(candidates):
+    for rank_i, i in enumerate(order):
+        paper = candidates[i]
+        if rank_i >= n_explain:
+            out.append(Recommendation(paper=paper, score=float(scores[i])))
+            continue
         row = C.getrow(i)
         contrib = row.data * prof.query[row.indices]
         j, sim = prof.most_similar_positive(row)
@@ -152,5 +176,4 @@ def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Pap
                                   terms=explanation_terms(terms, row.indices, contrib, n_terms),
                                   nearest_id=ref.arxiv_id if ref else None,
                                   nearest_title=ref.title if ref else None, nearest_sim=sim))
-    out.sort(key=lambda r: -r.score)
     return out

@@ -95,3 +95,32 @@ def test_production_ranker_thumbs_up_moves_neighbours_up_and_down_moves_them_dow
     disliked = score_of(negatives=[Paper("0000.00004", sample["2505.16400"].title, sample["2505.16400"].abstract)])
     assert liked["2503.19186"] > base["2503.19186"]
     assert disliked["2505.16400"] < base["2505.16400"]
+
+
+def test_production_ranker_shortcuts_keep_scores_and_order():
+    """A shared background vector, precomputed candidate rows and explain_top change the cost,
+    not the result: same order and scores; only the best explain_top papers carry an explanation."""
+    import numpy as np
+
+    from recommender.ranker import background_vector
+    from recommender.scoring import rank_profile
+    model, curated, background, sample = _production_setup()
+    cands = list(sample.values())
+    full = rank_profile(model, curated, cands, background=background)
+    fast = rank_profile(model, curated, cands, background=background_vector(model.papers_matrix(background)),
+                        explain_top=2, candidate_matrix=model.papers_matrix(cands))
+    assert [r.paper.arxiv_id for r in fast] == [r.paper.arxiv_id for r in full]
+    assert np.allclose([r.score for r in fast], [r.score for r in full])
+    assert [r.terms for r in fast[:2]] == [r.terms for r in full[:2]] and all(r.terms for r in fast[:2])
+    assert [r.nearest_id for r in fast[:2]] == [r.nearest_id for r in full[:2]]
+    assert all(not r.terms and r.nearest_id is None for r in fast[2:])
+
+
+def test_production_ranker_rejects_a_candidate_matrix_of_the_wrong_height():
+    import pytest
+
+    from recommender.scoring import rank_profile
+    model, curated, background, sample = _production_setup()
+    cands = list(sample.values())
+    with pytest.raises(ValueError, match="rows for"):
+        rank_profile(model, curated, cands, candidate_matrix=model.papers_matrix(cands[:-1]))
