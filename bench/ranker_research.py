@@ -1,0 +1,218 @@
+"""Ranker research, third pass — run by hand, prints figures (never a unit test).
+
+    python bench/ranker_research.py [--data ../shared/data] [--feedback]
+
+Reproduces the figures quoted in README.md ("Evaluation") and in `recommender/ranker.py` for the
+variants tried against the shipped production ranker on the dev tasks. Each variant ranks every
+task's candidates from its curated papers only, exactly as ``paperbot eval`` does (same corpus
+loader, same per-window TF-IDF, same background sample, same metrics); ``relevant`` is read only
+to score. Printed per variant: MAP, nDCG@20, Recall@50, P@10 and the per-task AP.
+
+Variants:
+
+* ``production``        — `recommender.evaluation.static_scores("production", …)`, the baseline;
+* ``hf-prior w/i``      — + w·log(1+HF upvotes) + i·[on HF daily papers];
+* ``vocab N``           — the production vectorizer with ``max_features`` N (None = no cap);
+* ``cand-background``   — the window's own candidates as the Rocchio background;
+* ``mmr λ``             — maximal marginal relevance (Carbonell & Goldstein, SIGIR 1998) over
+                          the top 200, λ·z(score) − (1−λ)·5·max cosine to the picked ones;
+* ``nb-hardneg``        — naive-Bayes log-count ratio (Wang & Manning, ACL 2012) of curated vs
+                          the 1,000 earlier papers the profile scores highest, z-blended 0.3:1
+                          with the Rocchio score over the top 1,000;
+* ``lr-hardneg N w``    — logistic regression (C=1, balanced) of curated vs the N hard
+                          negatives, z-blended w:1 over the top 1,000.
+
+With ``--feedback`` it also runs the feedback simulation of ``paperbot eval --feedback-sim``
+(top 5 a day, 👍/👎 through ``Profile.add_feedback``) with the ``lr-hardneg 1000 0.3`` re-rank
+refitted after each day with feedback (👍 join the positives, 👎 the hard negatives), and prints
+the hits with and without feedback (~2 minutes more).
+
+Set ``PAPERBOT_CACHE_DIR`` to reuse the tokenised corpus between runs (see
+`recommender.evaluation.get_corpus`). Exits 0 with a message when the data is missing.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from recommender import evaluation as E  # noqa: E402
+from recommender import ranker as R  # noqa: E402
+
+CORPUS_FILES = ("corpus.jsonl", "corpus_supplement_hf_daily.jsonl.gz", "corpus_supplement_cnchatarxiv.jsonl.gz")
+
+
+def _z(v: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    return (v - v[idx].mean()) / (v[idx].std() + 1e-12)
+
+
+def _blend_top(s: np.ndarray, d: np.ndarray, w: float, top: int) -> np.ndarray:
+    """Re-rank the top `top` of `s` by z(s) + w·z(d); the rest keep their order below."""
+    o = np.argsort(-s, kind="stable")[:top]
+    out = s.copy()
+    out[o] = 1e6 + _z(s, o)[o] + w * _z(d, o)[o]
+    return out
+
+
+class Research:
+    def __init__(self, corpus: E.EvalCorpus, tasks: list[dict]):
+        self.C = corpus
+        self.setups = [(t, E._setup(t, corpus)) for t in tasks]
+        self._base: dict = {}
+
+    def base(self, t, st):
+        """(production scores, X, earlier non-curated rows sorted by profile score, profile)."""
+        key = (t["name"], t["split"])
+        if key not in self._base:
+            prof, X = E.make_profile(st, self.C)
+            s = prof.score(X[st.cand_rows], self.C.meta.subset(st.cand_rows))
+            pre = np.setdiff1d(np.flatnonzero(self.C.published < t["split"]), st.cur_rows)
+            sp_ = np.asarray(X[pre] @ prof.query).ravel()
+            self._base[key] = (s, X, pre[np.argsort(-sp_, kind="stable")], prof)
+        return self._base[key]
+
+    def evaluate(self, label: str, score_fn) -> dict:
+        aps, ms = [], []
+        for t, st in self.setups:
+            s = score_fn(t, st)
+            m = E.task_metrics(E.rank_ids(st.cand_ids, s) + st.missing, t["relevant"])
+            ms.append(m)
+            aps.append(m["AP"])
+        mean = {k: float(np.mean([m[k] for m in ms])) for k in E.METRIC_NAMES}
+        print(f"{label:28s} MAP {mean['AP']:.3f}  nDCG@20 {mean['nDCG@20']:.3f}  R@50 {mean['R@50']:.3f}  "
+              f"P@10 {mean['P@10']:.3f}   AP/task " + " ".join(f"{a:.2f}" for a in aps), flush=True)
+        return mean
+
+    # -- variants ---------------------------------------------------------------------
+    def production(self, t, st):
+        return self.base(t, st)[0]
+
+    def hf_prior(self, w, i):
+        def f(t, st):
+            meta = self.C.meta.subset(st.cand_rows)
+            return self.base(t, st)[0] + w * np.log1p(meta.hf_upvotes) + i * (meta.hf_upvotes > 0)
+        return f
+
+    def vocab(self, max_features, background="history"):
+        def f(t, st):
+            _, X = self.C.window(E.window_end(t), dict(R.PRODUCTION_TFIDF_PARAMS, max_features=max_features))
+            bg = E.background_rows(self.C, t["split"]) if background == "history" else st.cand_rows
+            prof = R.Profile(X[st.cur_rows], X_background=X[bg],
+                             positive_authors=[self.C.papers[r]["authors"] for r in st.cur_rows])
+            return prof.score(X[st.cand_rows], self.C.meta.subset(st.cand_rows))
+        return f
+
+    def mmr(self, lam, top=200):
+        def f(t, st):
+            s, X, _, _ = self.base(t, st)
+            o = np.argsort(-s, kind="stable")[:top]
+            Xc = X[st.cand_rows[o]]
+            S = (Xc @ Xc.T).toarray()
+            z = (s[o] - s[o].mean()) / (s[o].std() + 1e-12)
+            picked, left, best_sim = [], list(range(len(o))), np.zeros(len(o))
+            while left:
+                j = max(left, key=lambda i: lam * z[i] - (1 - lam) * 5 * best_sim[i])
+                picked.append(j)
+                left.remove(j)
+                best_sim = np.maximum(best_sim, S[j])
+            out = s.copy()
+            out[o[picked]] = 1e6 - np.arange(len(picked))
+            return out
+        return f
+
+    def nb_hardneg(self, n_neg=1000, w=0.3, alpha=0.1):
+        def f(t, st):
+            s, X, hard, _ = self.base(t, st)
+            p = np.asarray(X[st.cur_rows].sum(axis=0)).ravel() + alpha
+            n = np.asarray(X[hard[:n_neg]].sum(axis=0)).ravel() + alpha
+            r = np.log(p / p.sum()) - np.log(n / n.sum())
+            return _blend_top(s, np.asarray(X[st.cand_rows] @ r).ravel(), w, 1000)
+        return f
+
+    def lr_hardneg(self, n_neg=1000, w=0.3):
+        from sklearn.linear_model import LogisticRegression
+
+        def f(t, st):
+            s, X, hard, _ = self.base(t, st)
+            neg = hard[:n_neg]
+            y = np.r_[np.ones(len(st.cur_rows)), np.zeros(len(neg))]
+            clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
+            clf.fit(X[np.r_[st.cur_rows, neg]], y)
+            return _blend_top(s, clf.decision_function(X[st.cand_rows]), w, 1000)
+        return f
+
+    def lr_hardneg_feedback_hits(self, t, st, use_feedback: bool, n_neg=1000, w=0.3, per_day=5) -> int:
+        """Hits of the feedback simulation with the lr-hardneg re-rank (z-blend over each day)."""
+        from sklearn.linear_model import LogisticRegression
+
+        _, X, hard, _ = self.base(t, st)
+        prof, X = E.make_profile(st, self.C)
+        rel, neg, meta = set(t["relevant"]), list(hard[:n_neg]), self.C.meta
+        days: dict = {}
+        for pos, r in enumerate(st.cand_rows):
+            days.setdefault(self.C.published[r], []).append(pos)
+        likes, dislikes, hits, clf = [], [], 0, None
+        for day in sorted(days):
+            pos = np.array(days[day])
+            rows = st.cand_rows[pos]
+            s = prof.score(X[rows], meta.subset(rows))
+            if clf is None:
+                P, N = list(st.cur_rows) + likes, neg + dislikes
+                y = np.r_[np.ones(len(P)), np.zeros(len(N))]
+                clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(X[P + N], y)
+            d = clf.decision_function(X[rows])
+            all_ = np.arange(len(s))
+            s = _z(s, all_) + w * _z(d, all_)
+            for i in np.argsort(-s, kind="stable")[:per_day]:
+                liked = st.cand_ids[pos[i]] in rel
+                hits += liked
+                if use_feedback:
+                    prof.add_feedback(X[rows[i]], 1 if liked else -1, authors=self.C.papers[rows[i]]["authors"])
+                    (likes if liked else dislikes).append(int(rows[i]))
+                    clf = None  # refit before the next day
+        return hits
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=os.environ.get("PAPERBOT_DATA", str(ROOT.parent / "shared" / "data")))
+    ap.add_argument("--feedback", action="store_true", help="also run the feedback simulation with lr-hardneg")
+    args = ap.parse_args(argv)
+    data = Path(args.data)
+    tasks_file = data / "bench" / "dev_tasks.json"
+    files = [data / "corpus" / f for f in CORPUS_FILES]
+    if not tasks_file.exists() or not all(f.exists() for f in files):
+        print(f"ranker research skipped: {tasks_file} or the corpus files under {data / 'corpus'} are missing. "
+              "Point --data (or PAPERBOT_DATA) at the shared data directory.")
+        return 0
+    t0 = time.time()
+    corpus = E.get_corpus([str(f) for f in files], log=print)
+    res = Research(corpus, E.load_tasks(str(tasks_file)))
+    res.evaluate("production", res.production)
+    for w, i in [(0.0, 0.02), (0.0, 0.05), (0.04, 0.0), (0.08, 0.0)]:
+        res.evaluate(f"hf-prior {w}/{i}", res.hf_prior(w, i))
+    for mf in (50000, 100000, None):
+        res.evaluate(f"vocab {mf}", res.vocab(mf))
+    res.evaluate("cand-background", res.vocab(20000, background="candidates"))
+    for lam in (0.9, 0.7):
+        res.evaluate(f"mmr {lam}", res.mmr(lam))
+    res.evaluate("nb-hardneg", res.nb_hardneg())
+    for n_neg, w in [(200, 0.3), (1000, 0.15), (1000, 0.3), (1000, 0.5), (3000, 0.3)]:
+        res.evaluate(f"lr-hardneg {n_neg} {w}", res.lr_hardneg(n_neg, w))
+    if args.feedback:
+        with_fb = sum(res.lr_hardneg_feedback_hits(t, st, True) for t, st in res.setups)
+        without = sum(res.lr_hardneg_feedback_hits(t, st, False) for t, st in res.setups)
+        print(f"lr-hardneg 1000 0.3 feedback simulation: hits with feedback {with_fb}, without {without}")
+    print(f"wall {time.time() - t0:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
