@@ -12,6 +12,8 @@ Variants:
 
 * ``production``        — `recommender.evaluation.static_scores("production", …)`, the baseline;
 * ``hf-prior w/i``      — + w·log(1+HF upvotes) + i·[on HF daily papers];
+* ``id-age w``          — + w·log(1 + months between the arXiv id's YYMM and the announcement):
+                          a replacement of an old paper ("announce type: replace") gets a bonus;
 * ``vocab N``           — the production vectorizer with ``max_features`` N (None = no cap);
 * ``cand-background``   — the window's own candidates as the Rocchio background;
 * ``mmr λ``             — maximal marginal relevance (Carbonell & Goldstein, SIGIR 1998) over
@@ -98,6 +100,20 @@ class Research:
         def f(t, st):
             meta = self.C.meta.subset(st.cand_rows)
             return self.base(t, st)[0] + w * np.log1p(meta.hf_upvotes) + i * (meta.hf_upvotes > 0)
+        return f
+
+    def id_age(self, w):
+        import re
+
+        def months(pid: str, day: str) -> int:
+            m = re.match(r"^(\d{2})(\d{2})\.\d{4,5}$", pid)
+            if not m:  # old-style ids (hep-th/9901001) are old by definition
+                return 120
+            return min(max((int(day[:4]) - 2000 - int(m.group(1))) * 12 + int(day[5:7]) - int(m.group(2)), 0), 120)
+
+        def f(t, st):
+            ages = [months(pid, self.C.published[r]) for pid, r in zip(st.cand_ids, st.cand_rows)]
+            return self.base(t, st)[0] + w * np.log1p(ages)
         return f
 
     def vocab(self, max_features, background="history"):
@@ -198,6 +214,8 @@ def main(argv=None) -> int:
     res.evaluate("production", res.production)
     for w, i in [(0.0, 0.02), (0.0, 0.05), (0.04, 0.0), (0.08, 0.0)]:
         res.evaluate(f"hf-prior {w}/{i}", res.hf_prior(w, i))
+    for w in (0.01, 0.02, 0.04, 0.08):
+        res.evaluate(f"id-age {w}", res.id_age(w))
     for mf in (50000, 100000, None):
         res.evaluate(f"vocab {mf}", res.vocab(mf))
     res.evaluate("cand-background", res.vocab(20000, background="candidates"))

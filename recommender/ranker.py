@@ -57,9 +57,20 @@ Second round (same dev tasks; MAP / nDCG@20 / R@50 vs 0.210 / 0.304 / 0.488; non
   weight 0.15 87, GAMMA 0 92, a per-day refit logistic regression (positives = curated +
   👍, negatives = background + 👎, blended at 0.1 / 0.3) 88 / 86, a per-day refit on
   hard negatives only (curated + 👍 vs 👎, re-ordering the day's top 15/40) 87-88.
-  Diagnosis: without feedback 86 of 126 relevant papers are already shown; ~25 of the 40
+  Diagnosis: without feedback 86 of 116 relevant papers are already shown; 22 of the 30
   misses sit at day-ranks 6-14, the rest far lower, and a task yields only ~3-16 👍 in its
   60 days, too few for any of the above to move more than a handful of papers.
+
+Third round (``python bench/ranker_research.py``; MAP / nDCG@20 / R@50 vs 0.202 / 0.289 / 0.471;
+none kept): HF-presence or larger HF-upvote priors ≤ 0.198; 50k / 100k / uncapped vocabularies
+0.202-0.203; the window's candidates as background 0.186; MMR (λ 0.7-0.9) 0.198-0.201; a
+naive-Bayes log-count-ratio re-rank vs hard negatives 0.202; logistic regression of curated vs
+the 1,000 earlier papers the profile scores highest ("hard negatives"), z-blended 0.3:1 over the
+top 1,000: 0.221 / 0.316 / 0.495 (0.207-0.221 across settings) — but 0.1 s of fitting per
+profile and, in the feedback simulation, 92 hits without feedback vs 90 with; an arXiv-id-age
+prior (bonus for replacements of old papers) 0.226 at w=0.02 but 0.101 at w=0.08, and inert
+for feeds of new papers.  The dev tasks hold 116 relevant papers; the feedback ratio's ceiling
+is 116 / 86 = 1.35x.
 
 Weights were chosen on the dev tasks once, globally; there is no per-list or per-task
 setting.  Every 👍/👎 goes through :meth:`Profile.add_feedback` (the single feedback code
