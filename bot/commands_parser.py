@@ -10,7 +10,13 @@ Grammar (sub-command words are case-insensitive; empty text means ``help``)::
     follow author <name>               unfollow author <name>
     like <arXiv id or URL>             profile
     digest now                         digest dm on|off
+    digest                             (shows the digest settings)
+    digest schedule <when>             digest size <1-50>
+    digest timezone <Area/City>
     help
+
+``<when>`` is ``weekdays HH:MM``, ``daily HH:MM``, ``mon,thu HH:MM`` (days mon … sun, ranges
+like ``mon-fri``) or a 5-field crontab such as ``30 8 * * mon-fri``.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from dataclasses import dataclass
 
 MAX_VALUE_CHARS = 200      # subscribe/follow values (a collection name, keywords, a person)
 MAX_QUERY_CHARS = 4000     # search text (Slack sends at most a few thousand characters)
+MAX_DIGEST_SIZE = 50       # papers per digest settable from Slack (Block Kit stays within limits)
 
 USAGE = """*`/papers` commands*
 • `/papers search <words> [author:NAME] [cat:cs.LG] [since:YYYY-MM-DD] [source:hf]` — search stored papers
@@ -29,6 +36,7 @@ USAGE = """*`/papers` commands*
 • `/papers profile` — what your recommendations are based on
 • `/papers digest now` — this channel's digest (your own in a DM), right away
 • `/papers digest dm on|off` — your personal digest by DM
+• `/papers digest` — when and how many: `/papers digest schedule weekdays 09:00` (or `daily 08:30`, `mon,thu 10:00`, a crontab), `/papers digest size 5`, `/papers digest timezone Europe/Paris` (in a DM: your own digest)
 • `/papers help` — this message"""
 
 USAGES = {
@@ -40,7 +48,13 @@ USAGES = {
     "like": "usage: `/papers like <arXiv id or URL>`, e.g. `/papers like 2501.01234` or "
             "`/papers like https://arxiv.org/abs/2501.01234`",
     "profile": "usage: `/papers profile`",
-    "digest": "usage: `/papers digest now` or `/papers digest dm on|off`",
+    "digest": "usage: `/papers digest now`, `/papers digest dm on|off`, `/papers digest schedule <when>`, "
+              "`/papers digest size <1-50>`, `/papers digest timezone <Area/City>`, or `/papers digest` "
+              "for the current settings",
+    "schedule": "usage: `/papers digest schedule weekdays 09:00` (or `daily 08:30`, `mon,thu 10:00`, "
+                "or a crontab like `30 8 * * mon-fri`)",
+    "size": "usage: `/papers digest size <1-50>` (papers per digest)",
+    "timezone": "usage: `/papers digest timezone <Area/City>`, e.g. `Europe/Paris` or `America/New_York`",
     "help": "usage: `/papers help`",
 }
 
@@ -61,12 +75,83 @@ class UsageError(ValueError):
 @dataclass(frozen=True)
 class Command:
     """A parsed command: `name` (``search``, ``subscribe``, ``unsubscribe``, ``follow_author``,
-    ``unfollow_author``, ``like``, ``profile``, ``digest_now``, ``digest_dm``, ``help``) and its
-    `value` (query text, collection/keywords, author name, arXiv id without version, or the DM
-    on/off flag)."""
+    ``unfollow_author``, ``like``, ``profile``, ``digest_now``, ``digest_dm``, ``digest_show``,
+    ``digest_schedule``, ``digest_size``, ``digest_timezone``, ``help``) and its `value` (query
+    text, collection/keywords, author name, arXiv id without version, the DM on/off flag, a
+    5-field crontab, a paper count, or an IANA time zone name)."""
 
     name: str
-    value: str | bool | None = None
+    value: str | bool | int | None = None
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_NAMES = {d: d for d in _DAYS} | {"monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu",
+                                       "friday": "fri", "saturday": "sat", "sunday": "sun"}
+_TIME_RE = re.compile(r"^(\d{1,2})(?::(\d{2}))?$")
+
+
+def _days_field(text: str) -> str | None:
+    """``mon,thu`` / ``mon-fri`` / ``weekdays`` / ``daily`` → crontab day-of-week field, or None."""
+    t = text.lower()
+    if t in ("weekdays", "workdays"):
+        return "mon-fri"
+    if t in ("daily", "everyday", "every-day"):
+        return "*"
+    out = []
+    for part in t.split(","):
+        ends = part.split("-")
+        if len(ends) > 2 or not all(e in _DAY_NAMES for e in ends):
+            return None
+        out.append("-".join(_DAY_NAMES[e] for e in ends))
+    return ",".join(out) if out else None
+
+
+def parse_schedule(text: str) -> str:
+    """A digest schedule → 5-field crontab (minute hour day month day-of-week).
+
+    Accepts ``weekdays 09:00``, ``daily 8:30``, ``mon,thu 10:00``, ``mon-fri 9`` (24-hour time)
+    or a crontab (validated with APScheduler's `CronTrigger.from_crontab`, the trigger the
+    scheduler uses). Raises `UsageError` for anything else.
+    """
+    from apscheduler.triggers.cron import CronTrigger
+
+    words = " ".join((text or "").split()).split(" ")
+    if len(words) == 5:
+        cron = " ".join(words)
+        try:
+            CronTrigger.from_crontab(cron, timezone="UTC")
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise UsageError(f"not a valid crontab ({str(exc)[:80]}). " + USAGES["schedule"]) from None
+        return cron
+    if len(words) == 2:
+        days, at = words[0], words[1]
+    elif len(words) == 3 and words[1].lower() == "at":
+        days, at = words[0], words[2]
+    else:
+        raise UsageError(USAGES["schedule"])
+    dow = _days_field(days)
+    m = _TIME_RE.match(at)
+    if dow is None or m is None:
+        raise UsageError(USAGES["schedule"])
+    hour, minute = int(m.group(1)), int(m.group(2) or 0)
+    if hour > 23 or minute > 59:
+        raise UsageError(f"{at!r} is not a time of day (00:00-23:59). " + USAGES["schedule"])
+    return f"{minute} {hour} * * {dow}"
+
+
+def parse_timezone(text: str) -> str:
+    """An IANA time zone name (``Europe/Paris``, ``UTC``), checked against the zone database.
+    Raises `UsageError` for an unknown or malformed name."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = (text or "").strip()
+    if not name or len(name) > 64 or " " in name or name.startswith(("/", ".")) or ".." in name:
+        raise UsageError(USAGES["timezone"])
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise UsageError(f"unknown time zone {name[:64]!r}. " + USAGES["timezone"]) from None
+    return name
 
 
 def parse_arxiv_id(text: str) -> str | None:
@@ -133,5 +218,18 @@ def parse_command(text: str | None) -> Command:
             return Command("digest_now")
         if len(low) == 2 and low[0] == "dm" and low[1] in ("on", "off"):
             return Command("digest_dm", low[1] == "on")
+        if not low or low in (["settings"], ["show"]):
+            return Command("digest_show")
+        arg = rest.split(None, 1)[1] if len(words) > 1 else ""
+        if low[0] in ("schedule", "at", "when"):
+            return Command("digest_schedule", parse_schedule(arg))
+        if low[0] in ("size", "max", "papers"):
+            if len(words) != 2 or not words[1].isdigit() or not 1 <= int(words[1]) <= MAX_DIGEST_SIZE:
+                raise UsageError(USAGES["size"])
+            return Command("digest_size", int(words[1]))
+        if low[0] in ("timezone", "tz"):
+            if len(words) != 2:
+                raise UsageError(USAGES["timezone"])
+            return Command("digest_timezone", parse_timezone(words[1]))
         raise UsageError(USAGES["digest"])
     raise UsageError(f"unknown command {parts[0][:40]!r}. Try `/papers help`.")

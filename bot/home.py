@@ -28,6 +28,7 @@ class HomeData:
     liked: list[tuple[str, str, str]] = field(default_factory=list)
     dm_digest: bool = False
     collections: list[str] = field(default_factory=list)
+    dm_schedule: str = "weekdays 09:00 UTC"  # mrkdwn summary of the user's DM digest settings
 
 
 def _section(text: str, button: dict | None = None) -> dict:
@@ -53,7 +54,7 @@ def home_view(data: HomeData) -> dict:
     (`ACTION_FOLLOW_COLLECTION`, value = name), refresh (`ACTION_REFRESH`)."""
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Your paper profile", "emoji": True}},
-        _section("*Personal digest by DM:* " + ("on — weekdays 09:00 UTC" if data.dm_digest else "off"),
+        _section("*Personal digest by DM:* " + (f"on — {data.dm_schedule}" if data.dm_digest else "off"),
                  _button("Turn off" if data.dm_digest else "Turn on", ACTION_DM_TOGGLE,
                          "off" if data.dm_digest else "on", None if data.dm_digest else "primary")),
         {"type": "divider"},

@@ -4,14 +4,17 @@
 
 - channels = config channels merged with channels created by ``/papers subscribe`` (their
   follows live in the store; schedule/time zone/max papers/min score come from the config, or
-  the defaults for a channel created from Slack);
-- DM digests for users whose ``dm_digest`` setting is on, scored with their own profile;
+  the defaults for a channel created from Slack; ``/papers digest schedule|size|timezone``
+  stores a channel's own values, which then take precedence over the config file);
+- DM digests for users whose ``dm_digest`` setting is on, scored with their own profile, on
+  their own schedule, size and time zone (user settings, weekdays 09:00 UTC by default);
 - scheduled and on-demand digests (polling first when the last poll is older than
   `poll_max_age_s`), delivered once per slot through `paperbot.pipeline.deliver`;
 - search, ``like`` (fetching unknown papers through the arXiv API client), the App Home data.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -38,6 +41,10 @@ log = logging.getLogger(__name__)
 
 DM_PREFIX = "dm:"
 DM_SETTING = "dm_digest"
+DM_SCHEDULE_SETTING = "digest_schedule"
+DM_SIZE_SETTING = "digest_size"
+TZ_SETTING = "timezone"
+DIGEST_SETTINGS = ("schedule", "max_papers", "timezone")  # what /papers digest … may change
 DM_MAX_PAPERS = 10
 DM_MIN_SCORE = None  # personal digests: always the top papers
 
@@ -148,11 +155,18 @@ class PaperbotService:
 
     # ---- channels and targets ------------------------------------------------------------
     def channel_configs(self) -> list[ChannelConfig]:
-        """Config channels, then channels created by ``/papers subscribe`` (defaults, or the
+        """Config channels (with any schedule / time zone / size set from Slack on their stored
+        row taking precedence), then channels created by ``/papers subscribe`` (defaults, or the
         settings stored on their row)."""
-        out = list(self.config.channels)
+        rows = {r["channel_id"]: r for r in self.store.channels()}
+        out = []
+        for c in self.config.channels:
+            row = rows.get(c.id)
+            out.append(c if row is None else dataclasses.replace(
+                c, schedule=row.get("schedule") or c.schedule, timezone=row.get("timezone") or c.timezone,
+                max_papers=row.get("max_papers") or c.max_papers))
         known = {c.id for c in out}
-        for row in self.store.channels():
+        for row in rows.values():
             if row["channel_id"] in known:
                 continue
             out.append(ChannelConfig(
@@ -171,15 +185,16 @@ class PaperbotService:
         return self.store.users_with_setting(DM_SETTING, True)
 
     def targets(self) -> list[Target]:
-        """What the scheduler runs: every channel, and a DM digest per opted-in user (weekdays
-        09:00 in the user's ``timezone`` setting, UTC by default)."""
+        """What the scheduler runs: every channel, and a DM digest per opted-in user (on the
+        user's ``digest_schedule`` in their ``timezone`` setting; weekdays 09:00 UTC by default)."""
         out = [Target(c.id, c.schedule, c.timezone,
                       run=lambda slot, cid=c.id: self.run_channel_digest(cid, slot),
                       done=lambda slot, cid=c.id: self.digest_done(cid, slot))
                for c in self.channel_configs()]
         for uid in self.dm_users():
-            tz = self.store.user_settings(uid).get("timezone") or "UTC"
-            out.append(Target(DM_PREFIX + uid, DEFAULT_SCHEDULE, tz,
+            settings = self.store.user_settings(uid)
+            out.append(Target(DM_PREFIX + uid, settings.get(DM_SCHEDULE_SETTING) or DEFAULT_SCHEDULE,
+                              settings.get(TZ_SETTING) or "UTC",
                               run=lambda slot, u=uid: self.run_user_digest(u, slot),
                               done=lambda slot, u=uid: self.digest_done(u, slot)))
         return out
@@ -223,18 +238,20 @@ class PaperbotService:
 
     def run_user_digest(self, user_id: str, slot: str) -> DeliveryOutcome:
         """Build and deliver a personal digest by DM (posted to the user id), once per slot."""
-        tz = self.store.user_settings(user_id).get("timezone") or "UTC"
+        settings = self.store.user_settings(user_id)
+        tz = settings.get(TZ_SETTING) or "UTC"
+        size = int(settings.get(DM_SIZE_SETTING) or DM_MAX_PAPERS)
         self._maybe_poll()
         model = self.model()
         day = self._slot_day(slot, tz)
         title = f"Your paper digest · {day}"
-        target = ChannelConfig(id=user_id, name="you", max_papers=DM_MAX_PAPERS, min_score=DM_MIN_SCORE)
+        target = ChannelConfig(id=user_id, name="you", max_papers=size, min_score=DM_MIN_SCORE)
         if model is None:
             digest = Digest(channel_id=user_id, title=title, date=day.isoformat(),
                             empty_reason="No papers stored yet (feeds not polled).")
         else:
             digest = profile_digest(user_id, title, profile_for_user(self.store, user_id), self.store, model,
-                                    day, DM_MIN_SCORE, DM_MAX_PAPERS, self._failed_sources,
+                                    day, DM_MIN_SCORE, size, self._failed_sources,
                                     self.config.recommender.candidate_days,
                                     no_profile="Your profile is empty: `/papers follow author …`, "
                                                "`/papers subscribe …` in a DM with me, or 👍 some papers.")
@@ -296,8 +313,71 @@ class PaperbotService:
         """Turn the personal DM digest on/off (and (un)schedule it)."""
         self.store.set_user_setting(user_id, DM_SETTING, bool(on))
         self._resync()
-        return ("Personal digest by DM: *on* (weekdays 09:00 UTC, ranked by your profile)." if on
-                else "Personal digest by DM: *off*.")
+        if not on:
+            return "Personal digest by DM: *off*."
+        return ("Personal digest by DM: *on*, ranked by your profile. " + self.digest_settings_text(user_id, False))
+
+    # ---- digest settings (/papers digest schedule|size|timezone) -------------------------
+    def _digest_settings(self, subject_id: str, is_channel: bool) -> tuple[str, str, int]:
+        """(crontab, IANA time zone, papers per digest) in effect for a channel or a user's DM digest.
+
+        Raises:
+            ServiceError: the channel has no digest (nothing subscribed, not in the config).
+        """
+        if is_channel:
+            ch = self.channel_config(subject_id)
+            if ch is None:
+                raise ServiceError("this channel has no digest yet: `/papers subscribe <collection | keywords>` first")
+            return ch.schedule, ch.timezone, ch.max_papers
+        st = self.store.user_settings(subject_id)
+        return (st.get(DM_SCHEDULE_SETTING) or DEFAULT_SCHEDULE, st.get(TZ_SETTING) or "UTC",
+                int(st.get(DM_SIZE_SETTING) or DM_MAX_PAPERS))
+
+    def digest_schedule_summary(self, subject_id: str, is_channel: bool) -> str:
+        """Schedule, time zone, size and the next run as mrkdwn, e.g.
+        ``schedule `0 9 * * mon-fri` (Europe/Paris) · 10 papers · next: Mon 2026-11-23 09:00``.
+
+        Raises:
+            ServiceError: the channel has no digest yet.
+        """
+        from apscheduler.triggers.cron import CronTrigger
+
+        cron, tz, size = self._digest_settings(subject_id, is_channel)
+        try:
+            nxt = CronTrigger.from_crontab(cron, timezone=tz).get_next_fire_time(None, datetime.now(ZoneInfo(tz)))
+            when = f" · next: {nxt:%a %Y-%m-%d %H:%M}" if nxt else ""
+        except (ValueError, KeyError):
+            when = " · (this schedule is invalid; set a new one)"
+        return f"schedule `{cron}` ({tz}) · {size} paper{'s' if size != 1 else ''}{when}"
+
+    def digest_settings_text(self, subject_id: str, is_channel: bool) -> str:
+        """`digest_schedule_summary` as a sentence, plus a hint when a user's DM digest is off."""
+        dm_off = "" if is_channel or self.store.user_settings(subject_id).get(DM_SETTING) else \
+            " Your DM digest is off: `/papers digest dm on`."
+        return self.digest_schedule_summary(subject_id, is_channel) + "." + dm_off
+
+    def set_digest_setting(self, subject_id: str, is_channel: bool, key: str, value) -> str:
+        """Set a channel's or a user's DM digest ``schedule`` (5-field crontab, already parsed by
+        `bot.commands_parser.parse_schedule`), ``max_papers`` (int) or ``timezone`` (IANA name),
+        reschedule, and return the reply with the settings now in effect.
+
+        A channel's values are stored on its row and override the config file's.
+
+        Raises:
+            ValueError: `key` is not one of `DIGEST_SETTINGS`.
+            ServiceError: the channel has no digest yet.
+        """
+        if key not in DIGEST_SETTINGS:
+            raise ValueError(f"unknown digest setting {key!r}")
+        self._digest_settings(subject_id, is_channel)  # raises for a channel without a digest
+        if is_channel:
+            self.store.upsert_channel(subject_id, **{key: value})
+        else:
+            user_key = {"schedule": DM_SCHEDULE_SETTING, "max_papers": DM_SIZE_SETTING, "timezone": TZ_SETTING}[key]
+            self.store.set_user_setting(subject_id, user_key, value)
+        self._resync()
+        who = "This channel's digest" if is_channel else "Your DM digest"
+        return f"{who}: " + self.digest_settings_text(subject_id, is_channel)
 
     # ---- papers, search, feedback --------------------------------------------------------
     def ensure_paper(self, arxiv_id: str) -> Paper:
@@ -352,7 +432,8 @@ class PaperbotService:
         return HomeData(user_id=user_id, follows=self.store.follows(user_id),
                         top_terms=top_terms(self.model(), prof, 10), liked=liked,
                         dm_digest=bool(self.store.user_settings(user_id).get(DM_SETTING)),
-                        collections=sorted(self.store.collections()))
+                        collections=sorted(self.store.collections()),
+                        dm_schedule=self.digest_schedule_summary(user_id, False))
 
     def profile_text(self, user_id: str) -> str:
         """``/papers profile``: the Home tab's content as one mrkdwn message."""
@@ -363,7 +444,7 @@ class PaperbotService:
             lines.append(f"*{label}:* " + (", ".join(vals) if vals else "none"))
         lines.append("*Top terms:* " + (", ".join(d.top_terms) if d.top_terms else "none yet"))
         lines.append("*Recently 👍:* " + ("; ".join(f"<{u}|{t[:80]}>" for _, t, u in d.liked[:5]) or "none"))
-        lines.append("*DM digest:* " + ("on" if d.dm_digest else "off"))
+        lines.append("*DM digest:* " + (f"on — {d.dm_schedule}" if d.dm_digest else "off"))
         return "\n".join(lines)
 
 

@@ -271,7 +271,8 @@ def test_dm_digest_on_schedules_and_posts_personal_digest(tmp_path, seeded, slac
         wait_for(lambda: slack_fake.messages.get("D4"), what="DM digest")
         dm = slack_fake.messages["D4"][0]
         assert "Your paper digest" in dm["text"]
-        assert seeded.message_paper_ids("D4", dm["ts"])  # reactions in the DM map to its papers
+        # reactions in the DM map to its papers (recorded once Slack has answered the post)
+        wait_for(lambda: seeded.message_paper_ids("D4", dm["ts"]), what="DM message papers recorded")
         assert seeded.follows("C1") == {} and seeded.channels() == []  # a DM subscribe is personal
 
 
@@ -374,3 +375,89 @@ def test_internal_error_answers_one_line_without_trace(tmp_path, seeded, slack_f
         _, rid = bot.command("search anything")
         out = bot.wait_response(rid)
     assert out["text"] == "Sorry, something went wrong; the error was logged. Try again later."
+
+
+# ---- /papers digest schedule | size | timezone ------------------------------------------------
+def _trigger(bot, key):
+    job = bot.service.scheduler.scheduler.get_job(f"digest:{key}")
+    assert job is not None, key
+    return {f.name: str(f) for f in job.trigger.fields}, str(job.trigger.timezone)
+
+
+def test_channel_digest_schedule_size_and_timezone_from_slack(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command("digest size 3")  # no digest in this channel yet
+        assert "no digest yet" in bot.wait_response(rid)["text"]
+        _, rid = bot.command("subscribe rlhf_code")
+        bot.wait_response(rid)
+        bot.service.scheduler.start(catch_up=False)
+        assert _trigger(bot, "C1")[0]["hour"] == "9"
+        _, rid = bot.command("digest schedule mon,thu 08:30")
+        out = bot.wait_response(rid)
+        assert out["response_type"] == "in_channel" and "schedule `30 8 * * mon,thu` (UTC)" in out["text"]
+        fields, tz = _trigger(bot, "C1")  # rescheduled at once
+        assert (fields["minute"], fields["hour"], fields["day_of_week"], tz) == ("30", "8", "mon,thu", "UTC")
+        _, rid = bot.command("digest timezone Europe/Paris")
+        assert "(Europe/Paris)" in bot.wait_response(rid)["text"]
+        assert _trigger(bot, "C1")[1] == "Europe/Paris"
+        _, rid = bot.command("digest size 3")
+        assert "3 papers" in bot.wait_response(rid)["text"]
+        _, rid = bot.command("digest")
+        shown = bot.wait_response(rid)["text"]
+        assert "`30 8 * * mon,thu` (Europe/Paris) · 3 papers · next: " in shown
+        _, rid = bot.command("digest now")
+        assert bot.wait_response(rid)["text"] == "Digest posted: 3 papers."
+        msg = slack_fake.messages["C1"][0]
+    assert len(seeded.message_paper_ids("C1", msg["ts"])) == 3
+    assert seeded.get_channel("C1")["schedule"] == "30 8 * * mon,thu"  # survives a restart
+
+
+def test_slack_settings_override_a_config_channel(tmp_path, seeded, slack_fake, monkeypatch):
+    cfg = make_config(tmp_path, [ChannelConfig(id="C9", name="#cfg", collections=["rlhf_code"],
+                                               schedule="0 6 * * mon", max_papers=7)])
+    with BotServer(cfg, seeded, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command("digest", channel="C9")
+        assert "`0 6 * * mon` (UTC) · 7 papers" in bot.wait_response(rid)["text"]
+        _, rid = bot.command("digest schedule daily 07:00", channel="C9")
+        bot.wait_response(rid)
+        ch = bot.service.channel_config("C9")
+    assert (ch.schedule, ch.max_papers, ch.collections) == ("0 7 * * *", 7, ["rlhf_code"])
+
+
+def test_dm_digest_schedule_and_size_are_personal(tmp_path, seeded, slack_fake, monkeypatch):
+    dm = dict(user="U4", channel="D4", channel_name="directmessage")
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        bot.service.scheduler.start(catch_up=False)
+        _, rid = bot.command("digest schedule daily 07:15", **dm)
+        assert "Your DM digest is off" in bot.wait_response(rid)["text"]
+        _, rid = bot.command("digest dm on", **dm)
+        assert "`15 7 * * *` (UTC)" in bot.wait_response(rid)["text"]
+        _, rid = bot.command("subscribe rlhf_code", **dm)
+        bot.wait_response(rid)
+        _, rid = bot.command("digest size 2", **dm)
+        assert bot.wait_response(rid)["response_type"] == "ephemeral"
+        fields, _ = _trigger(bot, "dm:U4")
+        assert (fields["minute"], fields["hour"], fields["day_of_week"]) == ("15", "7", "*")
+        bot.service.scheduler.run_now("dm:U4")
+        wait_for(lambda: slack_fake.messages.get("D4"), what="DM digest")
+        msg = slack_fake.messages["D4"][0]
+        wait_for(lambda: seeded.message_paper_ids("D4", msg["ts"]), what="DM message papers recorded")
+        assert len(seeded.message_paper_ids("D4", msg["ts"])) == 2
+        assert seeded.channels() == []  # personal settings never touch channel rows
+        assert "`15 7 * * *`" in bot.service.profile_text("U4")
+
+
+@pytest.mark.parametrize("text,expect", [
+    ("digest schedule weekdays 25:00", "is not a time of day"),
+    ("digest timezone Mars/Olympus", "unknown time zone"),
+    ("digest size 500", "usage: `/papers digest size"),
+])
+def test_bad_digest_settings_get_usage_and_change_nothing(tmp_path, seeded, slack_fake, monkeypatch, text, expect):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command("subscribe rlhf_code")
+        bot.wait_response(rid)
+        before = seeded.get_channel("C1")
+        resp, rid = bot.command(text)
+        msg = resp.json()["text"] if resp.content else bot.wait_response(rid)["text"]
+        assert expect in msg
+    assert seeded.get_channel("C1") == before

@@ -40,6 +40,16 @@ from tests.bot_harness import seed_store
     ("digest now", Command("digest_now")),
     ("digest DM On", Command("digest_dm", True)),
     ("digest dm off", Command("digest_dm", False)),
+    ("digest", Command("digest_show")),
+    ("digest settings", Command("digest_show")),
+    ("digest schedule weekdays 09:00", Command("digest_schedule", "0 9 * * mon-fri")),
+    ("digest schedule daily 8:30", Command("digest_schedule", "30 8 * * *")),
+    ("digest schedule Mon,Thursday 10:05", Command("digest_schedule", "5 10 * * mon,thu")),
+    ("digest schedule tue-thu at 7", Command("digest_schedule", "0 7 * * tue-thu")),
+    ("digest schedule 30  8 * * mon-fri", Command("digest_schedule", "30 8 * * mon-fri")),
+    ("digest size 5", Command("digest_size", 5)),
+    ("digest timezone Europe/Paris", Command("digest_timezone", "Europe/Paris")),
+    ("digest tz UTC", Command("digest_timezone", "UTC")),
 ])
 def test_parse_command(text, cmd):
     assert parse_command(text) == cmd
@@ -57,6 +67,17 @@ def test_parse_command(text, cmd):
     ("profile extra", "usage: `/papers profile`"),
     ("digest dm maybe", "usage: `/papers digest now`"),
     ("subscribe " + "k" * 300, "too long"),
+    ("digest schedule", "usage: `/papers digest schedule"),
+    ("digest schedule weekdays 24:00", "is not a time of day"),
+    ("digest schedule someday 09:00", "usage: `/papers digest schedule"),
+    ("digest schedule 61 9 * * *", "not a valid crontab"),
+    ("digest schedule 0 9 * * funday", "not a valid crontab"),
+    ("digest size 0", "usage: `/papers digest size"),
+    ("digest size 51", "usage: `/papers digest size"),
+    ("digest size many", "usage: `/papers digest size"),
+    ("digest timezone Mars/Olympus", "unknown time zone"),
+    ("digest timezone ../../etc/passwd", "usage: `/papers digest timezone"),
+    ("digest timezone Europe Paris", "usage: `/papers digest timezone"),
 ])
 def test_parse_command_usage_errors(text, fragment):
     with pytest.raises(UsageError) as exc:

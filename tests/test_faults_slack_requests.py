@@ -131,6 +131,26 @@ def test_parse_command_on_command_like_word_salad(words):
         pass
 
 
+@FAST
+@given(st.lists(st.sampled_from(["schedule", "size", "timezone", "tz", "at", "weekdays", "daily", "mon", "mon-fri",
+                                 "sun,sat", "fri-mon", "9", "09:00", "23:59", "24:00", "7:6", "*", "*/5", "0",
+                                 "99", "-1", "1-50", "Europe/Paris", "UTC", "..", "/", "\x00", "😀", "٩"]),
+                max_size=7))
+def test_parse_digest_settings_on_word_salad(words):
+    """Whatever follows ``digest``: a valid setting (a crontab APScheduler accepts, a size in
+    1..50, a known zone) or a usage message — never another exception."""
+    from apscheduler.triggers.cron import CronTrigger
+    try:
+        cmd = commands_parser.parse_command("digest " + " ".join(words))
+    except commands_parser.UsageError as exc:
+        assert str(exc)
+        return
+    if cmd.name == "digest_schedule":
+        CronTrigger.from_crontab(cmd.value, timezone="UTC")
+    elif cmd.name == "digest_size":
+        assert 1 <= cmd.value <= commands_parser.MAX_DIGEST_SIZE
+
+
 # ---- user text reaching SQL / FTS5 through search -----------------------------------------------
 @FAST
 @given(st.text(max_size=200))
