@@ -64,27 +64,22 @@ class _ModelMemo:
 
     def rows(self, model: TfidfModel, papers: list[Paper]) -> sp.csr_matrix:
         """TF-IDF rows of `papers` (n, V), transforming only those not seen with this model."""
+        if not papers:
+            return sp.csr_matrix((0, len(model.vectorizer.vocabulary_)))
         with self._lock:
             self._for(model)
-            missing = [p for p in papers if p.arxiv_id not in self._rows]
+            found = {p.arxiv_id: self._rows[p.arxiv_id] for p in papers if p.arxiv_id in self._rows}
+        missing = [p for p in papers if p.arxiv_id not in found]
         if missing:
             X = model.papers_matrix(missing)
+            fresh = {p.arxiv_id: X[i] for i, p in enumerate(missing)}
+            found.update(fresh)
             with self._lock:
                 self._for(model)
-                if len(self._rows) + len(missing) > ROW_MEMO_MAX:
+                if len(self._rows) + len(fresh) > ROW_MEMO_MAX:
                     self._rows = {}
-                for i, p in enumerate(missing):
-                    self._rows[p.arxiv_id] = X[i]
-                have = dict(self._rows)
-            fresh = {p.arxiv_id: X[i] for i, p in enumerate(missing)}
-        else:
-            with self._lock:
-                have = dict(self._rows)
-            fresh = {}
-        V = len(model.vectorizer.vocabulary_)
-        if not papers:
-            return sp.csr_matrix((0, V))
-        return sp.vstack([fresh.get(p.arxiv_id, have.get(p.arxiv_id)) for p in papers], format="csr")
+                self._rows.update(fresh)
+        return sp.vstack([found[p.arxiv_id] for p in papers], format="csr")
 
 
 _MEMO = _ModelMemo()

@@ -119,8 +119,8 @@ def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Pap
     feedback simulation uses. Scores add the ranker's author / HF-upvote priors. Explanations are
     the profile's own: the terms with the largest ``x_j · q_j`` and the most similar positive.
 
-    `background` may also be the ``(V,)`` vector of `recommender.ranker.background_vector` (or
-    `background_vector_of`), computed once and shared by every profile of a run; `candidate_matrix`
+    `background` may also be the ``(V,)`` vector of `recommender.ranker.background_vector`,
+    computed once and shared by every profile of a run; `candidate_matrix`
     may hold the candidates' ``(n, V)`` TF-IDF rows (e.g. from the matrix cache) to skip the
     transform. Explanations cost a cosine against every positive per paper, so with
     `explain_top` only the best `explain_top` papers get them (the others have empty `terms` and
@@ -139,14 +139,14 @@ def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Pap
         return []
     if not positives and not likes:
         raise ValueError("no positive papers to score against")
-    V = len(model.terms)
+    terms = model.terms
+    V = len(terms)
     P = model.papers_matrix(positives) if positives else sp.csr_matrix((0, V), dtype=np.float32)
     N = model.papers_matrix(negatives) if negatives else None
     if isinstance(background, np.ndarray):
         B = background
     else:
         B = model.papers_matrix(background) if background else None
-    terms = model.terms
     prof = RankerProfile(P, X_negative=N, X_background=B, positive_authors=[p.authors for p in positives],
                          terms=terms)
     for p in likes:
