@@ -1,6 +1,6 @@
-"""Ranker research, third pass — run by hand, prints figures (never a unit test).
+"""Ranker research, third and fourth passes — run by hand, prints figures (never a unit test).
 
-    python bench/ranker_research.py [--data ../shared/data] [--feedback]
+    python bench/ranker_research.py [--data ../shared/data] [--feedback] [--round 3|4]
 
 Reproduces the figures quoted in README.md ("Evaluation") and in `recommender/ranker.py` for the
 variants tried against the shipped production ranker on the dev tasks. Each variant ranks every
@@ -23,6 +23,20 @@ Variants:
                           with the Rocchio score over the top 1,000;
 * ``lr-hardneg N w``    — logistic regression (C=1, balanced) of curated vs the N hard
                           negatives, z-blended w:1 over the top 1,000.
+
+Fourth pass (``--round 4`` runs only these, plus the baseline):
+
+* ``prolific max|sum w`` — + w·log(1 + papers the candidate's most prolific author (or all its
+                          authors together) had in the corpus before the split): a "known group"
+                          prior;
+* ``coauthor2 w``       — + w·log(1 + authors of the candidate who co-wrote an earlier paper with
+                          an author of a curated paper but are not curated authors themselves):
+                          two hops in the co-author graph;
+* ``names w``           — + w·log(1 + curated method names the candidate mentions), a name being a
+                          curated title's part before ':' of ≤ 2 words ("DAPO", "s1", "LIMO");
+* ``smooth a``          — cluster-hypothesis score regularisation (Diaz, SIGIR 2005) over the
+                          top 2,000: z(s) + a·(cosine-weighted mean z of the 10 nearest candidates);
+* ``lr+coauthor2 w``    — coauthor2 w added before the ``lr-hardneg 1000 0.3`` blend.
 
 With ``--feedback`` it also runs the feedback simulation of ``paperbot eval --feedback-sim``
 (top 5 a day, 👍/👎 through ``Profile.add_feedback``) with the ``lr-hardneg 1000 0.3`` re-rank
@@ -195,11 +209,95 @@ class Research:
                     clf = None  # refit before the next day
         return hits
 
+    # -- fourth pass ------------------------------------------------------------------
+    def _author_sets(self):
+        if not hasattr(self, "_asets"):
+            self._asets = [frozenset(R._norm_author(a) for a in p.get("authors") or []) for p in self.C.papers]
+        return self._asets
+
+    def _earlier(self, split: str) -> np.ndarray:
+        return np.flatnonzero(self.C.published < split)
+
+    def prolific(self, w, agg="max"):
+        import collections
+
+        counts: dict = {}
+
+        def f(t, st):
+            A = self._author_sets()
+            if t["split"] not in counts:
+                counts[t["split"]] = collections.Counter(a for r in self._earlier(t["split"]) for a in A[r])
+            c = counts[t["split"]]
+            pick = (lambda xs: max(xs, default=0)) if agg == "max" else sum
+            v = np.array([pick([c[a] for a in A[r]]) for r in st.cand_rows])
+            return self.base(t, st)[0] + w * np.log1p(v)
+        return f
+
+    def coauthor2_feature(self, t, st) -> np.ndarray:
+        key = (t["name"], t["split"])
+        cache = self.__dict__.setdefault("_co2", {})
+        if key not in cache:
+            A = self._author_sets()
+            cur = frozenset().union(*(A[r] for r in st.cur_rows))
+            co = set()
+            for r in self._earlier(t["split"]):
+                if A[r] & cur:
+                    co |= A[r]
+            co -= cur
+            cache[key] = np.log1p([len(A[r] & co) for r in st.cand_rows])
+        return cache[key]
+
+    def coauthor2(self, w):
+        return lambda t, st: self.base(t, st)[0] + w * self.coauthor2_feature(t, st)
+
+    def names(self, w):
+        import re
+
+        def f(t, st):
+            heads = {self.C.papers[r]["title"].split(":")[0].strip().lower() for r in st.cur_rows
+                     if ":" in self.C.papers[r]["title"]}
+            pats = [re.compile(r"\b" + re.escape(h) + r"\b") for h in heads if 2 <= len(h) <= 20 and len(h.split()) <= 2]
+            v = [sum(1 for p in pats if p.search((self.C.papers[r]["title"] + " " + self.C.papers[r]["abstract"]).lower()))
+                 for r in st.cand_rows]
+            return self.base(t, st)[0] + w * np.log1p(v)
+        return f
+
+    def smooth(self, a, k=10, top=2000):
+        def f(t, st):
+            s, X, _, _ = self.base(t, st)
+            o = np.argsort(-s, kind="stable")[:top]
+            Xc = X[st.cand_rows[o]]
+            S = (Xc @ Xc.T).toarray()
+            np.fill_diagonal(S, 0)
+            nn = np.argpartition(-S, k, axis=1)[:, :k]
+            W = np.take_along_axis(S, nn, axis=1)
+            z = _z(s, o)[o]
+            out = s.copy()
+            out[o] = 1e6 + z + a * (W * z[nn]).sum(1) / (W.sum(1) + 1e-9)
+            return out
+        return f
+
+    def lr_coauthor2(self, w):
+        lr = self.lr_hardneg(1000, 0.3)
+
+        def f(t, st):
+            s, X, hard, prof = self.base(t, st)
+            boosted = s + w * self.coauthor2_feature(t, st)
+            key = (t["name"], t["split"])
+            self._base[key] = (boosted, X, hard, prof)  # lr_hardneg reads the base score
+            try:
+                return lr(t, st)
+            finally:
+                self._base[key] = (s, X, hard, prof)
+        return f
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=os.environ.get("PAPERBOT_DATA", str(ROOT.parent / "shared" / "data")))
     ap.add_argument("--feedback", action="store_true", help="also run the feedback simulation with lr-hardneg")
+    ap.add_argument("--round", type=int, choices=(3, 4), default=None,
+                    help="run only the third- or fourth-pass variants (default: both)")
     args = ap.parse_args(argv)
     data = Path(args.data)
     tasks_file = data / "bench" / "dev_tasks.json"
@@ -212,6 +310,21 @@ def main(argv=None) -> int:
     corpus = E.get_corpus([str(f) for f in files], log=print)
     res = Research(corpus, E.load_tasks(str(tasks_file)))
     res.evaluate("production", res.production)
+    if args.round in (None, 4):
+        for agg, ws in (("max", (0.01, 0.04)), ("sum", (0.01, 0.02))):
+            for w in ws:
+                res.evaluate(f"prolific {agg} {w}", res.prolific(w, agg))
+        for w in (0.02, 0.05, 0.08, 0.12):
+            res.evaluate(f"coauthor2 {w}", res.coauthor2(w))
+        for w in (0.02, 0.05, 0.1):
+            res.evaluate(f"names {w}", res.names(w))
+        for a in (0.3, 1.0):
+            res.evaluate(f"smooth {a}", res.smooth(a))
+        for w in (0.05, 0.1):
+            res.evaluate(f"lr+coauthor2 {w}", res.lr_coauthor2(w))
+    if args.round == 4:
+        print(f"wall {time.time() - t0:.0f}s")
+        return 0
     for w, i in [(0.0, 0.02), (0.0, 0.05), (0.04, 0.0), (0.08, 0.0)]:
         res.evaluate(f"hf-prior {w}/{i}", res.hf_prior(w, i))
     for w in (0.01, 0.02, 0.04, 0.08):

@@ -72,6 +72,18 @@ prior (bonus for replacements of old papers) 0.226 at w=0.02 but 0.101 at w=0.08
 for feeds of new papers.  The dev tasks hold 116 relevant papers; the feedback ratio's ceiling
 is 116 / 86 = 1.35x.
 
+Fourth round (``python bench/ranker_research.py --round 4``, 69 s; none kept): author signals act
+only on the five 2025 tasks (the older windows' candidates come from RSS items without authors).
+A "known group" prior (papers by the candidate's authors before the split) 0.206-0.208; two-hop
+co-authors of curated authors 0.211-0.217 (w 0.02-0.12), all of the gain from one task (0.06 →
+0.21) while two others fall; curated method names ("DAPO", "LIMO") mentioned by the candidate
+0.203-0.208; cluster-hypothesis score smoothing over the 10 nearest candidates 0.169-0.195; the
+co-author term under the LR re-rank 0.226 / 0.315 / 0.535.  Reading the misses of the weakest
+tasks (Awesome-LLM-Strawberry, 2025) explains the plateau: the top 15 are on-topic reasoning
+papers (Seed-Thinking-v1.5, DeepSeek-R1 Thoughtology, GenPRM) the list did not pick, and the
+picked ones sit at ranks 2-750 among ~300 equally on-topic papers; which of them a curator
+chose is taste and fame, not text.
+
 Weights were chosen on the dev tasks once, globally; there is no per-list or per-task
 setting.  Every 👍/👎 goes through :meth:`Profile.add_feedback` (the single feedback code
 path).
