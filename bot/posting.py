@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TextIO
 from urllib.error import URLError
 
@@ -62,6 +62,7 @@ class PostResult:
     thread_ts: list[str]
     target: str  # "slack" | "terminal"
     error: str | None = None  # a thread reply that failed after the main message was posted
+    unposted: list[str] = field(default_factory=list)  # arXiv ids of the papers that never reached Slack
 
 
 class SlackPoster:
@@ -193,15 +194,19 @@ class SlackPoster:
             on_posted(ts)
         replies: list[str] = []
         shown = len(digest.items) - len(overflow)
+        done = 0  # overflow papers posted so far
         for msg in overflow_blocks(overflow, shown + 1):
             try:
                 replies.append(self.post_message(digest.channel_id, f"More papers from {digest.title}", msg,
                                                  thread_ts=ts))
             except (SlackApiError, *TRANSPORT_ERRORS) as exc:
-                # the digest itself is posted; re-posting it would duplicate it, so report and stop
-                error = f"thread reply failed: {_short(exc)}"
+                # the digest itself is posted; re-posting it would duplicate it, so report and stop;
+                # the papers of this and every later reply are handed back to the caller to release
+                unposted = [r.paper.arxiv_id for r in overflow[done:]]
+                error = f"thread reply failed: {_short(exc)}; {len(unposted)} papers not posted"
                 log.error("digest in %s (ts %s): %s", digest.channel_id, ts, error)
-                return PostResult(ts, replies, "slack", error=error)
+                return PostResult(ts, replies, "slack", error=error, unposted=unposted)
+            done += sum(1 for b in msg if b.get("type") == "section")
         return PostResult(ts, replies, "slack")
 
 

@@ -160,6 +160,9 @@ def deliver(store: Store, channel: ChannelConfig, digest: Digest, poster, slot: 
             out.status, out.error = "failed", err
             return out
         store.finish_digest(digest_id, res.ts, ",".join(res.thread_ts) or None, error=res.error)
+        if res.unposted:  # a thread reply failed: those papers go to the next digest, not to limbo
+            n = store.release_digest_papers(digest_id, res.unposted)
+            log.warning("digest %s: %d papers of a failed thread reply released to the next digest", key, n)
     out.ts = res.ts
     if res.error:
         out.error = res.error

@@ -474,6 +474,19 @@ class Store:
                                              "thread_ts": thread_ts, "posted_at": utcnow(),
                                              "error": error})
 
+    def release_digest_papers(self, digest_id: int, arxiv_ids: list[str]) -> int:
+        """Take papers that never reached Slack (e.g. a failed thread reply) out of a digest, so
+        `sent_paper_ids` no longer counts them and the channel's next digest offers them again.
+        ``paper_count`` drops accordingly. Returns how many were released."""
+        if not arxiv_ids:
+            return 0
+        with self.transaction() as db:
+            marks = ",".join("?" * len(arxiv_ids))
+            n = db.execute(f"delete from digest_papers where digest_id = ? and arxiv_id in ({marks})",
+                           [digest_id, *arxiv_ids]).rowcount
+            db.execute("update digests set paper_count = paper_count - ? where id = ?", [n, digest_id])
+        return n
+
     def get_digest(self, digest_key: str) -> dict[str, Any] | None:
         """The digest row with this key, or None."""
         rows = list(self.db.query("select * from digests where digest_key = ?", [digest_key]))

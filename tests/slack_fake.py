@@ -92,11 +92,14 @@ class SlackFake:
         self.server.server_close()
 
     def script(self, method: str, status: int = 200, body: dict | None = None, headers: dict | None = None,
-               delay: float = 0.0, reset: bool = False, raw: bytes | None = None, process: bool = False) -> None:
-        """Queue one scripted answer (or fault) for the next call of `method` (see the module doc)."""
+               delay: float = 0.0, reset: bool = False, raw: bytes | None = None, process: bool = False,
+               passthrough: bool = False) -> None:
+        """Queue one scripted answer (or fault) for the next call of `method` (see the module doc);
+        ``passthrough=True`` queues the normal answer (e.g. a real ``ts``), to let calls through
+        before a scripted fault."""
         self.scripted.setdefault(method, []).append({
             "status": status, "body": body or {"ok": True}, "headers": headers or {}, "delay": delay,
-            "reset": reset, "raw": raw, "process": process})
+            "reset": reset, "raw": raw, "process": process, "passthrough": passthrough})
 
     @property
     def base(self) -> str:
@@ -117,6 +120,9 @@ class SlackFake:
             queue = self.scripted.get(method)
             if queue:
                 answer = queue.pop(0)
+                if answer["passthrough"]:
+                    status, body, hdrs = self._default(method, args)
+                    return {**answer, "status": status, "body": body, "headers": hdrs}
                 if answer["process"]:
                     self._default(method, args)
                 return answer

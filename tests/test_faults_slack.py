@@ -210,6 +210,35 @@ def test_a_thread_reply_failure_keeps_the_digest_posted(store, slack_fake, poste
     assert deliver(store, ChannelConfig("C1"), digest, poster, SLOT).status == "skipped-duplicate"
 
 
+def test_papers_of_a_failed_thread_reply_are_released_to_the_next_digest(store, slack_fake, poster):
+    """Main message and first reply land, the second reply fails: exactly the papers of the failed
+    reply and any later one leave the digest record (so the next digest offers them again); the
+    papers Slack shows stay recorded (reactions and 👍 on them still map)."""
+    from bot.blocks import digest_blocks, overflow_blocks
+
+    digest = make_digest("C1", n=80)
+    shown, overflow = digest_blocks(digest)
+    replies = overflow_blocks(overflow, 1)
+    assert len(replies) >= 3, "needs three thread replies for this test"
+    in_first = sum(1 for b in replies[0] if b["type"] == "section")
+    slack_fake.script("chat.postMessage", passthrough=True)  # main message
+    slack_fake.script("chat.postMessage", passthrough=True)  # first reply
+    slack_fake.script("chat.postMessage", 200, {"ok": False, "error": "msg_too_long"})  # second reply
+    out = deliver(store, ChannelConfig("C1"), digest, poster, SLOT)
+    assert out.status == "posted" and "thread reply failed" in out.error
+
+    posted_ids = [r.paper.arxiv_id for r in digest.items[:len(digest.items) - len(overflow) + in_first]]
+    released = [r.paper.arxiv_id for r in overflow[in_first:]]
+    row = store.get_digest(digest_key("C1", SLOT))
+    assert row["status"] == "posted" and row["paper_count"] == len(posted_ids)
+    assert store.digest_paper_ids(row["id"]) == posted_ids
+    sent = store.sent_paper_ids("C1")
+    assert set(posted_ids) <= sent and not (set(released) & sent)
+    # Slack really holds the main message and one reply, nothing of the released papers
+    texts = " ".join(str(m.get("blocks")) for m in slack_fake.posted("C1"))
+    assert all(pid in texts for pid in posted_ids) and not any(pid in texts for pid in released)
+
+
 # ---- clear errors, once, and other channels go on ---------------------------------------------
 def _three_channel_config(tmp_path):
     path = _write_config(tmp_path)

@@ -71,6 +71,18 @@ def test_digest_intent_is_recorded_once_per_key(store):
     assert store.digest_by_message("C1", "123.456")["id"] == d1
 
 
+def test_released_digest_papers_leave_the_sent_set_and_the_count(store):
+    ids = ["2401.00001", "2401.00002", "2401.00003"]
+    store.upsert_papers([Paper(i, "T") for i in ids])
+    d, _ = store.begin_digest("C1:2026-01-05", "C1", "2026-01-05", [(i, 0.5, "why") for i in ids])
+    store.finish_digest(d, "123.456")
+    assert store.release_digest_papers(d, ["2401.00003", "2499.99999"]) == 1  # unknown ids are ignored
+    assert store.release_digest_papers(d, []) == 0
+    assert store.sent_paper_ids("C1") == {"2401.00001", "2401.00002"}
+    assert store.digest_paper_ids(d) == ["2401.00001", "2401.00002"]
+    assert store.get_digest("C1:2026-01-05")["paper_count"] == 2
+
+
 def test_feedback_dedupes_on_event_key_and_undo(store):
     assert store.record_feedback("U1", "2401.00001", 1, "button", event_key="a1")
     assert not store.record_feedback("U1", "2401.00001", 1, "button", event_key="a1")
