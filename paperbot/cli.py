@@ -211,7 +211,8 @@ def status(config_path: str | None, db: str | None) -> None:
         for d in store.recent_failed_digests(3):
             click.echo(f"    failed {d['digest_key']}: {d.get('error') or '?'}")
         if digests.get("pending"):
-            click.echo("    pending digests are checked against the channel history on the next run")
+            click.echo("    pending digests are checked against the channel history on the next run "
+                       "(now: `paperbot digests check`; by hand: `paperbot digests resolve KEY`)")
     click.echo(f"papers: {store.count_papers()} · collections: {store.collections()}")
 
 
@@ -281,6 +282,87 @@ def eval_cmd(ctx: click.Context) -> None:
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     sys.exit(code)
+
+
+@main.group()
+def digests() -> None:
+    """Inspect digests and settle the ones whose posting outcome is unknown (status pending)."""
+
+
+@digests.command("list")
+@click.option("--status", "status_", default="pending", show_default=True,
+              type=click.Choice(["pending", "failed", "posted", "printed", "all"]))
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--db", type=click.Path(dir_okay=False))
+def digests_list(status_: str, limit: int, config_path: str | None, db: str | None) -> None:
+    """Newest digests with a status: key, papers, when, Slack ts or error."""
+    store = _open_store(_config(config_path, required=False), db)
+    try:
+        rows = store.digests(None if status_ == "all" else status_, limit)
+    finally:
+        store.close()
+    if not rows:
+        click.echo(f"no {'' if status_ == 'all' else status_ + ' '}digests")
+    for r in rows:
+        detail = r.get("error") or (f"ts {r['message_ts']}" if r.get("message_ts") else "")
+        click.echo(f"{r['digest_key']}  {r['status']}  {r.get('paper_count') or 0} papers  "
+                   f"created {r['created_at']}" + (f"  {detail}" if detail else ""))
+
+
+@digests.command("check")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--db", type=click.Path(dir_okay=False))
+def digests_check(config_path: str | None, db: str | None) -> None:
+    """Settle pending digests now from each channel's history (needs SLACK_BOT_TOKEN)."""
+    from paperbot.pipeline import make_poster
+    from paperbot.recovery import recover_channel
+    from bot.posting import SlackPoster
+
+    cfg = _config(config_path, required=False)
+    poster = make_poster(cfg)
+    if not isinstance(poster, SlackPoster):
+        raise click.ClickException("no SLACK_BOT_TOKEN: the channel history cannot be read; "
+                                   "settle by hand with `paperbot digests resolve KEY --posted|--not-posted`")
+    store = _open_store(cfg, db)
+    try:
+        channels = sorted({r["channel_id"] for r in store.pending_digests()})
+        if not channels:
+            click.echo("no pending digests")
+        for channel in channels:
+            for outcome, detail in recover_channel(store, poster, channel):
+                click.echo(f"{channel}: {outcome}" + (f" ({detail})" if detail else ""))
+    finally:
+        store.close()
+
+
+@digests.command("resolve")
+@click.argument("key")
+@click.option("--posted", "posted", flag_value=True, default=None,
+              help="It is in the channel: record it as posted (its papers stay sent).")
+@click.option("--not-posted", "posted", flag_value=False,
+              help="It is not in the channel: mark it failed and release its papers to the next digest.")
+@click.option("--ts", help="The Slack message ts, when known (with --posted).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--db", type=click.Path(dir_okay=False))
+def digests_resolve(key: str, posted: bool | None, ts: str | None, config_path: str | None,
+                    db: str | None) -> None:
+    """Settle a pending digest KEY (CHANNEL:SLOT) by hand, when its history cannot be read."""
+    from paperbot.recovery import SettleError, settle_manually
+
+    if posted is None:
+        raise click.UsageError("give --posted or --not-posted")
+    if ts and not posted:
+        raise click.UsageError("--ts goes with --posted")
+    store = _open_store(_config(config_path, required=False), db)
+    try:
+        row = settle_manually(store, key, posted, ts)
+    except SettleError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    click.echo(f"digest {key}: {row['status']}" + ("" if posted else
+               f" ({row.get('paper_count') or 0} papers go to the channel's next digest)"))
 
 
 @main.command()

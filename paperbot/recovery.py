@@ -12,7 +12,9 @@ intent was recorded) tells whether it landed.
   so the next digest for the channel includes them again (nothing lost);
 - history unreadable (missing scope, network) → the row stays ``pending`` and the digest is not
   posted this run (a duplicate is worse than a delay); the reason is reported and the check is
-  repeated next run.
+  repeated next run (or now: ``paperbot digests check``). When the history can never be read, an
+  operator settles it with ``paperbot digests resolve KEY --posted|--not-posted``
+  (`settle_manually`).
 
 Only *abandoned* intents are settled: a ``pending`` row may also be a post in flight on another
 thread or process (a scheduled run and a catch-up run at once), and settling it would release it
@@ -124,6 +126,41 @@ def resolve_pending(store: Store, poster: SlackPoster, row: dict) -> tuple[str, 
                         error="interrupted before posting (not in the channel history); papers released")
     log.warning("digest %s was never posted (interrupted); its papers go to the next digest", row["digest_key"])
     return RELEASED, None
+
+
+class SettleError(ValueError):
+    """A digest cannot be settled by hand: unknown key, not pending, or still being posted."""
+
+
+def settle_manually(store: Store, key: str, posted: bool, ts: str | None = None) -> dict:
+    """Settle a ``pending`` digest by an operator's word, for when the channel history cannot be
+    read (missing ``channels:history`` scope, a channel the bot left) and the check would stay
+    uncertain forever.
+
+    ``posted=True`` records it as posted (with the message `ts` when known); ``posted=False``
+    marks it ``failed`` and releases its papers to the channel's next digest (as `resolve_pending`
+    does when the history shows no such message). Returns the updated row.
+
+    Raises:
+        SettleError: no digest with this key, it is not ``pending``, or its owner process is still
+            alive (a post may be in flight: settling it could cause a second post).
+    """
+    row = store.get_digest(key)
+    if row is None:
+        raise SettleError(f"no digest with key {key!r} (keys look like CHANNEL:SLOT, e.g. C0123:2026-08-24)")
+    if row["status"] != "pending":
+        raise SettleError(f"digest {key} is {row['status']}, not pending: nothing to settle")
+    if not is_abandoned(row):
+        raise SettleError(f"digest {key} may still be being posted by process {row.get('owner')}; "
+                          "stop it or wait for it to finish")
+    if posted:
+        store.finish_digest(row["id"], ts)
+        log.warning("digest %s marked posted by hand (ts %s)", key, ts or "unknown")
+    else:
+        store.finish_digest(row["id"], None, status="failed",
+                            error="marked not posted by hand; papers released")
+        log.warning("digest %s marked not posted by hand; its papers go to the next digest", key)
+    return store.get_digest(key)
 
 
 def recover_channel(store: Store, poster: SlackPoster, channel_id: str) -> list[tuple[str, str | None]]:

@@ -502,6 +502,14 @@ class Store:
             args.append(channel_id)
         return list(self.db.query(sql + " order by id", args))
 
+    def digests(self, status: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest `limit` digest rows (all of them, or those with `status`), newest first."""
+        sql, args = "select * from digests", []
+        if status is not None:
+            sql += " where status = ?"
+            args.append(status)
+        return list(self.db.query(sql + " order by id desc limit ?", [*args, limit]))
+
     def digest_counts(self) -> dict[str, int]:
         """``{status: number of digests}`` (posted, pending, failed, …) for status/ops."""
         return {r["status"]: r["n"] for r in self.db.query(
