@@ -5,8 +5,8 @@
 Builds the demo store (bundled real captures, `paperbot demo`'s sources, no network) in a temp
 directory, then times N personal digests (`paperbot.digests.profile_digest`, default N=100),
 each with a different profile of 10 papers drawn (fixed seed) from the curated collection.
-Every digest after the first reuses the background vector and the candidates' TF-IDF rows
-computed with the same model.
+Every digest after the first reuses the background vector and the candidate set (decoded papers,
+TF-IDF rows, author index) built with the same model.
 """
 from __future__ import annotations
 

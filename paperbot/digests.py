@@ -2,13 +2,15 @@
 
 A channel's or a person's positives/negatives come from `recommender.profiles` (collections,
 keywords as a pseudo-document, followed authors, 👍/👎).
-Candidates are papers first stored within `recommender.candidate_days` that are not curated and
-that the channel has not already been sent.
+Candidates are papers first stored within `recommender.candidate_days` (counted from the start
+of the current UTC hour, so every digest built within an hour sees the same window) that are not
+curated and that the channel has not already been sent.
 """
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
@@ -18,7 +20,8 @@ from bot.digest import Digest
 from feeds.records import Paper
 from paperbot.config import ChannelConfig, Config
 from recommender.profiles import Profile, profile_for_channel
-from recommender.scoring import rank_profile
+from recommender.ranker import PaperMeta
+from recommender.scoring import candidate_meta_of, rank_profile
 from recommender.tfidf import TfidfModel
 from store import Store
 
@@ -28,11 +31,33 @@ BACKGROUND_SIZE = 2000  # papers in the ranker's background sample (as in the ev
 ROW_MEMO_MAX = 50_000  # candidate TF-IDF rows kept between digests of one model
 
 
+@dataclass
+class CandidateSet:
+    """Every paper first stored since a time, ready to score: the papers (newest announcement
+    first), their TF-IDF rows ``(n, V)`` and their `PaperMeta` (author incidence built)."""
+
+    papers: list[Paper]
+    matrix: sp.csr_matrix
+    meta: PaperMeta
+
+    def without(self, exclude: set[str]) -> tuple[list[Paper], sp.csr_matrix, PaperMeta]:
+        """(papers, rows, meta) of the papers whose arXiv id is not in `exclude`, same order."""
+        keep = [i for i, p in enumerate(self.papers) if p.arxiv_id not in exclude]
+        return [self.papers[i] for i in keep], self.matrix[keep], self.meta.subset(keep)
+
+
 class _ModelMemo:
-    """What every digest scored with one model shares: the background vector and the TF-IDF
-    rows of recent candidates. A run of hundreds of DM digests then transforms each new paper
-    and the 2,000-paper background once instead of once per digest. Thread-safe; a new model
-    (refit or refresh) starts a fresh memo."""
+    """What every digest scored with one model shares: the background vector, the TF-IDF rows
+    of recent candidates and the candidate set itself (papers decoded once, author metadata
+    built once). A run of hundreds of DM digests then reads, transforms and indexes each new
+    paper and the 2,000-paper background once instead of once per digest. Thread-safe; a new
+    model (refit or refresh) starts a fresh memo.
+
+    The candidate set is reused only while the store reports the same ``(arXiv id, last_seen)``
+    list for the window (`Store.paper_stamps_first_seen_since`): a new paper or any changed row
+    (a new version, new upvotes) makes a new set, re-reading only the papers that changed. A
+    set is kept only when all its stamps are older than the current second, so a write within
+    the same second as a read can never hide behind an equal stamp."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -40,10 +65,42 @@ class _ModelMemo:
         self._bg_key: tuple | None = None
         self._bg: np.ndarray | None = None
         self._rows: dict[str, sp.csr_matrix] = {}
+        self._cand_key: tuple | None = None
+        self._cand: CandidateSet | None = None
+        self._papers_path: str | None = None
+        self._papers: dict[str, tuple[str, Paper]] = {}  # arXiv id → (last_seen, Paper) of one store
 
     def _for(self, model: TfidfModel) -> None:
         if self._model is not model:
             self._model, self._bg_key, self._bg, self._rows = model, None, None, {}
+            self._cand_key, self._cand = None, None
+
+    def candidate_set(self, store: Store, model: TfidfModel, since: str) -> CandidateSet:
+        """The `CandidateSet` of papers first stored at or after `since` (UTC ISO seconds)."""
+        stamps = store.paper_stamps_first_seen_since(since)
+        key = (str(store.path), since, tuple(stamps))
+        with self._lock:
+            self._for(model)
+            if self._cand_key == key and self._cand is not None:
+                return self._cand
+            if self._papers_path != str(store.path):
+                self._papers_path, self._papers = str(store.path), {}
+            known = {a: self._papers[a] for a, _ in stamps if a in self._papers}
+        need = [a for a, st in stamps if known.get(a, ("",))[0] != st]
+        fetched = store.get_papers(need)
+        papers = [fetched[a] if a in fetched else known[a][1] for a, _ in stamps if a in fetched or a in known]
+        cs = CandidateSet(papers, self.rows(model, papers), candidate_meta_of(papers).prepare())
+        settled = str(utc_second())
+        stable = all(st < settled for _, st in stamps)
+        with self._lock:
+            self._for(model)
+            if self._papers_path == str(store.path):
+                if len(self._papers) + len(fetched) > ROW_MEMO_MAX:
+                    self._papers = {}
+                self._papers.update({a: (st, fetched[a]) for a, st in stamps if a in fetched and st < settled})
+            if stable:
+                self._cand_key, self._cand = key, cs
+        return cs
 
     def background(self, store: Store, model: TfidfModel, curated: set[str]) -> np.ndarray:
         """unit(mean TF-IDF row) of `store.sample_papers(BACKGROUND_SIZE)` minus curated papers,
@@ -83,6 +140,19 @@ class _ModelMemo:
 
 
 _MEMO = _ModelMemo()
+
+
+def utc_second() -> str:
+    """Now in UTC as ISO seconds, the format of the store's ``first_seen`` / ``last_seen``."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def candidate_window_start(candidate_days: int, now: datetime | None = None) -> str:
+    """Start of the candidate window: `candidate_days` before the start of the current UTC hour
+    (UTC ISO seconds)."""
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return (now.replace(minute=0, second=0, microsecond=0) - timedelta(days=candidate_days)).isoformat(
+        timespec="seconds")
 
 
 def load_or_fit_model(config: Config, store: Store, force: bool = False) -> TfidfModel:
@@ -132,10 +202,10 @@ def profile_digest(target_id: str, title: str, profile: Profile, store: Store, m
                    candidate_days: int = 7, no_profile: str = "Nothing to rank against yet.") -> Digest:
     """Rank the candidates `target_id` (a channel, or a user for a DM digest) has not been sent
     against `profile`; keep those scoring ≥ `min_score`, at most `max_papers`."""
-    since = (datetime.now(timezone.utc) - timedelta(days=candidate_days)).isoformat(timespec="seconds")
     curated = store.curated_ids()
     exclude = curated | store.sent_paper_ids(target_id)
-    candidates = [p for p in store.papers_first_seen_since(since) if p.arxiv_id not in exclude]
+    pool = _MEMO.candidate_set(store, model, candidate_window_start(candidate_days))
+    candidates, cand_rows, cand_meta = pool.without(exclude)
     digest = Digest(channel_id=target_id, title=title, date=day.isoformat(),
                     n_candidates=len(candidates), follows=profile.follows)
     if not profile.all_positives:
@@ -144,7 +214,7 @@ def profile_digest(target_id: str, title: str, profile: Profile, store: Store, m
     # the background is the feed at large (curated papers kept out), shared by every digest
     background = _MEMO.background(store, model, curated)
     ranked = rank_profile(model, profile.positives, candidates, profile.negatives, profile.likes, background,
-                          explain_top=max_papers, candidate_matrix=_MEMO.rows(model, candidates))
+                          explain_top=max_papers, candidate_matrix=cand_rows, candidate_meta=cand_meta)
     digest.items = [r for r in ranked if min_score is None or r.score >= min_score][:max_papers]
     if not digest.items:
         digest.empty_reason = empty_reason(day, len(candidates), min_score, n_failed_sources)

@@ -254,14 +254,25 @@ class PaperMeta:
         return len(self.authors)
 
     def subset(self, idx: Sequence[int]) -> "PaperMeta":
-        """Rows ``idx`` (positions) as a new PaperMeta."""
+        """Rows ``idx`` (positions) as a new PaperMeta; an author incidence matrix already built
+        is sliced rather than rebuilt (so subsets of one shared batch stay cheap)."""
         idx = list(idx)
-        return PaperMeta(
+        out = PaperMeta(
             [self.authors[i] for i in idx],
             self.hf_upvotes[idx],
             [self.published[i] for i in idx],
             [self.categories[i] for i in idx],
         )
+        if self._incidence is not None:
+            out._author_index = self._author_index
+            out._incidence = self._incidence[np.asarray(idx, dtype=np.int64)]
+        return out
+
+    def prepare(self) -> "PaperMeta":
+        """Build the author incidence matrix now (before sharing the batch); returns self."""
+        if self._incidence is None:
+            self._build_incidence()
+        return self
 
     def _build_incidence(self) -> None:
         index: dict[str, int] = {}

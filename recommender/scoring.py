@@ -105,11 +105,20 @@ def rank(model: TfidfModel, positives: list[Paper], candidates: list[Paper],
     return out
 
 
+def candidate_meta_of(candidates: list[Paper]):
+    """`recommender.ranker.PaperMeta` of `candidates` (authors, HF upvotes) as `rank_profile`
+    scores them; build it once to share among many profiles."""
+    from recommender.ranker import PaperMeta
+
+    return PaperMeta.from_records([{"authors": p.authors, "hf_upvotes": p.hf_upvotes} for p in candidates])
+
+
 def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Paper],
                  negatives: list[Paper] | None = None, likes: list[Paper] | None = None,
                  background: list[Paper] | np.ndarray | None = None, n_terms: int = 4,
                  explain_top: int | None = None,
-                 candidate_matrix: sp.csr_matrix | None = None) -> list[Recommendation]:
+                 candidate_matrix: sp.csr_matrix | None = None,
+                 candidate_meta=None) -> list[Recommendation]:
     """Score `candidates` with the production ranker (`recommender.ranker.Profile`), best first.
 
     The profile is built from `positives` (curated papers, followed authors' papers, the keyword
@@ -122,17 +131,18 @@ def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Pap
     `background` may also be the ``(V,)`` vector of `recommender.ranker.background_vector`,
     computed once and shared by every profile of a run; `candidate_matrix`
     may hold the candidates' ``(n, V)`` TF-IDF rows (e.g. from the matrix cache) to skip the
-    transform. Explanations cost a cosine against every positive per paper, so with
+    transform, and `candidate_meta` their `recommender.ranker.PaperMeta` (authors, HF upvotes;
+    built from `candidates` when omitted). Explanations cost a cosine against every positive per paper, so with
     `explain_top` only the best `explain_top` papers get them (the others have empty `terms` and
     no nearest paper); the scores and the order are the same either way.
 
     Returns every candidate as a `Recommendation` ([] when there are no candidates), best first.
 
     Raises:
-        ValueError: neither `positives` nor `likes` holds a paper; `candidate_matrix` does not
-            have one row per candidate.
+        ValueError: neither `positives` nor `likes` holds a paper; `candidate_matrix` or
+            `candidate_meta` does not have one row per candidate.
     """
-    from recommender.ranker import PaperMeta, Profile as RankerProfile
+    from recommender.ranker import Profile as RankerProfile
 
     likes = likes or []
     if not candidates:
@@ -157,7 +167,12 @@ def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Pap
             raise ValueError(f"candidate_matrix has {C.shape[0]} rows for {len(candidates)} candidates")
     else:
         C = model.papers_matrix(candidates)
-    meta = PaperMeta.from_records([{"authors": p.authors, "hf_upvotes": p.hf_upvotes} for p in candidates])
+    if candidate_meta is not None:
+        if len(candidate_meta) != len(candidates):
+            raise ValueError(f"candidate_meta has {len(candidate_meta)} rows for {len(candidates)} candidates")
+        meta = candidate_meta
+    else:
+        meta = candidate_meta_of(candidates)
     scores = prof.score(C, meta)
     refs = positives + likes
     order = np.argsort(-scores, kind="stable")

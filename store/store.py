@@ -264,6 +264,14 @@ class Store:
         return [_row_to_paper(r) for r in self.db.query(
             "select * from papers where first_seen >= ? order by published desc, arxiv_id", [iso_time])]
 
+    def paper_stamps_first_seen_since(self, iso_time: str) -> list[tuple[str, str]]:
+        """``[(arxiv_id, last_seen), …]`` of the papers `papers_first_seen_since` returns, in the
+        same order, without decoding them: ``last_seen`` changes whenever a row's content does
+        (UTC ISO seconds), so a caller can tell which papers it already holds are still current."""
+        return [(r["arxiv_id"], r["last_seen"]) for r in self.db.query(
+            "select arxiv_id, last_seen from papers where first_seen >= ? order by published desc, arxiv_id",
+            [iso_time])]
+
     def sample_papers(self, n: int, exclude: set[str] | None = None) -> list[Paper]:
         """About `n` stored papers spread evenly over the table (every k-th row by rowid, so the
         same database gives the same sample), minus `exclude`; the ranker's background sample."""

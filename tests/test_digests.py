@@ -63,3 +63,58 @@ def test_new_papers_in_the_store_refresh_the_shared_background(store):
     CountingModel.transformed = 0
     digests.profile_digest("U1", "t", profile, store, other, day, None, 5)
     assert CountingModel.transformed >= len(feed)
+
+
+def test_the_candidate_set_is_read_once_and_follows_changed_rows(store, monkeypatch):
+    """Digests of one hour share one decoded candidate set; a changed row (new HF upvotes) is
+    re-read alone, and a set whose stamps fall in the current second is never kept."""
+    from datetime import datetime, timedelta, timezone
+
+    import store.store as store_module
+
+    now = datetime.now(timezone.utc)
+    stamp = lambda hours: (now - timedelta(hours=hours)).isoformat(timespec="seconds")  # noqa: E731
+    monkeypatch.setattr(store_module, "utcnow", lambda: stamp(3))
+    model, curated, feed = _world(store)
+    reads: list[str] = []
+    real_get_papers = store.get_papers
+
+    def counting_get_papers(ids):
+        ids = list(ids)
+        reads.extend(ids)
+        return real_get_papers(ids)
+
+    monkeypatch.setattr(store, "get_papers", counting_get_papers)
+    profile = Profile(positives=curated, follows=["rlhf_code"])
+    day = date(2026, 11, 20)
+    first = digests.profile_digest("U1", "t", profile, store, model, day, None, 5)
+    assert sorted(reads) == sorted({p.arxiv_id for p in curated + feed})  # every recent paper, decoded once
+    reads.clear()
+    second = digests.profile_digest("U2", "t", profile, store, model, day, None, 5)
+    assert reads == [] and [r.paper.arxiv_id for r in second.items] == [r.paper.arxiv_id for r in first.items]
+
+    target = first.items[0].paper
+    monkeypatch.setattr(store_module, "utcnow", lambda: stamp(2))
+    store.upsert_papers([Paper(target.arxiv_id, target.title, target.abstract, hf_upvotes=250)])
+    third = digests.profile_digest("U3", "t", profile, store, model, day, None, 5)
+    assert reads == [target.arxiv_id]  # only the changed row is read again
+    assert next(r for r in third.items if r.paper.arxiv_id == target.arxiv_id).paper.hf_upvotes == 250
+
+    # the clock now stands in the second of the next writes: a set read in that second is not
+    # kept, so a second write within the same second (same last_seen) is still seen
+    reads.clear()
+    monkeypatch.setattr(store_module, "utcnow", lambda: stamp(1))
+    monkeypatch.setattr(digests, "utc_second", lambda: stamp(1))
+    store.upsert_papers([Paper(target.arxiv_id, target.title, target.abstract, hf_upvotes=300)])
+    digests.profile_digest("U4", "t", profile, store, model, day, None, 5)
+    store.upsert_papers([Paper(target.arxiv_id, target.title, target.abstract, hf_upvotes=400)])
+    fifth = digests.profile_digest("U5", "t", profile, store, model, day, None, 5)
+    assert reads == [target.arxiv_id, target.arxiv_id]
+    assert next(r for r in fifth.items if r.paper.arxiv_id == target.arxiv_id).paper.hf_upvotes == 400
+
+
+def test_the_candidate_window_starts_at_the_hour():
+    from datetime import datetime, timezone
+
+    at = datetime(2026, 11, 21, 9, 41, 17, tzinfo=timezone.utc)
+    assert digests.candidate_window_start(7, at) == "2026-11-14T09:00:00+00:00"

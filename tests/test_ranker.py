@@ -234,3 +234,13 @@ def test_benchmark_1000_profiles_2000_papers():
     print(f"production {ours:.2f}s for 1000 profiles; LinearSVC ~{svm:.1f}s; {svm / ours:.1f}x")
     assert ours < 10.0
     assert svm / ours >= 5.0
+
+
+def test_a_subset_of_prepared_meta_matches_a_fresh_one():
+    meta = PaperMeta.from_records([{"authors": ["A. Smith", "B. Jones"]}, {"authors": ["C. Wu"]},
+                                   {"authors": ["B. Jones"], "hf_upvotes": 7}]).prepare()
+    sliced, fresh = meta.subset([2, 0]), PaperMeta.from_records([{"authors": ["B. Jones"], "hf_upvotes": 7},
+                                                                 {"authors": ["A. Smith", "B. Jones"]}])
+    weights = {"b jones": 1.0, "a smith": 0.5, "c wu": 2.0}
+    assert sliced.author_overlap(weights).tolist() == fresh.author_overlap(weights).tolist() == [1.0, 1.5]
+    assert sliced.hf_upvotes.tolist() == [7.0, 0.0]
