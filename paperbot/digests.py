@@ -57,14 +57,17 @@ class _ModelMemo:
     list for the window (`Store.paper_stamps_first_seen_since`): a new paper or any changed row
     (a new version, new upvotes) makes a new set, re-reading only the papers that changed. A
     set is kept only when all its stamps are older than the current second, so a write within
-    the same second as a read can never hide behind an equal stamp."""
+    the same second as a read can never hide behind an equal stamp. TF-IDF rows are keyed on the
+    same stamps. The background vector is recomputed when the paper or curated count changes, not
+    when a sampled paper's text does (a revised abstract among 2,000 background papers moves the
+    mean by a rounding error; the next poll's new papers refresh it)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._model: TfidfModel | None = None
         self._bg_key: tuple | None = None
         self._bg: np.ndarray | None = None
-        self._rows: dict[str, sp.csr_matrix] = {}
+        self._rows: dict[str, tuple[str, sp.csr_matrix]] = {}  # arXiv id → (last_seen, TF-IDF row)
         self._cand_key: tuple | None = None
         self._cand: CandidateSet | None = None
         self._papers_path: str | None = None
@@ -88,9 +91,12 @@ class _ModelMemo:
             known = {a: self._papers[a] for a, _ in stamps if a in self._papers}
         need = [a for a, st in stamps if known.get(a, ("",))[0] != st]
         fetched = store.get_papers(need)
-        papers = [fetched[a] if a in fetched else known[a][1] for a, _ in stamps if a in fetched or a in known]
-        cs = CandidateSet(papers, self.rows(model, papers), candidate_meta_of(papers).prepare())
-        settled = str(utc_second())
+        settled = utc_second()
+        held = [(a, st) for a, st in stamps if a in fetched or a in known]
+        papers = [fetched[a] if a in fetched else known[a][1] for a, _ in held]
+        # rows are keyed on the stamp too: a changed row (a new version's abstract) gets a new one
+        cs = CandidateSet(papers, self.rows(model, papers, [st for _, st in held], settled),
+                          candidate_meta_of(papers).prepare())
         stable = all(st < settled for _, st in stamps)
         with self._lock:
             self._for(model)
@@ -119,23 +125,26 @@ class _ModelMemo:
             self._bg_key, self._bg = key, bg
         return bg
 
-    def rows(self, model: TfidfModel, papers: list[Paper]) -> sp.csr_matrix:
-        """TF-IDF rows of `papers` (n, V), transforming only those not seen with this model."""
+    def rows(self, model: TfidfModel, papers: list[Paper], stamps: list[str], settled: str) -> sp.csr_matrix:
+        """TF-IDF rows of `papers` (n, V), transforming only those not seen with this model at the
+        same ``last_seen`` stamp (`stamps`, one per paper); rows are kept only for stamps older
+        than `settled` (the current second), as in `candidate_set`."""
         if not papers:
             return sp.csr_matrix((0, len(model.vectorizer.vocabulary_)))
         with self._lock:
             self._for(model)
-            found = {p.arxiv_id: self._rows[p.arxiv_id] for p in papers if p.arxiv_id in self._rows}
-        missing = [p for p in papers if p.arxiv_id not in found]
+            found = {p.arxiv_id: self._rows[p.arxiv_id][1] for p, st in zip(papers, stamps)
+                     if self._rows.get(p.arxiv_id, ("",))[0] == st}
+        missing = [(p, st) for p, st in zip(papers, stamps) if p.arxiv_id not in found]
         if missing:
-            X = model.papers_matrix(missing)
-            fresh = {p.arxiv_id: X[i] for i, p in enumerate(missing)}
-            found.update(fresh)
+            X = model.papers_matrix([p for p, _ in missing])
+            fresh = {p.arxiv_id: (st, X[i]) for i, (p, st) in enumerate(missing)}
+            found.update({a: row for a, (_, row) in fresh.items()})
             with self._lock:
                 self._for(model)
                 if len(self._rows) + len(fresh) > ROW_MEMO_MAX:
                     self._rows = {}
-                self._rows.update(fresh)
+                self._rows.update({a: v for a, v in fresh.items() if v[0] < settled})
         return sp.vstack([found[p.arxiv_id] for p in papers], format="csr")
 
 

@@ -33,7 +33,21 @@ def _world(store):
     return model, curated, feed
 
 
-def test_digests_of_one_run_share_the_background_and_candidate_rows(store):
+def _past_writes(monkeypatch, hours: float = 3):
+    """Make the store stamp writes `hours` ago (rows written in the current second are never
+    memoised, see `paperbot.digests._ModelMemo`); returns the stamp function."""
+    from datetime import datetime, timedelta, timezone
+
+    import store.store as store_module
+
+    now = datetime.now(timezone.utc)
+    stamp = lambda h: (now - timedelta(hours=h)).isoformat(timespec="seconds")  # noqa: E731
+    monkeypatch.setattr(store_module, "utcnow", lambda: stamp(hours))
+    return stamp
+
+
+def test_digests_of_one_run_share_the_background_and_candidate_rows(store, monkeypatch):
+    _past_writes(monkeypatch)
     model, curated, feed = _world(store)
     profile = Profile(positives=curated, follows=["rlhf_code"])
     day = date(2026, 11, 20)
@@ -111,6 +125,35 @@ def test_the_candidate_set_is_read_once_and_follows_changed_rows(store, monkeypa
     fifth = digests.profile_digest("U5", "t", profile, store, model, day, None, 5)
     assert reads == [target.arxiv_id, target.arxiv_id]
     assert next(r for r in fifth.items if r.paper.arxiv_id == target.arxiv_id).paper.hf_upvotes == 400
+
+
+def test_a_new_version_of_a_candidate_is_scored_on_its_new_text(store, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    import store.store as store_module
+
+    now = datetime.now(timezone.utc)
+    stamp = lambda hours: (now - timedelta(hours=hours)).isoformat(timespec="seconds")  # noqa: E731
+    monkeypatch.setattr(store_module, "utcnow", lambda: stamp(3))
+    model, curated, feed = _world(store)
+    profile = Profile(positives=curated, follows=["rlhf_code"])
+    day = date(2026, 11, 20)
+    first = digests.profile_digest("U1", "t", profile, store, model, day, None, 5)
+    top = first.items[0].paper
+    monkeypatch.setattr(store_module, "utcnow", lambda: stamp(2))
+    store.upsert_papers([Paper(top.arxiv_id, "Galaxy photometry", "Stellar mass functions of galaxies from deep "
+                               "imaging surveys.", version=(top.version or 1) + 1)])
+    second = digests.profile_digest("U2", "t", profile, store, model, day, None, 200)
+    # reference: the same background vector, every candidate read and transformed afresh
+    from recommender.scoring import rank_profile
+
+    cands = [p for p in store.papers_first_seen_since(digests.candidate_window_start(7))
+             if p.arxiv_id not in store.curated_ids()]
+    bg = digests._MEMO.background(store, model, store.curated_ids())
+    fresh = rank_profile(model, profile.positives, cands, profile.negatives, profile.likes, bg)
+    got = {r.paper.arxiv_id: (r.paper.title, round(r.score, 9)) for r in second.items}
+    assert got == {r.paper.arxiv_id: (r.paper.title, round(r.score, 9)) for r in fresh}
+    assert got[top.arxiv_id][0] == "Galaxy photometry" and got[top.arxiv_id][1] != round(first.items[0].score, 9)
 
 
 def test_the_candidate_window_starts_at_the_hour():
