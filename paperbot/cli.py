@@ -208,7 +208,7 @@ def status(config_path: str | None, db: str | None) -> None:
     digests = store.digest_counts()
     if digests:
         click.echo("digests: " + ", ".join(f"{n} {k}" for k, n in digests.items()))
-        for d in store.recent_failed_digests(3):
+        for d in store.digests("failed", 3):
             click.echo(f"    failed {d['digest_key']}: {d.get('error') or '?'}")
         if digests.get("pending"):
             click.echo("    pending digests are checked against the channel history on the next run "

@@ -30,6 +30,10 @@ _JSON_LIST_FIELDS = ("authors", "categories", "sources", "ai_keywords")
 BUSY_TIMEOUT_MS = 30_000
 
 
+# papers first stored at or after a time, newest announcement first (one window, two projections)
+_FIRST_SEEN_SINCE = "from papers where first_seen >= ? order by published desc, arxiv_id"
+
+
 def utcnow() -> str:
     """Current UTC time as ISO-8601 seconds (``2026-11-21T09:00:00+00:00``)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -261,16 +265,14 @@ class Store:
 
     def papers_first_seen_since(self, iso_time: str) -> list[Paper]:
         """Papers first stored at or after `iso_time` (UTC ISO), newest announcement first."""
-        return [_row_to_paper(r) for r in self.db.query(
-            "select * from papers where first_seen >= ? order by published desc, arxiv_id", [iso_time])]
+        return [_row_to_paper(r) for r in self.db.query(f"select * {_FIRST_SEEN_SINCE}", [iso_time])]
 
     def paper_stamps_first_seen_since(self, iso_time: str) -> list[tuple[str, str]]:
         """``[(arxiv_id, last_seen), …]`` of the papers `papers_first_seen_since` returns, in the
         same order, without decoding them: ``last_seen`` changes whenever a row's content does
         (UTC ISO seconds), so a caller can tell which papers it already holds are still current."""
         return [(r["arxiv_id"], r["last_seen"]) for r in self.db.query(
-            "select arxiv_id, last_seen from papers where first_seen >= ? order by published desc, arxiv_id",
-            [iso_time])]
+            f"select arxiv_id, last_seen {_FIRST_SEEN_SINCE}", [iso_time])]
 
     def sample_papers(self, n: int, exclude: set[str] | None = None) -> list[Paper]:
         """About `n` stored papers spread evenly over the table (every k-th row by rowid, so the
@@ -522,11 +524,6 @@ class Store:
         """``{status: number of digests}`` (posted, pending, failed, …) for status/ops."""
         return {r["status"]: r["n"] for r in self.db.query(
             "select status, count(*) as n from digests group by status order by status")}
-
-    def recent_failed_digests(self, limit: int = 5) -> list[dict[str, Any]]:
-        """The latest failed digests (newest first) with their error, for status/ops."""
-        return list(self.db.query("select * from digests where status = 'failed' order by id desc limit ?",
-                                  [limit]))
 
     def digest_paper_ids(self, digest_id: int) -> list[str]:
         """arXiv ids a digest holds, in rank order."""
