@@ -84,6 +84,11 @@ papers (Seed-Thinking-v1.5, DeepSeek-R1 Thoughtology, GenPRM) the list did not p
 picked ones sit at ranks 2-750 among ~300 equally on-topic papers; which of them a curator
 chose is taste and fame, not text.
 
+Fifth round (``--round 5``; none kept): features that do separate picked from unpicked papers
+inside the top 500 on most tasks (ROC AUC 0.55-0.75) barely move MAP: pivoted unique-term length
+normalisation of the cosine (Singhal, Buckley & Mitra, SIGIR 1996) 0.202-0.205, log abstract
+length 0.206-0.208, short titles 0.206, quoted percentages 0.207-0.208.
+
 Weights were chosen on the dev tasks once, globally; there is no per-list or per-task
 setting.  Every 👍/👎 goes through :meth:`Profile.add_feedback` (the single feedback code
 path).
