@@ -1,6 +1,11 @@
 """Rebuild the demo's bundled captures in paperbot/data/ from ../shared/data (run by hand).
 
-- ``atom_cs.AI_2025-08-20.xml``: the real rss.arxiv.org Atom document, copied as is.
+- ``atom_cs.AI_2025-08-20.xml``: the real rss.arxiv.org Atom document, less the three entries
+  that zotero-arxiv-daily's test suite appended to it (``SCAFFOLDING_IDS``: one-sentence
+  abstracts, authors "Some Author", "Alice Smith, Bob Jones", "Carol White, Dave Brown"; their
+  arXiv ids belong to other papers). A demo must not recommend papers that do not exist; the
+  verbatim document, scaffolding included, stays in ``tests/fixtures/arxiv_rss/`` for the parser
+  tests.
 - ``hf_daily_*.json``: real HF daily-papers responses, copied as is.
 - ``arxiv_api_<day>.xml``: *derived* — the six real arXiv listing days of ``corpus/raw/``
   (2025-03-20 … 2026-06-30: ids, titles, abstracts, authors, categories as arXiv gave them)
@@ -12,12 +17,25 @@
 Usage: python tools/make_demo_data.py [SHARED_DATA_DIR]
 """
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 HERE = Path(__file__).resolve().parent.parent / "paperbot" / "data"
+SCAFFOLDING_IDS = ("2508.13435", "2508.14001", "2508.14002")
+
+
+def without_entries(atom: str, ids) -> str:
+    """``atom`` with every ``<entry>`` whose ``<id>`` is ``oai:arXiv.org:ID vN`` for an ID in
+    ``ids`` removed (text surgery, so the rest of the document stays byte for byte)."""
+    pattern = re.compile(r"  <entry>\n    <id>oai:arXiv\.org:(?P<id>[^<]+?)v\d+</id>.*?</entry>\n", re.S)
+    out = pattern.sub(lambda m: "" if m.group("id") in ids else m.group(0), atom)
+    removed = len(pattern.findall(atom)) - len(pattern.findall(out))
+    if removed != len(ids):
+        raise SystemExit(f"expected to drop {len(ids)} scaffolding entries, dropped {removed}")
+    return out
 
 
 def api_atom(papers, day: str) -> str:
@@ -53,7 +71,8 @@ def api_atom(papers, day: str) -> str:
 
 def main(shared: Path) -> None:
     HERE.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shared / "arxiv_rss" / "atom_cs.AI_2025-08-20.xml", HERE)
+    atom = (shared / "arxiv_rss" / "atom_cs.AI_2025-08-20.xml").read_text(encoding="utf-8")
+    (HERE / "atom_cs.AI_2025-08-20.xml").write_text(without_entries(atom, SCAFFOLDING_IDS), encoding="utf-8")
     for day in ("2026-02-18", "2026-08-21"):
         shutil.copy(shared / "hf_daily" / "days" / f"{day}.json", HERE / f"hf_daily_{day}.json")
     shutil.copy(shared / "seeds" / "papers_database.sample.json", HERE)
