@@ -81,12 +81,13 @@ def _open(path: str):
     return gzip.open(path, "rt", encoding="utf-8") if str(path).endswith(".gz") else open(path, encoding="utf-8")
 
 
-def load_corpus(paths: Sequence[str]) -> list[dict]:
+def load_corpus(paths: Sequence[str], skipped: list | None = None) -> list[dict]:
     """Read JSONL corpus files (``.gz`` allowed) into a list of paper dicts.
 
     A paper present in several files is kept once (first file wins for text); missing
     ``authors``/``categories`` and ``hf_upvotes`` are filled from later occurrences.
-    Lines that are not valid JSON objects with an ``arxiv_id`` and ``published`` are skipped.
+    Lines that are not valid JSON objects with an ``arxiv_id`` and ``published`` are skipped;
+    when `skipped` is given, ``(file name, line number, reason)`` is appended to it for each.
 
     Returns:
         list of dicts with keys arxiv_id, title, abstract, categories, authors, published
@@ -96,16 +97,21 @@ def load_corpus(paths: Sequence[str]) -> list[dict]:
     """
     by_id: dict[str, dict] = {}
     for path in paths:
+        name = os.path.basename(path)
         with _open(path) as fh:
-            for line in fh:
+            for line_no, line in enumerate(fh, 1):
                 line = line.strip()
                 if not line:
                     continue
                 try:
                     p = json.loads(line)
-                except json.JSONDecodeError:
+                except json.JSONDecodeError as exc:
+                    if skipped is not None:
+                        skipped.append((name, line_no, f"not JSON ({exc.msg})"))
                     continue
                 if not isinstance(p, dict) or not p.get("arxiv_id") or not p.get("published"):
+                    if skipped is not None:
+                        skipped.append((name, line_no, "not a JSON object with arxiv_id and published"))
                     continue
                 pid = str(p["arxiv_id"])
                 old = by_id.get(pid)
@@ -216,15 +222,26 @@ PUBLIC_TASK_KEYS = ("name", "split", "window_days", "curated", "candidates")
 
 
 def load_tasks(path: str) -> list[dict]:
-    """Read a tasks JSON file (list of task dicts).  Raises ValueError on a bad schema."""
+    """Read a tasks JSON file (list of task dicts).
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: it is not JSON, not a list, or a task misses a key of ``PUBLIC_TASK_KEYS``
+            (the message names the file).
+    """
     with open(path, encoding="utf-8") as fh:
-        tasks = json.load(fh)
+        try:
+            tasks = json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(tasks, list):
-        raise ValueError("tasks file must hold a JSON list")
+        raise ValueError(f"{path}: a tasks file must hold a JSON list of tasks")
     for t in tasks:
+        if not isinstance(t, dict):
+            raise ValueError(f"{path}: a task must be a JSON object, got {str(t)[:200]}")
         for key in PUBLIC_TASK_KEYS:
             if key not in t:
-                raise ValueError(f"task misses {key!r}: {str(t)[:200]}")
+                raise ValueError(f"{path}: task misses {key!r}: {str(t)[:200]}")
     return tasks
 
 
@@ -321,8 +338,16 @@ def get_corpus(paths: Sequence[str], log: Callable = print) -> EvalCorpus:
             corpus = None
     if corpus is None:
         t0 = time.time()
-        papers = load_corpus(paths)
+        skipped: list[tuple[str, int, str]] = []
+        papers = load_corpus(paths, skipped)
         log(f"loaded {len(papers)} papers from {len(paths)} file(s) in {time.time() - t0:.1f}s")
+        for name, line_no, why in skipped[:5]:
+            log(f"skipped {name}:{line_no}: {why}")
+        if len(skipped) > 5:
+            log(f"… and {len(skipped) - 5} more skipped lines")
+        if not papers:
+            raise ValueError(f"no usable paper in the corpus file(s) {', '.join(paths)}: each line must be a JSON "
+                             f"object with arxiv_id, published, title and abstract ({len(skipped)} lines skipped)")
         corpus = EvalCorpus(papers, log=log)
         if cache_file:
             import joblib

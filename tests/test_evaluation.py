@@ -151,8 +151,10 @@ def test_load_corpus_merges_duplicates(tmp_path):
                   + "not json\n")
     f2.write_text(json.dumps({"arxiv_id": "1", "title": "T2", "abstract": "A2", "published": "2024-01-03",
                               "authors": ["X"], "hf_upvotes": 7}) + "\n")
-    papers = E.load_corpus([str(f1), str(f2)])
+    skipped = []
+    papers = E.load_corpus([str(f1), str(f2)], skipped)
     assert len(papers) == 1
+    assert skipped == [("a.jsonl", 2, "not JSON (Expecting value)")]
     p = papers[0]
     assert p["title"] == "T" and p["authors"] == ["X"] and p["hf_upvotes"] == 7
 
@@ -208,3 +210,31 @@ def test_corrupt_disk_cache_is_rebuilt(tmp_path, monkeypatch):
     E.get_corpus([str(CORPUS)], log=msgs.append)  # the rebuilt cache is valid again
     assert any("loaded cached corpus" in m for m in msgs)
     E._CORPUS_CACHE.clear()
+
+
+def test_bad_corpus_and_tasks_files_say_which_file_and_line(tmp_path):
+    """A corpus whose lines are all unusable stops with a clear error instead of an empty
+    vocabulary; skipped lines are logged with file and line; a tasks file that is not JSON,
+    not a list, or holds a non-object names the file."""
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"arxiv_id": "1"}) + "\ngarbage\n")
+    logged = []
+    with pytest.raises(ValueError, match=r"no usable paper.*2 lines skipped"):
+        E.get_corpus([str(corpus)], log=logged.append)
+    assert "skipped c.jsonl:1: not a JSON object with arxiv_id and published" in logged
+    assert "skipped c.jsonl:2: not JSON (Expecting value)" in logged
+
+    ok = tmp_path / "ok.jsonl"
+    ok.write_text(CORPUS.read_text(encoding="utf-8") + "{broken\n")
+    logged.clear()
+    E.get_corpus([str(ok)], log=logged.append)
+    n_lines = len(CORPUS.read_text(encoding="utf-8").splitlines())
+    assert f"skipped ok.jsonl:{n_lines + 1}: not JSON (Expecting property name enclosed in double quotes)" in logged
+
+    for text, message in (("not json", "not valid JSON"), ('{"tasks": []}', "must hold a JSON list"),
+                          ('["x"]', "a task must be a JSON object")):
+        bad = tmp_path / "t.json"
+        bad.write_text(text)
+        with pytest.raises(ValueError, match=message) as info:
+            E.load_tasks(str(bad))
+        assert str(bad) in str(info.value)
