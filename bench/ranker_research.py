@@ -50,7 +50,7 @@ production top 500, separate picked from unpicked papers on most tasks (ROC AUC 
 * ``char``, ``word+char w`` — a Rocchio profile (same β, same background sample) in a character
                           3-5-gram TF-IDF space (hashed, 2^20 features, IDF on 20,000 papers
                           before the window's end), alone and z-blended w:1 with the production
-                          score (catches "RLHF"/"RLAIF"-style variants the word space splits;
+                          score (meant to catch "RLHF"/"RLAIF"-style variants the word space splits;
                           ~4 minutes more).
 
 With ``--feedback`` it also runs the feedback simulation of ``paperbot eval --feedback-sim``

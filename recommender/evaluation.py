@@ -347,7 +347,7 @@ def get_corpus(paths: Sequence[str], log: Callable = print) -> EvalCorpus:
             log(f"… and {len(skipped) - 5} more skipped lines")
         if not papers:
             raise ValueError(f"no usable paper in the corpus file(s) {', '.join(paths)}: each line must be a JSON "
-                             f"object with arxiv_id, published, title and abstract ({len(skipped)} lines skipped)")
+                             f"object with arxiv_id and published ({len(skipped)} lines skipped)")
         corpus = EvalCorpus(papers, log=log)
         if cache_file:
             import joblib
