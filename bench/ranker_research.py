@@ -328,12 +328,8 @@ class Research:
                                    alternate_sign=False, norm=None)
             H = hv.transform([R.paper_text(self.C.papers[r]["title"], self.C.papers[r]["abstract"]) for r in rows])
             X = TfidfTransformer(sublinear_tf=True).fit(H[[at[r] for r in idf_rows]]).transform(H)
-
-            def unit(v):
-                return v / (np.linalg.norm(v) + 1e-12)
-
-            q = (unit(np.asarray(X[[at[r] for r in st.cur_rows]].mean(0)).ravel())
-                 - R.RankerConfig().beta * unit(np.asarray(X[[at[r] for r in bg]].mean(0)).ravel()))
+            # the production Rocchio query (β, background contrast), built in the char space
+            q = R.Profile(X[[at[r] for r in st.cur_rows]], X_background=X[[at[r] for r in bg]]).query
             cache[key] = np.asarray(X[[at[r] for r in st.cand_rows]] @ q).ravel()
         return cache[key]
 
