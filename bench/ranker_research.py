@@ -1,6 +1,6 @@
-"""Ranker research, third to fifth passes — run by hand, prints figures (never a unit test).
+"""Ranker research, third to sixth passes — run by hand, prints figures (never a unit test).
 
-    python bench/ranker_research.py [--data ../shared/data] [--feedback] [--round 3|4|5]
+    python bench/ranker_research.py [--data ../shared/data] [--feedback] [--round 3|4|5|6]
 
 Reproduces the figures quoted in README.md ("Evaluation") and in `recommender/ranker.py` for the
 variants tried against the shipped production ranker on the dev tasks. Each variant ranks every
@@ -52,6 +52,20 @@ production top 500, separate picked from unpicked papers on most tasks (ROC AUC 
                           before the window's end), alone and z-blended w:1 with the production
                           score (meant to catch "RLHF"/"RLAIF"-style variants the word space splits;
                           ~4 minutes more).
+
+Sixth pass (``--round 6``) — a *diagnostic*, not a ranker: how far can this model family go
+if it is handed part of the answer? It reads ``relevant`` (so it could never ship): each task's
+relevant papers are split by announcement date into the earlier half A and the later half B; A
+leaves the candidates and B is what is scored (MAP etc. over B, candidates without A):
+
+* ``split: curated only`` — the production profile, the reference for the rows below;
+* ``oracle: A as curated``— A joins the curated papers (weight 1);
+* ``oracle: A as 👍``     — A given as 👍 through ``Profile.add_feedback`` (weight 10, plus the
+                          more-like-this term): every earlier relevant paper found and liked,
+                          more than any feedback simulation can give;
+* ``oracle: A only``      — a profile of A alone (no curated papers);
+* ``oracle: max cosine to A`` — each candidate scored by its TF-IDF cosine to the nearest paper
+                          of A (do the list's picks of one month sit next to those of the next?).
 
 With ``--feedback`` it also runs the feedback simulation of ``paperbot eval --feedback-sim``
 (top 5 a day, 👍/👎 through ``Profile.add_feedback``) with the ``lr-hardneg 1000 0.3`` re-rank
@@ -350,13 +364,55 @@ class Research:
                 self._base[key] = (s, X, hard, prof)
         return f
 
+    # -- sixth pass: a diagnostic that reads `relevant` (never a ranker) -------------------
+    def oracle_split(self) -> None:
+        """Print MAP / nDCG@20 / R@50 / P@10 over the later half B of each task's relevant
+        papers, candidates without the earlier half A, for the four profiles in the module
+        docstring (sixth pass)."""
+        rows = {"split: curated only": [], "oracle: A as curated": [], "oracle: A as 👍": [],
+                "oracle: A only": [], "oracle: max cosine to A": []}
+        for t, st in self.setups:
+            rel = [(self.C.published[self.C.rows[a]], a) for a in t["relevant"] if a in self.C.rows]
+            rel.sort()
+            half = len(rel) // 2
+            A = {a for _, a in rel[:half]}
+            B = [a for _, a in rel[half:]]
+            keep = np.array([i for i, a in enumerate(st.cand_ids) if a not in A], dtype=np.int64)
+            ids = [st.cand_ids[i] for i in keep]
+            crows = st.cand_rows[keep]
+            a_rows = np.array([self.C.rows[a] for a in sorted(A)], dtype=np.int64)
+            _, X, _, prof = self.base(t, st)
+            bg = X[E.background_rows(self.C, t["split"])]
+            meta = self.C.meta.subset(crows)
+            authors = lambda rr: [self.C.papers[r]["authors"] for r in rr]  # noqa: E731
+            profs = {
+                "split: curated only": prof,
+                "oracle: A as curated": R.Profile(X[np.r_[st.cur_rows, a_rows]], X_background=bg,
+                                                  positive_authors=authors(np.r_[st.cur_rows, a_rows])),
+                "oracle: A only": R.Profile(X[a_rows], X_background=bg, positive_authors=authors(a_rows)),
+            }
+            liked = R.Profile(X[st.cur_rows], X_background=bg, positive_authors=authors(st.cur_rows))
+            for r in a_rows:
+                liked.add_feedback(X[r], 1, self.C.papers[r]["authors"])
+            profs["oracle: A as 👍"] = liked
+            for label, pr in profs.items():
+                s = pr.score(X[crows], meta)
+                rows[label].append(E.task_metrics(E.rank_ids(ids, s) + st.missing, B))
+            knn = np.asarray((X[crows] @ X[a_rows].T).max(axis=1).todense()).ravel()
+            rows["oracle: max cosine to A"].append(E.task_metrics(E.rank_ids(ids, knn) + st.missing, B))
+        for label, ms in rows.items():
+            mean = {k: float(np.mean([m[k] for m in ms])) for k in E.METRIC_NAMES}
+            print(f"{label:28s} MAP {mean['AP']:.3f}  nDCG@20 {mean['nDCG@20']:.3f}  R@50 {mean['R@50']:.3f}  "
+                  f"P@10 {mean['P@10']:.3f}   AP/task " + " ".join(f"{m['AP']:.2f}" for m in ms), flush=True)
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=os.environ.get("PAPERBOT_DATA", str(ROOT.parent / "shared" / "data")))
     ap.add_argument("--feedback", action="store_true", help="also run the feedback simulation with lr-hardneg")
-    ap.add_argument("--round", type=int, choices=(3, 4, 5), default=None,
-                    help="run only the third-, fourth- or fifth-pass variants (default: all)")
+    ap.add_argument("--round", type=int, choices=(3, 4, 5, 6), default=None,
+                    help="run only the third-, fourth-, fifth-pass variants or the sixth-pass oracle "
+                         "diagnostic (default: passes 3-5)")
     args = ap.parse_args(argv)
     data = Path(args.data)
     tasks_file = data / "bench" / "dev_tasks.json"
@@ -368,6 +424,10 @@ def main(argv=None) -> int:
     t0 = time.time()
     corpus = E.get_corpus([str(f) for f in files], log=print)
     res = Research(corpus, E.load_tasks(str(tasks_file)))
+    if args.round == 6:
+        res.oracle_split()
+        print(f"wall {time.time() - t0:.0f}s")
+        return 0
     res.evaluate("production", res.production)
     if args.round in (None, 5):
         for a in (0.5, 0.7, 1.3):
