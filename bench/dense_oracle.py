@@ -5,9 +5,9 @@
 The question behind `bench/ranker_research.py --round 6`, asked of a sentence-embedding space:
 are a curated list's later picks closer to its earlier picks than to the on-topic papers it
 passed over? It reads ``relevant`` (so nothing here could ship). Per dev task the relevant
-papers are split by announcement date into the earlier half A and the later half B; A leaves
-the candidates; the pool is the production ranker's top `--pool` of the rest (embedding every
-candidate would take ~45 minutes on 2 cores). Every method re-orders the same pool, and MAP /
+papers are split by announcement date into the earlier half A and the later half B
+(`bench.ranker_research.split_relevant`); A leaves the candidates; the pool is the production
+ranker's top `--pool` of the rest (embedding every candidate would take ~45 minutes on 2 cores). Every method re-orders the same pool, and MAP /
 nDCG@20 / R@50 / P@10 are computed over that pool with B as the relevant set:
 
 * ``production``               — the production score (`recommender.evaluation.make_profile`);
@@ -37,17 +37,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.ranker_research import split_relevant  # noqa: E402
 from recommender import evaluation as E  # noqa: E402
 from recommender import ranker as R  # noqa: E402
 
 CORPUS_FILES = ("corpus.jsonl", "corpus_supplement_hf_daily.jsonl.gz", "corpus_supplement_cnchatarxiv.jsonl.gz")
-
-
-def split_relevant(task: dict, corpus: E.EvalCorpus) -> tuple[set[str], list[str]]:
-    """(A, B): the earlier and later halves of the task's relevant papers by announcement date."""
-    rel = sorted((corpus.published[corpus.rows[a]], a) for a in task["relevant"] if a in corpus.rows)
-    half = len(rel) // 2
-    return {a for _, a in rel[:half]}, [a for _, a in rel[half:]]
 
 
 def main(argv=None) -> int:

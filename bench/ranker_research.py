@@ -106,6 +106,14 @@ def _blend_top(s: np.ndarray, d: np.ndarray, w: float, top: int) -> np.ndarray:
     return out
 
 
+def split_relevant(task: dict, corpus: E.EvalCorpus) -> tuple[set[str], list[str]]:
+    """(A, B) for the sixth-pass oracle: the earlier and later halves of the task's relevant
+    papers (those in the corpus) by announcement date; B gets the extra one when the count is odd."""
+    rel = sorted((corpus.published[corpus.rows[a]], a) for a in task["relevant"] if a in corpus.rows)
+    half = len(rel) // 2
+    return {a for _, a in rel[:half]}, [a for _, a in rel[half:]]
+
+
 class Research:
     def __init__(self, corpus: E.EvalCorpus, tasks: list[dict]):
         self.C = corpus
@@ -367,16 +375,12 @@ class Research:
     # -- sixth pass: a diagnostic that reads `relevant` (never a ranker) -------------------
     def oracle_split(self) -> None:
         """Print MAP / nDCG@20 / R@50 / P@10 over the later half B of each task's relevant
-        papers, candidates without the earlier half A, for the four profiles in the module
-        docstring (sixth pass)."""
+        papers, candidates without the earlier half A, for the profiles in the module docstring
+        (sixth pass)."""
         rows = {"split: curated only": [], "oracle: A as curated": [], "oracle: A as 👍": [],
                 "oracle: A only": [], "oracle: max cosine to A": []}
         for t, st in self.setups:
-            rel = [(self.C.published[self.C.rows[a]], a) for a in t["relevant"] if a in self.C.rows]
-            rel.sort()
-            half = len(rel) // 2
-            A = {a for _, a in rel[:half]}
-            B = [a for _, a in rel[half:]]
+            A, B = split_relevant(t, self.C)
             keep = np.array([i for i, a in enumerate(st.cand_ids) if a not in A], dtype=np.int64)
             ids = [st.cand_ids[i] for i in keep]
             crows = st.cand_rows[keep]
