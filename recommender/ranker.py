@@ -91,12 +91,12 @@ length 0.206-0.208, short titles 0.206, quoted percentages 0.207-0.208; a Rocchi
 character 3-5-gram TF-IDF space scores 0.168 alone and 0.193-0.203 blended with the word score.
 
 Sixth round (``--round 6``), a diagnostic that reads ``relevant`` and so could never ship: each
-task's relevant papers split by date into an earlier half A and a later half B, scored over B
-with A removed from the candidates.  Handing the model half of the answer does not help:
+task's relevant papers split by date into an earlier half A and a later half B (4-9 papers
+each: noisy), scored over B with A removed from the candidates.  Handing the model half of the answer does not help:
 curated only MAP 0.136; A joined to the curated papers 0.128; A as 👍 (every earlier pick found
 and liked) 0.145; a profile of A alone 0.122; max cosine to a paper of A 0.115.  In this TF-IDF
 space a list's later picks are no closer to its earlier picks than to the on-topic papers it
-passed over, which is why no re-weighting of the same space has moved MAP past ~0.22.  In
+passed over, consistent with no re-weighting of the same space moving MAP past ~0.22.  In
 all-MiniLM-L6-v2 space (``bench/dense_oracle.py``, re-ordering the production top 1,000) it is
 the same: production order 0.136, cosine to the centroid of A 0.098, to the nearest paper of A
 0.138.
