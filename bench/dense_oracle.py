@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.ranker_research import split_relevant  # noqa: E402
+from bench.ranker_research import print_means, split_relevant  # noqa: E402
 from recommender import evaluation as E  # noqa: E402
 from recommender import ranker as R  # noqa: E402
 
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
             "dense: A centroid": P @ Aa.mean(axis=0),
             "dense: max cosine to A": (P @ Aa.T).max(axis=1),
         }
-        in_pool = [a for a in B if a in set(ids)]
+        in_pool = set(ids).intersection(B)
         print(f"{t['name']:28s} {t['split']}  pool {len(pool)}  |A| {len(A)}  |B| {len(B)} ({len(in_pool)} in pool)"
               f"  {time.time() - t0:.0f}s", flush=True)
         for label, sc in scores.items():
@@ -106,9 +106,7 @@ def main(argv=None) -> int:
     print(f"\nmeans over {len(tasks)} tasks, relevant = B, ranking = the pool only "
           f"(recall counts B papers outside the pool as missed)")
     for label, ms in results.items():
-        mean = {k: float(np.mean([m[k] for m in ms])) for k in E.METRIC_NAMES}
-        print(f"{label:28s} MAP {mean['AP']:.3f}  nDCG@20 {mean['nDCG@20']:.3f}  R@50 {mean['R@50']:.3f}  "
-              f"P@10 {mean['P@10']:.3f}   AP/task " + " ".join(f"{m['AP']:.2f}" for m in ms), flush=True)
+        print_means(label, ms)
     print(f"wall {time.time() - t0:.0f}s ({n_embedded} abstracts embedded)")
     return 0
 

@@ -106,6 +106,15 @@ def _blend_top(s: np.ndarray, d: np.ndarray, w: float, top: int) -> np.ndarray:
     return out
 
 
+def print_means(label: str, per_task: list[dict]) -> dict:
+    """Print one line — the mean of each metric in `E.METRIC_NAMES` over `per_task` (one
+    `E.task_metrics` dict a task) and the per-task AP — and return the means."""
+    mean = {k: float(np.mean([m[k] for m in per_task])) for k in E.METRIC_NAMES}
+    print(f"{label:28s} MAP {mean['AP']:.3f}  nDCG@20 {mean['nDCG@20']:.3f}  R@50 {mean['R@50']:.3f}  "
+          f"P@10 {mean['P@10']:.3f}   AP/task " + " ".join(f"{m['AP']:.2f}" for m in per_task), flush=True)
+    return mean
+
+
 def split_relevant(task: dict, corpus: E.EvalCorpus) -> tuple[set[str], list[str]]:
     """(A, B) for the sixth-pass oracle: the earlier and later halves of the task's relevant
     papers (those in the corpus) by announcement date; B gets the extra one when the count is odd."""
@@ -132,16 +141,9 @@ class Research:
         return self._base[key]
 
     def evaluate(self, label: str, score_fn) -> dict:
-        aps, ms = [], []
-        for t, st in self.setups:
-            s = score_fn(t, st)
-            m = E.task_metrics(E.rank_ids(st.cand_ids, s) + st.missing, t["relevant"])
-            ms.append(m)
-            aps.append(m["AP"])
-        mean = {k: float(np.mean([m[k] for m in ms])) for k in E.METRIC_NAMES}
-        print(f"{label:28s} MAP {mean['AP']:.3f}  nDCG@20 {mean['nDCG@20']:.3f}  R@50 {mean['R@50']:.3f}  "
-              f"P@10 {mean['P@10']:.3f}   AP/task " + " ".join(f"{a:.2f}" for a in aps), flush=True)
-        return mean
+        ms = [E.task_metrics(E.rank_ids(st.cand_ids, score_fn(t, st)) + st.missing, t["relevant"])
+              for t, st in self.setups]
+        return print_means(label, ms)
 
     # -- variants ---------------------------------------------------------------------
     def production(self, t, st):
@@ -405,9 +407,7 @@ class Research:
             knn = np.asarray((X[crows] @ X[a_rows].T).max(axis=1).todense()).ravel()
             rows["oracle: max cosine to A"].append(E.task_metrics(E.rank_ids(ids, knn) + st.missing, B))
         for label, ms in rows.items():
-            mean = {k: float(np.mean([m[k] for m in ms])) for k in E.METRIC_NAMES}
-            print(f"{label:28s} MAP {mean['AP']:.3f}  nDCG@20 {mean['nDCG@20']:.3f}  R@50 {mean['R@50']:.3f}  "
-                  f"P@10 {mean['P@10']:.3f}   AP/task " + " ".join(f"{m['AP']:.2f}" for m in ms), flush=True)
+            print_means(label, ms)
 
 
 def main(argv=None) -> int:
