@@ -1,6 +1,6 @@
-"""Ranker research, third to sixth passes — run by hand, prints figures (never a unit test).
+"""Ranker research, third to seventh passes — run by hand, prints figures (never a unit test).
 
-    python bench/ranker_research.py [--data ../shared/data] [--feedback] [--round 3|4|5|6]
+    python bench/ranker_research.py [--data ../shared/data] [--feedback] [--round 3|4|5|6|7]
 
 Reproduces the figures quoted in README.md ("Evaluation") and in `recommender/ranker.py` for the
 variants tried against the shipped production ranker on the dev tasks. Each variant ranks every
@@ -66,6 +66,15 @@ leaves the candidates and B is what is scored (MAP etc. over B, candidates witho
 * ``oracle: A only``      — a profile of A alone (no curated papers);
 * ``oracle: max cosine to A`` — each candidate scored by its TF-IDF cosine to the nearest paper
                           of A (do the list's picks of one month sit next to those of the next?).
+
+Seventh pass (``--round 7`` runs only these, plus the baseline):
+
+* ``code w``            — + w·[the abstract links code or a project page (a URL, "github", "code is
+                          available")]: awesome-lists favour papers with released code;
+* ``title-field w``     — BM25F-style field weighting: the cosine to the centroid of the curated
+                          papers' title-only TF-IDF vectors (word 1-2-grams, sublinear tf, min_df 2,
+                          max_df 0.1, fitted on the titles announced up to the window's end), z-blended w:1 with the production score
+                          over the top 1,000 (``title-field only`` ranks by it alone).
 
 With ``--feedback`` it also runs the feedback simulation of ``paperbot eval --feedback-sim``
 (top 5 a day, 👍/👎 through ``Profile.add_feedback``) with the ``lr-hardneg 1000 0.3`` re-rank
@@ -374,6 +383,35 @@ class Research:
                 self._base[key] = (s, X, hard, prof)
         return f
 
+    # -- seventh pass ---------------------------------------------------------------------
+    CODE_LINK = r"github\.com|gitlab|huggingface\.co|https?://|code (?:is|and \w+ are|will be) (?:publicly )?(?:available|released)"
+
+    def code(self, w):
+        import re
+
+        pat = re.compile(self.CODE_LINK, re.I)
+        has = self.__dict__.get("_code")
+        if has is None:
+            has = self._code = np.array([bool(pat.search(p["abstract"] or "")) for p in self.C.papers])
+        return lambda t, st: self.base(t, st)[0] + w * has[st.cand_rows]
+
+    def title_scores(self, t, st):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.preprocessing import normalize
+
+        key = (t["name"], t["split"])
+        cache = self.__dict__.setdefault("_title", {})
+        if key not in cache:
+            titles = [p["title"] or "" for p in self.C.papers]
+            v = TfidfVectorizer(ngram_range=(1, 2), stop_words="english", sublinear_tf=True, min_df=2, max_df=0.1)
+            v.fit([titles[i] for i in np.flatnonzero(self.C.published <= E.window_end(t))])
+            q = normalize(np.asarray(v.transform([titles[r] for r in st.cur_rows]).mean(axis=0))).ravel()
+            cache[key] = np.asarray(v.transform([titles[r] for r in st.cand_rows]) @ q).ravel()
+        return cache[key]
+
+    def title_field(self, w):
+        return lambda t, st: _blend_top(self.production(t, st), self.title_scores(t, st), w, 1000)
+
     # -- sixth pass: a diagnostic that reads `relevant` (never a ranker) -------------------
     def oracle_split(self) -> None:
         """Print MAP / nDCG@20 / R@50 / P@10 over the later half B of each task's relevant
@@ -414,9 +452,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=os.environ.get("PAPERBOT_DATA", str(ROOT.parent / "shared" / "data")))
     ap.add_argument("--feedback", action="store_true", help="also run the feedback simulation with lr-hardneg")
-    ap.add_argument("--round", type=int, choices=(3, 4, 5, 6), default=None,
-                    help="run only the third-, fourth-, fifth-pass variants or the sixth-pass oracle "
-                         "diagnostic (default: passes 3-5)")
+    ap.add_argument("--round", type=int, choices=(3, 4, 5, 6, 7), default=None,
+                    help="run only the third-, fourth-, fifth- or seventh-pass variants or the "
+                         "sixth-pass oracle diagnostic (default: passes 3-5)")
     args = ap.parse_args(argv)
     data = Path(args.data)
     tasks_file = data / "bench" / "dev_tasks.json"
@@ -433,6 +471,14 @@ def main(argv=None) -> int:
         print(f"wall {time.time() - t0:.0f}s")
         return 0
     res.evaluate("production", res.production)
+    if args.round == 7:
+        for w in (0.01, 0.02, 0.04, 0.08):
+            res.evaluate(f"code {w}", res.code(w))
+        res.evaluate("title-field only", res.title_scores)
+        for w in (0.1, 0.2, 0.3, 0.5):
+            res.evaluate(f"title-field {w}", res.title_field(w))
+        print(f"wall {time.time() - t0:.0f}s")
+        return 0
     if args.round in (None, 5):
         for a in (0.5, 0.7, 1.3):
             res.evaluate(f"pivot {a}", res.pivot(a))

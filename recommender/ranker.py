@@ -101,6 +101,10 @@ all-MiniLM-L6-v2 space (``bench/dense_oracle.py``, re-ordering the production to
 the same: production order 0.136, cosine to the centroid of A 0.098, to the nearest paper of A
 0.138.
 
+Seventh round (``--round 7``; none kept): a code-release prior (the abstract links code or a
+project page; only 2025 abstracts carry links) 0.192-0.204; title-field weighting (cosine of
+title-only TF-IDF to the curated titles' centroid, z-blended 0.1-0.5:1) 0.182-0.203.
+
 Weights were chosen on the dev tasks once, globally; there is no per-list or per-task
 setting.  Every 👍/👎 goes through :meth:`Profile.add_feedback` (the single feedback code
 path).
