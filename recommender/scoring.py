@@ -1,12 +1,19 @@
 """Scoring new papers against a set of positive papers (a curated collection, a profile).
 
-score(c) = ½·cos(c, centroid(P)) + ½·max_{p∈P} cos(c, p), where P are the positive papers'
-L2-normalised TF-IDF rows and the centroid is re-normalised (Rocchio 1971, "Relevance feedback
-in information retrieval"). Papers with 👎 (negatives N) subtract ½·max_{n∈N} cos(c, n)·0.5.
+Two scorers, both on L2-normalised TF-IDF rows:
+
+* `rank_profile` — the production ranker, `recommender.ranker.Profile`: a Rocchio query (Rocchio
+  1971, "Relevance feedback in information retrieval") of the positives with the feed's
+  background mean and the 👎 papers subtracted, plus author / HF-upvote priors; 👍 enter through
+  `Profile.add_feedback`. Its score is relative to the feed's average paper, so it can be
+  negative (top papers of a day score about 0.0–0.1).
+* `rank` — the simpler formula the batched scale benchmark also computes
+  (`recommender.batch`): score(c) = ½·cos(c, centroid(P)) + ½·max_{p∈P} cos(c, p), minus
+  ¼·max_{n∈N} cos(c, n) for 👎 papers N; in [−0.25, 1].
 
 Every score comes with its explanation, computed from the same vectors: the terms with the
-largest contribution c_t·centroid_t to the centroid cosine, and the positive paper with the
-highest cosine.
+largest contribution to the score's dot product (``x_t·q_t``, or ``x_t·centroid_t`` for `rank`),
+and the positive paper with the highest cosine.
 """
 from __future__ import annotations
 
@@ -21,7 +28,8 @@ from recommender.tfidf import TfidfModel
 
 @dataclass
 class Recommendation:
-    """One scored paper. `score` is in [−0.25, 1]; `terms` are the top shared TF-IDF terms;
+    """One scored paper. `score` is the scorer's (see the module docstring: `rank_profile`'s may
+    be negative, `rank`'s is in [−0.25, 1]); `terms` are the top shared TF-IDF terms;
     `nearest_id`/`nearest_title`/`nearest_sim` name the most similar positive paper."""
 
     paper: Paper
@@ -38,7 +46,8 @@ class Recommendation:
         if self.terms:
             parts.append("shares " + ", ".join(f'"{t}"' for t in self.terms))
         if self.nearest_title:
-            parts.append(f"closest: {self.nearest_title[:90]} ({self.nearest_sim:.2f})")
+            title = self.nearest_title if len(self.nearest_title) <= 90 else self.nearest_title[:89] + "…"
+            parts.append(f"closest: {title} ({self.nearest_sim:.2f})")
         return " · ".join(parts) or "no strong match"
 
 

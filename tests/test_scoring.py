@@ -4,7 +4,7 @@ import json
 from feeds.arxiv_api import parse_response
 from feeds.curated import load_curated
 from feeds.records import Paper
-from recommender.scoring import rank
+from recommender.scoring import Recommendation, rank
 from recommender.tfidf import TfidfModel, paper_text
 from tests.conftest import api_exchange, fixture_path
 
@@ -124,3 +124,13 @@ def test_production_ranker_rejects_a_candidate_matrix_of_the_wrong_height():
     cands = list(sample.values())
     with pytest.raises(ValueError, match="rows for"):
         rank_profile(model, curated, cands, candidate_matrix=model.papers_matrix(cands[:-1]))
+
+
+def test_why_cuts_a_long_nearest_title_with_an_ellipsis_and_keeps_a_short_one_whole():
+    paper = Paper("2501.00001", "t", "a")
+    long_title = "Fly, Fail, Fix: Iterative Game Repair with Reinforcement Learning and Large Multimodal Models"
+    assert len(long_title) > 90
+    why = Recommendation(paper, 0.1, nearest_title=long_title, nearest_sim=0.16).why
+    shown = why.removeprefix("closest: ").removesuffix(" (0.16)")
+    assert shown.endswith("…") and len(shown) == 90 and long_title.startswith(shown[:-1])
+    assert Recommendation(paper, 0.1, nearest_title="PPOCoder", nearest_sim=0.41).why == "closest: PPOCoder (0.41)"
