@@ -291,7 +291,7 @@ def digests() -> None:
 
 @digests.command("list")
 @click.option("--status", "status_", default="pending", show_default=True,
-              type=click.Choice(["pending", "failed", "posted", "printed", "all"]))
+              type=click.Choice(["pending", "failed", "posted", "all"]))
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @click.option("--db", type=click.Path(dir_okay=False))

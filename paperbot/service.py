@@ -200,9 +200,9 @@ class PaperbotService:
         return out
 
     def digest_done(self, target_id: str, slot: str) -> bool:
-        """True when the store has a posted/pending/printed digest of `target_id` for `slot`."""
+        """True when the store has a posted or pending digest of `target_id` for `slot`."""
         row = self.store.get_digest(f"{target_id}:{slot}")
-        return bool(row) and row["status"] in ("posted", "pending", "printed")
+        return bool(row) and row["status"] in ("posted", "pending")
 
     def _resync(self) -> None:
         if self.scheduler.scheduler.running:

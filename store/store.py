@@ -478,7 +478,7 @@ class Store:
     def finish_digest(self, digest_id: int, message_ts: str | None, thread_ts: str | None = None,
                       status: str = "posted", error: str | None = None) -> None:
         """Record the outcome of posting a digest: Slack message ``ts`` (``posted``), or the error
-        (``failed``), or ``printed`` for terminal output."""
+        (``failed``). A dry run (terminal output, no token) records no digest."""
         with self.transaction() as db:
             db["digests"].update(digest_id, {"status": status, "message_ts": message_ts,
                                              "thread_ts": thread_ts, "posted_at": utcnow(),
@@ -538,10 +538,10 @@ class Store:
         return rows[0] if rows else None
 
     def sent_paper_ids(self, channel_id: str) -> set[str]:
-        """arXiv ids a channel already got in a digest that was posted, printed or is pending."""
+        """arXiv ids a channel already got in a digest that was posted or is pending."""
         return {r["arxiv_id"] for r in self.db.query(
             "select dp.arxiv_id from digest_papers dp join digests d on d.id = dp.digest_id "
-            "where dp.channel_id = ? and d.status in ('posted', 'printed', 'pending')", [channel_id])}
+            "where dp.channel_id = ? and d.status in ('posted', 'pending')", [channel_id])}
 
     # ---- users, follows and feedback ---------------------------------------------------
     def ensure_user(self, user_id: str, name: str | None = None) -> None:
