@@ -33,10 +33,18 @@ def build_app(services, client: WebClient, signing_secret: str | None, socket_mo
     """
     if not socket_mode and not signing_secret:
         raise ValueError("SLACK_SIGNING_SECRET is required in HTTP mode (it verifies Slack's requests)")
+    logging.getLogger("slack_bolt.App").addFilter(_drop_token_skipped_warning)
     app = App(client=client, signing_secret=signing_secret or "", process_before_response=False,
               request_verification_enabled=not socket_mode)
     register_listeners(app, services)
     return app
+
+
+def _drop_token_skipped_warning(record: logging.LogRecord) -> bool:
+    """Logging filter: bolt reads ``SLACK_BOT_TOKEN`` from the environment on its own and then warns
+    that the token is unused because a `client` was given — which is the intended set-up (the
+    client carries the same token plus ``SLACK_API_URL`` and the retry handlers)."""
+    return "`token` will be unused" not in record.getMessage()
 
 
 def wsgi_app(app: App):

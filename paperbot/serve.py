@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 import signal
 
+from slack_bolt.error import BoltError
+
 from bot.app import build_app, make_http_server, run_socket_mode
 from bot.slack_client import make_client
 from bot.tracked_posting import TrackedPoster
@@ -25,7 +27,10 @@ def build(config: Config, store: Store, socket_mode: bool = False, arxiv: ArxivA
     `TrackedPoster` paced by ``[slack] post_interval_s``, the service and the bolt App.
 
     Raises:
-        ServeError: no ``SLACK_BOT_TOKEN``, or no ``SLACK_SIGNING_SECRET`` in HTTP mode.
+        ServeError: no ``SLACK_BOT_TOKEN``, or no ``SLACK_SIGNING_SECRET`` in HTTP mode; or Slack
+            refused the token or could not be reached when bolt checked it with auth.test
+            (https://api.slack.com/methods/auth.test) — the message names the Web API URL and
+            Slack's error code, never the token.
     """
     token = config.slack_bot_token
     if not token:
@@ -37,8 +42,22 @@ def build(config: Config, store: Store, socket_mode: bool = False, arxiv: ArxivA
     poster = TrackedPoster(client, store, config.slack.post_interval_s)
     service = PaperbotService(config, store, poster, arxiv=arxiv or ArxivAPIClient(),
                               poll_max_age_s=poll_max_age_s, grace_s=grace_s)
-    app = build_app(service, client, config.slack_signing_secret, socket_mode=socket_mode)
+    try:
+        app = build_app(service, client, config.slack_signing_secret, socket_mode=socket_mode)
+    except BoltError as exc:  # auth.test answered ok: false (invalid_auth, account_inactive, …)
+        raise ServeError(f"Slack refused SLACK_BOT_TOKEN (auth.test at {client.base_url}): {_slack_error(exc)}") from None
+    except OSError as exc:  # URLError, connection refused / reset, timeout — after the client's retries
+        raise ServeError(f"cannot reach the Slack Web API at {client.base_url} to check SLACK_BOT_TOKEN "
+                         f"(auth.test): {getattr(exc, 'reason', exc)}") from None
     return service, app
+
+
+def _slack_error(exc: BoltError) -> str:
+    """Slack's error code from bolt's auth.test failure message, or the message itself."""
+    import re
+
+    m = re.search(r"'error': '([^']+)'", str(exc))
+    return m.group(1) if m else str(exc)
 
 
 def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool = False) -> None:

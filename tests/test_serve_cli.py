@@ -158,3 +158,39 @@ def test_serve_imports_curated_and_polls_on_start_so_search_and_subscribe_work_a
     service.start_background_poll().join(timeout=120)
     assert store.count_papers() > 49 and service.search("reward model")
     store.close()
+
+
+def test_serve_stops_with_one_clear_line_when_slack_refuses_the_token(tmp_path, slack_fake):
+    """auth.test answering ``invalid_auth`` (a revoked or mistyped token): no traceback, the
+    error code and the Web API URL, and never the token itself."""
+    slack_fake.script("auth.test", body={"ok": False, "error": "invalid_auth"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack_fake.url,
+               PYTHONPATH=str(ROOT))
+    cfg = _config(tmp_path, "0 9 * * *")
+    done = subprocess.run([sys.executable, "-m", "paperbot.cli", "serve", "--config", str(cfg), "--port", "0"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"Error: Slack refused SLACK_BOT_TOKEN (auth.test at {slack_fake.url}): invalid_auth" in done.stderr
+    assert "Traceback" not in done.stderr and "will be unused" not in done.stderr
+    assert TOKEN not in done.stderr + done.stdout
+
+
+def test_serve_stops_with_one_clear_line_when_slack_is_unreachable(tmp_path):
+    """Nothing listens at SLACK_API_URL: after the client's connection retries, one line naming
+    the URL and the reason."""
+    import socket
+
+    with socket.socket() as s:  # a loopback port that was free a moment ago and now is closed
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/api/"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=url, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "paperbot.cli", "serve", "--config",
+                           str(_config(tmp_path, "0 9 * * *")), "--port", "0"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert f"Error: cannot reach the Slack Web API at {url} to check SLACK_BOT_TOKEN (auth.test)" in done.stderr
+    assert "Connection refused" in done.stderr.splitlines()[-1]
+    assert "Traceback" not in done.stderr
+    assert TOKEN not in done.stderr + done.stdout
