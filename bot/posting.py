@@ -46,12 +46,21 @@ def digest_metadata(digest_key: str) -> dict:
     return {"event_type": DIGEST_EVENT_TYPE, "event_payload": {"digest_key": digest_key}}
 
 
+def _never_sent(exc: BaseException) -> bool:
+    """True when a transport error happened before any byte of the request left: the connection
+    was refused or the host name did not resolve (``urllib`` wraps both in `URLError`)."""
+    reason = exc.reason if isinstance(exc, URLError) else exc
+    return isinstance(reason, (ConnectionRefusedError, socket.gaierror))
+
+
 def _is_ambiguous(exc: BaseException) -> bool:
-    """True when a failed chat.postMessage may nevertheless have posted (no clear answer)."""
+    """True when a failed chat.postMessage may nevertheless have posted (no clear answer): an
+    HTTP 5xx, a timeout, a reset — but not a refused connection or an unresolvable host, which
+    cannot have reached Slack."""
     if isinstance(exc, SlackApiError):
         status = getattr(exc.response, "status_code", 200) if exc.response is not None else 200
         return status >= 500
-    return isinstance(exc, TRANSPORT_ERRORS)
+    return isinstance(exc, TRANSPORT_ERRORS) and not _never_sent(exc)
 
 
 @dataclass

@@ -104,6 +104,23 @@ def test_5xx_every_time_fails_cleanly_and_releases_the_papers(store, slack_fake,
     assert again.status == "posted" and len(top_level(slack_fake, "C1")) == 1
 
 
+def test_a_refused_connection_fails_cleanly_and_releases_the_papers(store):
+    """Nothing listens at the Web API URL: the request never left, so the digest is failed (not
+    left pending for a history check that cannot succeed either) and its papers go to the next
+    digest; the error says why."""
+    import socket
+
+    with socket.socket() as s:  # a loopback port that was free a moment ago and now is closed
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/api/"
+    poster = SlackPoster(make_client(TOKEN, url, max_retries=1, timeout=1), interval_s=0, sleep=lambda s: None)
+    out = deliver(store, ChannelConfig("C1"), make_digest("C1"), poster, SLOT)
+    assert out.status == "failed" and out.error.startswith("cannot reach Slack:") and "refused" in out.error
+    row = store.get_digest(digest_key("C1", SLOT))
+    assert row["status"] == "failed" and row["error"] == out.error
+    assert store.sent_paper_ids("C1") == set()
+
+
 def test_history_5xx_is_retried_by_the_client(store, slack_fake, poster):
     """conversations.history is read-only, so the client retries its 5xx itself."""
     slack_fake.script("chat.postMessage", 503, raw=HTML_503)
