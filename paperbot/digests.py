@@ -181,12 +181,15 @@ def load_or_fit_model(config: Config, store: Store, force: bool = False) -> Tfid
 
 
 def empty_reason(day: date, n_candidates: int, min_score: float | None, n_failed_sources: int = 0) -> str:
-    """One line saying why a digest is empty."""
+    """One line saying why a digest is empty. Failed sources come first: they are the cause a
+    reader can act on, even on a weekend (arXiv announces nothing on Saturdays and Sundays)."""
     if n_candidates == 0:
+        if n_failed_sources:
+            weekend = " (and arXiv announces nothing at weekends)" if day.weekday() >= 5 else ""
+            return (f"No new papers: {n_failed_sources} source(s) failed this run{weekend}; "
+                    "see `paperbot status`.")
         if day.weekday() >= 5:
             return "No new papers: arXiv announces nothing on Saturdays and Sundays."
-        if n_failed_sources:
-            return f"No new papers: {n_failed_sources} source(s) failed this run (see `paperbot status`)."
         return "No new papers since the last digest (a holiday, or the feeds were quiet)."
     if min_score is None:
         return f"{n_candidates} new papers, none to recommend."

@@ -161,3 +161,16 @@ def test_the_candidate_window_starts_at_the_hour():
 
     at = datetime(2026, 11, 21, 9, 41, 17, tzinfo=timezone.utc)
     assert digests.candidate_window_start(7, at) == "2026-11-14T09:00:00+00:00"
+
+
+def test_an_empty_digest_names_failed_sources_first_even_at_the_weekend():
+    saturday, monday = date(2026, 11, 21), date(2026, 11, 23)
+    assert digests.empty_reason(saturday, 0, None, n_failed_sources=3) == (
+        "No new papers: 3 source(s) failed this run (and arXiv announces nothing at weekends); "
+        "see `paperbot status`.")
+    assert digests.empty_reason(monday, 0, None, n_failed_sources=1) == (
+        "No new papers: 1 source(s) failed this run; see `paperbot status`.")
+    assert digests.empty_reason(saturday, 0, None) == "No new papers: arXiv announces nothing on Saturdays and Sundays."
+    assert digests.empty_reason(monday, 0, None).startswith("No new papers since the last digest")
+    assert digests.empty_reason(monday, 12, None) == "12 new papers, none to recommend."
+    assert digests.empty_reason(monday, 12, 0.05) == "12 new papers, none scored above the threshold (0.05)."
