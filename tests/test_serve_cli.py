@@ -50,10 +50,17 @@ post_interval_s = 0.0
     return cfg
 
 
-def _start(tmp_path, cfg, fake, log_name):
+def _env(slack_api_url: str) -> dict:
+    """The test process's environment without its SLACK_* variables, plus the bot's secrets and
+    `slack_api_url`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env.update(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake.url,
+    env.update(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack_api_url,
                PYTHONPATH=str(ROOT))
+    return env
+
+
+def _start(tmp_path, cfg, fake, log_name):
+    env = _env(fake.url)
     log = open(tmp_path / log_name, "w")
     proc = subprocess.Popen([sys.executable, "-m", "paperbot.cli", "serve", "--config", str(cfg),
                              "--host", "127.0.0.1", "--port", "0"], cwd=tmp_path, env=env,
@@ -164,12 +171,9 @@ def test_serve_stops_with_one_clear_line_when_slack_refuses_the_token(tmp_path, 
     """auth.test answering ``invalid_auth`` (a revoked or mistyped token): no traceback, the
     error code and the Web API URL, and never the token itself."""
     slack_fake.script("auth.test", body={"ok": False, "error": "invalid_auth"})
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env.update(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack_fake.url,
-               PYTHONPATH=str(ROOT))
-    cfg = _config(tmp_path, "0 9 * * *")
-    done = subprocess.run([sys.executable, "-m", "paperbot.cli", "serve", "--config", str(cfg), "--port", "0"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "paperbot.cli", "serve", "--config",
+                           str(_config(tmp_path, "0 9 * * *")), "--port", "0"],
+                          cwd=tmp_path, env=_env(slack_fake.url), capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert f"Error: Slack refused SLACK_BOT_TOKEN (auth.test at {slack_fake.url}): invalid_auth" in done.stderr
     assert "Traceback" not in done.stderr and "will be unused" not in done.stderr
@@ -184,11 +188,9 @@ def test_serve_stops_with_one_clear_line_when_slack_is_unreachable(tmp_path):
     with socket.socket() as s:  # a loopback port that was free a moment ago and now is closed
         s.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{s.getsockname()[1]}/api/"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env.update(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=url, PYTHONPATH=str(ROOT))
     done = subprocess.run([sys.executable, "-m", "paperbot.cli", "serve", "--config",
                            str(_config(tmp_path, "0 9 * * *")), "--port", "0"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+                          cwd=tmp_path, env=_env(url), capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert f"Error: cannot reach the Slack Web API at {url} to check SLACK_BOT_TOKEN (auth.test)" in done.stderr
     assert "Connection refused" in done.stderr.splitlines()[-1]
