@@ -104,7 +104,18 @@ def make_http_server(app: App, host: str = "127.0.0.1", port: int = 3000, thread
     return HttpServer(app, host, port, threads)
 
 
-def run_socket_mode(app: App, app_token: str) -> None:
-    """Serve over Socket Mode (blocking) with the app-level token (``xapp-…``)."""
+def connect_socket_mode(app: App, app_token: str):
+    """Open a Socket Mode connection for `app` with the app-level token (``xapp-…``): bolt's
+    `SocketModeHandler` calls apps.connections.open through ``app.client`` (so ``SLACK_API_URL``
+    applies) and connects the WebSocket it returns (https://api.slack.com/apis/socket-mode).
+    Events are then handled on the handler's threads until ``handler.close()``; nothing blocks.
+
+    Raises:
+        slack_sdk.errors.SlackApiError: Slack refused the app token (``invalid_auth``,
+            ``not_allowed_token_type`` for a bot token, …).
+        OSError: Slack could not be reached.
+    """
     from slack_bolt.adapter.socket_mode import SocketModeHandler
-    SocketModeHandler(app, app_token).start()
+    handler = SocketModeHandler(app, app_token)
+    handler.connect()
+    return handler

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 
 from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError
 
-from bot.app import build_app, make_http_server, run_socket_mode
+from bot.app import build_app, connect_socket_mode, make_http_server
 from bot.slack_client import make_client
 from bot.tracked_posting import TrackedPoster
 from feeds.arxiv_api import ArxivAPIClient
@@ -61,30 +63,58 @@ def _slack_error(exc: BoltError) -> str:
 
 
 def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool = False) -> None:
-    """Start the scheduler (catching up missed slots) and serve until SIGINT/SIGTERM."""
+    """Serve until SIGINT/SIGTERM: check the token (auth.test), open the listener — bind the HTTP
+    port, or connect Socket Mode — and only then import the curated files, start the background
+    poll and the scheduler (catching up missed slots), so a bad setting stops the process before
+    any digest goes out.
+
+    Raises:
+        ServeError: a missing secret, a token Slack refuses, Slack unreachable, or the port taken;
+            the message never holds a token.
+    """
     socket_mode = socket_mode or bool(config.slack_app_token)
     if socket_mode and not config.slack_app_token:
         raise ServeError("Socket Mode needs SLACK_APP_TOKEN (the app-level token, xapp-…)")
     service, app = build(config, store, socket_mode)
-    service.import_curated()  # collections exist before anyone runs `/papers subscribe <collection>`
-    service.start_background_poll()  # search has papers before the first digest
-    caught = service.scheduler.start()
-    for job, when in service.scheduler.jobs():
-        log.warning("scheduled %s next at %s", job, when)
-    if caught:
-        log.warning("catching up missed digests: %s", ", ".join(caught))
-    try:
-        if socket_mode:
-            log.warning("paperbot serving over Socket Mode")
-            run_socket_mode(app, config.slack_app_token)
-        else:
+    handler = server = None
+    if socket_mode:
+        try:
+            handler = connect_socket_mode(app, config.slack_app_token)
+        except SlackApiError as exc:
+            code = exc.response.get("error") if exc.response is not None else None
+            raise ServeError(f"Slack refused SLACK_APP_TOKEN (apps.connections.open at {app.client.base_url}): "
+                             f"{code or exc.response.status_code}") from None
+        except OSError as exc:
+            raise ServeError(f"cannot open a Socket Mode connection through {app.client.base_url}: "
+                             f"{getattr(exc, 'reason', None) or exc}") from None
+    else:
+        try:
             server = make_http_server(app, host, port)
-            log.warning("paperbot serving on http://%s:%s/slack/events", host, server.effective_port)
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
-            def stop(*_):  # runs in the main thread, interrupting the server's select loop
-                raise KeyboardInterrupt
-            signal.signal(signal.SIGTERM, stop)
+    def stop(*_):  # runs in the main thread, interrupting the wait below / the server's select loop
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        service.import_curated()  # collections exist before anyone runs `/papers subscribe <collection>`
+        service.start_background_poll()  # search has papers before the first digest
+        caught = service.scheduler.start()
+        for job, when in service.scheduler.jobs():
+            log.warning("scheduled %s next at %s", job, when)
+        if caught:
+            log.warning("catching up missed digests: %s", ", ".join(caught))
+        if handler is not None:
+            log.warning("paperbot serving over Socket Mode")
+            try:
+                threading.Event().wait()  # events arrive on the handler's threads
+            except KeyboardInterrupt:
+                pass
+        else:
+            log.warning("paperbot serving on http://%s:%s/slack/events", host, server.effective_port)
             server.run()  # returns on KeyboardInterrupt (SIGINT, or SIGTERM via `stop`)
-            log.warning("paperbot stopped")
+        log.warning("paperbot stopped")
     finally:
         service.scheduler.shutdown(wait=False)
+        if handler is not None:
+            handler.close()

@@ -19,6 +19,7 @@ from bot.scheduler import slot_name
 from store import Store
 from tests.bot_harness import SECRET, TOKEN, sign, wait_for
 from tests.conftest import fixture_path
+from tests.socket_mode_fake import SocketModeFake
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -196,3 +197,82 @@ def test_serve_stops_with_one_clear_line_when_slack_is_unreachable(tmp_path):
     assert "Connection refused" in done.stderr.splitlines()[-1]
     assert "Traceback" not in done.stderr
     assert TOKEN not in done.stderr + done.stdout
+
+
+def test_paperbot_serve_over_socket_mode(tmp_path, slack_fake):
+    """Socket Mode as Slack runs it (tests/socket_mode_fake.py): SLACK_APP_TOKEN alone selects it;
+    apps.connections.open with the app token → WebSocket → hello; the missed slot's digest goes
+    out through the Web API; a ``/papers help`` envelope is acked with the usage as its response
+    payload, a ``/papers search`` envelope is acked and answered at its response_url; SIGTERM
+    stops the process cleanly, and neither token reaches the log."""
+    app_token = "xapp-1-A1-socket-test"
+    missed = datetime.now(timezone.utc) - timedelta(minutes=3)
+    cfg = _config(tmp_path, f"{missed.minute} {missed.hour} * * *")
+    with SocketModeFake() as ws:
+        for _ in range(3):  # the client asks again if it ever reconnects
+            slack_fake.script("apps.connections.open", body={"ok": True, "url": ws.url})
+        env = {k: v for k, v in _env(slack_fake.url).items() if k != "SLACK_SIGNING_SECRET"}
+        env["SLACK_APP_TOKEN"] = app_token
+        log_path = tmp_path / "socket.log"
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "paperbot.cli", "serve", "--config", str(cfg)],
+                                    cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: "serving over Socket Mode" in log_path.read_text() or proc.poll() is not None,
+                     60, "paperbot serve to connect")
+            assert proc.poll() is None, log_path.read_text()
+            assert ws.connected()
+            opened = slack_fake.calls_to("apps.connections.open")[0]
+            assert {k.lower(): v for k, v in opened["headers"].items()}["authorization"] == f"Bearer {app_token}"
+            wait_for(lambda: slack_fake.messages.get("CRL"), 60, "catch-up digest")
+
+            command = {"token": "x", "team_id": "T1", "channel_id": "CRL", "channel_name": "rl", "user_id": "U1",
+                       "user_name": "u1", "command": "/papers", "trigger_id": "t1"}
+            ws.send({"envelope_id": "env-help", "type": "slash_commands", "accepts_response_payload": True,
+                     "payload": {**command, "text": "help", "response_url": slack_fake.base + "/response/help"}})
+            assert "/papers search" in ws.wait_ack("env-help")["payload"]["text"]
+
+            ws.send({"envelope_id": "env-search", "type": "slash_commands", "accepts_response_payload": True,
+                     "payload": {**command, "text": "search reward model",
+                                 "response_url": slack_fake.base + "/response/search"}})
+            ws.wait_ack("env-search")
+            wait_for(lambda: [c for c in slack_fake.calls_to("response_url")
+                              if c["args"].get("_path") == "/response/search"], 30, "search response")
+            out = [c for c in slack_fake.calls_to("response_url") if c["args"].get("_path") == "/response/search"][0]
+            assert any(b.get("block_id", "").startswith("paper:") for b in out["args"]["blocks"])
+        finally:
+            _stop(proc)
+    text = log_path.read_text()
+    assert "paperbot stopped" in text
+    assert app_token not in text and TOKEN not in text
+
+
+def test_serve_stops_before_any_digest_when_slack_refuses_the_app_token(tmp_path, slack_fake):
+    """apps.connections.open answering ``invalid_auth``: one line, no traceback, no token — and
+    the missed slot's digest is not posted by a process that is about to exit."""
+    missed = datetime.now(timezone.utc) - timedelta(minutes=3)
+    slack_fake.script("apps.connections.open", body={"ok": False, "error": "invalid_auth"})
+    env = {k: v for k, v in _env(slack_fake.url).items() if k != "SLACK_SIGNING_SECRET"}
+    env["SLACK_APP_TOKEN"] = "xapp-1-A1-revoked"
+    done = subprocess.run([sys.executable, "-m", "paperbot.cli", "serve", "--config",
+                           str(_config(tmp_path, f"{missed.minute} {missed.hour} * * *"))],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert (f"Error: Slack refused SLACK_APP_TOKEN (apps.connections.open at {slack_fake.url}): invalid_auth"
+            in done.stderr)
+    assert "Traceback" not in done.stderr
+    assert "xapp-1-A1-revoked" not in done.stderr + done.stdout and TOKEN not in done.stderr + done.stdout
+    assert slack_fake.calls_to("chat.postMessage") == []
+
+
+def test_serve_stops_with_one_clear_line_when_the_port_is_taken(tmp_path, slack_fake):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "paperbot.cli", "serve", "--config",
+                               str(_config(tmp_path, "0 9 * * *")), "--host", "127.0.0.1", "--port", str(port)],
+                              cwd=tmp_path, env=_env(slack_fake.url), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"Error: cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+    assert "Traceback" not in done.stderr
