@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from urllib.parse import urlparse
 
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
@@ -83,10 +84,15 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
         except SlackApiError as exc:
             code = exc.response.get("error") if exc.response is not None else None
             raise ServeError(f"Slack refused SLACK_APP_TOKEN (apps.connections.open at {app.client.base_url}): "
-                             f"{code or exc.response.status_code}") from None
+                             f"{code or getattr(exc.response, 'status_code', 'no answer')}") from None
         except OSError as exc:
             raise ServeError(f"cannot open a Socket Mode connection through {app.client.base_url}: "
                              f"{getattr(exc, 'reason', None) or exc}") from None
+        if not handler.client.is_connected():  # the SDK logs a failed WebSocket handshake, it does not raise
+            host = urlparse(handler.client.wss_uri or "").netloc or "?"
+            handler.close()
+            raise ServeError(f"Slack gave a Socket Mode URL but its WebSocket ({host}) did not connect; "
+                             "see the log line above")
     else:
         try:
             server = make_http_server(app, host, port)

@@ -276,3 +276,22 @@ def test_serve_stops_with_one_clear_line_when_the_port_is_taken(tmp_path, slack_
     assert done.returncode == 1
     assert f"Error: cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_serve_stops_when_the_socket_mode_websocket_does_not_connect(tmp_path, slack_fake):
+    """apps.connections.open succeeds but nothing answers at the WebSocket URL it gave: the SDK
+    only logs that; serve must stop with a clear line rather than claim to be serving."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    slack_fake.script("apps.connections.open", body={"ok": True, "url": f"ws://127.0.0.1:{port}/link/?ticket=t"})
+    env = {k: v for k, v in _env(slack_fake.url).items() if k != "SLACK_SIGNING_SECRET"}
+    env["SLACK_APP_TOKEN"] = "xapp-1-A1-test"
+    done = subprocess.run([sys.executable, "-m", "paperbot.cli", "serve", "--config",
+                           str(_config(tmp_path, "0 9 * * *"))],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"Error: Slack gave a Socket Mode URL but its WebSocket (127.0.0.1:{port}) did not connect" in done.stderr
+    assert "serving over Socket Mode" not in done.stderr and "Traceback" not in done.stderr
