@@ -154,7 +154,7 @@ def deliver(store: Store, channel: ChannelConfig, digest: Digest, poster, slot: 
             out.status, out.error, out.error_code, out.detail = "failed", code or err, code, err
             return out
         except TRANSPORT_ERRORS as exc:  # not posted (checked in the history) after every attempt
-            err = f"cannot reach Slack: {getattr(exc, 'reason', None) or exc or type(exc).__name__}"[:300]
+            err = f"cannot reach Slack: {getattr(exc, 'reason', None) or str(exc) or type(exc).__name__}"[:300]
             store.finish_digest(digest_id, None, status="failed", error=err)
             log.error("posting digest %s failed: %s", key, err)
             out.status, out.error = "failed", err

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,14 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def fixture_path(*parts: str) -> Path:
     """Path of a file under tests/fixtures."""
     return FIXTURES.joinpath(*parts)
+
+
+def closed_loopback_port() -> int:
+    """A 127.0.0.1 TCP port that was free a moment ago and has nothing listening now (connecting
+    to it is refused): for "Slack / the endpoint is unreachable" tests."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def api_exchange(name: str) -> dict:

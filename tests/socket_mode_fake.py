@@ -19,7 +19,6 @@ import json
 import socket
 import struct
 import threading
-import time
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TEXT, CLOSE, PING, PONG = 0x1, 0x8, 0x9, 0xA
@@ -67,7 +66,6 @@ class SocketModeFake:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"ws://127.0.0.1:{self._listener.getsockname()[1]}/link/?ticket=test"
         self.received: list[dict] = []
-        self.connections = 0
         self._conn: socket.socket | None = None
         self._send_lock = threading.Lock()
         self._closing = False
@@ -101,7 +99,6 @@ class SocketModeFake:
             conn.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                           f"Sec-WebSocket-Accept: {accept}\r\n\r\n").encode())
             self._conn = conn
-            self.connections += 1
             self.send({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"},
                        "debug_info": {"host": "fake-applink", "approximate_connection_time": 3600}})
             while True:
@@ -133,9 +130,7 @@ class SocketModeFake:
 
     def wait_ack(self, envelope_id: str, timeout: float = 15) -> dict:
         """The first acknowledgement of `envelope_id`, waiting for it; AssertionError on timeout."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.acks(envelope_id):
-                return self.acks(envelope_id)[0]
-            time.sleep(0.02)
-        raise AssertionError(f"no ack of envelope {envelope_id}")
+        from tests.bot_harness import wait_for
+
+        wait_for(lambda: self.acks(envelope_id), timeout, f"an ack of envelope {envelope_id}")
+        return self.acks(envelope_id)[0]

@@ -25,6 +25,7 @@ from paperbot.pipeline import deliver, run_once
 from paperbot.recovery import digest_key
 from recommender.scoring import Recommendation
 from store import Store
+from tests.conftest import closed_loopback_port
 from tests.test_main_job import _write_config
 
 TOKEN = "xoxb-SECRET-123"
@@ -108,11 +109,7 @@ def test_a_refused_connection_fails_cleanly_and_releases_the_papers(store):
     """Nothing listens at the Web API URL: the request never left, so the digest is failed (not
     left pending for a history check that cannot succeed either) and its papers go to the next
     digest; the error says why."""
-    import socket
-
-    with socket.socket() as s:  # a loopback port that was free a moment ago and now is closed
-        s.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{s.getsockname()[1]}/api/"
+    url = f"http://127.0.0.1:{closed_loopback_port()}/api/"
     poster = SlackPoster(make_client(TOKEN, url, max_retries=1, timeout=1), interval_s=0, sleep=lambda s: None)
     out = deliver(store, ChannelConfig("C1"), make_digest("C1"), poster, SLOT)
     assert out.status == "failed" and out.error.startswith("cannot reach Slack:") and "refused" in out.error

@@ -2,7 +2,6 @@
 config file, polling real captures, talking to the Slack Web API fake through SLACK_API_URL."""
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -18,7 +17,7 @@ import httpx
 from bot.scheduler import slot_name
 from store import Store
 from tests.bot_harness import SECRET, TOKEN, sign, wait_for
-from tests.conftest import fixture_path
+from tests.conftest import closed_loopback_port, fixture_path
 from tests.socket_mode_fake import SocketModeFake
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,12 +50,15 @@ post_interval_s = 0.0
     return cfg
 
 
-def _env(slack_api_url: str) -> dict:
-    """The test process's environment without its SLACK_* variables, plus the bot's secrets and
-    `slack_api_url`."""
+def _env(slack_api_url: str, app_token: str | None = None) -> dict:
+    """The test process's environment without its SLACK_* variables, plus the bot token,
+    `slack_api_url` and either the signing secret (HTTP mode) or `app_token` (Socket Mode)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env.update(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack_api_url,
-               PYTHONPATH=str(ROOT))
+    env.update(SLACK_BOT_TOKEN=TOKEN, SLACK_API_URL=slack_api_url, PYTHONPATH=str(ROOT))
+    if app_token:
+        env["SLACK_APP_TOKEN"] = app_token
+    else:
+        env["SLACK_SIGNING_SECRET"] = SECRET
     return env
 
 
@@ -184,11 +186,7 @@ def test_serve_stops_with_one_clear_line_when_slack_refuses_the_token(tmp_path, 
 def test_serve_stops_with_one_clear_line_when_slack_is_unreachable(tmp_path):
     """Nothing listens at SLACK_API_URL: after the client's connection retries, one line naming
     the URL and the reason."""
-    import socket
-
-    with socket.socket() as s:  # a loopback port that was free a moment ago and now is closed
-        s.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{s.getsockname()[1]}/api/"
+    url = f"http://127.0.0.1:{closed_loopback_port()}/api/"
     done = subprocess.run([sys.executable, "-m", "paperbot.cli", "serve", "--config",
                            str(_config(tmp_path, "0 9 * * *")), "--port", "0"],
                           cwd=tmp_path, env=_env(url), capture_output=True, text=True, timeout=120)
@@ -211,8 +209,7 @@ def test_paperbot_serve_over_socket_mode(tmp_path, slack_fake):
     with SocketModeFake() as ws:
         for _ in range(3):  # the client asks again if it ever reconnects
             slack_fake.script("apps.connections.open", body={"ok": True, "url": ws.url})
-        env = {k: v for k, v in _env(slack_fake.url).items() if k != "SLACK_SIGNING_SECRET"}
-        env["SLACK_APP_TOKEN"] = app_token
+        env = _env(slack_fake.url, app_token=app_token)
         log_path = tmp_path / "socket.log"
         with open(log_path, "w") as log:
             proc = subprocess.Popen([sys.executable, "-m", "paperbot.cli", "serve", "--config", str(cfg)],
@@ -236,10 +233,10 @@ def test_paperbot_serve_over_socket_mode(tmp_path, slack_fake):
                      "payload": {**command, "text": "search reward model",
                                  "response_url": slack_fake.base + "/response/search"}})
             ws.wait_ack("env-search")
-            wait_for(lambda: [c for c in slack_fake.calls_to("response_url")
-                              if c["args"].get("_path") == "/response/search"], 30, "search response")
-            out = [c for c in slack_fake.calls_to("response_url") if c["args"].get("_path") == "/response/search"][0]
-            assert any(b.get("block_id", "").startswith("paper:") for b in out["args"]["blocks"])
+            def answers():
+                return [c["args"] for c in slack_fake.calls_to("response_url") if c["args"].get("_path") == "/response/search"]
+            wait_for(answers, 30, "search response")
+            assert any(b.get("block_id", "").startswith("paper:") for b in answers()[0]["blocks"])
         finally:
             _stop(proc)
     text = log_path.read_text()
@@ -252,8 +249,7 @@ def test_serve_stops_before_any_digest_when_slack_refuses_the_app_token(tmp_path
     the missed slot's digest is not posted by a process that is about to exit."""
     missed = datetime.now(timezone.utc) - timedelta(minutes=3)
     slack_fake.script("apps.connections.open", body={"ok": False, "error": "invalid_auth"})
-    env = {k: v for k, v in _env(slack_fake.url).items() if k != "SLACK_SIGNING_SECRET"}
-    env["SLACK_APP_TOKEN"] = "xapp-1-A1-revoked"
+    env = _env(slack_fake.url, app_token="xapp-1-A1-revoked")
     done = subprocess.run([sys.executable, "-m", "paperbot.cli", "serve", "--config",
                            str(_config(tmp_path, f"{missed.minute} {missed.hour} * * *"))],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
@@ -281,14 +277,9 @@ def test_serve_stops_with_one_clear_line_when_the_port_is_taken(tmp_path, slack_
 def test_serve_stops_when_the_socket_mode_websocket_does_not_connect(tmp_path, slack_fake):
     """apps.connections.open succeeds but nothing answers at the WebSocket URL it gave: the SDK
     only logs that; serve must stop with a clear line rather than claim to be serving."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = closed_loopback_port()
     slack_fake.script("apps.connections.open", body={"ok": True, "url": f"ws://127.0.0.1:{port}/link/?ticket=t"})
-    env = {k: v for k, v in _env(slack_fake.url).items() if k != "SLACK_SIGNING_SECRET"}
-    env["SLACK_APP_TOKEN"] = "xapp-1-A1-test"
+    env = _env(slack_fake.url, app_token="xapp-1-A1-test")
     done = subprocess.run([sys.executable, "-m", "paperbot.cli", "serve", "--config",
                            str(_config(tmp_path, "0 9 * * *"))],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
