@@ -78,7 +78,14 @@ def demo(db: str | None) -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (or PAPERBOT_CONFIG).")
 @click.option("--db", type=click.Path(dir_okay=False), help="Override the database path.")
 def run(once: bool, config_path: str | None, db: str | None) -> None:
-    """Poll → store → score → post each channel's digest (prints it when SLACK_BOT_TOKEN is unset)."""
+    """Poll → store → score → post each channel's digest (prints it when SLACK_BOT_TOKEN is unset).
+
+    \b
+    Exit status (for cron / systemd timers):
+      0  every source polled and every digest delivered
+      1  a digest failed or its outcome is uncertain (see `paperbot digests list`)
+      3  every digest delivered, but a feed source failed (see `paperbot status`)
+    """
     from paperbot.pipeline import run_once
 
     if not once:
@@ -93,6 +100,10 @@ def run(once: bool, config_path: str | None, db: str | None) -> None:
                    + (f" ({d.detail})" if getattr(d, "detail", None) else ""), err=True)
     if any(d.status in ("failed", "uncertain") for d in report.deliveries):
         sys.exit(1)
+    if any(s.error for s in report.sources):
+        # the digest went out without that source's papers, and a feed such as rss.arxiv.org
+        # does not replay a missed day: a cron job should notice, not read "success"
+        sys.exit(3)
 
 
 @main.command("import")

@@ -46,7 +46,7 @@ def test_killed_between_post_and_record_does_not_post_again_after_restart(tmp_pa
     store.close()
 
     second = run_cli(cfg, slack_fake.url, crash=None)
-    assert second.returncode == 0, second.stderr
+    assert second.returncode == 3, second.stderr  # 3: the config's 'gone' source fails
     assert "channel C0RLCODE: skipped-duplicate" in second.stderr
     assert len(slack_fake.calls_to("chat.postMessage")) == 1  # no second post
     store = Store(tmp_path / "bot.db")
@@ -66,7 +66,7 @@ def test_killed_between_intent_and_post_posts_exactly_once_after_restart(tmp_pat
     store.close()
 
     second = run_cli(cfg, slack_fake.url, crash=None)
-    assert second.returncode == 0, second.stderr
+    assert second.returncode == 3, second.stderr  # 3: the config's 'gone' source fails
     assert "channel C0RLCODE: posted (5 papers)" in second.stderr
     landed = slack_fake.posted("C0RLCODE")
     assert len(landed) == 1

@@ -68,6 +68,7 @@ def test_run_once_posts_to_slack_fake_and_never_twice(tmp_path, slack_fake, monk
     # a source that cannot be read fails alone; the others are stored
     assert "source gone: FAILED" in res.output and "source search: 100 papers" in res.output
     assert "channel C0RLCODE: posted (5 papers)" in res.output, res.output
+    assert res.exit_code == 3  # delivered, but a source failed: cron must not read "success"
     posts = slack_fake.calls_to("chat.postMessage")
     assert len(posts) == 1
     args = posts[0]["args"]
@@ -77,7 +78,7 @@ def test_run_once_posts_to_slack_fake_and_never_twice(tmp_path, slack_fake, monk
     assert len(set(values)) == 5
     # same slot again: nothing new is posted
     res2 = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg_path)])
-    assert "skipped-duplicate" in res2.output
+    assert "skipped-duplicate" in res2.output and res2.exit_code == 3
     assert len(slack_fake.calls_to("chat.postMessage")) == 1
 
 
@@ -115,3 +116,20 @@ def test_slack_error_is_reported_and_does_not_stop_other_channels(tmp_path, slac
     assert statuses["C0RLCODE"] == ("failed", "channel_not_found")
     assert statuses["C0SECOND"][0] == "posted"
     assert "xoxb-test-token" not in str(statuses)
+
+
+def test_run_once_exits_0_only_when_every_source_and_digest_succeeded(tmp_path, slack_fake, monkeypatch):
+    cfg_path = _write_config(tmp_path)
+    text = cfg_path.read_text()
+    start = text.index('[[feeds.arxiv_rss]]\nname = "gone"')
+    cfg_path.write_text(text[:start] + text[text.index("[feeds.hf_daily]"):])  # drop the broken source
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("SLACK_API_URL", slack_fake.url)
+    ok = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg_path)])
+    assert "FAILED" not in ok.output and "posted (5 papers)" in ok.output, ok.output
+    assert ok.exit_code == 0
+    # Slack refusing the post outranks everything else: exit 1
+    slack_fake.script("chat.postMessage", body={"ok": False, "error": "channel_not_found"})
+    refused = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg_path),
+                                        "--db", str(tmp_path / "fresh.db")])  # a new slot's digest
+    assert "failed" in refused.output and refused.exit_code == 1
