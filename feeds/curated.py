@@ -20,10 +20,11 @@ class CuratedFormatError(ValueError):
 @dataclass
 class CuratedParse:
     """Parsed seed file: ``collections[name] = [Paper, …]`` in file order, and one
-    ``(category, position, reason)`` per bad entry that was skipped."""
+    ``(category, position, reason)`` per bad entry that was skipped (position ``None`` when the
+    whole category was skipped; :func:`where` formats the pair for messages)."""
 
     collections: dict[str, list[Paper]] = field(default_factory=dict)
-    errors: list[tuple[str, int, str]] = field(default_factory=list)
+    errors: list[tuple[str, int | None, str]] = field(default_factory=list)
 
 
 def parse_curated(data: bytes | str | dict) -> CuratedParse:
@@ -44,7 +45,7 @@ def parse_curated(data: bytes | str | dict) -> CuratedParse:
     out = CuratedParse()
     for category, entries in data.items():
         if not isinstance(entries, list):
-            out.errors.append((category, -1, f"category {category!r} is not a list of papers"))
+            out.errors.append((category, None, f"category {category!r} is not a list of papers"))
             continue
         papers = out.collections.setdefault(category, [])
         for pos, entry in enumerate(entries):
@@ -53,6 +54,11 @@ def parse_curated(data: bytes | str | dict) -> CuratedParse:
             except (InvalidArxivId, ValueError, TypeError, AttributeError) as exc:
                 out.errors.append((category, pos, str(exc)))
     return out
+
+
+def where(category: str, position: int | None) -> str:
+    """Where a skipped entry sat, for messages: ``rlhf_code[3]`` (0-based), or the category."""
+    return category if position is None else f"{category}[{position}]"
 
 
 def load_curated(path: str | Path) -> CuratedParse:
@@ -64,6 +70,8 @@ def _entry(entry) -> Paper:
     if not isinstance(entry, dict):
         raise TypeError(f"entry is a {type(entry).__name__}, not an object")
     raw_id = entry.get("arxiv_id") or entry.get("url") or ""
+    if not str(raw_id).strip():
+        raise ValueError("no arxiv_id (or arXiv url)")
     arxiv_id, version = split_arxiv_id(str(raw_id))
     title = clean_text(entry.get("title"))
     if not title:

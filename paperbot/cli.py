@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from feeds.curated import CuratedFormatError
+from feeds.curated import CuratedFormatError, where
 from paperbot.config import Config, ConfigError, load_config
 from store import Store
 
@@ -121,7 +121,7 @@ def import_cmd(file: str, config_path: str | None, db: str | None) -> None:
     except CuratedFormatError as exc:
         raise click.ClickException(str(exc)) from None
     for cat, pos, reason in report.errors:
-        click.echo(f"skipped {cat}[{pos}]: {reason}", err=True)
+        click.echo(f"skipped {where(cat, pos)}: {reason}", err=True)
     for name, n in report.collections.items():
         click.echo(f"collection {name}: {n} papers added ({store.collections().get(name, 0)} in total)")
 

@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from bot.digest import Digest
 from bot.posting import TRANSPORT_ERRORS, DeliveryUncertain, PostResult, SlackPoster, TerminalPoster
 from bot.slack_client import TOKEN_ERRORS, describe_error, make_client
-from feeds.curated import load_curated
+from feeds.curated import load_curated, where
 from feeds.http import Fetcher
 from paperbot.config import ChannelConfig, Config
 from paperbot.digests import channel_digest, load_or_fit_model
@@ -179,7 +179,7 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
     for path in config.curated_files:
         rep = import_curated(store, path)
         for cat, pos, reason in rep.errors:
-            log.warning("curated %s[%s] #%d skipped: %s", path, cat, pos, reason)
+            log.warning("curated %s: skipped %s: %s", path, where(cat, pos), reason)
     report = RunReport()
     report.sources = poll_all(config, store, fetcher, today=today)
     report.n_papers = store.count_papers()

@@ -54,3 +54,12 @@ def test_cli_import_of_non_json_is_a_clear_error(tmp_path):
     res = CliRunner().invoke(main, ["import", str(bad), "--db", str(tmp_path / "x.db")])
     assert res.exit_code == 1
     assert "not valid JSON" in res.output and "Traceback" not in res.output
+
+
+def test_cli_import_names_a_whole_skipped_category_and_an_entry_without_id(tmp_path):
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"notes": "not a list", "rl": [{"title": "No id at all"}]}))
+    res = CliRunner().invoke(main, ["import", str(seed), "--db", str(tmp_path / "x.db")])
+    assert res.exit_code == 0, res.output
+    assert "skipped notes: category 'notes' is not a list of papers" in res.output
+    assert "skipped rl[0]: no arxiv_id (or arXiv url)" in res.output
