@@ -66,6 +66,7 @@ class SocketModeFake:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"ws://127.0.0.1:{self._listener.getsockname()[1]}/link/?ticket=test"
         self.received: list[dict] = []
+        self.connections = 0  # handshakes completed: a reconnect makes it 2
         self._conn: socket.socket | None = None
         self._send_lock = threading.Lock()
         self._closing = False
@@ -99,6 +100,7 @@ class SocketModeFake:
             conn.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                           f"Sec-WebSocket-Accept: {accept}\r\n\r\n").encode())
             self._conn = conn
+            self.connections += 1
             self.send({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"},
                        "debug_info": {"host": "fake-applink", "approximate_connection_time": 3600}})
             while True:
@@ -119,6 +121,11 @@ class SocketModeFake:
         """Send one JSON message (an envelope) to the connected app."""
         with self._send_lock:
             self._conn.sendall(_frame(TEXT, json.dumps(message).encode()))
+
+    def drop(self) -> None:
+        """Reset the current connection (TCP RST, no close frame), as a failing network would."""
+        self._conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._conn.close()
 
     def connected(self) -> bool:
         """True once an app has completed the handshake."""

@@ -201,8 +201,9 @@ def test_paperbot_serve_over_socket_mode(tmp_path, slack_fake):
     """Socket Mode as Slack runs it (tests/socket_mode_fake.py): SLACK_APP_TOKEN alone selects it;
     apps.connections.open with the app token → WebSocket → hello; the missed slot's digest goes
     out through the Web API; a ``/papers help`` envelope is acked with the usage as its response
-    payload, a ``/papers search`` envelope is acked and answered at its response_url; SIGTERM
-    stops the process cleanly, and neither token reaches the log."""
+    payload, a ``/papers search`` envelope is acked and answered at its response_url; when Slack
+    refreshes the connection (a ``disconnect`` message, sent every few hours) the app opens a new
+    one and keeps answering, as it does after the connection drops; SIGTERM stops the process cleanly, and neither token reaches the log."""
     app_token = "xapp-1-A1-socket-test"
     missed = datetime.now(timezone.utc) - timedelta(minutes=3)
     cfg = _config(tmp_path, f"{missed.minute} {missed.hour} * * *")
@@ -237,6 +238,21 @@ def test_paperbot_serve_over_socket_mode(tmp_path, slack_fake):
                 return [c["args"] for c in slack_fake.calls_to("response_url") if c["args"].get("_path") == "/response/search"]
             wait_for(answers, 30, "search response")
             assert any(b.get("block_id", "").startswith("paper:") for b in answers()[0]["blocks"])
+
+            # https://api.slack.com/apis/socket-mode#disconnect: Slack asks for a new connection
+            ws.send({"type": "disconnect", "reason": "refresh_requested",
+                     "debug_info": {"host": "fake-applink"}})
+            wait_for(lambda: ws.connections == 2, 30, "a second Socket Mode connection")
+            assert len(slack_fake.calls_to("apps.connections.open")) == 2
+            ws.send({"envelope_id": "env-after-refresh", "type": "slash_commands", "accepts_response_payload": True,
+                     "payload": {**command, "text": "help", "response_url": slack_fake.base + "/response/help2"}})
+            assert "/papers search" in ws.wait_ack("env-after-refresh")["payload"]["text"]
+
+            ws.drop()  # the connection dies without a word: the client notices and reconnects
+            wait_for(lambda: ws.connections == 3, 60, "a Socket Mode connection after a dropped one")
+            ws.send({"envelope_id": "env-after-drop", "type": "slash_commands", "accepts_response_payload": True,
+                     "payload": {**command, "text": "help", "response_url": slack_fake.base + "/response/help3"}})
+            assert "/papers search" in ws.wait_ack("env-after-drop")["payload"]["text"]
         finally:
             _stop(proc)
     text = log_path.read_text()
