@@ -7,7 +7,9 @@ internal quotes doubled, https://sqlite.org/fts5.html#fts5_strings), so ``C++``,
 ``NEAR`` or emoji never reach FTS5 as syntax.
 
 Ranking: SQLite FTS5 ``bm25()`` picks the top `BM25_POOL` papers holding every query word (or,
-when fewer than the requested number do, holding any of them); on those only, the score is
+when fewer than the requested number do, those plus the papers holding any of them, where every
+match of a word with fewer than `SCAN_LIMIT` matches takes part even when newer matches of a
+common word fill the scan; see `Store.search_pool`); on those only, the score is
 ``BM25_WEIGHT · bm25_norm + (1 − BM25_WEIGHT) · cos(query, paper)`` where bm25_norm is the
 match's BM25 divided by the best BM25 of the pool (so in [0, 1]) and cos is the TF-IDF cosine of
 the query text with the paper's text (`recommender.tfidf`).
@@ -174,8 +176,12 @@ def search(store: Store, model: TfidfModel | None, query: str | SearchQuery, lim
     pool = []
     if len(tokens) > 1:  # all words first: precise, and far fewer rows to score
         pool = store.search_pool(tokens, *filters, limit=BM25_POOL, scan=SCAN_LIMIT, mode="and")
-    if len(pool) < limit:  # too few papers hold every word: any word
-        pool = store.search_pool(tokens, *filters, limit=BM25_POOL, scan=SCAN_LIMIT, mode="or")
+    if len(pool) < limit:  # too few papers hold every word: any word, those few first
+        # (bm25 of the same paper is the same in both query forms; see Store.search_pool)
+        found = dict(pool)
+        for a, b in store.search_pool(tokens, *filters, limit=BM25_POOL, scan=SCAN_LIMIT, mode="or"):
+            found.setdefault(a, b)
+        pool = sorted(found.items(), key=lambda t: (t[1] if t[1] is not None else 0.0, t[0]))
     if not pool:
         return []
     pool = pool[:max(rerank, limit)]

@@ -699,8 +699,9 @@ class Store:
         union and the `limit` best by BM25 are returned, best first. When a query has at most
         `scan` matches this is exactly ``search_paper_ids``; beyond that, papers holding every
         word are still found among the newest `scan` of them, and partial matches among the
-        newest `scan` partial matches — ranking ``model`` over 40k matches costs ~80 ms,
-        this ~10 ms at 100k papers.
+        newest `scan` partial matches plus every match of a word that has fewer than `scan`
+        matches in all (`_add_rare_word_matches`: a rare word is not lost behind a common
+        one) — ranking ``model`` over 40k matches costs ~80 ms, this ~10 ms at 100k papers.
 
         Without tokens: the newest papers matching the filters (bm25 None); author filters
         are narrowed through the FTS5 ``authors`` column (token-prefix match of each word)
@@ -746,8 +747,10 @@ class Store:
         if len(quoted) == 1:
             exprs = exprs[:1]
         for expr in exprs:
-            for rowid, b in conn.execute(sql, [expr, int(scan)]):
-                pool[rowid] = b
+            rows = conn.execute(sql, [expr, int(scan)]).fetchall()
+            pool.update(rows)
+            if expr is exprs[-1] and mode != "and" and len(quoted) > 1 and len(rows) >= scan:
+                self._add_rare_word_matches(pool, quoted, int(scan))
         if not pool:
             return []
         ranked = sorted(pool, key=lambda r: (pool[r], r))
@@ -759,6 +762,20 @@ class Store:
         ids = dict(conn.execute(sql2, [json.dumps(ranked), *args]).fetchall())
         best = [r for r in ranked if r in ids][:limit]
         return [(ids[r], pool[r]) for r in best]
+
+    def _add_rare_word_matches(self, pool: dict[int, float], quoted: list[str], scan: int) -> None:
+        """Complete an OR pool cut at the newest `scan` matches: every match of a word with fewer
+        than `scan` matches in all joins `pool`, so a rare word next to a common one
+        (``reward model overoptimization``) still finds its older papers. A joining paper's
+        bm25 is the sum of its per-word bm25 values — exact for the words whose newest `scan`
+        matches include it, since FTS5's bm25 sums over the query's phrases
+        (https://sqlite.org/fts5.html#the_bm25_function); a common word it holds beyond that
+        window is left out, so the value can only understate its score."""
+        sql = ("select rowid, bm25(papers_fts, 3.0, 1.0, 1.0) from papers_fts where papers_fts match ? "
+               "order by rowid desc limit ?")
+        per_word = [dict(self.db.conn.execute(sql, [q, scan]).fetchall()) for q in quoted]
+        for rowid in {r for m in per_word if len(m) < scan for r in m} - pool.keys():
+            pool[rowid] = sum(m.get(rowid, 0.0) for m in per_word)
 
     def _search_rows(self, cols: str, match: str | None, authors: Iterable[str], categories: Iterable[str],
                      since: str | None, source: str | None, limit: int):

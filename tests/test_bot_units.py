@@ -266,6 +266,40 @@ def test_search_all_words_first_then_any_word(store):
         fts_query("a", op="NEAR")
 
 
+def test_search_keeps_rare_word_papers_older_than_the_scan_window(store, monkeypatch):
+    """Only the newest SCAN_LIMIT matches of a query form are scored; a rare word's older
+    papers must not be lost behind a common word's newer ones."""
+    import recommender.search as rs
+    monkeypatch.setattr(rs, "SCAN_LIMIT", 5)
+    store.upsert_papers(
+        [Paper(arxiv_id="2301.00001", title="Reward model overoptimization", abstract="scaling laws"),
+         Paper(arxiv_id="2301.00002", title="Overoptimization of proxies", abstract="goodhart")]
+        + [Paper(arxiv_id=f"2402.{i:05d}", title=f"A reward model study {i}", abstract="reward model")
+           for i in range(1, 13)])
+    # the newest 5 "reward" OR "model" OR … matches are all 2402.*; the two 2023 papers are older
+    pool = dict(store.search_pool(["reward", "model", "overoptimization"], limit=50, scan=5, mode="or"))
+    assert {"2301.00001", "2301.00002"} <= pool.keys()
+    exact = dict(store.search_pool(["overoptimization"], limit=50, scan=100, mode="or"))
+    assert pool["2301.00002"] == pytest.approx(exact["2301.00002"])  # holds only the rare word
+    # the paper holding every word (found by the AND form) stays in the OR fallback's pool, and
+    # with the rare word's other paper it tops the list ("reward", "model" are in every paper)
+    hits = [h.paper.arxiv_id for h in search(store, None, "reward model overoptimization", limit=3)]
+    assert set(hits[:2]) == {"2301.00001", "2301.00002"}
+
+
+def test_search_any_word_fallback_keeps_the_papers_holding_every_word(store, monkeypatch):
+    import recommender.search as rs
+    monkeypatch.setattr(rs, "SCAN_LIMIT", 5)
+    store.upsert_papers(
+        [Paper(arxiv_id="2301.00001", title="Reward model", abstract="both words")]
+        + [Paper(arxiv_id=f"2402.{i:05d}", title=f"Reward shaping {i}", abstract="rl") for i in range(1, 7)]
+        + [Paper(arxiv_id=f"2403.{i:05d}", title=f"Model merging {i}", abstract="llm") for i in range(1, 7)])
+    # one paper holds both words (< limit): the any-word form, cut at its 5 newest matches,
+    # must not push it out
+    hits = [h.paper.arxiv_id for h in search(store, None, "reward model", limit=3)]
+    assert hits[0] == "2301.00001" and len(hits) == 3
+
+
 def test_rerank_depth_limits_the_blend_to_the_best_bm25_hits(store):
     from recommender.tfidf import TfidfModel, paper_text
     seed_store(store)
