@@ -32,7 +32,14 @@ def _config(path: str | None, required: bool = True) -> Config:
 
 
 def _open_store(config: Config, db: str | None) -> Store:
-    return Store(db or config.database)
+    """The store at `db` (``--db``) or the configured one. A ``--db`` override also moves the
+    TF-IDF model next to that database (``lab.db`` → ``lab-model.joblib``): a model and its
+    matrix cache describe one store's papers, and two stores sharing one would each be scored
+    with the other's vocabulary and miss rows in the cache."""
+    if db and Path(db).resolve() != Path(config.database).resolve():
+        config.database = db
+        config.recommender.model_path = str(Path(db).with_name(Path(db).stem + "-model.joblib"))
+    return Store(config.database)
 
 
 @click.group()
@@ -374,6 +381,52 @@ def digests_resolve(key: str, posted: bool | None, ts: str | None, config_path: 
         store.close()
     click.echo(f"digest {key}: {row['status']}" + ("" if posted else
                f" ({row.get('paper_count') or 0} papers go to the channel's next digest)"))
+
+
+@main.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True, help="Hits to show.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a hit instead of text.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (or PAPERBOT_CONFIG).")
+@click.option("--db", type=click.Path(dir_okay=False), help="Override the database path.")
+def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str | None, db: str | None) -> None:
+    """Search the stored papers as `/papers search` does: words, "quoted phrases" and the filters
+    author:NAME, cat:cs.LG, since:YYYY-MM-DD, source:hf|arxiv_rss|arxiv_api|curated."""
+    import json
+
+    from bot.text import render_search_text
+    from recommender.matrix_cache import refresh
+    from recommender.search import QueryError, parse_query
+    from recommender.search import search as run_search
+
+    text = " ".join(query)
+    try:
+        parsed = parse_query(text)
+    except QueryError as exc:
+        raise click.UsageError(str(exc)) from None
+    cfg = _config(config_path, required=False)
+    if not Path(db or cfg.database).exists():  # a search must not leave an empty database behind
+        raise click.ClickException(f"no database at {db or cfg.database}")
+    store = _open_store(cfg, db)
+    try:
+        if not store.count_papers():
+            raise click.ClickException(f"no papers in {store.path}: run `paperbot run --once` or "
+                                       "`paperbot import-corpus FILE` first")
+        model, matrix = refresh(store, cfg.recommender.model_path, cfg.recommender.refit_days)
+        hits = run_search(store, model, parsed, limit, matrix=matrix)
+    finally:
+        store.close()
+    if as_json:
+        for h in hits:
+            p = h.paper
+            click.echo(json.dumps({"arxiv_id": p.arxiv_id, "title": p.title, "authors": p.authors,
+                                   "published": p.published, "categories": p.categories,
+                                   "url": p.abs_url or f"https://arxiv.org/abs/{p.arxiv_id}",
+                                   "hf_upvotes": p.hf_upvotes, "score": round(h.score, 4),
+                                   "bm25": round(h.bm25, 4), "cosine": round(h.cosine, 4)},
+                                  ensure_ascii=False))
+    else:
+        click.echo(render_search_text(text, hits), nl=False)
 
 
 @main.command()

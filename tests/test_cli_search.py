@@ -1,0 +1,79 @@
+"""`paperbot search`: the `/papers search` engine from the terminal, a thin layer over
+`recommender.search.search`."""
+import json
+
+from click.testing import CliRunner
+
+from bot.text import render_search_text
+from feeds.records import Paper
+from paperbot.cli import main
+from recommender.matrix_cache import refresh
+from recommender.search import SearchHit, search
+from store import Store
+from tests.conftest import fixture_path
+
+
+def _lab_db(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PAPERBOT_CONFIG", raising=False)
+    db = tmp_path / "lab.db"
+    seed = fixture_path("seeds", "papers_database.sample.json")
+    assert CliRunner().invoke(main, ["import", str(seed), "--db", str(db)]).exit_code == 0
+    return db
+
+
+def test_search_prints_the_same_hits_as_the_slack_search(tmp_path, monkeypatch):
+    db = _lab_db(tmp_path, monkeypatch)
+    res = CliRunner().invoke(main, ["search", "reward", "model", "--db", str(db), "--limit", "4"])
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("4 results for “reward model”")
+    store = Store(db)
+    model, matrix = refresh(store, tmp_path / "lab-model.joblib")
+    expected = search(store, model, "reward model", 4, matrix=matrix)
+    titles = [line[4:] for line in res.output.splitlines() if line[:3].strip().rstrip(".").isdigit()]
+    assert titles == [h.paper.title for h in expected]
+    assert all("reward" in (h.paper.title + h.paper.abstract).lower() for h in expected)
+    assert res.output.count("score ") == 4 and "(BM25 " in res.output
+
+
+def test_search_json_lines_with_filters(tmp_path, monkeypatch):
+    db = _lab_db(tmp_path, monkeypatch)
+    res = CliRunner().invoke(main, ["search", "--db", str(db), "--json", "preference", "since:2025-01-01"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in res.output.splitlines()]
+    assert rows and all(r["published"] >= "2025-01-01" for r in rows)
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+    assert all(r["url"].startswith("https://arxiv.org/abs/") for r in rows)
+
+
+def test_search_bad_query_or_missing_database_is_one_clear_line(tmp_path, monkeypatch):
+    db = _lab_db(tmp_path, monkeypatch)
+    bad = CliRunner().invoke(main, ["search", "--db", str(db), "since:yesterday"])
+    assert bad.exit_code == 2 and "since: expects a date YYYY-MM-DD" in bad.output
+    missing = CliRunner().invoke(main, ["search", "--db", str(tmp_path / "nope.db"), "rlhf"])
+    assert missing.exit_code == 1 and "no database at" in missing.output
+    assert not (tmp_path / "nope.db").exists()  # a search leaves nothing behind
+    assert "Traceback" not in bad.output + missing.output
+
+
+def test_db_override_keeps_its_own_model_next_to_it(tmp_path, monkeypatch):
+    db = _lab_db(tmp_path, monkeypatch)
+    other = tmp_path / "other" / "b.db"
+    other.parent.mkdir()
+    Store(other).upsert_papers([Paper(arxiv_id="2501.00001", title="Graph neural networks for molecules",
+                                      abstract="Message passing on molecular graphs.", sources=["curated"])])
+    for d in (db, other):
+        assert CliRunner().invoke(main, ["search", "--db", str(d), "graph"]).exit_code == 0
+    assert (tmp_path / "lab-model.joblib").exists() and (tmp_path / "other" / "b-model.joblib").exists()
+    assert not (tmp_path / "paperbot-model.joblib").exists()  # no model shared between stores
+
+
+def test_render_search_text_shows_metadata_and_the_empty_case():
+    hit = SearchHit(Paper(arxiv_id="2502.00002", title="A paper", abstract="", authors=[],
+                          published="2025-02-03", categories=["cs.CL"], primary_category="cs.CL",
+                          hf_upvotes=12), 0.5, 0.75, 0.25)
+    text = render_search_text("  a   paper ", [hit])
+    assert text.splitlines()[0] == "1 result for “a paper”"
+    assert "    2025-02-03 · cs.CL · HF 12 upvotes · https://arxiv.org/abs/2502.00002" in text
+    assert "score 0.50 (BM25 0.75, TF-IDF 0.25)" in text
+    assert "No stored paper matches" in render_search_text("zzz", [])
