@@ -8,6 +8,12 @@ from bot.blocks import MAX_BLOCKS, MAX_SECTION_TEXT, escape_mrkdwn, feedback_act
 from recommender.search import SearchHit
 
 RESULTS_LIMIT = (MAX_BLOCKS - 1) // 2  # header context + (section, actions) per hit
+NO_MATCH = "No stored paper matches. Try fewer words, or drop a filter."
+
+
+def results_heading(n: int, query_text: str) -> str:
+    """``3 results for “reward model”`` (shared by Slack and terminal renderings)."""
+    return f"{n} result{'s' if n != 1 else ''} for “{query_text}”"
 
 
 def hit_section(hit: SearchHit, rank: int) -> dict:
@@ -30,12 +36,10 @@ def search_blocks(query: str, hits: list[SearchHit], heading: str | None = None)
     """Blocks for an ephemeral result list: a context line, then per hit a section and 👍 / 👎 /
     "More like this" buttons (value = arXiv id). At most `RESULTS_LIMIT` hits are shown."""
     shown = hits[:RESULTS_LIMIT]
-    head = heading or (f"{len(shown)} result{'s' if len(shown) != 1 else ''} for "
-                       f"“{truncate(' '.join(query.split()), 200)}”")
+    head = heading or results_heading(len(shown), truncate(" ".join(query.split()), 200))
     blocks: list[dict] = [{"type": "context", "elements": [{"type": "mrkdwn", "text": escape_mrkdwn(head)}]}]
     if not shown:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text":
-                       "No stored paper matches. Try fewer words, or drop a filter."}})
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": NO_MATCH}})
     for i, hit in enumerate(shown, 1):
         blocks.append(hit_section(hit, i))
         blocks.append(feedback_actions(hit.paper.arxiv_id, more_like=True))

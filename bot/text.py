@@ -6,6 +6,7 @@ import textwrap
 
 from bot.blocks import format_authors
 from bot.digest import Digest
+from bot.search_blocks import NO_MATCH, results_heading
 from recommender.search import SearchHit
 
 
@@ -35,9 +36,9 @@ def render_search_text(query: str, hits: list[SearchHit], width: int = 100) -> s
     """Search results as plain text, the terminal twin of `bot.search_blocks.search_blocks`: a
     header line, then per hit rank, title, authors, date, category, HF upvotes, link and the
     blended score with its BM25 and TF-IDF cosine parts (`recommender.search.search`)."""
-    lines = [f"{len(hits)} result{'s' if len(hits) != 1 else ''} for “{' '.join(query.split())}”"]
+    lines = [results_heading(len(hits), " ".join(query.split()))]
     if not hits:
-        lines.append("No stored paper matches. Try fewer words, or drop a filter.")
+        lines.append(NO_MATCH)
     for i, hit in enumerate(hits, 1):
         p = hit.paper
         meta = [format_authors(p.authors)] if p.authors else []

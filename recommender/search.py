@@ -181,7 +181,7 @@ def search(store: Store, model: TfidfModel | None, query: str | SearchQuery, lim
         found = dict(pool)
         for a, b in store.search_pool(tokens, *filters, limit=BM25_POOL, scan=SCAN_LIMIT, mode="or"):
             found.setdefault(a, b)
-        pool = sorted(found.items(), key=lambda t: (t[1] if t[1] is not None else 0.0, t[0]))
+        pool = sorted(found.items(), key=lambda t: (t[1], t[0]))
     if not pool:
         return []
     pool = pool[:max(rerank, limit)]

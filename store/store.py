@@ -749,8 +749,8 @@ class Store:
         for expr in exprs:
             rows = conn.execute(sql, [expr, int(scan)]).fetchall()
             pool.update(rows)
-            if expr is exprs[-1] and mode != "and" and len(quoted) > 1 and len(rows) >= scan:
-                self._add_rare_word_matches(pool, quoted, int(scan))
+        if mode != "and" and len(quoted) > 1 and len(rows) >= scan:  # rows: the OR form's, cut
+            self._add_rare_word_matches(pool, quoted, int(scan))
         if not pool:
             return []
         ranked = sorted(pool, key=lambda r: (pool[r], r))
