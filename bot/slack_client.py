@@ -72,6 +72,13 @@ def describe_error(code: str, channel: str | None = None) -> str:
     return template.format(channel=channel or "?")
 
 
+def transport_reason(exc: BaseException) -> str:
+    """The short cause of a network failure talking to Slack: a `URLError`'s ``reason``
+    (``[Errno 111] Connection refused``), else the exception's text, else its type name."""
+    reason = getattr(exc, "reason", None)
+    return str(reason) if reason else (str(exc) or type(exc).__name__)
+
+
 class IdempotentServerErrorRetryHandler(ServerErrorRetryHandler):
     """Retries HTTP 500/502/503/504 — except for `NON_IDEMPOTENT_METHODS`."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -164,10 +165,12 @@ def candidate_window_start(candidate_days: int, now: datetime | None = None) -> 
         timespec="seconds")
 
 
-def load_or_fit_model(config: Config, store: Store, force: bool = False) -> TfidfModel:
+def load_or_fit_model(config: Config, store: Store, force: bool = False,
+                      on_refit: Callable[[int], None] | None = None) -> TfidfModel:
     """The persisted TF-IDF model, refitted on every stored paper when missing, stale
     (`TfidfModel.needs_refit`) or when `force` is set; its matrix cache is brought up to date
-    on the way (`recommender.matrix_cache.refresh`).
+    on the way (`recommender.matrix_cache.refresh`, which calls `on_refit(n_papers)` before a
+    refit).
 
     Raises:
         ValueError: the store holds no papers.
@@ -175,7 +178,8 @@ def load_or_fit_model(config: Config, store: Store, force: bool = False) -> Tfid
     from recommender.matrix_cache import refresh
     # memory-bounded refit (vocabulary on a sample above 40k papers) only when needed; the
     # TF-IDF rows of stored papers are kept next to the model and synced (new papers only)
-    model, cache = refresh(store, config.recommender.model_path, config.recommender.refit_days, force=force)
+    model, cache = refresh(store, config.recommender.model_path, config.recommender.refit_days, force=force,
+                           on_refit=on_refit)
     log.info("TF-IDF model: %d terms, %d papers in its matrix cache", len(model.terms), len(cache))
     return model
 

@@ -7,6 +7,7 @@ idempotent per digest key (channel + slot): the intent is stored before posting 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -14,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.digest import Digest
 from bot.posting import TRANSPORT_ERRORS, DeliveryUncertain, PostResult, SlackPoster, TerminalPoster
-from bot.slack_client import TOKEN_ERRORS, describe_error, make_client
+from bot.slack_client import TOKEN_ERRORS, describe_error, make_client, transport_reason
 from feeds.curated import load_curated, where
 from feeds.http import Fetcher
 from paperbot.config import ChannelConfig, Config
@@ -154,7 +155,7 @@ def deliver(store: Store, channel: ChannelConfig, digest: Digest, poster, slot: 
             out.status, out.error, out.error_code, out.detail = "failed", code or err, code, err
             return out
         except TRANSPORT_ERRORS as exc:  # not posted (checked in the history) after every attempt
-            err = f"cannot reach Slack: {getattr(exc, 'reason', None) or str(exc) or type(exc).__name__}"[:300]
+            err = f"cannot reach Slack: {transport_reason(exc)}"[:300]
             store.finish_digest(digest_id, None, status="failed", error=err)
             log.error("posting digest %s failed: %s", key, err)
             out.status, out.error = "failed", err
@@ -170,10 +171,12 @@ def deliver(store: Store, channel: ChannelConfig, digest: Digest, poster, slot: 
 
 
 def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None = None,
-             today: date | None = None) -> RunReport:
-    """Poll every source, refresh the model, build and deliver each channel's digest once.
+             today: date | None = None, on_refit: Callable[[int], None] | None = None) -> RunReport:
+    """Poll every source, refresh the model, build and deliver each config channel's digest once.
 
-    Curated files named in the config are imported first (idempotent).
+    Curated files named in the config are imported first (idempotent). `on_refit(n_papers)` is
+    called before the TF-IDF model is refitted (see `load_or_fit_model`). Channels added from
+    Slack (`/papers subscribe`) and DM digests are posted by `paperbot serve`'s scheduler, not here.
     """
     today = today or date.today()
     for path in config.curated_files:
@@ -186,7 +189,7 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
     failed = sum(1 for s in report.sources if s.error)
     if report.n_papers == 0:
         return report
-    model = load_or_fit_model(config, store)
+    model = load_or_fit_model(config, store, on_refit=on_refit)
     poster = poster or make_poster(config)
     token_error: DeliveryOutcome | None = None
     for channel in config.channels:

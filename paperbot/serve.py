@@ -10,7 +10,7 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
 from bot.app import build_app, connect_socket_mode, make_http_server
-from bot.slack_client import make_client
+from bot.slack_client import make_client, transport_reason
 from bot.tracked_posting import TrackedPoster
 from feeds.arxiv_api import ArxivAPIClient
 from paperbot.config import Config
@@ -51,7 +51,7 @@ def build(config: Config, store: Store, socket_mode: bool = False, arxiv: ArxivA
         raise ServeError(f"Slack refused SLACK_BOT_TOKEN (auth.test at {client.base_url}): {_slack_error(exc)}") from None
     except OSError as exc:  # URLError, connection refused / reset, timeout — after the client's retries
         raise ServeError(f"cannot reach the Slack Web API at {client.base_url} to check SLACK_BOT_TOKEN "
-                         f"(auth.test): {getattr(exc, 'reason', exc)}") from None
+                         f"(auth.test): {transport_reason(exc)}") from None
     return service, app
 
 
@@ -87,7 +87,7 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
                              f"{code or getattr(exc.response, 'status_code', 'no answer')}") from None
         except OSError as exc:
             raise ServeError(f"cannot open a Socket Mode connection through {app.client.base_url}: "
-                             f"{getattr(exc, 'reason', None) or exc}") from None
+                             f"{transport_reason(exc)}") from None
         if not handler.client.is_connected():  # the SDK logs a failed WebSocket handshake, it does not raise
             host = urlparse(handler.client.wss_uri or "").netloc or "?"
             handler.close()

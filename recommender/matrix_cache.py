@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -165,17 +166,22 @@ def sync(store, model: TfidfModel, cache: MatrixCache | None) -> tuple[MatrixCac
 
 
 def refresh(store, model_path: str | Path, refit_days: int = 7, force: bool = False,
-            sample_size: int = 40_000) -> tuple[TfidfModel, MatrixCache]:
+            sample_size: int = 40_000,
+            on_refit: Callable[[int], None] | None = None) -> tuple[TfidfModel, MatrixCache]:
     """The persisted model and an up-to-date matrix cache for the store's papers.
 
     Refits (memory-bounded, `TfidfModel.fit_sampled`) when the model is missing, unreadable,
     `needs_refit(n_papers, refit_days)` or `force`; otherwise transforms only the new/changed
-    papers. Both files are saved. Raises ValueError when the store holds no papers.
+    papers. Both files are saved. `on_refit(n_papers)` is called just before a refit starts
+    (a refit takes about 30 s at 47,000 papers; a CLI uses it to say why it is waiting).
+    Raises ValueError when the store holds no papers.
     """
     cpath = cache_path_for(model_path)
     n = store.count_papers()
     model = None if force else TfidfModel.load(model_path)
     if model is None or model.needs_refit(n, refit_days):
+        if on_refit is not None:
+            on_refit(n)
         started = datetime.now(timezone.utc) - timedelta(seconds=1)
         ids, texts = [], []
         for p in store.iter_papers():

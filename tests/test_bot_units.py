@@ -309,3 +309,14 @@ def test_rerank_depth_limits_the_blend_to_the_best_bm25_hits(store):
     assert len(top) == 5 and all(h.cosine > 0 for h in full)
     bm25_first5 = {h.paper.arxiv_id for h in search(store, None, "reward model learning", limit=5)}
     assert {h.paper.arxiv_id for h in top} == bm25_first5  # only those were re-scored
+
+
+def test_transport_reason_names_the_cause_of_a_network_failure():
+    import urllib.error
+
+    from bot.slack_client import transport_reason
+
+    refused = urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))
+    assert transport_reason(refused) == "[Errno 111] Connection refused"
+    assert transport_reason(TimeoutError()) == "TimeoutError"  # no text: the type says what happened
+    assert transport_reason(ConnectionResetError("reset by peer")) == "reset by peer"

@@ -26,24 +26,33 @@ def test_search_prints_the_same_hits_as_the_slack_search(tmp_path, monkeypatch):
     db = _lab_db(tmp_path, monkeypatch)
     res = CliRunner().invoke(main, ["search", "reward", "model", "--db", str(db), "--limit", "4"])
     assert res.exit_code == 0, res.output
-    assert res.output.startswith("4 results for “reward model”")
+    assert res.stdout.startswith("4 results for “reward model”")
     store = Store(db)
     model, matrix = refresh(store, tmp_path / "lab-model.joblib")
     expected = search(store, model, "reward model", 4, matrix=matrix)
-    titles = [line[4:] for line in res.output.splitlines() if line[:3].strip().rstrip(".").isdigit()]
+    titles = [line[4:] for line in res.stdout.splitlines() if line[:3].strip().rstrip(".").isdigit()]
     assert titles == [h.paper.title for h in expected]
     assert all("reward" in (h.paper.title + h.paper.abstract).lower() for h in expected)
-    assert res.output.count("score ") == 4 and "(BM25 " in res.output
+    assert res.stdout.count("score ") == 4 and "(BM25 " in res.stdout
 
 
 def test_search_json_lines_with_filters(tmp_path, monkeypatch):
     db = _lab_db(tmp_path, monkeypatch)
     res = CliRunner().invoke(main, ["search", "--db", str(db), "--json", "preference", "since:2025-01-01"])
     assert res.exit_code == 0, res.output
-    rows = [json.loads(line) for line in res.output.splitlines()]
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
     assert rows and all(r["published"] >= "2025-01-01" for r in rows)
     assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
     assert all(r["url"].startswith("https://arxiv.org/abs/") for r in rows)
+
+
+def test_first_search_says_it_is_fitting_the_model_and_later_ones_do_not(tmp_path, monkeypatch):
+    db = _lab_db(tmp_path, monkeypatch)
+    first = CliRunner().invoke(main, ["search", "--db", str(db), "reward"])
+    second = CliRunner().invoke(main, ["search", "--db", str(db), "reward"])
+    assert first.exit_code == second.exit_code == 0
+    assert "fitting the TF-IDF model on 49 papers" in first.stderr
+    assert "fitting" not in second.stderr and second.stdout == first.stdout
 
 
 def test_search_bad_query_or_missing_database_is_one_clear_line(tmp_path, monkeypatch):
