@@ -257,6 +257,18 @@ def test_app_home_published_and_buttons_change_settings(tmp_path, seeded, slack_
         assert "Personal digest by DM:* on" in json.dumps(v2, ensure_ascii=False)
         bot.action("home_unfollow", "author:Pieter Abbeel", user="U2")
         wait_for(lambda: seeded.follows("U2") == {}, what="unfollow")
+        # a forged collection name is ignored (the home is only republished); a real one is followed
+        n = len(slack_fake.calls_to("views.publish"))
+        bot.action("home_follow_collection", "no-such-collection", user="U2")
+        wait_for(lambda: len(slack_fake.calls_to("views.publish")) == n + 1, what="republish")
+        assert seeded.follows("U2") == {}
+        bot.action("home_follow_collection", "rlhf_code", user="U2")
+        wait_for(lambda: seeded.follows("U2") == {"collection": ["rlhf_code"]}, what="follow collection")
+        wait_for(lambda: len(slack_fake.calls_to("views.publish")) == n + 2, what="republish")
+        v3 = json.dumps(slack_fake.calls_to("views.publish")[-1]["args"]["view"], ensure_ascii=False)
+        assert "rlhf_code" in v3 and "Follow rlhf_code" not in v3  # followed: no longer offered
+        bot.action("home_refresh", "refresh", user="U2")
+        wait_for(lambda: len(slack_fake.calls_to("views.publish")) == n + 3, what="refresh")
 
 
 def test_dm_digest_on_schedules_and_posts_personal_digest(tmp_path, seeded, slack_fake, monkeypatch):

@@ -107,3 +107,29 @@ def test_feed_url_joins_categories():
     assert feed_url(["cs.LG", "cs.CL"], "rss") == "https://rss.arxiv.org/rss/cs.LG+cs.CL"
     with pytest.raises(ValueError):
         feed_url([])
+
+
+def test_entries_without_a_description_header_fall_back_and_unreadable_ones_are_skipped():
+    """An item whose description lacks the "arXiv:ID Announce Type:" header takes its id from the
+    guid (or the link), its version too; an item with no id anywhere, or with no title, is skipped
+    with a reason and its neighbours are kept."""
+    items = [
+        {"rss_title": "Plain item", "rss_link": "https://arxiv.org/abs/2506.00001",
+         "rss_description_first1000": "Just an abstract.", "arxiv_id": "2506.00001v3"},
+        {"rss_title": "Link only", "rss_link": "https://arxiv.org/abs/2506.00002v2",
+         "rss_description_first1000": "Another abstract.", "arxiv_id": "not-an-id"},
+        {"rss_title": "Nowhere", "rss_link": "https://example.org/paper",
+         "rss_description_first1000": "No id anywhere.", "arxiv_id": "none"},
+        {"rss_title": "", "rss_link": "https://arxiv.org/abs/2506.00004",
+         "rss_description_first1000": "arXiv:2506.00004v1 Announce Type: new Abstract: Untitled.",
+         "arxiv_id": "2506.00004v1"},
+    ]
+    res = parse_feed(_rss_document(items), keep=None)
+    got = {p.arxiv_id: p for p in res.papers}
+    assert set(got) == {"2506.00001", "2506.00002"}
+    assert got["2506.00001"].version == 3 and got["2506.00001"].abstract == "Just an abstract."
+    assert got["2506.00002"].version == 2  # the guid is no id; the link is
+    skipped = dict(res.skipped)  # {position: reason}
+    assert set(skipped) == {2, 3}
+    assert "no arXiv id in entry 'Nowhere'" in skipped[2]
+    assert "2506.00004 has no title" in skipped[3]
