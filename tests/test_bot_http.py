@@ -194,6 +194,33 @@ def test_reactions_map_to_message_papers_once_and_removal_undoes(tmp_path, seede
         wait_for(lambda: seeded.feedback_for(user_id="U5") == {a: 1 for a in papers}, what="re-react")
 
 
+def test_thumbs_down_reaction_with_skin_tone_and_reactions_on_other_messages(tmp_path, seeded, slack_fake,
+                                                                              monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        msg = _post_digest(bot)
+        papers = seeded.message_paper_ids("C1", msg["ts"])
+        ev = {"type": "reaction_added", "user": "U6", "reaction": "-1::skin-tone-3", "event_ts": "1700000200.1",
+              "item": {"type": "message", "channel": "C1", "ts": msg["ts"]}}
+        bot.event(ev, "EvD1")
+        wait_for(lambda: seeded.feedback_for(user_id="U6") == {a: -1 for a in papers}, what="👎 reaction")
+        # a 👍 on a message that is no digest (someone's chat line) and on a file: nothing to rate
+        bot.event(dict(ev, reaction="thumbsup", item={"type": "message", "channel": "C1", "ts": "1.000001"}), "EvD2")
+        bot.event(dict(ev, reaction="+1", item={"type": "file", "file": "F1"}), "EvD3")
+        time.sleep(0.3)
+        assert seeded.feedback_count() == len(papers)
+
+
+def test_forged_button_values_and_help_are_answered_without_harm(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        resp, _ = bot.action("feedback_up", "not-an-id'); drop table papers;--", user="U3", ephemeral=True)
+        assert resp.status_code == 200  # acked: Slack shows no error, and nothing is stored
+        _, rid = bot.action("more_like_this", "2501.99999", user="U3", ephemeral=True)  # well-formed, not stored
+        assert bot.wait_response(rid)["text"] == "That paper is not stored any more."
+        resp, _ = bot.command("help")
+        assert resp.status_code == 200 and "/papers search" in resp.json()["text"]
+    assert seeded.feedback_count() == 0 and seeded.count_papers() > 0
+
+
 # ---- signatures ------------------------------------------------------------------------------
 def test_forged_and_stale_signatures_get_401_and_store_nothing(tmp_path, seeded, slack_fake, monkeypatch):
     aid = next(iter(seeded.iter_papers())).arxiv_id
