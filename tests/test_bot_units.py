@@ -2,6 +2,7 @@
 Kit builders (search results, App Home), slot arithmetic, profiles."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -231,6 +232,36 @@ def test_scheduler_sync_replaces_changed_and_removes_gone_jobs():
     finally:
         sched.shutdown()
     assert runs == []
+
+
+def test_a_digest_that_raises_is_logged_and_the_scheduler_goes_on(caplog):
+    """A crash inside one target's digest (a bug, a full disk) must not stop the scheduler: the
+    error is logged with the target and slot, a bad schedule is skipped, and the others still run."""
+    import threading
+
+    from bot.scheduler import DigestScheduler, Target
+    done = threading.Event()
+
+    def boom(slot):
+        raise RuntimeError("disk full")
+
+    targets = [Target("C1", "0 9 * * *", "UTC", boom, lambda s: False),
+               Target("C2", "every day at nine", "UTC", done.set, lambda s: False),  # invalid crontab
+               Target("C3", "0 9 * * *", "UTC", lambda slot: done.set(), lambda s: False)]
+    sched = DigestScheduler(lambda: targets)
+    sched.start(catch_up=False)
+    try:
+        assert sorted(dict(sched.jobs())) == ["digest:C1", "digest:C3"]
+        sched.run_now("C1")
+        sched.run_now("C3")
+        assert done.wait(10)
+        deadline = time.monotonic() + 10
+        while "failed" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        sched.shutdown()
+    assert "digest C1 slot" in caplog.text and "failed" in caplog.text and "disk full" in caplog.text
+    assert "digest C2: bad schedule 'every day at nine'" in caplog.text
 
 
 def test_tracked_poster_paces_per_channel_and_records_message_papers(store, slack_fake):

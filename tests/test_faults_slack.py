@@ -367,3 +367,26 @@ def test_only_abandoned_intents_are_settled():
     created = 1787562000.0  # 2026-08-24T09:00:00Z
     assert not is_abandoned(other_host, now=created + 60)
     assert is_abandoned(other_host, now=created + LEASE_S + 1)
+
+
+def test_settling_a_pending_digest_when_the_history_cannot_be_read_leaves_it_pending(store, slack_fake, poster):
+    """`paperbot digests check` / a run's recovery: a refused history read (missing scope) or an
+    unreachable Slack gives "uncertain" with the reason; the digest stays pending and its papers
+    stay reserved, so nothing is posted twice."""
+    from paperbot.recovery import UNCERTAIN, resolve_pending
+
+    key = digest_key("C1", "2026-08-21")
+    store.begin_digest(key, "C1", "2026-08-21", [("2608.30001", 0.4, "w")])
+    slack_fake.script("conversations.history", 200, {"ok": False, "error": "missing_scope"})
+    outcome, reason = resolve_pending(store, poster, store.get_digest(key))
+    assert outcome == UNCERTAIN and "cannot read the history of C1" in reason and "scope" in reason
+    down = SlackPoster(make_client(TOKEN, f"http://127.0.0.1:{closed_loopback_port()}/api/", max_retries=0,
+                                   timeout=1), interval_s=0, sleep=lambda s: None)
+    outcome, reason = resolve_pending(store, down, store.get_digest(key))
+    assert outcome == UNCERTAIN and reason.startswith(f"cannot reach Slack to check whether digest {key}")
+    assert store.get_digest(key)["status"] == "pending"
+    assert "2608.30001" in store.sent_paper_ids("C1")  # still reserved: not offered again yet
+    # the history is readable again and holds no such message → released to the next digest
+    outcome, _ = resolve_pending(store, poster, store.get_digest(key))
+    assert outcome == "released" and store.get_digest(key)["status"] == "failed"
+    assert "2608.30001" not in store.sent_paper_ids("C1")
