@@ -318,7 +318,7 @@ def test_dm_digest_on_schedules_and_posts_personal_digest(tmp_path, seeded, slac
 class _ArxivAPIServer:
     """Serves a recorded arXiv API response on 127.0.0.1 and records the queries."""
 
-    def __init__(self, body: bytes):
+    def __init__(self, body: bytes, status: int = 200):
         self.queries = []
         outer = self
 
@@ -328,7 +328,7 @@ class _ArxivAPIServer:
 
             def do_GET(self):
                 outer.queries.append(self.path)
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/atom+xml")
                 self.end_headers()
                 self.wfile.write(body)
@@ -355,6 +355,26 @@ def test_like_unknown_paper_fetches_it_through_the_arxiv_api(tmp_path, seeded, s
     assert seeded.get_paper(target.arxiv_id).title == target.title
     assert seeded.feedback_for(user_id="U6") == {target.arxiv_id: 1}
     assert target.title[:30] in prof
+
+
+def test_like_of_a_paper_arxiv_does_not_have_or_while_the_api_is_down_says_so(tmp_path, seeded, slack_fake,
+                                                                             monkeypatch):
+    empty = json.loads(fixture_path("arxiv_api", "id_0000.0000_s0_m100_8b51d9633a68.json").read_text())["body"]
+    missing = _ArxivAPIServer(empty.encode())  # arXiv's real answer for an id it does not have
+    down = _ArxivAPIServer(b"<html>503 Service Unavailable</html>", status=503)
+    try:
+        for api, expect in ((missing, "arXiv has no paper 0000.0000"),
+                            (down, "could not fetch 0000.0000 from the arXiv API")):
+            client = ArxivAPIClient(Fetcher(attempts=1), url=api.url, min_interval=0)
+            with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch, arxiv=client) as bot:
+                _, rid = bot.command("like arXiv:0000.0000", user="U6")
+                text = bot.wait_response(rid)["text"]
+            assert expect in text and "Traceback" not in text
+            assert api.queries and "id_list=0000.0000" in api.queries[0]
+    finally:
+        missing.server.shutdown()
+        down.server.shutdown()
+    assert seeded.feedback_for(user_id="U6") == {} and seeded.get_paper("0000.0000") is None
 
 
 # ---- restarts ------------------------------------------------------------------------------------
