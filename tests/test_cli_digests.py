@@ -120,3 +120,17 @@ def test_check_settles_pending_digests_from_the_channel_history(tmp_path, slack_
         store.close()
     assert len(slack_fake.posted("C1")) == 1  # checking never posts
     assert "no pending digests" in _run("digests", "check", "--db", db).output
+
+
+def test_status_counts_digests_names_failures_and_says_how_to_settle_pending_ones(tmp_path):
+    db = str(tmp_path / "p.db")
+    _pending(db, "C1:2026-08-24", ["2608.00001"])
+    assert _run("digests", "resolve", "C1:2026-08-24", "--not-posted", "--db", db).exit_code == 0
+    _pending(db, "C2:2026-08-25", ["2608.00002"])
+    res = _run("status", "--db", db)
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert "digests: 1 failed, 1 pending" in lines or "digests: 1 pending, 1 failed" in lines
+    assert any(line.strip().startswith("failed C1:2026-08-24: ") for line in lines)
+    assert "paperbot digests check" in res.output and "paperbot digests resolve KEY" in res.output
+    assert lines[-1].startswith("papers: 2 ")
