@@ -83,6 +83,15 @@ class Command:
     name: str
     value: str | bool | int | None = None
 
+    @property
+    def digest_setting(self) -> str | None:
+        """The digest setting a ``digest_schedule`` / ``digest_size`` / ``digest_timezone``
+        command changes (``schedule``, ``max_papers``, ``timezone``: the keys of
+        `paperbot.service.DIGEST_SETTINGS`), else None."""
+        return _DIGEST_SETTING_OF.get(self.name)
+
+
+_DIGEST_SETTING_OF = {"digest_schedule": "schedule", "digest_size": "max_papers", "digest_timezone": "timezone"}
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_NAMES = {d: d for d in _DAYS} | {"monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu",

@@ -351,3 +351,13 @@ def test_transport_reason_names_the_cause_of_a_network_failure():
     assert transport_reason(refused) == "[Errno 111] Connection refused"
     assert transport_reason(TimeoutError()) == "TimeoutError"  # no text: the type says what happened
     assert transport_reason(ConnectionResetError("reset by peer")) == "reset by peer"
+
+
+def test_digest_setting_commands_name_a_setting_the_service_accepts():
+    from paperbot.service import DIGEST_SETTINGS
+
+    got = {t: parse_command(t).digest_setting for t in
+           ("digest schedule daily 8:30", "digest size 5", "digest timezone Europe/Paris", "digest now", "search x")}
+    assert got == {"digest schedule daily 8:30": "schedule", "digest size 5": "max_papers",
+                   "digest timezone Europe/Paris": "timezone", "digest now": None, "search x": None}
+    assert {v for v in got.values() if v} == set(DIGEST_SETTINGS)

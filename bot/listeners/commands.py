@@ -84,9 +84,8 @@ def run_command(services, cmd: Command, body: dict, respond) -> None:
     elif cmd.name == "digest_show":
         who = "Your DM digest: " if dm else "This channel's digest: "
         respond(response_type="ephemeral", text=who + services.digest_settings_text(user if dm else channel, not dm))
-    elif cmd.name in ("digest_schedule", "digest_size", "digest_timezone"):
-        key = {"digest_schedule": "schedule", "digest_size": "max_papers", "digest_timezone": "timezone"}[cmd.name]
+    elif cmd.digest_setting:
         respond(response_type="ephemeral" if dm else "in_channel",
-                text=services.set_digest_setting(user if dm else channel, not dm, key, cmd.value))
+                text=services.set_digest_setting(user if dm else channel, not dm, cmd.digest_setting, cmd.value))
     else:  # parse_command only returns the names above
         respond(response_type="ephemeral", text=USAGE)
