@@ -29,6 +29,16 @@ def test_example_config_is_valid_and_documents_every_section():
     ({"feeds": {"arxiv_api": [{"query": "x", "max_results": 0}]}}, "feeds.arxiv_api[0].max_results"),
     ({"databse": {}}, "databse"),
     ({"slack": {"token": "xoxb-secret"}}, "slack.token"),
+    ({"feeds": {"arxiv_rss": [{"categories": ["cs.LG"], "kind": "xml"}]}}, "feeds.arxiv_rss[0].kind"),
+    ({"feeds": {"arxiv_rss": [{"categories": []}]}}, "feeds.arxiv_rss[0].categories"),
+    ({"feeds": {"arxiv_rss": ["cs.LG"]}}, "feeds.arxiv_rss[0]"),
+    ({"feeds": {"arxiv_api": [{"name": "no query"}]}}, "feeds.arxiv_api[0].query"),
+    ({"feeds": {"hf_daily": "yes"}}, "feeds.hf_daily"),
+    ({"channels": [{"id": "C1"}, {"id": "C1"}]}, "channels[1].id"),
+    ({"channels": [{"id": "C1", "max_papers": 0}]}, "channels[0].max_papers"),
+    ({"channels": [{"id": "C1", "when_empty": "maybe"}]}, "channels[0].when_empty"),
+    ({"channels": [{"id": "C1", "keywords": ["ok", 3]}]}, "channels[0].keywords[1]"),
+    ({"channels": ["C1"]}, "channels[0]"),
 ])
 def test_bad_setting_names_the_key(data, key):
     with pytest.raises(ConfigError) as err:
