@@ -93,6 +93,7 @@ class Command:
 
 _DIGEST_SETTING_OF = {"digest_schedule": "schedule", "digest_size": "max_papers", "digest_timezone": "timezone"}
 
+
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_NAMES = {d: d for d in _DAYS} | {"monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu",
                                        "friday": "fri", "saturday": "sat", "sunday": "sun"}
