@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from feeds.records import NEW_ID_PATTERN, OLD_ID_PATTERN
+
 MAX_VALUE_CHARS = 200      # subscribe/follow values (a collection name, keywords, a person)
 MAX_QUERY_CHARS = 4000     # search text (Slack sends at most a few thousand characters)
 MAX_DIGEST_SIZE = 50       # papers per digest settable from Slack (Block Kit stays within limits)
@@ -58,13 +60,12 @@ USAGES = {
     "help": "usage: `/papers help`",
 }
 
-# arXiv identifiers (https://info.arxiv.org/help/arxiv_identifier.html): 2501.01234(v2) since
-# 2007; archive(.SUBJ)/YYMMNNN before.
-_NEW_ID = r"\d{4}\.\d{4,5}"
-_OLD_ID = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}"
-_ID_RE = re.compile(rf"^(?:arxiv:)?({_NEW_ID}|{_OLD_ID})(?:v\d+)?$", re.IGNORECASE)
+# arXiv identifiers (feeds.records: 2501.01234(v2) since 2007; archive(.SUBJ)/YYMMNNN before),
+# here as the whole text or an arxiv.org URL (also in Slack's <url|label> form).
+_IDS = f"{NEW_ID_PATTERN}|{OLD_ID_PATTERN}"
+_ID_RE = re.compile(rf"^(?:arxiv:)?({_IDS})(?:v\d+)?$", re.IGNORECASE)
 _URL_RE = re.compile(rf"^<?(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/"
-                     rf"({_NEW_ID}|{_OLD_ID})(?:v\d+)?(?:\.pdf)?/?(?:[?#][^>|]*)?(?:\|[^>]*)?>?$",
+                     rf"({_IDS})(?:v\d+)?(?:\.pdf)?/?(?:[?#][^>|]*)?(?:\|[^>]*)?>?$",
                      re.IGNORECASE)
 
 
@@ -172,7 +173,11 @@ def parse_arxiv_id(text: str) -> str | None:
     if not m:
         return None
     aid = m.group(1)
-    return aid if "/" not in aid else aid.split("/")[0].lower() + "/" + aid.split("/")[1]
+    if "/" not in aid:
+        return aid
+    archive, number = aid.split("/")
+    name, dot, subject = archive.partition(".")  # canonical case: math.GT/0309136, hep-th/9901001
+    return f"{name.lower()}{dot}{subject.upper()}/{number}"
 
 
 def _value(rest: str, sub: str, limit: int = MAX_VALUE_CHARS) -> str:

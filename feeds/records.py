@@ -3,7 +3,8 @@
 A `Paper` is what flows from `feeds/` into `store/`. Ids follow arXiv's identifier scheme
 (https://info.arxiv.org/help/arxiv_identifier.html): new style ``YYMM.NNNNN`` (4 or 5 digit
 number) and old style ``archive[.subject]/YYMMNNN`` (e.g. ``hep-th/9901001``), either with an
-optional ``vN`` version suffix.
+optional ``vN`` version suffix. ``MM`` must be a month (01-12), so a typo such as ``2513.01234``
+or the digits of a DOI (``…55395.2022.00035``) are not taken for an id.
 """
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-_NEW_ID = r"\d{4}\.\d{4,5}"
-_OLD_ID = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}"
-_ID_RE = re.compile(rf"(?P<id>{_NEW_ID}|{_OLD_ID})(?:v(?P<version>\d+))?(?![\d])")
+_MONTH = r"(?:0[1-9]|1[0-2])"
+# Regular-expression sources (no anchors, no groups) of the two identifier schemes, for any
+# module that recognises ids in its own context (e.g. `bot.commands_parser` in Slack text).
+NEW_ID_PATTERN = rf"\d{{2}}{_MONTH}\.\d{{4,5}}"  # YYMM.NNNN (to 1412) or YYMM.NNNNN (from 1501)
+OLD_ID_PATTERN = rf"[a-z][a-z\-]*(?:\.[A-Z]{{2}})?/\d{{2}}{_MONTH}\d{{3}}"  # archive(.SC)/YYMMNNN
+_ID_RE = re.compile(rf"(?<!\d)(?P<id>{NEW_ID_PATTERN}|{OLD_ID_PATTERN})(?:v(?P<version>\d+))?(?![\d])")
 
 
 class InvalidArxivId(ValueError):

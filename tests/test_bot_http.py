@@ -360,21 +360,21 @@ def test_like_unknown_paper_fetches_it_through_the_arxiv_api(tmp_path, seeded, s
 def test_like_of_a_paper_arxiv_does_not_have_or_while_the_api_is_down_says_so(tmp_path, seeded, slack_fake,
                                                                              monkeypatch):
     empty = json.loads(fixture_path("arxiv_api", "id_0000.0000_s0_m100_8b51d9633a68.json").read_text())["body"]
-    missing = _ArxivAPIServer(empty.encode())  # arXiv's real answer for an id it does not have
+    missing = _ArxivAPIServer(empty.encode())  # arXiv's real answer for an id it does not have (0 results)
     down = _ArxivAPIServer(b"<html>503 Service Unavailable</html>", status=503)
     try:
-        for api, expect in ((missing, "arXiv has no paper 0000.0000"),
-                            (down, "could not fetch 0000.0000 from the arXiv API")):
+        for api, expect in ((missing, "arXiv has no paper 2501.99999"),
+                            (down, "could not fetch 2501.99999 from the arXiv API")):
             client = ArxivAPIClient(Fetcher(attempts=1), url=api.url, min_interval=0)
             with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch, arxiv=client) as bot:
-                _, rid = bot.command("like arXiv:0000.0000", user="U6")
+                _, rid = bot.command("like arXiv:2501.99999", user="U6")
                 text = bot.wait_response(rid)["text"]
             assert expect in text and "Traceback" not in text
-            assert api.queries and "id_list=0000.0000" in api.queries[0]
+            assert api.queries and "id_list=2501.99999" in api.queries[0]
     finally:
         missing.server.shutdown()
         down.server.shutdown()
-    assert seeded.feedback_for(user_id="U6") == {} and seeded.get_paper("0000.0000") is None
+    assert seeded.feedback_for(user_id="U6") == {} and seeded.get_paper("2501.99999") is None
 
 
 # ---- restarts ------------------------------------------------------------------------------------

@@ -82,15 +82,23 @@ def test_legacy_rdf_titles_give_id_version_and_clean_title():
     ("https://arxiv.org/abs/2401.00001", ("2401.00001", None)),
     ("arXiv:hep-th/9901001v2", ("hep-th/9901001", 2)),
     ("https://arxiv.org/pdf/math.GT/0309136v1", ("math.GT/0309136", 1)),
-    ("1234.5678", ("1234.5678", None)),
+    ("1204.5678", ("1204.5678", None)),  # 4-digit numbers until 1412
+    ("10.48550/arXiv.2508.13426", ("2508.13426", None)),  # the DOI arXiv assigns
 ])
 def test_split_arxiv_id_forms(raw, expected):
     assert split_arxiv_id(raw) == expected
 
 
-def test_split_arxiv_id_rejects_garbage():
+@pytest.mark.parametrize("raw", [
+    "not an id",
+    "2513.01234",  # month 13: a typo
+    "hep-th/9913001",
+    "10.1109/ICSTW55395.2022.00035",  # a DOI's digits (month 95, 22) are not an arXiv id
+    "12508.13426",  # digits glued in front
+])
+def test_split_arxiv_id_rejects_garbage(raw):
     with pytest.raises(InvalidArxivId):
-        split_arxiv_id("not an id")
+        split_arxiv_id(raw)
 
 
 def test_html_error_page_is_a_clear_error():
