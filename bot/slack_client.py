@@ -20,6 +20,7 @@ from typing import Optional
 from urllib.error import URLError
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -70,6 +71,12 @@ def describe_error(code: str, channel: str | None = None) -> str:
     if template is None:
         return f"Slack error {code}" + (f" for channel {channel}" if channel else "")
     return template.format(channel=channel or "?")
+
+
+def error_code(exc: SlackApiError) -> str | None:
+    """Slack's error code of a failed Web API call (``channel_not_found``, ``ratelimited``, …,
+    https://api.slack.com/web#errors), or None when the answer held none (an HTTP 5xx page)."""
+    return exc.response.get("error") if exc.response is not None else None
 
 
 def transport_reason(exc: BaseException) -> str:

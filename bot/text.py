@@ -47,6 +47,6 @@ def render_search_text(query: str, hits: list[SearchHit], width: int = 100) -> s
             meta.append(f"HF {p.hf_upvotes} upvotes")
         lines.append("")
         lines.extend(textwrap.wrap(f"{i:>2}. {p.title}", width=width, subsequent_indent="    "))
-        lines.append("    " + " · ".join(meta + [p.abs_url or f"https://arxiv.org/abs/{p.arxiv_id}"]))
+        lines.append("    " + " · ".join(meta + [p.abs_url]))
         lines.append(f"    score {hit.score:.2f} (BM25 {hit.bm25:.2f}, TF-IDF {hit.cosine:.2f})")
     return "\n".join(lines) + "\n"

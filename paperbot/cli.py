@@ -429,7 +429,7 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
             p = h.paper
             click.echo(json.dumps({"arxiv_id": p.arxiv_id, "title": p.title, "authors": p.authors,
                                    "published": p.published, "categories": p.categories,
-                                   "url": p.abs_url or f"https://arxiv.org/abs/{p.arxiv_id}",
+                                   "url": p.abs_url,
                                    "hf_upvotes": p.hf_upvotes, "score": round(h.score, 4),
                                    "bm25": round(h.bm25, 4), "cosine": round(h.cosine, 4)},
                                   ensure_ascii=False))

@@ -24,7 +24,7 @@ from recommender.profiles import Profile, profile_for_channel
 from recommender.ranker import PaperMeta
 from recommender.scoring import candidate_meta_of, rank_profile
 from recommender.tfidf import TfidfModel
-from store import Store
+from store import Store, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class _ModelMemo:
             known = {a: self._papers[a] for a, _ in stamps if a in self._papers}
         need = [a for a, st in stamps if known.get(a, ("",))[0] != st]
         fetched = store.get_papers(need)
-        settled = utc_second()
+        settled = utcnow()  # the format of the store's first_seen / last_seen stamps
         held = [(a, st) for a, st in stamps if a in fetched or a in known]
         papers = [fetched[a] if a in fetched else known[a][1] for a, _ in held]
         # rows are keyed on the stamp too: a changed row (a new version's abstract) gets a new one
@@ -150,11 +150,6 @@ class _ModelMemo:
 
 
 _MEMO = _ModelMemo()
-
-
-def utc_second() -> str:
-    """Now in UTC as ISO seconds, the format of the store's ``first_seen`` / ``last_seen``."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def candidate_window_start(candidate_days: int, now: datetime | None = None) -> str:

@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.digest import Digest
 from bot.posting import TRANSPORT_ERRORS, DeliveryUncertain, PostResult, SlackPoster, TerminalPoster
-from bot.slack_client import TOKEN_ERRORS, describe_error, make_client, transport_reason
+from bot.slack_client import TOKEN_ERRORS, describe_error, error_code, make_client, transport_reason
 from feeds.curated import load_curated, where
 from feeds.http import Fetcher
 from paperbot.config import ChannelConfig, Config
@@ -147,7 +147,7 @@ def deliver(store: Store, channel: ChannelConfig, digest: Digest, poster, slot: 
             out.status, out.error = "uncertain", str(exc)
             return out
         except SlackApiError as exc:
-            code = exc.response.get("error") if exc.response is not None else None
+            code = error_code(exc)
             status = getattr(exc.response, "status_code", None) if exc.response is not None else None
             err = describe_error(code, channel.id) if code else f"Slack answered HTTP {status}"
             store.finish_digest(digest_id, None, status="failed", error=code or err)

@@ -39,7 +39,7 @@ import psutil
 from slack_sdk.errors import SlackApiError
 
 from bot.posting import SlackPoster, TRANSPORT_ERRORS
-from bot.slack_client import describe_error
+from bot.slack_client import describe_error, error_code
 from store import Store
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def resolve_pending(store: Store, poster: SlackPoster, row: dict) -> tuple[str, 
     try:
         ts = poster.find_digest(row["channel_id"], row["digest_key"], created - HISTORY_MARGIN_S)
     except SlackApiError as exc:
-        code = exc.response.get("error") if exc.response is not None else None
+        code = error_code(exc)
         reason = (f"cannot read the history of {row['channel_id']} to check whether digest "
                   f"{row['digest_key']} was posted: {describe_error(code, row['channel_id']) if code else exc}")
         log.error("%s; leaving it pending (not posting again)", reason)

@@ -10,7 +10,7 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
 from bot.app import build_app, connect_socket_mode, make_http_server
-from bot.slack_client import make_client, transport_reason
+from bot.slack_client import error_code, make_client, transport_reason
 from bot.tracked_posting import TrackedPoster
 from feeds.arxiv_api import ArxivAPIClient
 from paperbot.config import Config
@@ -82,7 +82,7 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
         try:
             handler = connect_socket_mode(app, config.slack_app_token)
         except SlackApiError as exc:
-            code = exc.response.get("error") if exc.response is not None else None
+            code = error_code(exc)
             raise ServeError(f"Slack refused SLACK_APP_TOKEN (apps.connections.open at {app.client.base_url}): "
                              f"{code or getattr(exc.response, 'status_code', 'no answer')}") from None
         except OSError as exc:

@@ -31,6 +31,7 @@ from paperbot.config import DEFAULT_SCHEDULE, ChannelConfig, Config
 from paperbot.digests import channel_digest, load_or_fit_model, profile_digest
 from paperbot.pipeline import DeliveryOutcome, deliver, import_curated
 from paperbot.poll import poll_all
+from paperbot.recovery import digest_key
 from recommender import feedback
 from recommender.profiles import profile_for_user, top_terms
 from recommender.search import SearchHit, more_like, search
@@ -201,7 +202,7 @@ class PaperbotService:
 
     def digest_done(self, target_id: str, slot: str) -> bool:
         """True when the store has a posted or pending digest of `target_id` for `slot`."""
-        row = self.store.get_digest(f"{target_id}:{slot}")
+        row = self.store.get_digest(digest_key(target_id, slot))
         return bool(row) and row["status"] in ("posted", "pending")
 
     def _resync(self) -> None:
@@ -427,7 +428,7 @@ class PaperbotService:
         prof = profile_for_user(self.store, user_id)
         liked_ids = self.store.recent_feedback_ids(user_id, feedback.UP, 10)
         papers = self.store.get_papers(liked_ids)
-        liked = [(a, papers[a].title, papers[a].abs_url or f"https://arxiv.org/abs/{a}")
+        liked = [(a, papers[a].title, papers[a].abs_url)
                  for a in liked_ids if a in papers]
         return HomeData(user_id=user_id, follows=self.store.follows(user_id),
                         top_terms=top_terms(self.model(), prof, 10), liked=liked,

@@ -118,7 +118,7 @@ def test_the_candidate_set_is_read_once_and_follows_changed_rows(store, monkeypa
     # kept, so a second write within the same second (same last_seen) is still seen
     reads.clear()
     monkeypatch.setattr(store_module, "utcnow", lambda: stamp(1))
-    monkeypatch.setattr(digests, "utc_second", lambda: stamp(1))
+    monkeypatch.setattr(digests, "utcnow", lambda: stamp(1))
     store.upsert_papers([Paper(target.arxiv_id, target.title, target.abstract, hf_upvotes=300)])
     digests.profile_digest("U4", "t", profile, store, model, day, None, 5)
     store.upsert_papers([Paper(target.arxiv_id, target.title, target.abstract, hf_upvotes=400)])
