@@ -1,8 +1,8 @@
 """The database schema and its forward migrations.
 
 The schema version lives in SQLite's ``PRAGMA user_version``. `MIGRATIONS[i]` moves a database
-from version ``i`` to ``i + 1``; `migrate` applies the missing ones in order, each in its own
-transaction, so a database created by any earlier paperbot opens with the current code.
+from version ``i`` to ``i + 1``; `migrate` applies the missing ones in order, in one transaction, so a
+database created by any earlier paperbot opens with the current code.
 """
 from __future__ import annotations
 
@@ -96,15 +96,32 @@ def current_version(conn: sqlite3.Connection) -> int:
 def migrate(db: sqlite_utils.Database) -> int:
     """Apply every missing migration in order; return the resulting version.
 
+    All missing steps and the ``user_version`` bump run in one ``BEGIN IMMEDIATE`` transaction:
+    a crash part-way leaves the file at its old version with none of the step applied (SQLite
+    DDL and ``PRAGMA user_version`` are transactional), and when two processes open a new file
+    at once the second waits for the first's write lock, re-reads the version and finds
+    nothing left to do.
+
     Raises:
         SchemaTooNew: the file's version is above `SCHEMA_VERSION`.
     """
-    version = current_version(db.conn)
+    conn = db.conn
+    version = current_version(conn)
+    if version == SCHEMA_VERSION:
+        return version
     if version > SCHEMA_VERSION:
         raise SchemaTooNew(f"database schema v{version} is newer than this paperbot (v{SCHEMA_VERSION})")
-    while version < SCHEMA_VERSION:
-        with db.conn:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = current_version(conn)  # another process may have migrated while we waited
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNew(f"database schema v{version} is newer than this paperbot (v{SCHEMA_VERSION})")
+        while version < SCHEMA_VERSION:
             MIGRATIONS[version](db)
             version += 1
-            db.conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute(f"PRAGMA user_version = {version}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
     return version

@@ -14,6 +14,7 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from contextlib import contextmanager
@@ -37,6 +38,21 @@ _FIRST_SEEN_SINCE = "from papers where first_seen >= ? order by published desc, 
 def utcnow() -> str:
     """Current UTC time as ISO-8601 seconds (``2026-11-21T09:00:00+00:00``)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch `conn`'s file to WAL. The switch needs an exclusive lock and SQLite answers
+    "database is locked" at once, without the busy handler, while another process is creating
+    or migrating the same new file; retry for up to `BUSY_TIMEOUT_MS`."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 class Store:
@@ -64,7 +80,7 @@ class Store:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if self.path != ":memory:":
-                conn.execute("PRAGMA journal_mode = WAL")
+                _enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             db = sqlite_utils.Database(conn)
