@@ -121,17 +121,18 @@ def parse_schedule(text: str) -> str:
     """A digest schedule → 5-field crontab (minute hour day month day-of-week).
 
     Accepts ``weekdays 09:00``, ``daily 8:30``, ``mon,thu 10:00``, ``mon-fri 9`` (24-hour time)
-    or a crontab (validated with APScheduler's `CronTrigger.from_crontab`, the trigger the
-    scheduler uses). Raises `UsageError` for anything else.
+    or a crontab read as cron reads it (day of week 0 or 7 = Sunday; validated with
+    `bot.scheduler.cron_trigger`, the trigger the scheduler uses). Raises `UsageError` for
+    anything else.
     """
-    from apscheduler.triggers.cron import CronTrigger
+    from bot.scheduler import cron_trigger
 
     words = " ".join((text or "").split()).split(" ")
     if len(words) == 5:
         cron = " ".join(words)
         try:
-            CronTrigger.from_crontab(cron, timezone="UTC")
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            cron_trigger(cron, "UTC")
+        except ValueError as exc:
             raise UsageError(f"not a valid crontab ({str(exc)[:80]}). " + USAGES["schedule"]) from None
         return cron
     if len(words) == 2:

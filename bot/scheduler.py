@@ -11,6 +11,12 @@
   ``coalesce=True`` cover a busy/paused scheduler while the process is up
   (https://apscheduler.readthedocs.io/en/3.x/userguide.html#missed-job-executions-and-coalescing).
 - Per-key locks make a catch-up run and a regular run of the same slot serialise.
+- Crontabs mean what they mean to cron: APScheduler 3.x numbers days of the week from Monday
+  = 0, standard cron from Sunday = 0 (or 7), so `cron_trigger` rewrites a numeric day-of-week
+  field into day names before handing it to APScheduler.
+- Daylight saving: a wall-clock time that happens twice when clocks go back (02:30 in
+  Europe/Paris on the last Sunday of October) makes APScheduler fire twice; `latest_slot` maps
+  the repeat onto the first occurrence, so both runs share one slot and one digest.
 """
 from __future__ import annotations
 
@@ -49,7 +55,70 @@ class Target:
 
     def trigger(self) -> CronTrigger:
         """The cron trigger (raises ValueError for a bad expression or time zone)."""
-        return CronTrigger.from_crontab(self.schedule, timezone=self.timezone)
+        return cron_trigger(self.schedule, self.timezone)
+
+
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # cron's numbering: 0 (or 7) = Sunday
+
+
+def _cron_day(token: str) -> int:
+    """A day-of-week token in cron's numbering: ``0``-``7`` (0 and 7 are Sunday) or a name."""
+    t = token.strip().lower()
+    if t.isdigit() and int(t) <= 7:
+        return int(t)
+    if t[:3] in _CRON_DAYS and len(t) == 3:
+        return _CRON_DAYS.index(t)
+    raise ValueError(f"day of week {token!r} is not 0-7 or a day name (sun, mon, …)")
+
+
+def cron_day_of_week(field: str) -> str:
+    """Rewrite a standard crontab day-of-week field (crontab(5): ``0``-``7`` with 0 and 7 =
+    Sunday, names, ``a-b`` ranges, ``/step``, lists) as APScheduler day names: ``1-5`` →
+    ``mon,tue,wed,thu,fri``, ``0,6`` → ``sun,sat``, ``*/2`` → ``sun,tue,thu,sat``; ``*`` stays.
+    A range whose end comes before its start wraps through Sunday (``sat-sun`` → ``sun,sat``).
+
+    Raises:
+        ValueError: a token that is not a day, or a step below 1.
+    """
+    if field.strip() in ("*", "?"):
+        return "*"
+    days: set[int] = set()
+    for part in field.split(","):
+        span, slash, step_text = part.partition("/")
+        step = int(step_text) if step_text.isdigit() else 0 if slash else 1
+        if step < 1:
+            raise ValueError(f"bad step in day of week {part!r}")
+        if span == "*":
+            lo, hi = 0, 6
+        elif "-" in span:
+            a, b = span.split("-", 1)
+            lo, hi = _cron_day(a), _cron_day(b)
+            if lo > hi:  # wraps through Sunday: sat-sun, fri-mon
+                hi += 7
+        else:
+            lo = _cron_day(span)
+            hi = 6 if slash else lo
+        days.update(d % 7 for d in range(lo, hi + 1, step))
+    return ",".join(_CRON_DAYS[d] for d in sorted(days))
+
+
+def cron_trigger(expr: str, timezone: str) -> CronTrigger:
+    """APScheduler's `CronTrigger` for a 5-field crontab ``minute hour day month day-of-week``
+    read with cron's meaning (crontab(5)): the day-of-week field goes through
+    `cron_day_of_week` first, because `CronTrigger.from_crontab` counts Monday as 0
+    (https://apscheduler.readthedocs.io/en/3.x/modules/triggers/cron.html).
+
+    Raises:
+        ValueError: not 5 fields, a bad field, or an unknown time zone.
+    """
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"wrong number of fields; got {len(fields)}, expected 5")
+    fields[4] = cron_day_of_week(fields[4])
+    try:
+        return CronTrigger.from_crontab(" ".join(fields), timezone=timezone)
+    except (KeyError, IndexError, TypeError) as exc:
+        raise ValueError(str(exc)) from None
 
 
 def job_id(key: str) -> str:
@@ -64,7 +133,13 @@ def slot_name(fire_time: datetime) -> str:
 
 def latest_slot(trigger: CronTrigger, now: datetime, lookback: timedelta | None = None) -> datetime | None:
     """The most recent fire time of `trigger` at or before `now` (aware datetime), looking back
-    at most `lookback` (default: up to a year); None when there is none in that window."""
+    at most `lookback` (default: up to a year); None when there is none in that window.
+
+    A fire time that repeats the previous one's local wall-clock time (the hour clocks go back,
+    when APScheduler fires a 02:30 job at 02:30 CEST and again at 02:30 CET) is not a new slot:
+    the first occurrence is returned for both. Steps are taken in UTC, because adding a second
+    to an aware local time is wall-clock arithmetic that drops the repeat and loops.
+    """
     windows = [w for w in _LOOKBACKS if lookback is None or w < lookback] + ([lookback] if lookback else [])
     for window in windows:
         t = trigger.get_next_fire_time(None, now - window)
@@ -72,8 +147,9 @@ def latest_slot(trigger: CronTrigger, now: datetime, lookback: timedelta | None 
         for _ in range(10_000):
             if t is None or t > now:
                 break
-            last = t
-            t = trigger.get_next_fire_time(t, t + timedelta(seconds=1))
+            if last is None or t.replace(tzinfo=None) != last.replace(tzinfo=None):
+                last = t
+            t = trigger.get_next_fire_time(t, t.astimezone(timezone.utc) + timedelta(seconds=1))
         if last is not None:
             return last
     return None

@@ -263,14 +263,14 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
 def _check_schedule(expr: str, tz: str, where: str) -> None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from apscheduler.triggers.cron import CronTrigger
+    from bot.scheduler import cron_trigger
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{where}timezone: unknown time zone {tz!r} (use an IANA name such as "
                           "'Europe/London')") from None
     try:
-        CronTrigger.from_crontab(expr, timezone=tz)
+        cron_trigger(expr, tz)
     except ValueError as exc:
         raise ConfigError(f"{where}schedule: invalid cron expression {expr!r} ({exc})") from None
 

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from bot.digest import Digest
 from bot.home import HomeData
-from bot.scheduler import DigestScheduler, Target
+from bot.scheduler import DigestScheduler, Target, cron_trigger
 from feeds.arxiv_api import ArxivAPIClient, ArxivAPIError
 from feeds.http import FetchError
 from feeds.records import Paper
@@ -341,11 +341,9 @@ class PaperbotService:
         Raises:
             ServiceError: the channel has no digest yet.
         """
-        from apscheduler.triggers.cron import CronTrigger
-
         cron, tz, size = self._digest_settings(subject_id, is_channel)
         try:
-            nxt = CronTrigger.from_crontab(cron, timezone=tz).get_next_fire_time(None, datetime.now(ZoneInfo(tz)))
+            nxt = cron_trigger(cron, tz).get_next_fire_time(None, datetime.now(ZoneInfo(tz)))
             when = f" · next: {nxt:%a %Y-%m-%d %H:%M}" if nxt else ""
         except (ValueError, KeyError):
             when = " · (this schedule is invalid; set a new one)"

@@ -3,7 +3,7 @@ Kit builders (search results, App Home), slot arithmetic, profiles."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -196,11 +196,46 @@ def test_latest_slot_in_time_zone_and_weekdays():
     assert slot_name(latest_slot(trig, sat)) == "2026-11-20T09:00+00:00"  # Friday 09:00 London
     summer = datetime(2026, 7, 1, 8, 30, tzinfo=timezone.utc)  # 09:30 BST
     assert slot_name(latest_slot(trig, summer)) == "2026-07-01T08:00+00:00"
-    from datetime import timedelta
     assert latest_slot(trig, sat, timedelta(hours=6)) is None  # outside the grace period
     ny = CronTrigger.from_crontab("30 7 * * *", timezone="America/New_York")
     got = latest_slot(ny, datetime(2026, 3, 9, 12, 0, tzinfo=timezone.utc))
     assert got.astimezone(ZoneInfo("America/New_York")).hour == 7 and got.minute == 30
+
+
+def test_numeric_days_of_week_mean_what_they_mean_to_cron():
+    """crontab(5): 0 and 7 are Sunday, 1-5 Monday to Friday. APScheduler's from_crontab counts
+    Monday as 0, so `0 9 * * 1-5` used to fire Tuesday to Saturday."""
+    from bot.commands_parser import parse_command
+    from bot.scheduler import cron_day_of_week, cron_trigger
+    assert cron_day_of_week("1-5") == "mon,tue,wed,thu,fri"
+    assert cron_day_of_week("0") == cron_day_of_week("7") == cron_day_of_week("sun") == "sun"
+    assert cron_day_of_week("*/2") == "sun,tue,thu,sat" and cron_day_of_week("sat-sun") == "sun,sat"
+    assert cron_day_of_week("mon-fri") == "mon,tue,wed,thu,fri" and cron_day_of_week("*") == "*"
+    for bad in ("8", "funday", "1-5/0"):
+        with pytest.raises(ValueError):
+            cron_day_of_week(bad)
+    trig = cron_trigger(parse_command("digest schedule 0 9 * * 1-5").value, "UTC")
+    t, fired = datetime(2026, 11, 22, tzinfo=timezone.utc), []  # a Sunday
+    for _ in range(6):
+        t = trig.get_next_fire_time(None, t + timedelta(seconds=1))
+        fired.append(t.strftime("%a"))
+    assert fired == ["Mon", "Tue", "Wed", "Thu", "Fri", "Mon"]
+    sunday = cron_trigger("0 9 * * 0", "UTC").get_next_fire_time(None, datetime(2026, 11, 23, tzinfo=timezone.utc))
+    assert sunday.strftime("%a %d") == "Sun 29"
+
+
+def test_a_wall_clock_time_repeated_when_clocks_go_back_is_one_slot():
+    """02:30 happens twice in Europe/Paris on 2026-10-25 (CEST, then CET) and APScheduler fires
+    at both; both runs must map to one slot, or the channel gets two digests. Stepping through a
+    week that contains the repeat must also not loop."""
+    from bot.scheduler import cron_trigger
+    trig = cron_trigger("30 2 * * *", "Europe/Paris")
+    first = latest_slot(trig, datetime(2026, 10, 25, 0, 45, tzinfo=timezone.utc))
+    repeat = latest_slot(trig, datetime(2026, 10, 25, 1, 45, tzinfo=timezone.utc))
+    assert slot_name(first) == slot_name(repeat) == "2026-10-25T00:30+00:00"
+    assert slot_name(latest_slot(trig, datetime(2026, 10, 26, 1, 45, tzinfo=timezone.utc))) == "2026-10-26T01:30+00:00"
+    weekly = cron_trigger("30 2 * * sun,tue", "Europe/Paris")
+    assert slot_name(latest_slot(weekly, datetime(2026, 10, 28, 12, tzinfo=timezone.utc))) == "2026-10-27T01:30+00:00"
 
 
 def test_user_profile_from_follows_and_feedback(store):

@@ -161,14 +161,14 @@ def test_parse_command_on_command_like_word_salad(words):
 def test_parse_digest_settings_on_word_salad(words):
     """Whatever follows ``digest``: a valid setting (a crontab APScheduler accepts, a size in
     1..50, a known zone) or a usage message — never another exception."""
-    from apscheduler.triggers.cron import CronTrigger
+    from bot.scheduler import cron_trigger
     try:
         cmd = commands_parser.parse_command("digest " + " ".join(words))
     except commands_parser.UsageError as exc:
         assert str(exc)
         return
     if cmd.name == "digest_schedule":
-        CronTrigger.from_crontab(cmd.value, timezone="UTC")
+        cron_trigger(cmd.value, "UTC")
     elif cmd.name == "digest_size":
         assert 1 <= cmd.value <= commands_parser.MAX_DIGEST_SIZE
 
