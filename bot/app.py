@@ -6,6 +6,11 @@
 - ``process_before_response=False``: bolt acks in the HTTP response and runs the rest of each
   listener on its thread pool, so long work (search, digests) happens after the ack and answers
   through ``respond`` / the Web API. That needs a long-running server, which waitress is.
+- A listener keeps its pool thread after ``ack()`` while it works, and a request whose listener
+  cannot start gets no ack (bolt answers 404 after 3 s, Slack shows the user an error). Bolt's
+  default pool has 5 threads, so five slow requests (searches waiting on a TF-IDF refit,
+  ``digest now`` polling the feeds) starved every button and command; the pool here has
+  `LISTENER_THREADS` (threads start only when needed).
 - HTTP mode verifies every request with the signing secret (bolt's RequestVerification:
   HMAC-SHA256 ``v0:{timestamp}:{body}``, timestamps older than 5 minutes refused → 401,
   https://api.slack.com/authentication/verifying-requests-from-slack).
@@ -13,6 +18,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -23,6 +29,7 @@ from bot.listeners import register_listeners
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+LISTENER_THREADS = 64
 
 
 def build_app(services, client: WebClient, signing_secret: str | None, socket_mode: bool = False) -> App:
@@ -35,7 +42,8 @@ def build_app(services, client: WebClient, signing_secret: str | None, socket_mo
         raise ValueError("SLACK_SIGNING_SECRET is required in HTTP mode (it verifies Slack's requests)")
     logging.getLogger("slack_bolt.App").addFilter(_drop_token_skipped_warning)
     app = App(client=client, signing_secret=signing_secret or "", process_before_response=False,
-              request_verification_enabled=not socket_mode)
+              request_verification_enabled=not socket_mode,
+              listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"))
     register_listeners(app, services)
     return app
 

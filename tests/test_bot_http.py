@@ -158,6 +158,39 @@ def test_button_feedback_recorded_once_and_message_updated(tmp_path, seeded, sla
         assert [e["text"]["text"] for e in fb["elements"]] == ["👍 1", "👎 1"]
 
 
+def test_slow_commands_in_flight_do_not_starve_the_ack_of_others(tmp_path, seeded, slack_fake, monkeypatch):
+    """A listener holds its pool thread after ack() while it works; with bolt's default 5-thread
+    pool, five searches waiting on a TF-IDF refit left no thread to ack a click (bolt answers
+    404 after 3 s and Slack shows the user an error)."""
+    aid = next(iter(seeded.iter_papers())).arxiv_id
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        release, real, entered = threading.Event(), bot.service.search, []
+
+        def stuck_search(*args, **kwargs):  # stands in for a search waiting on a model refit
+            entered.append(1)
+            release.wait(30)
+            return real(*args, **kwargs)
+
+        bot.service.search = stuck_search
+        rids: list[str] = []
+        slow = [threading.Thread(target=lambda: rids.append(bot.command("search reward")[1])) for _ in range(8)]
+        for t in slow:
+            t.start()
+        try:
+            wait_for(lambda: len(entered) == len(slow), what="slow searches in flight")
+            click, _ = bot.action("feedback_up", aid, user="U5", ephemeral=True)
+            helped, _ = bot.command("help")
+            assert click.status_code == 200 and helped.status_code == 200
+            assert "/papers search" in helped.json()["text"]
+            wait_for(lambda: seeded.feedback_for(user_id="U5") == {aid: 1}, what="the click's 👍")
+        finally:
+            release.set()
+            for t in slow:
+                t.join()
+        for rid in rids:  # the held searches still answer once released
+            assert bot.wait_response(rid)["text"].endswith("results for your search")
+
+
 def test_button_on_ephemeral_search_result_confirms_choice(tmp_path, seeded, slack_fake, monkeypatch):
     aid = next(iter(seeded.iter_papers())).arxiv_id
     with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
