@@ -33,6 +33,19 @@ DIGEST_EVENT_TYPE = "paperbot_digest"
 TRANSPORT_ERRORS = (URLError, ConnectionError, http.client.HTTPException, TimeoutError, socket.timeout)
 
 
+# Slack error codes after which a post may nevertheless have landed: chat.postMessage's docs say of
+# internal_error and fatal_error "It's possible some aspect of the operation succeeded before the
+# error was raised" (https://api.slack.com/methods/chat.postMessage#errors); service_unavailable
+# is a 503 under another name. These are checked in the history like a timeout, never re-posted blind.
+AMBIGUOUS_ERROR_CODES = frozenset({"internal_error", "fatal_error", "service_unavailable"})
+
+
+class HistoryIncomplete(RuntimeError):
+    """conversations.history (or .replies) still had more messages after every page `find_message`
+    may read: a keyed message not found so far may still be there, so "not posted" cannot be
+    concluded (callers treat it like an unreadable history)."""
+
+
 class DeliveryUncertain(RuntimeError):
     """chat.postMessage failed ambiguously (timeout, reset, 5xx) and the channel history could not
     be read to tell whether the message landed: the caller must neither record success nor post
@@ -55,12 +68,19 @@ def _never_sent(exc: BaseException) -> bool:
 
 def _is_ambiguous(exc: BaseException) -> bool:
     """True when a failed chat.postMessage may nevertheless have posted (no clear answer): an
-    HTTP 5xx, a timeout, a reset — but not a refused connection or an unresolvable host, which
-    cannot have reached Slack."""
+    HTTP 5xx, an `AMBIGUOUS_ERROR_CODES` answer, a timeout, a reset — but not a refused
+    connection or an unresolvable host, which cannot have reached Slack."""
     if isinstance(exc, SlackApiError):
-        status = getattr(exc.response, "status_code", 200) if exc.response is not None else 200
-        return status >= 500
+        if exc.response is None:
+            return False
+        data = exc.response.data if isinstance(exc.response.data, dict) else {}
+        return getattr(exc.response, "status_code", 200) >= 500 or data.get("error") in AMBIGUOUS_ERROR_CODES
     return isinstance(exc, TRANSPORT_ERRORS) and not _never_sent(exc)
+
+
+def reply_key(digest_key: str, n: int) -> str:
+    """The idempotency key of a digest's `n`-th thread reply (1-based): ``<digest key>#<n>``."""
+    return f"{digest_key}#{n}"
 
 
 @dataclass
@@ -78,9 +98,10 @@ class SlackPoster:
     """Posts digests with a `WebClient`; `interval_s` paces messages per channel.
 
     A digest posted with a key (`post_digest(digest, key=…)`) carries the key in its message
-    metadata. When chat.postMessage fails ambiguously (timeout, connection reset, HTTP 5xx: the
-    message may or may not have landed) the poster reads the channel's recent history
-    (`find_digest`) and only posts again when the keyed message is not there — up to `attempts`
+    metadata (and each thread reply ``reply_key(key, n)`` in its own). When chat.postMessage fails
+    ambiguously (timeout, connection reset, HTTP 5xx, `AMBIGUOUS_ERROR_CODES`: the message may or
+    may not have landed) the poster reads the channel's recent history — or the thread, for a
+    reply — (`find_message`) and only posts again when the keyed message is not there — up to `attempts`
     tries with exponential backoff (`backoff`, 2·`backoff` … seconds). Clear refusals
     (``channel_not_found``, ``not_in_channel``, ``invalid_auth`` …) are raised at once.
     """
@@ -124,15 +145,25 @@ class SlackPoster:
     def after_post(self, channel: str, blocks: list[dict] | None, response) -> None:
         """Hook called with Slack's answer after every successful post (subclasses record things)."""
 
-    def find_digest(self, channel: str, digest_key: str, oldest: float, max_pages: int = 5) -> str | None:
-        """The ``ts`` of the message in `channel` (posted after `oldest`, epoch seconds) whose
-        metadata carries `digest_key`, or None. Reads conversations.history with
-        ``include_all_metadata`` (needs the channels:history / groups:history scope), paging up to
-        `max_pages` × 200 messages. A user id (a DM digest) is first turned into its DM channel
-        with conversations.open (idempotent; im:write).
+    def find_digest(self, channel: str, digest_key: str, oldest: float, max_pages: int = 20) -> str | None:
+        """The ``ts`` of `find_message`'s message, or None (same arguments and errors)."""
+        msg = self.find_message(channel, digest_key, oldest, max_pages=max_pages)
+        return msg.get("ts") if msg else None
+
+    def find_message(self, channel: str, digest_key: str, oldest: float, max_pages: int = 20,
+                     thread_ts: str | None = None) -> dict | None:
+        """The message in `channel` (posted after `oldest`, epoch seconds) whose metadata carries
+        `digest_key`, as Slack returns it (``ts``, ``blocks``, ``metadata`` …), or None.
+
+        Reads conversations.history — or, with `thread_ts`, conversations.replies of that thread —
+        with ``include_all_metadata`` (needs the channels:history / groups:history scope), up to
+        `max_pages` × 200 messages (https://api.slack.com/methods/conversations.history). A user
+        id (a DM digest) is first turned into its DM channel with conversations.open (idempotent;
+        im:write).
 
         Raises:
             SlackApiError: the history cannot be read (e.g. ``missing_scope``, ``not_in_channel``).
+            HistoryIncomplete: every page was read and Slack still reports more messages.
         """
         if channel[:1] in ("U", "W"):  # a DM digest posted to a user id: read the DM channel
             opened = self.client.conversations_open(users=channel)
@@ -140,32 +171,39 @@ class SlackPoster:
         cursor = None
         for _ in range(max_pages):
             kwargs = {"cursor": cursor} if cursor else {}
-            resp = self.client.conversations_history(channel=channel, oldest=f"{oldest:.6f}", limit=200,
-                                                     include_all_metadata=True, inclusive=True, **kwargs)
+            if thread_ts:
+                resp = self.client.conversations_replies(channel=channel, ts=thread_ts, oldest=f"{oldest:.6f}",
+                                                         limit=200, include_all_metadata=True, **kwargs)
+            else:
+                resp = self.client.conversations_history(channel=channel, oldest=f"{oldest:.6f}", limit=200,
+                                                         include_all_metadata=True, **kwargs)
             for msg in resp.get("messages") or []:
                 meta = msg.get("metadata") or {}
                 payload = meta.get("event_payload") or {}
                 if meta.get("event_type") == DIGEST_EVENT_TYPE and payload.get("digest_key") == digest_key:
-                    return msg.get("ts")
+                    return msg
             cursor = (resp.get("response_metadata") or {}).get("next_cursor")
             if not resp.get("has_more") or not cursor:
                 return None
-        return None
+        raise HistoryIncomplete(f"{channel} has more than {max_pages * 200} messages since the digest was "
+                                "started; could not read them all")
 
-    def _post_keyed(self, channel: str, text: str, blocks: list[dict], key: str) -> str:
+    def _post_keyed(self, channel: str, text: str, blocks: list[dict], key: str,
+                    thread_ts: str | None = None) -> str:
         started = self._wall() - 120  # margin for clock skew between us and Slack
         last: BaseException | None = None
         for attempt in range(1, self.attempts + 1):
             try:
-                return self.post_message(channel, text, blocks, metadata=digest_metadata(key))
+                return self.post_message(channel, text, blocks, thread_ts=thread_ts, metadata=digest_metadata(key))
             except (SlackApiError, *TRANSPORT_ERRORS) as exc:
                 if not _is_ambiguous(exc):
                     raise
                 last = exc
             reason = _short(last)
             try:
-                ts = self.find_digest(channel, key, started)
-            except (SlackApiError, *TRANSPORT_ERRORS) as exc:
+                found = self.find_message(channel, key, started, thread_ts=thread_ts)
+                ts = found.get("ts") if found else None
+            except (SlackApiError, HistoryIncomplete, *TRANSPORT_ERRORS) as exc:
                 raise DeliveryUncertain(
                     f"chat.postMessage to {channel} failed ambiguously ({reason}) and the channel "
                     f"history could not be read ({_short(exc)}); not posting again") from None
@@ -182,17 +220,26 @@ class SlackPoster:
         raise last
 
     def post_digest(self, digest: Digest, key: str | None = None,
-                    on_posted: Callable[[str], None] | None = None) -> PostResult:
+                    on_posted: Callable[[str, list[str]], None] | None = None,
+                    on_reply: Callable[[list[str]], None] | None = None) -> PostResult:
         """Post the main message, then overflow papers as thread replies.
 
         Args:
-            key: the digest's idempotency key; when given it goes into the message metadata and
-                ambiguous failures are resolved through the channel history (see the class doc).
-            on_posted: called with the main message ``ts`` as soon as it is known, before the
-                thread replies (so the caller can record it at once).
+            key: the digest's idempotency key; when given it goes into the metadata of the main
+                message (and ``reply_key(key, n)`` into the n-th reply's), and ambiguous failures
+                are resolved through the channel history or the thread (see the class doc).
+            on_posted: ``on_posted(ts, overflow_ids)`` as soon as the main message is posted,
+                before any reply: its ``ts`` and the arXiv ids that still have to go to the
+                thread (the caller records the ts and treats those as not shown yet).
+            on_reply: ``on_reply(ids)`` after each thread reply is posted, with the ids it shows.
+
+        A reply that fails, for whatever reason, stops the thread: the ids of that reply and of
+        every later one are returned in `PostResult.unposted` (the main message is posted, so the
+        digest is not re-posted).
 
         Raises:
-            SlackApiError: a clear refusal, or failures after every attempt; `DeliveryUncertain`.
+            SlackApiError: the main message was clearly refused, or failed after every attempt;
+                `DeliveryUncertain`.
         """
         blocks, overflow = digest_blocks(digest)
         if key:
@@ -200,22 +247,28 @@ class SlackPoster:
         else:
             ts = self.post_message(digest.channel_id, digest.summary, blocks)
         if on_posted is not None:
-            on_posted(ts)
+            on_posted(ts, [r.paper.arxiv_id for r in overflow])
         replies: list[str] = []
         shown = len(digest.items) - len(overflow)
         done = 0  # overflow papers posted so far
-        for msg in overflow_blocks(overflow, shown + 1):
+        text = f"More papers from {digest.title}"
+        for n, msg in enumerate(overflow_blocks(overflow, shown + 1), 1):
+            ids = [r.paper.arxiv_id for r in overflow[done:done + sum(1 for b in msg if b.get("type") == "section")]]
             try:
-                replies.append(self.post_message(digest.channel_id, f"More papers from {digest.title}", msg,
-                                                 thread_ts=ts))
-            except (SlackApiError, *TRANSPORT_ERRORS) as exc:
-                # the digest itself is posted; re-posting it would duplicate it, so report and stop;
-                # the papers of this and every later reply are handed back to the caller to release
+                if key:
+                    replies.append(self._post_keyed(digest.channel_id, text, msg, reply_key(key, n), thread_ts=ts))
+                else:
+                    replies.append(self.post_message(digest.channel_id, text, msg, thread_ts=ts))
+            except Exception as exc:  # noqa: BLE001 — whatever broke, the main message is out: stop and report
+                # the papers of this and every later reply go back to the caller, never to limbo
                 unposted = [r.paper.arxiv_id for r in overflow[done:]]
                 error = f"thread reply failed: {_short(exc)}; {len(unposted)} papers not posted"
-                log.error("digest in %s (ts %s): %s", digest.channel_id, ts, error)
+                log.error("digest in %s (ts %s): %s", digest.channel_id, ts, error,
+                          exc_info=not isinstance(exc, (SlackApiError, DeliveryUncertain, *TRANSPORT_ERRORS)))
                 return PostResult(ts, replies, "slack", error=error, unposted=unposted)
-            done += sum(1 for b in msg if b.get("type") == "section")
+            done += len(ids)
+            if on_reply is not None:
+                on_reply(ids)
         return PostResult(ts, replies, "slack")
 
 

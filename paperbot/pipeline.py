@@ -92,7 +92,9 @@ def deliver(store: Store, channel: ChannelConfig, digest: Digest, poster, slot: 
     (`paperbot.recovery.recover_channel`; skipped with ``settle_pending=False`` when the caller
     already did it before building the digest): posted → recorded, not posted → released (this
     digest is posted), unknown → left pending and this slot reported ``uncertain``, never posted
-    twice.
+    twice. Papers bound for thread replies count as sent only once their reply is posted (a
+    crash or a failed reply hands them to the next digest; a crash in the instant between a
+    reply landing and its record may show those few papers twice, never lose them).
 
     Slack errors (``channel_not_found``, ``not_in_channel``, ``invalid_auth``, …) are recorded
     as a failed digest (its papers return to the next digest) and returned with a clear message,
@@ -134,12 +136,22 @@ def deliver(store: Store, channel: ChannelConfig, digest: Digest, poster, slot: 
             out.status, out.ts = "skipped-duplicate", row.get("message_ts")
             return out
 
-        def on_posted(ts: str) -> None:  # record the ts the moment Slack returns it
-            store.finish_digest(digest_id, ts)
+        rows = {r.paper.arxiv_id: (r.paper.arxiv_id, i, r.score, r.why) for i, r in enumerate(digest.items)}
+
+        def on_posted(ts: str, overflow_ids: list[str]) -> None:
+            # record the ts the moment Slack returns it; papers bound for the thread count as
+            # shown only once their reply is posted, so a crash before then hands them to the
+            # next digest instead of leaving them marked sent but never shown
+            with store.transaction():
+                store.finish_digest(digest_id, ts)
+                store.release_digest_papers(digest_id, overflow_ids)
+
+        def on_reply(ids: list[str]) -> None:
+            store.restore_digest_papers(digest_id, channel.id, [rows[a] for a in ids])
 
         try:
             if isinstance(poster, SlackPoster):
-                res: PostResult = poster.post_digest(digest, key=key, on_posted=on_posted)
+                res: PostResult = poster.post_digest(digest, key=key, on_posted=on_posted, on_reply=on_reply)
             else:
                 res = poster.post_digest(digest)
         except DeliveryUncertain as exc:
@@ -161,9 +173,9 @@ def deliver(store: Store, channel: ChannelConfig, digest: Digest, poster, slot: 
             out.status, out.error = "failed", err
             return out
         store.finish_digest(digest_id, res.ts, ",".join(res.thread_ts) or None, error=res.error)
-        if res.unposted:  # a thread reply failed: those papers go to the next digest, not to limbo
-            n = store.release_digest_papers(digest_id, res.unposted)
-            log.warning("digest %s: %d papers of a failed thread reply released to the next digest", key, n)
+        if res.unposted:  # a thread reply failed: those papers were never restored, so they go to the next digest
+            log.warning("digest %s: %d papers of a failed thread reply released to the next digest",
+                        key, len(res.unposted))
     out.ts = res.ts
     if res.error:
         out.error = res.error

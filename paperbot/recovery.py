@@ -7,10 +7,13 @@ from the only authority, the channel itself: every digest message carries its ke
 (``channel:slot``) in Slack message metadata, so conversations.history (from just before the
 intent was recorded) tells whether it landed.
 
-- found → the row becomes ``posted`` with the message's ``ts`` (no second post);
+- found → the row becomes ``posted`` with the message's ``ts`` (no second post); the papers meant
+  for its thread replies, which come after the main message is recorded and so were never
+  posted, are released to the next digest;
 - not found → the row becomes ``failed`` ("interrupted before posting"), which releases its papers
   so the next digest for the channel includes them again (nothing lost);
-- history unreadable (missing scope, network) → the row stays ``pending`` and the digest is not
+- history unreadable (missing scope, network, more messages since than it may page through) →
+  the row stays ``pending`` and the digest is not
   posted this run (a duplicate is worse than a delay); the reason is reported and the check is
   repeated next run (or now: ``paperbot digests check``). When the history can never be read, an
   operator settles it with ``paperbot digests resolve KEY --posted|--not-posted``
@@ -38,7 +41,8 @@ import psutil
 
 from slack_sdk.errors import SlackApiError
 
-from bot.posting import SlackPoster, TRANSPORT_ERRORS
+from bot.posting import TRANSPORT_ERRORS, HistoryIncomplete, SlackPoster
+from bot.tracked_posting import paper_ids_in_blocks
 from bot.slack_client import describe_error, error_code
 from store import Store
 
@@ -106,7 +110,11 @@ def resolve_pending(store: Store, poster: SlackPoster, row: dict) -> tuple[str, 
     """
     created = datetime.fromisoformat(row["created_at"]).timestamp()
     try:
-        ts = poster.find_digest(row["channel_id"], row["digest_key"], created - HISTORY_MARGIN_S)
+        msg = poster.find_message(row["channel_id"], row["digest_key"], created - HISTORY_MARGIN_S)
+    except HistoryIncomplete as exc:
+        reason = f"cannot tell whether digest {row['digest_key']} was posted: {exc}"
+        log.error("%s; leaving it pending (not posting again)", reason)
+        return UNCERTAIN, reason
     except SlackApiError as exc:
         code = error_code(exc)
         reason = (f"cannot read the history of {row['channel_id']} to check whether digest "
@@ -118,9 +126,17 @@ def resolve_pending(store: Store, poster: SlackPoster, row: dict) -> tuple[str, 
                   f"{type(exc).__name__}")
         log.error("%s; leaving it pending (not posting again)", reason)
         return UNCERTAIN, reason
-    if ts:
-        store.finish_digest(row["id"], ts)
-        log.warning("digest %s was posted (ts %s) before an interruption; recorded it", row["digest_key"], ts)
+    if msg:
+        ts = msg.get("ts")
+        # the process died right after the main message: its thread replies were never posted,
+        # so only the papers the message itself shows count as sent
+        shown = set(paper_ids_in_blocks(msg.get("blocks")))
+        unshown = [a for a in store.digest_paper_ids(row["id"]) if a not in shown] if shown else []
+        with store.transaction():
+            store.finish_digest(row["id"], ts)
+            store.release_digest_papers(row["id"], unshown)
+        log.warning("digest %s was posted (ts %s) before an interruption; recorded it%s", row["digest_key"], ts,
+                    f" ({len(unshown)} papers meant for its thread go to the next digest)" if unshown else "")
         return POSTED, ts
     store.finish_digest(row["id"], None, status="failed",
                         error="interrupted before posting (not in the channel history); papers released")

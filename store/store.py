@@ -513,6 +513,23 @@ class Store:
             db.execute("update digests set paper_count = paper_count - ? where id = ?", [n, digest_id])
         return n
 
+    def restore_digest_papers(self, digest_id: int, channel_id: str,
+                              papers: list[tuple[str, int, float, str]]) -> int:
+        """Put released papers back into a digest once they did reach Slack (a thread reply posted
+        after `release_digest_papers` set them aside): `papers` is ``[(arxiv_id, rank, score,
+        why)]``; rows already there are left alone. ``paper_count`` rises accordingly. Returns
+        how many were added."""
+        if not papers:
+            return 0
+        with self.transaction() as db:
+            before = db.execute("select count(*) from digest_papers where digest_id = ?", [digest_id]).fetchone()[0]
+            db["digest_papers"].insert_all(
+                [{"digest_id": digest_id, "channel_id": channel_id, "arxiv_id": aid, "rank": rank,
+                  "score": float(score), "why": why} for aid, rank, score, why in papers], ignore=True)
+            n = db.execute("select count(*) from digest_papers where digest_id = ?", [digest_id]).fetchone()[0] - before
+            db.execute("update digests set paper_count = paper_count + ? where id = ?", [n, digest_id])
+        return n
+
     def get_digest(self, digest_key: str) -> dict[str, Any] | None:
         """The digest row with this key, or None."""
         rows = list(self.db.query("select * from digests where digest_key = ?", [digest_key]))

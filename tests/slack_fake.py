@@ -9,7 +9,8 @@ answer), a `raw` non-JSON body (an HTML 503 page), and `process=True` (the call 
 the message is posted — but the scripted failure is what the client sees: the ambiguous case).
 
 conversations.history behaves like Slack's: newest first, only messages with ``ts >= oldest``,
-and message ``metadata`` only when ``include_all_metadata`` is true.
+and message ``metadata`` only when ``include_all_metadata`` is true. conversations.replies gives a
+thread's parent then its replies, oldest first, with the same ``oldest`` and metadata rules.
 """
 from __future__ import annotations
 
@@ -156,6 +157,16 @@ class SlackFake:
                 if float(m["ts"]) < oldest or m.get("thread_ts"):
                     continue
                 msgs.append(m if with_meta else {k: v for k, v in m.items() if k != "metadata"})
+            return 200, {"ok": True, "messages": msgs, "has_more": False}, {}
+        if method == "conversations.replies":
+            oldest = float(args.get("oldest") or 0)
+            with_meta = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+            parent = str(args.get("ts"))
+            thread = [m for m in self.messages.get(args.get("channel"), [])
+                      if m["ts"] == parent or (m.get("thread_ts") == parent and float(m["ts"]) >= oldest)]
+            if not any(m["ts"] == parent for m in thread):
+                return 200, {"ok": False, "error": "thread_not_found"}, {}
+            msgs = [m if with_meta else {k: v for k, v in m.items() if k != "metadata"} for m in thread]
             return 200, {"ok": True, "messages": msgs, "has_more": False}, {}
         if method == "auth.test":
             return 200, {"ok": True, "user_id": "UBOT", "bot_id": "BFAKE", "team_id": "T1"}, {}

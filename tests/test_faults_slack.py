@@ -390,3 +390,119 @@ def test_settling_a_pending_digest_when_the_history_cannot_be_read_leaves_it_pen
     outcome, _ = resolve_pending(store, poster, store.get_digest(key))
     assert outcome == "released" and store.get_digest(key)["status"] == "failed"
     assert "2608.30001" not in store.sent_paper_ids("C1")
+
+
+# ---- answers after which the post may have landed; crashes between a digest's messages --------
+def _shown_ids(slack_fake, channel):
+    return [b["block_id"][6:] for m in slack_fake.posted(channel) for b in (m.get("blocks") or [])
+            if str(b.get("block_id", "")).startswith("paper:")]
+
+
+@pytest.mark.parametrize("code", ["internal_error", "fatal_error"])
+def test_an_error_answer_after_which_the_message_landed_is_not_posted_twice(store, slack_fake, poster, code):
+    """chat.postMessage's docs on internal_error / fatal_error: "It's possible some aspect of the
+    operation succeeded". Read as a clear refusal, the digest was marked failed and the next
+    run posted it a second time."""
+    slack_fake.script("chat.postMessage", 200, {"ok": False, "error": code}, process=True)
+    out = deliver(store, ChannelConfig("C1"), make_digest("C1"), poster, SLOT)
+    assert out.status == "posted" and len(top_level(slack_fake, "C1")) == 1
+    assert store.get_digest(digest_key("C1", SLOT))["message_ts"] == top_level(slack_fake, "C1")[0]["ts"]
+    again = deliver(store, ChannelConfig("C1"), make_digest("C1"), poster, SLOT)
+    assert again.status == "skipped-duplicate" and len(top_level(slack_fake, "C1")) == 1
+
+
+def test_an_error_answer_before_the_message_landed_is_checked_then_posted_once(store, slack_fake, poster):
+    slack_fake.script("chat.postMessage", 200, {"ok": False, "error": "internal_error"})
+    out = deliver(store, ChannelConfig("C1"), make_digest("C1"), poster, SLOT)
+    assert out.status == "posted" and len(top_level(slack_fake, "C1")) == 1
+    assert len(slack_fake.calls_to("conversations.history")) == 1
+
+
+def test_a_history_longer_than_the_pages_read_leaves_the_digest_pending(store, slack_fake, poster):
+    """The keyed message may sit beyond the last page read: "not found" must not be concluded (it
+    used to release the digest, and the next delivery posted it a second time)."""
+    from paperbot.recovery import UNCERTAIN, recover_channel
+    key = digest_key("C1", SLOT)
+    store.claim_digest(key, "C1", SLOT, [("2608.10000", 0.5, "w")], owner=None)  # a crashed run's intent
+    import time
+    slack_fake.messages["C1"] = [{"ts": f"{time.time():.6f}", "text": "d", "metadata": digest_metadata(key)}]
+    for i in range(20):  # a busy channel: every page says there is more
+        slack_fake.script("conversations.history", 200, {
+            "ok": True, "has_more": True, "messages": [{"ts": f"{99 - i}.0", "text": "chatter"}],
+            "response_metadata": {"next_cursor": f"c{i}"}})
+    [(outcome, reason)] = recover_channel(store, poster, "C1")
+    assert outcome == UNCERTAIN and "4000 messages" in reason
+    assert store.get_digest(key)["status"] == "pending" and store.sent_paper_ids("C1") == {"2608.10000"}
+    out = deliver(store, ChannelConfig("C1"), make_digest("C1"), poster, SLOT)  # history readable again
+    assert out.status == "skipped-duplicate" and len(top_level(slack_fake, "C1")) == 1
+
+
+def test_a_crash_between_the_main_message_and_its_thread_replies_loses_no_paper(store, slack_fake, poster):
+    """The process dies after the main message, before any reply: the papers meant for the thread
+    were never shown, so they must not stay counted as sent (they were excluded from every later
+    digest)."""
+    digest = make_digest("C1", 30)
+    real = poster.post_message
+
+    def dies_on_reply(channel, text, blocks=None, thread_ts=None, metadata=None):
+        if thread_ts:
+            raise SystemExit("killed")
+        return real(channel, text, blocks, thread_ts, metadata)
+
+    poster.post_message = dies_on_reply
+    with pytest.raises(SystemExit):
+        deliver(store, ChannelConfig("C1", max_papers=30), digest, poster, SLOT)
+    shown = _shown_ids(slack_fake, "C1")
+    assert 0 < len(shown) < 30
+    assert store.sent_paper_ids("C1") == set(shown)
+    assert store.get_digest(digest_key("C1", SLOT))["status"] == "posted"
+
+
+def test_a_crash_before_the_main_message_was_recorded_releases_the_thread_papers(store, slack_fake, poster):
+    """The main message landed but the process died before recording it (row still pending):
+    recovery finds it in the history, records it, and releases the papers only the thread would
+    have shown."""
+    from paperbot.recovery import POSTED, recover_channel
+    digest = make_digest("C1", 30)
+    key = digest_key("C1", SLOT)
+    store.claim_digest(key, "C1", SLOT, [(r.paper.arxiv_id, r.score, "w") for r in digest.items], owner=None)
+    poster.post_message("C1", digest.summary, __import__("bot.blocks").blocks.digest_blocks(digest)[0],
+                        metadata=digest_metadata(key))
+    [(outcome, ts)] = recover_channel(store, poster, "C1")
+    assert outcome == POSTED and ts == top_level(slack_fake, "C1")[0]["ts"]
+    shown = _shown_ids(slack_fake, "C1")
+    assert 0 < len(shown) < 30 and store.sent_paper_ids("C1") == set(shown)
+    assert store.get_digest(key)["paper_count"] == len(shown)
+
+
+def test_a_thread_reply_that_landed_but_timed_out_is_found_in_the_thread(store, slack_fake):
+    """The reply reached Slack but the client timed out: it is looked up in the thread (replies
+    carry their own key) instead of being counted as unposted and repeated in the next digest."""
+    poster = SlackPoster(make_client(TOKEN, slack_fake.url, max_retries=0, timeout=1), interval_s=0,
+                         sleep=lambda s: None)
+    slack_fake.script("chat.postMessage", passthrough=True)  # main message
+    slack_fake.script("chat.postMessage", delay=2, process=True)  # the reply lands; the client times out
+    out = deliver(store, ChannelConfig("C1", max_papers=30), make_digest("C1", 30), poster, SLOT)
+    assert out.status == "posted" and out.error is None
+    shown = _shown_ids(slack_fake, "C1")
+    assert len(shown) == 30 and store.sent_paper_ids("C1") == set(shown)
+    assert len(slack_fake.calls_to("conversations.replies")) == 1
+    assert len(slack_fake.posted("C1")) == 2  # the reply was not posted again
+
+
+def test_any_exception_in_a_thread_reply_hands_its_papers_to_the_next_digest(store, slack_fake, poster):
+    """Not only Slack errors: a bug or a bad setting (an OverflowError from an infinite pacing
+    interval) after the main message used to leave the thread's papers marked sent."""
+    digest = make_digest("C1", 30)
+    real = poster.post_message
+
+    def broken_reply(channel, text, blocks=None, thread_ts=None, metadata=None):
+        if thread_ts:
+            raise OverflowError("timestamp out of range for platform time_t")
+        return real(channel, text, blocks, thread_ts, metadata)
+
+    poster.post_message = broken_reply
+    out = deliver(store, ChannelConfig("C1", max_papers=30), digest, poster, SLOT)
+    assert out.status == "posted" and "OverflowError" in out.error
+    shown = _shown_ids(slack_fake, "C1")
+    assert store.sent_paper_ids("C1") == set(shown) and len(shown) < 30
