@@ -7,10 +7,14 @@ papers plus the rows of the papers that define profiles and collections. `Matrix
 
 * the fingerprint of the model that produced the rows (`model_fingerprint`): a refitted model
   has another vocabulary/IDF, so a cache of another model is discarded on load;
-* `synced_at`: the UTC time the cache was last brought up to date. `sync` re-transforms exactly
-  the papers the store inserted or changed since then (`Store.paper_ids_seen_since`, which
-  follows ``last_seen``: set on insert and on every merge that changed the row), so an updated
-  abstract (a new arXiv version) gets a fresh row.
+* `synced_seq`: the store's change watermark (`Store.change_seq`) the rows are current to.
+  `sync` re-transforms exactly the papers the store inserted or changed after it
+  (`Store.paper_changes_since`), so an updated abstract (a new arXiv version) gets a fresh row.
+  The watermark is a counter taken inside each write transaction, not a clock: a write that
+  commits after a sync always carries a larger value, however long it was open. (Format 1
+  files kept a UTC time and missed papers whose write transaction committed after a sync had
+  moved past the write's start time; they are no longer read, and the next `refresh`
+  rebuilds them from the store.)
 
 `refresh(store, model_path)` is the daily entry point: load the persisted model, refit it only
 when `TfidfModel.needs_refit` says so (age or > 20 % corpus growth) with the memory-bounded
@@ -23,7 +27,6 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +35,7 @@ import scipy.sparse as sp
 from recommender.tfidf import TfidfModel, paper_text
 
 log = logging.getLogger(__name__)
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: `synced_seq` (store change sequence) replaced format 1's `synced_at` time
 TRANSFORM_CHUNK = 5000
 
 
@@ -51,21 +54,19 @@ def cache_path_for(model_path: str | Path) -> Path:
     return p.with_name(p.name + ".matrix.npz")
 
 
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
-
-
 @dataclass
 class MatrixCache:
     """Rows of TF-IDF weights by arXiv id: ``matrix[i]`` is the row of ``ids[i]``.
 
-    `matrix` has shape ``(len(ids), n_terms)``, CSR, float32, L2-normalised rows.
+    `matrix` has shape ``(len(ids), n_terms)``, CSR, float32, L2-normalised rows; the rows
+    are current to the store's change watermark `synced_seq` (`Store.change_seq`, an int;
+    0 = nothing synced).
     """
 
     ids: list[str]
     matrix: sp.csr_matrix
     fingerprint: str
-    synced_at: str
+    synced_seq: int
     _index: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -112,23 +113,26 @@ class MatrixCache:
         m = self.matrix
         np.savez(tmp, format=np.int64(CACHE_FORMAT), ids=np.array(self.ids, dtype=str),
                  data=m.data, indices=m.indices, indptr=m.indptr, shape=np.array(m.shape),
-                 fingerprint=np.array(self.fingerprint), synced_at=np.array(self.synced_at))
+                 fingerprint=np.array(self.fingerprint), synced_seq=np.int64(self.synced_seq))
         os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: str | Path, model: TfidfModel | None = None) -> "MatrixCache | None":
-        """The cache at `path`, or None when absent, unreadable, of another format, or (when
-        `model` is given) produced by a different model."""
+        """The cache at `path`, or None when absent, unreadable, of another format (a format 1
+        file of an earlier paperbot included: its time watermark cannot be trusted, so the
+        caller rebuilds it), or (when `model` is given) produced by a different model."""
         try:
             with np.load(path, allow_pickle=False) as z:
                 if int(z["format"]) != CACHE_FORMAT:
+                    log.info("matrix cache %s has format %s, not %s: it will be rebuilt", path,
+                             int(z["format"]), CACHE_FORMAT)
                     return None
                 fp = str(z["fingerprint"])
                 if model is not None and fp != model_fingerprint(model):
                     return None
                 m = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
                 return cls(ids=[str(a) for a in z["ids"]], matrix=m, fingerprint=fp,
-                           synced_at=str(z["synced_at"]))
+                           synced_seq=int(z["synced_seq"]))
         except (OSError, KeyError, ValueError) as exc:
             if Path(path).exists():
                 log.warning("ignoring unreadable matrix cache %s: %s", path, exc)
@@ -150,18 +154,21 @@ def sync(store, model: TfidfModel, cache: MatrixCache | None) -> tuple[MatrixCac
     """Bring `cache` up to date with the store for `model`; return ``(cache, rows transformed)``.
 
     A missing cache or one of another model is rebuilt from every stored paper; otherwise only
-    papers inserted or changed since ``cache.synced_at`` are (re-)transformed.
+    papers inserted or changed after ``cache.synced_seq`` are (re-)transformed, and
+    ``synced_seq`` moves to the store's watermark read with them (`Store.paper_changes_since`).
+    A write still open during the sync commits with a larger value and is picked up by the next
+    sync. Rows are transformed from the papers as read afterwards, so a row may already be newer
+    than the watermark; the next sync then transforms it once more.
     """
-    started = datetime.now(timezone.utc) - timedelta(seconds=1)  # rows written this second
     fp = model_fingerprint(model)
     if cache is None or cache.fingerprint != fp:
-        ids = store.paper_ids_seen_since("")
+        high, ids = store.paper_changes_since(0)
         X = _transform(model, store, ids)
-        return MatrixCache(ids=ids, matrix=X, fingerprint=fp, synced_at=_iso(started)), len(ids)
-    ids = store.paper_ids_seen_since(cache.synced_at)
+        return MatrixCache(ids=ids, matrix=X, fingerprint=fp, synced_seq=high), len(ids)
+    high, ids = store.paper_changes_since(cache.synced_seq)
     if ids:
         cache.upsert(ids, _transform(model, store, ids))
-    cache.synced_at = _iso(started)
+    cache.synced_seq = high
     return cache, len(ids)
 
 
@@ -182,7 +189,7 @@ def refresh(store, model_path: str | Path, refit_days: int = 7, force: bool = Fa
     if model is None or model.needs_refit(n, refit_days):
         if on_refit is not None:
             on_refit(n)
-        started = datetime.now(timezone.utc) - timedelta(seconds=1)
+        high = store.change_seq()  # read before the papers: later writes exceed it
         ids, texts = [], []
         for p in store.iter_papers():
             ids.append(p.arxiv_id)
@@ -191,13 +198,13 @@ def refresh(store, model_path: str | Path, refit_days: int = 7, force: bool = Fa
         del texts
         model.save(model_path)
         cache = MatrixCache(ids=ids, matrix=X, fingerprint=model_fingerprint(model),
-                            synced_at=_iso(started))
+                            synced_seq=high)
         log.info("fitted TF-IDF on %d papers (%d terms)", len(ids), X.shape[1])
     else:
         loaded = MatrixCache.load(cpath, model)
         cache, n_new = sync(store, model, loaded)
         log.info("matrix cache: %d rows (re)transformed, %d cached", n_new, len(cache))
         if loaded is not None and n_new == 0:
-            return model, cache  # nothing new: the file on disk is current (bar synced_at)
+            return model, cache  # nothing new: the file on disk is current (its synced_seq may lag, which only costs a re-check)
     cache.save(cpath)
     return model, cache

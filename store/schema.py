@@ -84,7 +84,30 @@ def _v3(db: sqlite_utils.Database) -> None:
     db["digests"].create_index(["channel_id", "status"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+def _v4(db: sqlite_utils.Database) -> None:
+    """A change sequence on papers: the matrix cache's sync watermark (`Store.change_seq`).
+
+    ``papers.change_seq`` is the value of the one-row ``change_counter`` table that the write
+    transaction inserting or changing the row took (`Store._next_change_seq`). A transaction
+    holds SQLite's single write lock while it takes a value and until it commits, so values
+    grow in commit order and a transaction that commits after a reader read the counter always
+    carries a larger value; ``last_seen`` (stamped when a write starts, committed maybe seconds
+    later) gives no such guarantee.
+
+    Rows already stored get 1 through the column default and the counter starts at 1, so a
+    reader that has synced nothing (watermark 0) finds every row. A default rather than an
+    ``UPDATE``: an update of every row fires the FTS5 trigger on each and re-indexes the whole
+    table (10.7 s at 47k papers, against 0.5 ms for the ``ALTER TABLE``). The Store always
+    writes the column; the index serves ``change_seq > ?``.
+    """
+    db.execute("create table change_counter (id integer primary key check (id = 0), "
+               "seq integer not null)")
+    db.execute("insert into change_counter (id, seq) values (0, 1)")
+    db.execute("alter table papers add column change_seq integer not null default 1")
+    db["papers"].create_index(["change_seq"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -130,16 +130,21 @@ class Store:
         row whose version is unknown) takes the incoming title/abstract/authors/categories/dates;
         otherwise incoming values only fill empty fields; HF fields (upvotes, ai_keywords,
         githubRepo) take the latest non-empty value.
+
+        Every inserted or changed row gets this transaction's `change_seq` value.
         """
         counts = {"inserted": 0, "updated": 0, "unchanged": 0}
         now = utcnow()
         with self.transaction() as db:
             table = db["papers"]
+            seq: int | None = None  # taken on the first write, so a no-op upsert writes nothing
             for paper in papers:
                 incoming = _paper_row(paper)
                 existing = self._get_row(paper.arxiv_id)
                 if existing is None:
+                    seq = seq or self._next_change_seq(db)
                     incoming["first_seen"] = incoming["last_seen"] = now
+                    incoming["change_seq"] = seq
                     table.insert(incoming)
                     counts["inserted"] += 1
                     continue
@@ -147,7 +152,8 @@ class Store:
                 merged["last_seen"] = now
                 changed = {k: v for k, v in merged.items() if existing.get(k) != v and k != "last_seen"}
                 if changed:
-                    table.update(paper.arxiv_id, {**changed, "last_seen": now})
+                    seq = seq or self._next_change_seq(db)
+                    table.update(paper.arxiv_id, {**changed, "last_seen": now, "change_seq": seq})
                     counts["updated"] += 1
                 else:
                     counts["unchanged"] += 1
@@ -166,7 +172,8 @@ class Store:
         cache on this connection) build far fewer segments than one commit per small batch —
         on the 99k-paper corpus 25 s instead of 38 s. The FTS5 index `papers_fts` stays current
         through the table's triggers. `progress(n)` is called after each batch with the number
-        of input papers handled. Returns ``{"inserted": n, "updated": n, "unchanged": n}``.
+        of input papers handled. Each batch's inserted and changed rows get that batch's
+        `change_seq` value. Returns ``{"inserted": n, "updated": n, "unchanged": n}``.
 
         Raises:
             ValueError: `batch` or `commit_every` < 1.
@@ -230,6 +237,10 @@ class Store:
                         counts["unchanged"] += 1
                 if cols is None:
                     cols = [c.name for c in db["papers"].columns]
+                if new_ids or dirty:
+                    seq = self._next_change_seq(db)
+                    for a in (*new_ids, *dirty):
+                        current[a]["change_seq"] = seq
                 if new_ids:
                     db.conn.executemany(
                         f"insert into papers ({', '.join(cols)}) values ({', '.join('?' * len(cols))})",
@@ -244,6 +255,19 @@ class Store:
             if progress is not None:
                 progress(len(chunk))
         return taken
+
+    def _next_change_seq(self, db: sqlite_utils.Database) -> int:
+        """Take the next value of the papers' change sequence (schema v4, ``change_counter``) for
+        the rows the current write transaction inserts or changes.
+
+        Raises:
+            RuntimeError: called outside a write transaction (the value would not be ordered
+                with other writers' values).
+        """
+        if not db.conn.in_transaction:
+            raise RuntimeError("change_seq values are taken inside a write transaction")
+        db.execute("update change_counter set seq = seq + 1 where id = 0")
+        return db.execute("select seq from change_counter where id = 0").fetchone()[0]
 
     def _get_row(self, arxiv_id: str) -> dict | None:
         rows = list(self.db.query("select * from papers where arxiv_id = ?", [arxiv_id]))
@@ -274,10 +298,31 @@ class Store:
         for row in rows:
             yield _row_to_paper(row)
 
-    def paper_ids_seen_since(self, iso_time: str) -> list[str]:
-        """arXiv ids whose row was inserted or refreshed by a poll at or after `iso_time` (UTC ISO)."""
-        return [r["arxiv_id"] for r in self.db.query(
-            "select arxiv_id from papers where last_seen >= ? order by arxiv_id", [iso_time])]
+    def change_seq(self) -> int:
+        """The papers' change watermark: an int ≥ 1 that every committed row's ``change_seq`` is
+        at most, and that every later committed insert or change of a paper exceeds.
+
+        Each write transaction that inserts or changes papers takes the next value of a counter
+        while it holds SQLite's single write lock (`_next_change_seq`), so values follow commit
+        order; a row committed after this call can never carry a value ≤ the one returned. (A
+        wall-clock stamp such as ``last_seen`` is taken when a write starts and may commit
+        seconds later, behind a reader that has already moved past it.)
+        """
+        return self.db.execute("select seq from change_counter where id = 0").fetchone()[0]
+
+    def paper_changes_since(self, seq: int) -> tuple[int, list[str]]:
+        """``(watermark, arxiv_ids)``: the current `change_seq` and the ids of the papers inserted
+        or changed after `seq` and at or before that watermark, ordered by arXiv id.
+
+        Pass the returned watermark as `seq` next time to get exactly the later changes: the
+        watermark is read first, so a write committing meanwhile carries a larger value and is
+        left for the next call, never skipped. ``seq = 0`` lists every stored paper.
+        """
+        high = self.change_seq()
+        ids = [r[0] for r in self.db.execute(
+            "select arxiv_id from papers where change_seq > ? and change_seq <= ? order by arxiv_id",
+            [int(seq), high])]
+        return high, ids
 
     def papers_first_seen_since(self, iso_time: str) -> list[Paper]:
         """Papers first stored at or after `iso_time` (UTC ISO), newest announcement first."""

@@ -149,19 +149,11 @@ def test_refresh_fits_then_transforms_only_new_and_changed_papers(tmp_path, monk
     model, cache = refresh(store, model_path, sample_size=50)
     assert len(cache) == 100 and cache_path_for(model_path).exists()
     fp = model_fingerprint(model)
-    # pretend the papers were stored long ago and the cache synced after that (last_seen has
-    # one-second resolution, and this test runs within a second)
-    with store.transaction() as db:
-        db.execute("update papers set last_seen = '2020-01-01T00:00:00+00:00'")
-    cache.synced_at = "2021-01-01T00:00:00+00:00"
-    cache.save(cache_path_for(model_path))
     transformed = []
     real_transform = TfidfModel.transform
     monkeypatch.setattr(TfidfModel, "transform", lambda self, t: transformed.append(len(t)) or real_transform(self, t))
     _, c2 = refresh(store, model_path)
     assert transformed == [] and len(c2) == 100
-    c2.synced_at = "2021-01-01T00:00:00+00:00"
-    c2.save(cache_path_for(model_path))
     new = synthetic_papers(5, seed=9, prefix="2405")
     changed = Paper(arxiv_id="2401.00002", version=5, title="entirely different words here",
                     abstract="quantum chromodynamics lattice")
