@@ -94,22 +94,37 @@ def score_matrix(C: sp.csr_matrix, profiles: Sequence[ProfileRows]) -> tuple[np.
 
 
 def top_k(scores: np.ndarray, k: int) -> list[np.ndarray]:
-    """Per profile (column), candidate row numbers of the `k` best scores, best first
-    (ties by row number). Columns of −inf give []."""
+    """Per profile (column), candidate row numbers of the `k` best scores, best first, ties
+    broken by row number — the first `k` of ``np.argsort(-scores[:, j], kind="stable")``, the
+    order `recommender.scoring.rank` and `rank_profile` give.
+
+    `scores` has shape ``(n_candidates, n_profiles)``; returns `n_profiles` int64 arrays of
+    length ``min(k, n_candidates)``. A column whose best `k` scores are all −inf (a profile
+    without positives) gives [].
+
+    `np.argpartition` finds each column's k-th best value; every row scoring at least that
+    value is kept (all rows tied at the cut, not an arbitrary subset of them, which is what
+    argpartition alone returns) and sorted by (−score, row).
+    """
     m, n = scores.shape
     k = min(k, m)
     if k == 0:
         return [np.zeros(0, dtype=np.int64) for _ in range(n)]
-    part = np.argpartition(-scores, k - 1, axis=0)[:k] if k < m else np.tile(np.arange(m)[:, None], (1, n))
+    if k < m:
+        part = np.argpartition(-scores, k - 1, axis=0)[k - 1]  # (n,) row of each column's k-th best
+        kth = scores[part, np.arange(n)]
+    else:
+        kth = scores.min(axis=0)
     out = []
     for j in range(n):
-        rows = part[:, j]
-        col = scores[rows, j]
-        if not np.isfinite(col).any():
+        col = scores[:, j]
+        rows = np.flatnonzero(col >= kth[j])
+        top = col[rows]
+        if not np.isfinite(top).any():
             out.append(np.zeros(0, dtype=np.int64))
             continue
-        order = np.lexsort((rows, -col))
-        out.append(rows[order])
+        order = np.lexsort((rows, -top))[:k]
+        out.append(rows[order].astype(np.int64))
     return out
 
 

@@ -230,6 +230,22 @@ def test_top_k_orders_best_first_and_breaks_ties_by_row():
     assert top_k(np.full((3, 1), -np.inf, dtype=np.float32), 2)[0].tolist() == []
 
 
+def test_top_k_keeps_the_lowest_rows_among_ties_at_the_cut():
+    """argpartition alone picked arbitrary rows among those tied at the k-th value ([51 60 61]
+    for 50 rows tied at 0.5), so rank_many/rank_profiles disagreed with rank's stable sort."""
+    tied = np.zeros((100, 1), dtype=np.float32)
+    tied[50:] = 0.5
+    assert top_k(tied, 3)[0].tolist() == [50, 51, 52]
+    rng = np.random.default_rng(0)
+    scores = rng.choice(np.array([0.1, 0.25, 0.5, 0.7], dtype=np.float32), size=(300, 40))
+    scores[:, 7] = -np.inf
+    for k in (1, 3, 10, 77, 299, 300, 400):
+        got = top_k(scores, k)
+        for j in range(scores.shape[1]):
+            want = [] if j == 7 else np.argsort(-scores[:, j], kind="stable")[:k].tolist()
+            assert got[j].tolist() == want, (k, j)
+
+
 def test_profile_batch_scores_equal_profile_score_and_top_k():
     from recommender.batch import profile_scores, rank_profiles
     from recommender.ranker import PaperMeta, Profile, RankerConfig
