@@ -20,7 +20,7 @@ and scores new papers with one sparse mat-vec plus cheap extra terms::
 with w_i = 1 for a curated paper and FEEDBACK_WEIGHT for a 👍, x and the p_i
 l2-normalised TF-IDF rows (so x·unit(·) is a cosine) and unit(v) = v / ||v||₂.
 Defaults (:class:`RankerConfig`): BETA 1.5, GAMMA 0.05, FEEDBACK_WEIGHT 10,
-W_LIKE_SIM 2.0, W_AUTHOR 0.05, W_NAUTH 0.04, W_HF 0.01.
+W_LIKE_SIM 2.0, W_AUTHOR 0.05, W_NAUTH 0.0 (off), W_HF 0.01.
 
 This is Rocchio relevance feedback (Rocchio 1971, "Relevance feedback in information
 retrieval", in *The SMART Retrieval System*, pp. 313-323; form as in Manning, Raghavan &
@@ -474,8 +474,12 @@ class Profile:
             meta: optional :class:`PaperMeta` or list of n paper dicts (authors,
                 hf_upvotes); without it only the text term is used.
         Returns:
-            float64 array (n,).  The text part is a difference of cosines (≈ [-1.5, 1]);
-            priors add at most a few hundredths per unit of log-count.
+            float64 array (n,).  The text part (:meth:`text_scores`) is x · q, a difference of
+            cosines of non-negative rows, in [-(beta + gamma), 1] = [-1.55, 1] with the
+            defaults, plus ``w_like_sim`` × the max cosine to a 👍 paper once there is one
+            (in [0, 2] with the default 2.0, so the text part can reach 3) minus
+            ``w_dislike_sim`` × the max cosine to a 👎 paper (off by default); priors add
+            at most a few hundredths per unit of log-count.
         Raises:
             ValueError on a column-count or length mismatch.
         """

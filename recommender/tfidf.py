@@ -65,8 +65,10 @@ class TfidfModel:
 
     @classmethod
     def fit(cls, texts: list[str], max_features: int = MAX_FEATURES) -> "TfidfModel":
-        """Fit on `texts` (one per paper). `min_df` is 2 once there are ≥ 50 documents so one-off
-        typos do not enter the vocabulary; `max_df` 0.5 drops corpus-wide boilerplate.
+        """Fit on `texts` (one per paper). `min_df` (`_min_df`) is 5, the evaluated setting, from
+        1,000 documents, 2 from 50 and 1 below, so one-off typos stay out of the vocabulary
+        while a tiny store still gets one; `max_df` 0.5 (from 50 documents, 1.0 below) drops
+        corpus-wide boilerplate.
 
         Raises:
             ValueError: `texts` is empty or holds no usable words.

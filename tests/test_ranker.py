@@ -244,3 +244,32 @@ def test_a_subset_of_prepared_meta_matches_a_fresh_one():
     weights = {"b jones": 1.0, "a smith": 0.5, "c wu": 2.0}
     assert sliced.author_overlap(weights).tolist() == fresh.author_overlap(weights).tolist() == [1.0, 1.5]
     assert sliced.hf_upvotes.tolist() == [7.0, 0.0]
+
+
+def test_the_module_docstring_states_ranker_configs_defaults():
+    """The docstring said W_NAUTH 0.04 while RankerConfig.w_nauth is 0.0."""
+    import re
+
+    import recommender.ranker as R
+    doc = " ".join(R.__doc__.split())
+    stated = doc.split("Defaults (:class:`RankerConfig`):", 1)[1].split("This is Rocchio", 1)[0]
+    pairs = re.findall(r"\b([A-Z][A-Z_]+) ([0-9]+(?:\.[0-9]+)?)", stated)
+    defaults = RankerConfig()
+    assert {name.lower() for name, _ in pairs} >= {"beta", "gamma", "feedback_weight", "w_like_sim",
+                                                   "w_author", "w_nauth", "w_hf"}
+    for name, value in pairs:
+        assert getattr(defaults, name.lower()) == float(value), name
+
+
+def test_text_scores_stay_in_the_documented_range_and_a_like_lifts_them_past_1(vec_X):
+    """Profile.score's docstring: x · q in [-(beta + gamma), 1], plus w_like_sim × a cosine
+    (so up to 1 + w_like_sim) once there is a 👍 — not "≈ [-1.5, 1]"."""
+    _, X = vec_X
+    cfg = RankerConfig()
+    prof = Profile(rows(X, "a1", "a2"), X_negative=rows(X, "b1"), X_background=rows(X, "c1"))
+    s = prof.text_scores(X)
+    assert s.min() >= -(cfg.beta + cfg.gamma) - 1e-9 and s.max() <= 1 + 1e-9
+    assert s[NAMES.index("c1")] < -1.0  # the background paper itself sits near the bottom
+    prof.add_feedback(rows(X, "a3"), 1)
+    s = prof.text_scores(X)
+    assert 1 < s.max() <= 1 + cfg.w_like_sim + 1e-9 and s.min() >= -(cfg.beta + cfg.gamma) - 1e-9

@@ -131,6 +131,16 @@ def test_fit_sampled_equals_fit_when_sample_covers_corpus_and_is_bounded_otherwi
     assert np.allclose(sp.linalg.norm(X2, axis=1)[X2.getnnz(axis=1) > 0], 1, atol=1e-5)
 
 
+def test_min_df_and_max_df_follow_the_documented_corpus_sizes():
+    """TfidfModel.fit's docstring said min_df is 2 from 50 documents; the code uses 5 from 1,000."""
+    for n, min_df, max_df in ((49, 1, 1.0), (50, 2, 0.5), (999, 2, 0.5), (1000, 5, 0.5)):
+        model = TfidfModel.fit([paper_text(p.title, p.abstract) for p in synthetic_papers(n, seed=n)])
+        assert (model.vectorizer.min_df, model.vectorizer.max_df) == (min_df, max_df), n
+    doc = " ".join(TfidfModel.fit.__doc__.split())
+    assert "is 5, the evaluated setting, from 1,000 documents, 2 from 50 and 1 below" in doc
+    assert "max_df` 0.5 (from 50 documents, 1.0 below)" in doc
+
+
 def test_model_pickle_round_trip_keeps_vocabulary_and_output(tmp_path):
     texts = [paper_text(p.title, p.abstract) for p in synthetic_papers(80)]
     for model in (TfidfModel.fit(texts), TfidfModel.fit_sampled(texts, sample_size=40)[0]):
@@ -404,3 +414,4 @@ def test_import_corpus_command_reports_bad_lines_and_keeps_good_ones(tmp_path):
     bad.write_bytes(gzip.compress(("\n".join(good) + "\n").encode())[:-40])
     res = CliRunner().invoke(main, ["import-corpus", "--db", str(tmp_path / "q.db"), "--no-progress", str(bad)])
     assert res.exit_code == 1 and "unreadable" in res.output
+
