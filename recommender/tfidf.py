@@ -134,7 +134,6 @@ class TfidfModel:
         200k terms), one string in milliseconds. sklearn's `stop_words_` (every pruned n-gram, only for
         introspection per its docs) is dropped."""
         state = dict(self.__dict__)
-        state.pop("_search_fingerprint", None)  # memo of recommender.search, not model state
         vec = self.vectorizer
         vocab = getattr(vec, "vocabulary_", None)
         if isinstance(vocab, dict):

@@ -415,3 +415,23 @@ def test_import_corpus_command_reports_bad_lines_and_keeps_good_ones(tmp_path):
     res = CliRunner().invoke(main, ["import-corpus", "--db", str(tmp_path / "q.db"), "--no-progress", str(bad)])
     assert res.exit_code == 1 and "unreadable" in res.output
 
+
+def test_search_keeps_its_fingerprint_memo_off_the_model(tmp_path):
+    """search.py stored a private _search_fingerprint on TfidfModel, which tfidf.py had to know
+    to leave out of the pickle; the memo now lives in recommender.search, keyed weakly."""
+    import gc
+
+    from recommender import search as S
+    store = Store(tmp_path / "s.db")
+    store.bulk_upsert_papers(synthetic_papers(120, seed=8))
+    model, cache = refresh(store, tmp_path / "m.joblib")
+    other, _ = refresh(store, tmp_path / "m2.joblib", force=True)
+    before = dict(vars(model))
+    for m in (model, other, model):
+        S.search(store, m, "reward model", limit=5, matrix=cache)
+        assert S._fingerprint(m) == model_fingerprint(m)
+    assert vars(model).keys() == before.keys() and "_search_fingerprint" not in vars(other)
+    n = len(S._FINGERPRINTS)
+    del other
+    gc.collect()
+    assert len(S._FINGERPRINTS) == n - 1
