@@ -8,6 +8,7 @@ the config file's folder.
 """
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -18,6 +19,11 @@ from bot.slack_client import DEFAULT_SLACK_API_URL
 from feeds.arxiv_rss import ANNOUNCE_TYPES, DEFAULT_ANNOUNCE_TYPES
 
 DEFAULT_SCHEDULE = "0 9 * * mon-fri"  # arXiv announces nothing on weekends
+
+# bounds of numeric settings (config.example.toml documents them)
+MAX_DAYS = 3650  # recommender.candidate_days (1 …) and refit_days (0 … = refit every run): ten years
+MAX_HF_DAYS_BACK = 30  # feeds.hf_daily.days_back: one HF request per day polled
+MAX_POST_INTERVAL_S = 60.0  # slack.post_interval_s: seconds between two messages to one channel
 
 
 class ConfigError(ValueError):
@@ -126,9 +132,22 @@ def _get(table: dict, key: str, where: str, typ, default=None, required: bool = 
     name = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
             list: "a list"}[typ]
     if typ is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # TOML integers have no size limit here; floats stop near 1e308
+            raise ConfigError(f"{where}{key}: expected {name}, got an integer too large for a number") from None
     if typ is int and isinstance(value, bool) or not isinstance(value, typ):
         raise ConfigError(f"{where}{key}: expected {name}, got {value!r}")
+    return value
+
+
+def _in_range(value, lo, hi, key: str, where: str, unit: str = "", hint: str = ""):
+    """`value` when finite and ``lo <= value <= hi``; else a `ConfigError` naming the key
+    (``slack.post_interval_s: must be between 0.0 and 60.0 seconds, got inf``). A bound keeps a
+    typo (``99999999999`` days, ``inf`` seconds, ``nan``) from passing here and failing later
+    mid-run (OverflowError) or silently (a NaN threshold keeps no paper)."""
+    if isinstance(value, float) and not math.isfinite(value) or not lo <= value <= hi:
+        raise ConfigError(f"{where}{key}: must be between {lo} and {hi}{unit}, got {value!r}{hint}")
     return value
 
 
@@ -153,6 +172,15 @@ def _table(parent: dict, key: str, where: str) -> dict:
     return value
 
 
+def _path(table: dict, key: str, where: str, default: str) -> str:
+    """A file path setting: a non-empty string (an empty one would resolve to the config file's
+    folder, and SQLite opens ``""`` as a throw-away temporary database)."""
+    value = _get(table, key, where, str, default)
+    if not value.strip():
+        raise ConfigError(f"{where}{key}: expected a file path, got an empty string")
+    return value
+
+
 def _resolve(base: Path | None, p: str) -> str:
     if base is None or "://" in p or Path(p).is_absolute():
         return p
@@ -169,7 +197,7 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
     cfg = Config()
     db = _table(data, "database", "")
     _known(db, "database.", {"path"})
-    cfg.database = _resolve(base_dir, _get(db, "path", "database.", str, cfg.database))
+    cfg.database = _resolve(base_dir, _path(db, "path", "database.", cfg.database))
 
     feeds = _table(data, "feeds", "")
     _known(feeds, "feeds.", {"arxiv_rss", "arxiv_api", "hf_daily"})
@@ -212,7 +240,8 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
     _known(hf, "feeds.hf_daily.", {"enabled", "days_back", "urls"})
     cfg.hf_daily = HFDailyConfig(
         enabled=_get(hf, "enabled", "feeds.hf_daily.", bool, True),
-        days_back=_get(hf, "days_back", "feeds.hf_daily.", int, 1),
+        days_back=_in_range(_get(hf, "days_back", "feeds.hf_daily.", int, 1), 1, MAX_HF_DAYS_BACK,
+                            "days_back", "feeds.hf_daily.", hint=" (set enabled = false to poll no day)"),
         urls=[_resolve(base_dir, u) for u in _str_list(hf, "urls", "feeds.hf_daily.")])
 
     cur = _table(data, "curated", "")
@@ -241,20 +270,25 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
             raise ConfigError(f"{where}max_papers: must be between 1 and 100, got {ch.max_papers}")
         if ch.when_empty not in ("explain", "skip"):
             raise ConfigError(f"{where}when_empty: expected 'explain' or 'skip', got {ch.when_empty!r}")
+        if ch.min_score is not None:
+            _in_range(ch.min_score, -1.0, 1.0, "min_score", where)
         _check_schedule(ch.schedule, ch.timezone, where)
         cfg.channels.append(ch)
 
     rec = _table(data, "recommender", "")
     _known(rec, "recommender.", {"model_path", "candidate_days", "refit_days"})
     cfg.recommender = RecommenderConfig(
-        model_path=_resolve(base_dir, _get(rec, "model_path", "recommender.", str, "paperbot-model.joblib")),
-        candidate_days=_get(rec, "candidate_days", "recommender.", int, 7),
-        refit_days=_get(rec, "refit_days", "recommender.", int, 7))
+        model_path=_resolve(base_dir, _path(rec, "model_path", "recommender.", "paperbot-model.joblib")),
+        candidate_days=_in_range(_get(rec, "candidate_days", "recommender.", int, 7), 1, MAX_DAYS,
+                                 "candidate_days", "recommender."),
+        refit_days=_in_range(_get(rec, "refit_days", "recommender.", int, 7), 0, MAX_DAYS,
+                             "refit_days", "recommender."))
 
     sl = _table(data, "slack", "")
     _known(sl, "slack.", {"post_interval_s", "thumbs_up", "thumbs_down"})
     cfg.slack = SlackConfig(
-        post_interval_s=_get(sl, "post_interval_s", "slack.", float, 1.0),
+        post_interval_s=_in_range(_get(sl, "post_interval_s", "slack.", float, 1.0), 0.0, MAX_POST_INTERVAL_S,
+                                  "post_interval_s", "slack.", " seconds"),
         thumbs_up=_str_list(sl, "thumbs_up", "slack.", ["+1", "thumbsup"]),
         thumbs_down=_str_list(sl, "thumbs_down", "slack.", ["-1", "thumbsdown"]))
     return cfg
@@ -279,7 +313,9 @@ def load_config(path: str | Path | None = None) -> Config:
     """Load and validate the config file at `path` (or ``$PAPERBOT_CONFIG``).
 
     Raises:
-        ConfigError: no file given, unreadable, invalid TOML (with line), or a bad setting.
+        ConfigError: no file given, unreadable, not UTF-8, invalid TOML (with line), or a bad
+            setting (unknown key, wrong type, out of its documented range, a schedule that never
+            fires).
     """
     path = path or os.environ.get("PAPERBOT_CONFIG")
     if not path:
@@ -290,6 +326,9 @@ def load_config(path: str | Path | None = None) -> Config:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 (a Latin-1 "é" or a binary file lands here)
+        raise ConfigError(f"{p}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                          "save the config file as UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

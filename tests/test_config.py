@@ -69,3 +69,45 @@ def test_secrets_come_from_environment(monkeypatch):
     monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9/api")
     assert cfg.slack_bot_token == "xoxb-from-env"
     assert cfg.slack_api_url == "http://127.0.0.1:9/api/"
+
+
+@pytest.mark.parametrize("data,key", [
+    ({"slack": {"post_interval_s": float("inf")}}, "slack.post_interval_s"),  # OverflowError mid-digest
+    ({"slack": {"post_interval_s": float("nan")}}, "slack.post_interval_s"),
+    ({"slack": {"post_interval_s": -1}}, "slack.post_interval_s"),
+    ({"slack": {"post_interval_s": 10 ** 400}}, "slack.post_interval_s"),  # too big for a float
+    ({"recommender": {"candidate_days": 99999999999}}, "recommender.candidate_days"),  # OverflowError
+    ({"recommender": {"candidate_days": 0}}, "recommender.candidate_days"),
+    ({"recommender": {"refit_days": -1}}, "recommender.refit_days"),
+    ({"feeds": {"hf_daily": {"days_back": 99999999999}}}, "feeds.hf_daily.days_back"),  # OverflowError
+    ({"feeds": {"hf_daily": {"days_back": -3}}}, "feeds.hf_daily.days_back"),  # silently polled nothing
+    ({"feeds": {"hf_daily": {"days_back": 0}}}, "feeds.hf_daily.days_back"),
+    ({"channels": [{"id": "C1", "min_score": float("nan")}]}, "channels[0].min_score"),  # emptied every digest
+    ({"channels": [{"id": "C1", "min_score": float("-inf")}]}, "channels[0].min_score"),
+    ({"channels": [{"id": "C1", "min_score": 5}]}, "channels[0].min_score"),
+    ({"database": {"path": ""}}, "database.path"),  # "" resolved to the config's folder
+    ({"recommender": {"model_path": " "}}, "recommender.model_path"),
+])
+def test_out_of_range_setting_names_the_key(data, key):
+    with pytest.raises(ConfigError) as err:
+        parse_config(data)
+    assert str(err.value).startswith(key + ": ")
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("data", [
+    {"slack": {"post_interval_s": 0}, "recommender": {"candidate_days": 1, "refit_days": 0},
+     "feeds": {"hf_daily": {"days_back": 30}}, "channels": [{"id": "C1", "min_score": -0.05}]},
+    {"slack": {"post_interval_s": 60.0}, "recommender": {"candidate_days": 3650, "refit_days": 3650}},
+])
+def test_settings_at_their_documented_bounds_are_accepted(data):
+    parse_config(data)
+
+
+def test_config_file_that_is_not_utf8_is_one_clear_line(tmp_path):
+    cfg = tmp_path / "latin1.toml"
+    cfg.write_bytes('[[channels]]\nid = "C1"\nname = "#équipe"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1\.toml: not UTF-8 text \(byte 0xe9"):
+        load_config(cfg)
+    res = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg)])
+    assert res.exit_code == 1 and "not UTF-8" in res.output and "Traceback" not in res.output
