@@ -12,6 +12,7 @@ import math
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +296,7 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
 
 
 def _check_schedule(expr: str, tz: str, where: str) -> None:
+    """Raise `ConfigError` for an unknown time zone, an invalid crontab or one that never fires."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from bot.scheduler import cron_trigger
@@ -304,9 +306,13 @@ def _check_schedule(expr: str, tz: str, where: str) -> None:
         raise ConfigError(f"{where}timezone: unknown time zone {tz!r} (use an IANA name such as "
                           "'Europe/London')") from None
     try:
-        cron_trigger(expr, tz)
+        trigger = cron_trigger(expr, tz)
     except ValueError as exc:
         raise ConfigError(f"{where}schedule: invalid cron expression {expr!r} ({exc})") from None
+    # a valid expression may name no real date ("0 9 31 2 *", 31 February): the job would be
+    # scheduled and never run, and the channel would wait for a digest that never comes
+    if trigger.get_next_fire_time(None, datetime.now(timezone.utc)) is None:
+        raise ConfigError(f"{where}schedule: {expr!r} never fires (no such date in any year)")
 
 
 def load_config(path: str | Path | None = None) -> Config:

@@ -39,11 +39,25 @@ def test_example_config_is_valid_and_documents_every_section():
     ({"channels": [{"id": "C1", "when_empty": "maybe"}]}, "channels[0].when_empty"),
     ({"channels": [{"id": "C1", "keywords": ["ok", 3]}]}, "channels[0].keywords[1]"),
     ({"channels": ["C1"]}, "channels[0]"),
+    ({"channels": [{"id": "C1", "schedule": "0 9 31 2 *"}]}, "channels[0].schedule"),  # never fires
+    ({"channels": [{"id": "C1"}, {"id": "C2", "schedule": "0 9 31 4 *"}]}, "channels[1].schedule"),
 ])
 def test_bad_setting_names_the_key(data, key):
     with pytest.raises(ConfigError) as err:
         parse_config(data)
     assert str(err.value).startswith(key)
+
+
+def test_schedule_on_a_date_that_exists_only_in_leap_years_is_accepted():
+    assert parse_config({"channels": [{"id": "C1", "schedule": "0 9 29 2 *"}]}).channels[0].schedule == "0 9 29 2 *"
+
+
+def test_never_firing_schedule_message_says_so(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[[channels]]\nid = "C1"\nschedule = "0 9 31 2 *"\n')
+    res = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg)])
+    assert res.exit_code == 1
+    assert res.output.strip() == "Error: channels[0].schedule: '0 9 31 2 *' never fires (no such date in any year)"
 
 
 def test_cli_bad_config_is_one_clear_line_not_a_traceback(tmp_path):
