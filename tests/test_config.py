@@ -125,3 +125,32 @@ def test_config_file_that_is_not_utf8_is_one_clear_line(tmp_path):
         load_config(cfg)
     res = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg)])
     assert res.exit_code == 1 and "not UTF-8" in res.output and "Traceback" not in res.output
+
+
+def _allowed_keys(data: dict) -> set[str]:
+    """The keys config.py accepts where `data` puts the unknown key ``zzz``, read from its error."""
+    with pytest.raises(ConfigError, match=r"unknown setting \(allowed: ") as err:
+        parse_config(data)
+    return set(str(err.value).split("(allowed: ")[1].rstrip(")").split(", "))
+
+
+def test_example_config_shows_every_setting_config_accepts():
+    """README: "every setting is documented there" — commented-out optional ones included."""
+    import re
+    import tomllib
+
+    text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    doc = tomllib.loads(re.sub(r"(?m)^# (\w+ = )", r"\1", text))  # un-comment optional settings
+    sections = {
+        "database": ({"database": {"zzz": 1}}, doc["database"]),
+        "feeds.arxiv_rss": ({"feeds": {"arxiv_rss": [{"categories": ["cs.LG"], "zzz": 1}]}},
+                            doc["feeds"]["arxiv_rss"][0]),
+        "feeds.arxiv_api": ({"feeds": {"arxiv_api": [{"query": "x", "zzz": 1}]}}, doc["feeds"]["arxiv_api"][0]),
+        "feeds.hf_daily": ({"feeds": {"hf_daily": {"zzz": 1}}}, doc["feeds"]["hf_daily"]),
+        "curated": ({"curated": {"zzz": 1}}, doc["curated"]),
+        "channels": ({"channels": [{"id": "C1", "zzz": 1}]}, doc["channels"][0]),
+        "recommender": ({"recommender": {"zzz": 1}}, doc["recommender"]),
+        "slack": ({"slack": {"zzz": 1}}, doc["slack"]),
+    }
+    for name, (probe, shown) in sections.items():
+        assert _allowed_keys(probe) - set(shown) == set(), f"[{name}] settings missing from config.example.toml"
