@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from feeds.curated import CuratedFormatError, where
-from paperbot.config import Config, ConfigError, load_config
+from paperbot.config import Config, ConfigError, load_config, model_path_for
 from store import Store
 
 
@@ -33,12 +33,13 @@ def _config(path: str | None, required: bool = True) -> Config:
 
 def _open_store(config: Config, db: str | None) -> Store:
     """The store at `db` (``--db``) or the configured one. A ``--db`` override also moves the
-    TF-IDF model next to that database (``lab.db`` → ``lab-model.joblib``): a model and its
-    matrix cache describe one store's papers, and two stores sharing one would each be scored
-    with the other's vocabulary and miss rows in the cache."""
+    TF-IDF model next to that database (`paperbot.config.model_path_for`: ``lab.db`` →
+    ``lab-model.joblib``): a model and its matrix cache describe one store's papers, and two
+    stores sharing one would each be scored with the other's vocabulary and miss rows in the
+    cache."""
     if db and Path(db).resolve() != Path(config.database).resolve():
         config.database = db
-        config.recommender.model_path = str(Path(db).with_name(Path(db).stem + "-model.joblib"))
+        config.recommender.model_path = model_path_for(db)
     return Store(config.database)
 
 
@@ -76,10 +77,8 @@ def demo(db: str | None) -> None:
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="paperbot-demo-") as tmp:
-        cfg = demo_config(Path(db).parent if db else tmp)
-        if db:
-            cfg.database = db
-        store = Store(cfg.database)
+        cfg = demo_config(tmp, db)  # with --db, the model goes next to it (lab.db → lab-model.joblib)
+        store = _open_store(cfg, None)
         click.echo("paperbot demo: polling bundled captures (arXiv RSS/Atom, arXiv API, HF daily papers)…", err=True)
         report = run_once(cfg, store, poster=TerminalPoster())
         _print_sources(report)

@@ -123,6 +123,15 @@ class Config:
         return url if url.endswith("/") else url + "/"
 
 
+def model_path_for(database: str | Path) -> str:
+    """Where the TF-IDF model of the database file `database` lives when the database is chosen
+    by hand (``--db``, the demo): next to it, named after it (``lab.db`` → ``lab-model.joblib``).
+    A model and its matrix cache describe one store's papers; two stores sharing one would each
+    be scored with the other's vocabulary and miss rows in the cache."""
+    db = Path(database)
+    return str(db.with_name(db.stem + "-model.joblib"))
+
+
 # ---- validation helpers ------------------------------------------------------------------
 def _get(table: dict, key: str, where: str, typ, default=None, required: bool = False):
     if key not in table:

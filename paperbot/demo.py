@@ -10,7 +10,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from paperbot.config import ArxivFeedConfig, ArxivQueryConfig, ChannelConfig, Config, HFDailyConfig, RecommenderConfig
+from paperbot.config import (ArxivFeedConfig, ArxivQueryConfig, ChannelConfig, Config, HFDailyConfig,
+                             RecommenderConfig, model_path_for)
 
 
 LISTING_DAYS = ("2025-03-20", "2025-06-10", "2025-09-16", "2025-12-10", "2026-03-18", "2026-06-30")
@@ -21,11 +22,14 @@ def data_path(name: str) -> Path:
     return Path(str(resources.files("paperbot").joinpath("data", name)))
 
 
-def demo_config(workdir: str | Path) -> Config:
-    """The embedded default: bundled sources, a database and model under `workdir`."""
-    workdir = Path(workdir)
+def demo_config(workdir: str | Path, database: str | Path | None = None) -> Config:
+    """The embedded default: bundled sources, the database `database` (default
+    ``workdir/paperbot-demo.db``) and its TF-IDF model next to it, named after it as ``--db``
+    does everywhere (`paperbot.config.model_path_for`: ``lab.db`` → ``lab-model.joblib``), so
+    two demo databases in one folder never share a model."""
+    database = str(database) if database else str(Path(workdir) / "paperbot-demo.db")
     return Config(
-        database=str(workdir / "paperbot-demo.db"),
+        database=database,
         arxiv_feeds=[ArxivFeedConfig(name="arxiv_rss:cs.AI", categories=["cs.AI"],
                                      announce_types=["new", "cross"],
                                      url=data_path("atom_cs.AI_2025-08-20.xml").as_uri())],
@@ -37,5 +41,5 @@ def demo_config(workdir: str | Path) -> Config:
         curated_files=[str(data_path("papers_database.sample.json"))],
         channels=[ChannelConfig(id="#rl-for-code", name="#rl-for-code", collections=["rlhf_code"],
                                 max_papers=10)],
-        recommender=RecommenderConfig(model_path=str(workdir / "paperbot-demo-model.joblib")),
+        recommender=RecommenderConfig(model_path=model_path_for(database)),
     )

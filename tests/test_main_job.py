@@ -133,3 +133,12 @@ def test_run_once_exits_0_only_when_every_source_and_digest_succeeded(tmp_path, 
     refused = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg_path),
                                         "--db", str(tmp_path / "fresh.db")])  # a new slot's digest
     assert "failed" in refused.output and refused.exit_code == 1
+
+
+def test_demo_db_keeps_its_model_next_to_it_named_after_it(tmp_path):
+    """README: `--db FILE` keeps the TF-IDF model next to that file (lab.db → lab-model.joblib);
+    the demo wrote paperbot-demo-model.joblib, shared by every demo database of the folder."""
+    res = CliRunner().invoke(main, ["demo", "--db", str(tmp_path / "lab.db")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "lab-model.joblib").exists()
+    assert not (tmp_path / "paperbot-demo-model.joblib").exists()
