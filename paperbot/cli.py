@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 import tempfile
 import time
@@ -12,6 +13,9 @@ import click
 from feeds.curated import CuratedFormatError, where
 from paperbot.config import Config, ConfigError, load_config, model_path_for
 from store import Store
+from store.schema import SchemaTooNew
+
+_DB_META = "paperbot.database"  # click context meta: the database file the command opened
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -31,19 +35,65 @@ def _config(path: str | None, required: bool = True) -> Config:
         raise click.ClickException(str(exc)) from None
 
 
+def _db_problem(path: str | None, exc: Exception) -> str:
+    """One line for a database error: ``<db path>: <cause>`` (plus what to do, when known)."""
+    cause = str(exc) or type(exc).__name__
+    low = cause.lower()
+    if isinstance(exc, SchemaTooNew):
+        cause += "; upgrade paperbot to open it (downgrades are not supported)"
+    elif "locked" in low:
+        cause += " (another process kept it busy for over 30 s; try again when it is done)"
+    elif "readonly" in low or "read-only" in low:
+        cause += " (check the permissions of the file and of its folder)"
+    elif "disk is full" in low or "disk i/o" in low:
+        cause += " (free some space and run again; work already committed is kept)"
+    elif "not a database" in low or "malformed" in low:
+        cause += " (not an SQLite file, or a damaged one: restore it from `paperbot backup`)"
+    return f"{path or 'the database'}: {cause}"
+
+
+class _Main(click.Group):
+    """The ``paperbot`` group: a database error in any command (a damaged or foreign file, a
+    schema from a newer paperbot, a read-only file, a lock held over the busy timeout, a full
+    disk) ends the command with one ``Error: <db path>: <cause>`` line and exit status 1
+    instead of a traceback. SQLite rolls back the transaction that failed; what earlier
+    transactions committed stays."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (sqlite3.Error, SchemaTooNew) as exc:
+            raise click.ClickException(_db_problem(ctx.meta.get(_DB_META), exc)) from None
+
+
 def _open_store(config: Config, db: str | None) -> Store:
     """The store at `db` (``--db``) or the configured one. A ``--db`` override also moves the
     TF-IDF model next to that database (`paperbot.config.model_path_for`: ``lab.db`` →
     ``lab-model.joblib``): a model and its matrix cache describe one store's papers, and two
     stores sharing one would each be scored with the other's vocabulary and miss rows in the
-    cache."""
+    cache.
+
+    Raises:
+        click.ClickException: one line (the database cannot be created).
+        sqlite3.Error / SchemaTooNew: turned into one line by `_Main`.
+    """
+    if db is not None and not db.strip():
+        raise click.UsageError("--db: expected a file path, got an empty string")
     if db and Path(db).resolve() != Path(config.database).resolve():
         config.database = db
         config.recommender.model_path = model_path_for(db)
-    return Store(config.database)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[_DB_META] = config.database
+    try:
+        return Store(config.database)
+    except OSError as exc:  # its folder cannot be created (permissions, a file in the way)
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise click.ClickException(f"{config.database}: cannot create the database: "
+                                   f"{exc.strerror or exc}{where}") from None
 
 
-@click.group()
+@click.group(cls=_Main)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
 @click.version_option(package_name="paperbot")
 def main(verbose: bool) -> None:
@@ -247,12 +297,13 @@ def status(config_path: str | None, db: str | None) -> None:
 def backup(path: str, config_path: str | None, db: str | None) -> None:
     """Write a consistent copy of the live database to PATH (SQLite online backup; safe while the
     bot runs). PATH must not exist."""
-    import sqlite3
-
+    if db is not None and not db.strip():
+        raise click.UsageError("--db: expected a file path, got an empty string")
     cfg = _config(config_path, required=False)
     source = db or cfg.database
     if not Path(source).exists():
         raise click.ClickException(f"no database at {source} (use --db or --config)")
+    click.get_current_context().meta[_DB_META] = source
     store = Store(source)
     try:
         n = store.backup(path)
