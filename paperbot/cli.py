@@ -13,7 +13,8 @@ import click
 from feeds.curated import CuratedFormatError, where
 from paperbot.config import Config, ConfigError, load_config, model_path_for
 from store import Store
-from store.schema import SchemaTooNew
+from store.schema import SCHEMA_VERSION, SchemaTooNew
+from store.store import BUSY_TIMEOUT_MS
 
 _DB_META = "paperbot.database"  # click context meta: the database file the command opened
 
@@ -66,15 +67,55 @@ class _Main(click.Group):
             raise click.ClickException(_db_problem(ctx.meta.get(_DB_META), exc)) from None
 
 
-def _open_store(config: Config, db: str | None) -> Store:
+def _no_db_hint(config: Config, db: str | None) -> str:
+    return "" if db or config.path else " (give --db FILE, or --config FILE / PAPERBOT_CONFIG)"
+
+
+def _check_database(path: str, must_exist: bool, hint: str = "") -> None:
+    """Refuse, with one line, a file that is not paperbot's before `Store` would add its tables
+    to it: a folder, another application's SQLite file, or (with `must_exist`, for commands that
+    only read or settle what is stored) a missing or empty file — those would otherwise create
+    a database (and its folders) and report an empty one. A damaged file or a locked one raises
+    `sqlite3.Error` (turned into one line by `_Main`); a newer schema is left to `Store`."""
+    p = Path(path)
+    if not p.exists():
+        if must_exist:
+            raise click.ClickException(f"no database at {path}{hint}")
+        return
+    if p.is_dir():
+        raise click.ClickException(f"{path}: is a folder, not a database file")
+    if p.stat().st_size == 0 and not must_exist:
+        return  # an empty file is an empty SQLite database: paperbot creates its tables
+    conn = sqlite3.connect(p.resolve().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        conn.close()
+    if version > SCHEMA_VERSION or (version >= 1 and "papers" in tables):
+        return
+    if not tables and version == 0:
+        if must_exist:
+            raise click.ClickException(f"no database at {path} (the file is empty){hint}")
+        return  # a new SQLite file with nothing in it
+    shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+    raise click.ClickException(f"{path}: not a paperbot database (its tables: {shown or 'none'}); "
+                               "leaving it untouched")
+
+
+def _open_store(config: Config, db: str | None, must_exist: bool = False) -> Store:
     """The store at `db` (``--db``) or the configured one. A ``--db`` override also moves the
     TF-IDF model next to that database (`paperbot.config.model_path_for`: ``lab.db`` →
     ``lab-model.joblib``): a model and its matrix cache describe one store's papers, and two
     stores sharing one would each be scored with the other's vocabulary and miss rows in the
     cache.
 
+    `must_exist`: the command only reads (or settles) what is stored, so a missing database is
+    an error (``no database at …``), not a new empty one. Another application's SQLite file is
+    refused either way (`_check_database`).
+
     Raises:
-        click.ClickException: one line (the database cannot be created).
+        click.ClickException: one line (no such database, not paperbot's, cannot be created).
         sqlite3.Error / SchemaTooNew: turned into one line by `_Main`.
     """
     if db is not None and not db.strip():
@@ -85,6 +126,7 @@ def _open_store(config: Config, db: str | None) -> Store:
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.meta[_DB_META] = config.database
+    _check_database(config.database, must_exist, _no_db_hint(config, db))
     try:
         return Store(config.database)
     except OSError as exc:  # its folder cannot be created (permissions, a file in the way)
@@ -258,7 +300,7 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
 def status(config_path: str | None, db: str | None) -> None:
     """Per source: last outcome, last success, last error and counts; digests; store totals."""
     cfg = _config(config_path, required=False)
-    store = _open_store(cfg, db)
+    store = _open_store(cfg, db, must_exist=True)  # reporting on a database must not create one
     states = store.feed_health()
     if not states:
         click.echo("no source has been polled yet")
@@ -301,9 +343,8 @@ def backup(path: str, config_path: str | None, db: str | None) -> None:
         raise click.UsageError("--db: expected a file path, got an empty string")
     cfg = _config(config_path, required=False)
     source = db or cfg.database
-    if not Path(source).exists():
-        raise click.ClickException(f"no database at {source} (use --db or --config)")
     click.get_current_context().meta[_DB_META] = source
+    _check_database(source, must_exist=True, hint=" (use --db or --config)")
     store = Store(source)
     try:
         n = store.backup(path)
@@ -372,7 +413,7 @@ def digests() -> None:
 @click.option("--db", type=click.Path(dir_okay=False))
 def digests_list(status_: str, limit: int, config_path: str | None, db: str | None) -> None:
     """Newest digests with a status: key, papers, when, Slack ts or error."""
-    store = _open_store(_config(config_path, required=False), db)
+    store = _open_store(_config(config_path, required=False), db, must_exist=True)
     try:
         rows = store.digests(None if status_ == "all" else status_, limit)
     finally:
@@ -399,7 +440,7 @@ def digests_check(config_path: str | None, db: str | None) -> None:
     if not isinstance(poster, SlackPoster):
         raise click.ClickException("no SLACK_BOT_TOKEN: the channel history cannot be read; "
                                    "settle by hand with `paperbot digests resolve KEY --posted|--not-posted`")
-    store = _open_store(cfg, db)
+    store = _open_store(cfg, db, must_exist=True)
     try:
         channels = sorted({r["channel_id"] for r in store.pending_digests()})
         if not channels:
@@ -429,7 +470,7 @@ def digests_resolve(key: str, posted: bool | None, ts: str | None, config_path: 
         raise click.UsageError("give --posted or --not-posted")
     if ts and not posted:
         raise click.UsageError("--ts goes with --posted")
-    store = _open_store(_config(config_path, required=False), db)
+    store = _open_store(_config(config_path, required=False), db, must_exist=True)
     try:
         row = settle_manually(store, key, posted, ts)
     except SettleError as exc:
@@ -462,9 +503,7 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
     except QueryError as exc:
         raise click.UsageError(str(exc)) from None
     cfg = _config(config_path, required=False)
-    if not Path(db or cfg.database).exists():  # a search must not leave an empty database behind
-        raise click.ClickException(f"no database at {db or cfg.database}")
-    store = _open_store(cfg, db)
+    store = _open_store(cfg, db, must_exist=True)  # a search must not leave an empty database behind
     try:
         if not store.count_papers():
             raise click.ClickException(f"no papers in {store.path}: run `paperbot run --once` or "

@@ -93,6 +93,54 @@ def test_write_errors_midway_are_one_line_with_what_to_do(tmp_path, monkeypatch,
     assert hint in res.output
 
 
+@pytest.mark.parametrize("args", [
+    ["status"], ["digests", "list"], ["digests", "resolve", "C1:2026-08-24", "--posted"],
+    ["search", "rlhf"], ["backup", "copy.db"]])
+def test_read_only_commands_never_create_a_database(tmp_path, args):
+    db = tmp_path / "typo" / "pb.db"
+    res = _invoke(*args, "--db", str(db))
+    _one_error_line(res, f"no database at {db}")
+    assert not (tmp_path / "typo").exists()
+
+
+def test_digests_check_does_not_create_a_database(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9/api/")
+    db = tmp_path / "typo" / "pb.db"
+    _one_error_line(_invoke("digests", "check", "--db", str(db)), f"no database at {db}")
+    assert not (tmp_path / "typo").exists()
+
+
+@pytest.mark.parametrize("args", [["status"], ["search", "rlhf"], ["digests", "list"]])
+def test_without_config_or_db_nothing_is_created_in_the_working_directory(tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    res = _invoke(*args)
+    _one_error_line(res, "no database at paperbot.db (give --db FILE, or --config FILE")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [["status"], ["digests", "list"], ["import-corpus", CORPUS, "--no-progress"],
+                                  ["feedback", "--user", "U1", "--paper", "2501.00001", "--down"]])
+def test_another_applications_sqlite_file_is_left_untouched(tmp_path, args):
+    db = tmp_path / "crm.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    before = db.read_bytes()
+    res = _invoke(*args, "--db", str(db))
+    _one_error_line(res, f"{db}: not a paperbot database (its tables: customers)")
+    assert db.read_bytes() == before
+
+
+def test_a_new_or_empty_file_still_becomes_a_database_for_commands_that_write(tmp_path):
+    fresh, empty = tmp_path / "sub" / "fresh.db", tmp_path / "empty.db"
+    empty.touch()
+    for db in (fresh, empty):
+        res = _invoke("import-corpus", CORPUS, "--no-progress", "--db", str(db))
+        assert res.exit_code == 0, res.output
+        assert "6 new" in res.output
+    assert _invoke("status", "--db", str(empty)).exit_code == 0
+
+
 def test_empty_db_option_is_a_usage_error(tmp_path):
     res = _invoke("status", "--db", "")
     assert res.exit_code == 2 and "--db: expected a file path" in res.output
