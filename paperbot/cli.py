@@ -235,13 +235,15 @@ def import_cmd(file: str, config_path: str | None, db: str | None) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @click.option("--db", type=click.Path(dir_okay=False))
-@click.option("--batch", default=5000, show_default=True, help="Papers per executemany batch.")
+@click.option("--batch", default=5000, show_default=True, type=click.IntRange(min=1),
+              help="Papers per executemany batch.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (e.g. in cron logs).")
 def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str | None, batch: int,
                       no_progress: bool) -> None:
     """Bulk-load arXiv corpus JSONL files (.jsonl or .jsonl.gz, one paper a line:
     {arxiv_id, title, abstract, categories, published, authors}) into the database and its
-    full-text index. Bad lines are reported with their line number and skipped."""
+    full-text index. Bad lines are reported with their line number and skipped; when no line
+    of any file is a paper, the command fails (exit 1)."""
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
 
@@ -288,6 +290,10 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
         click.echo(f"skipped {name}:{line}: {why}", err=True)
     if len(skipped) > 20:
         click.echo(f"… and {len(skipped) - 20} more skipped lines", err=True)
+    if n_papers == 0:  # a wrong file (not corpus JSONL) must not read as a successful import
+        raise click.ClickException(
+            f"no paper could be read from {', '.join(Path(f).name for f in files)} ({len(skipped)} lines "
+            "skipped): expected arXiv corpus JSONL, one {arxiv_id, title, abstract, …} object a line")
     size_mb = Path(store.path).stat().st_size / 1e6 if store.path != ":memory:" else 0.0
     click.echo(f"{n_papers:,} papers in {elapsed:.1f}s ({n_papers / max(elapsed, 1e-9):,.0f} papers/s): "
                f"{totals['inserted']:,} new, {totals['updated']:,} updated, {totals['unchanged']:,} unchanged, "

@@ -1,0 +1,45 @@
+"""CLI input checks: bad option values are usage errors (exit 2) and a run that did nothing does
+not report success."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from paperbot.cli import main
+from store import Store
+from tests.conftest import fixture_path
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.mark.parametrize("batch", ["0", "-5"])
+def test_import_corpus_batch_below_one_is_a_usage_error(tmp_path, batch):
+    db = tmp_path / "pb.db"
+    res = _invoke("import-corpus", str(fixture_path("corpus_sample.jsonl")), "--batch", batch,
+                  "--no-progress", "--db", str(db))
+    assert res.exit_code == 2 and "Invalid value for '--batch'" in res.output, res.output
+    assert isinstance(res.exception, SystemExit)  # not a ValueError traceback
+    assert not db.exists()
+
+
+def test_import_corpus_of_a_file_with_no_paper_fails(tmp_path):
+    f = tmp_path / "notes.jsonl"
+    f.write_text("\n".join(["{broken"] + [json.dumps({"title": f"no id {i}"}) for i in range(13)]) + "\n")
+    db = tmp_path / "pb.db"
+    res = _invoke("import-corpus", str(f), "--no-progress", "--db", str(db))
+    assert res.exit_code == 1, res.output
+    assert "Error: no paper could be read from notes.jsonl (14 lines skipped)" in res.output
+    assert "skipped notes.jsonl:1: not JSON" in res.output  # the reasons are still shown
+    assert Store(db).count_papers() == 0
+
+
+def test_import_corpus_with_one_good_file_among_bad_ones_succeeds(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{broken\n")
+    res = _invoke("import-corpus", str(bad), str(fixture_path("corpus_sample.jsonl")), "--no-progress",
+                  "--db", str(tmp_path / "pb.db"))
+    assert res.exit_code == 0 and "6 new" in res.output, res.output
