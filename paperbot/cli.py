@@ -460,19 +460,22 @@ def digests_check(config_path: str | None, db: str | None) -> None:
 
 @digests.command("resolve")
 @click.argument("key")
-@click.option("--posted", "posted", flag_value=True, default=None,
+@click.option("--posted", "posted", is_flag=True,
               help="It is in the channel: record it as posted (its papers stay sent).")
-@click.option("--not-posted", "posted", flag_value=False,
+@click.option("--not-posted", "not_posted", is_flag=True,
               help="It is not in the channel: mark it failed and release its papers to the next digest.")
 @click.option("--ts", help="The Slack message ts, when known (with --posted).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @click.option("--db", type=click.Path(dir_okay=False))
-def digests_resolve(key: str, posted: bool | None, ts: str | None, config_path: str | None,
+def digests_resolve(key: str, posted: bool, not_posted: bool, ts: str | None, config_path: str | None,
                     db: str | None) -> None:
-    """Settle a pending digest KEY (CHANNEL:SLOT) by hand, when its history cannot be read."""
+    """Settle a pending digest KEY (CHANNEL:SLOT) by hand, when its history cannot be read:
+    exactly one of --posted / --not-posted."""
     from paperbot.recovery import SettleError, settle_manually
 
-    if posted is None:
+    if posted and not_posted:  # opposite answers: refuse rather than let the last one win
+        raise click.UsageError("give --posted or --not-posted, not both")
+    if not posted and not not_posted:
         raise click.UsageError("give --posted or --not-posted")
     if ts and not posted:
         raise click.UsageError("--ts goes with --posted")
@@ -535,17 +538,23 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
 @main.command()
 @click.option("--user", "user_id", required=True, help="Slack user id (e.g. U012ABC).")
 @click.option("--paper", "paper", required=True, help="arXiv id or abs/pdf URL.")
-@click.option("--up", "value", flag_value=1, help="👍: more like this.")
-@click.option("--down", "value", flag_value=-1, help="👎: less like this.")
+@click.option("--up", "up", is_flag=True, help="👍: more like this.")
+@click.option("--down", "down", is_flag=True, help="👎: less like this.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @click.option("--db", type=click.Path(dir_okay=False))
-def feedback(user_id: str, paper: str, value: int | None, config_path: str | None, db: str | None) -> None:
-    """Record a 👍/👎 for a user through the same path as Slack buttons and reactions."""
+def feedback(user_id: str, paper: str, up: bool, down: bool, config_path: str | None, db: str | None) -> None:
+    """Record a 👍/👎 for a user through the same path as Slack buttons and reactions: exactly
+    one of --up / --down, and a non-empty --user."""
     from feeds.records import InvalidArxivId, split_arxiv_id
     from recommender import feedback as fb
 
-    if value is None:
+    if up and down:  # opposite votes: refuse rather than let the last one win
+        raise click.UsageError("give --up or --down, not both")
+    if not up and not down:
         raise click.UsageError("give --up or --down")
+    if not user_id.strip():
+        raise click.UsageError("--user: expected a Slack user id (e.g. U012ABC), got an empty string")
+    value = 1 if up else -1
     try:
         arxiv_id, _ = split_arxiv_id(paper)
     except InvalidArxivId as exc:

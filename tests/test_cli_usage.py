@@ -43,3 +43,36 @@ def test_import_corpus_with_one_good_file_among_bad_ones_succeeds(tmp_path):
     res = _invoke("import-corpus", str(bad), str(fixture_path("corpus_sample.jsonl")), "--no-progress",
                   "--db", str(tmp_path / "pb.db"))
     assert res.exit_code == 0 and "6 new" in res.output, res.output
+
+
+def _pending_digest(db) -> None:
+    store = Store(db)
+    store.claim_digest("C1:2026-08-24", "C1", "2026-08-24", [("2608.00001", 0.5, "why")], owner=None)
+    store.close()
+
+
+@pytest.mark.parametrize("flags", [["--up", "--down"], ["--down", "--up"]])
+def test_feedback_up_and_down_together_is_refused_and_nothing_recorded(tmp_path, flags):
+    db = tmp_path / "pb.db"
+    Store(db).close()
+    res = _invoke("feedback", "--user", "U1", "--paper", "2401.00001", *flags, "--db", str(db))
+    assert res.exit_code == 2 and "give --up or --down, not both" in res.output, res.output
+    assert Store(db).feedback_for(user_id="U1") == {}
+
+
+@pytest.mark.parametrize("user", ["", "   "])
+def test_feedback_with_an_empty_user_is_refused(tmp_path, user):
+    db = tmp_path / "pb.db"
+    Store(db).close()
+    res = _invoke("feedback", "--user", user, "--paper", "2401.00001", "--up", "--db", str(db))
+    assert res.exit_code == 2 and "--user: expected a Slack user id" in res.output, res.output
+    assert Store(db).feedback_for(user_id=user) == {}
+
+
+@pytest.mark.parametrize("flags", [["--posted", "--not-posted"], ["--not-posted", "--posted"]])
+def test_resolve_posted_and_not_posted_together_is_refused_and_nothing_settled(tmp_path, flags):
+    db = tmp_path / "pb.db"
+    _pending_digest(db)
+    res = _invoke("digests", "resolve", "C1:2026-08-24", *flags, "--db", str(db))
+    assert res.exit_code == 2 and "give --posted or --not-posted, not both" in res.output, res.output
+    assert Store(db).get_digest("C1:2026-08-24")["status"] == "pending"
