@@ -436,9 +436,16 @@ def digests_list(status_: str, limit: int, config_path: str | None, db: str | No
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @click.option("--db", type=click.Path(dir_okay=False))
 def digests_check(config_path: str | None, db: str | None) -> None:
-    """Settle pending digests now from each channel's history (needs SLACK_BOT_TOKEN)."""
+    """Settle pending digests now from each channel's history (needs SLACK_BOT_TOKEN).
+
+    \b
+    Exit status (for cron):
+      0  every pending digest was settled (or is being posted right now by its own process)
+      1  a digest stays uncertain: its channel history could not be read (settle it by hand
+         with `paperbot digests resolve KEY --posted|--not-posted`)
+    """
     from paperbot.pipeline import make_poster
-    from paperbot.recovery import recover_channel
+    from paperbot.recovery import UNCERTAIN, recover_channel
     from bot.posting import SlackPoster
 
     cfg = _config(config_path, required=False)
@@ -451,11 +458,17 @@ def digests_check(config_path: str | None, db: str | None) -> None:
         channels = sorted({r["channel_id"] for r in store.pending_digests()})
         if not channels:
             click.echo("no pending digests")
+        uncertain = 0
         for channel in channels:
             for outcome, detail in recover_channel(store, poster, channel):
                 click.echo(f"{channel}: {outcome}" + (f" ({detail})" if detail else ""))
+                uncertain += outcome == UNCERTAIN
     finally:
         store.close()
+    if uncertain:  # left pending: a cron job must notice, not read "success"
+        click.echo(f"{uncertain} digest{'s' if uncertain != 1 else ''} still pending: settle by hand with "
+                   "`paperbot digests resolve KEY --posted|--not-posted`", err=True)
+        sys.exit(1)
 
 
 @digests.command("resolve")

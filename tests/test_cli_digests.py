@@ -134,3 +134,17 @@ def test_status_counts_digests_names_failures_and_says_how_to_settle_pending_one
     assert any(line.strip().startswith("failed C1:2026-08-24: ") for line in lines)
     assert "paperbot digests check" in res.output and "paperbot digests resolve KEY" in res.output
     assert lines[-1].startswith("papers: 2 ")
+
+
+def test_check_exits_1_when_a_digest_stays_uncertain(tmp_path, slack_fake, monkeypatch):
+    db = str(tmp_path / "p.db")
+    _pending(db, "C1:2026-08-24", ["2608.00001"])
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("SLACK_API_URL", slack_fake.url)
+    slack_fake.script("conversations.history", body={"ok": False, "error": "missing_scope"})
+    res = _run("digests", "check", "--db", db)
+    assert "C1: uncertain (cannot read the history of C1" in res.output, res.output
+    assert res.exit_code == 1  # cron notices: the digest is still pending
+    assert "1 digest still pending: settle by hand with `paperbot digests resolve KEY" in res.output
+    assert Store(db).get_digest("C1:2026-08-24")["status"] == "pending"
+    assert slack_fake.posted("C1") == []
