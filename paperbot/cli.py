@@ -144,6 +144,9 @@ def main(verbose: bool) -> None:
 
 
 def _print_sources(report) -> None:
+    """One stderr line per configured curated file that could not be imported, then per source."""
+    for path, why in report.curated_errors:
+        click.echo(f"  curated file {path}: FAILED ({why})", err=True)
     for s in report.sources:
         if s.error:
             click.echo(f"  source {s.source}: FAILED ({s.error})", err=True)
@@ -187,9 +190,10 @@ def run(once: bool, config_path: str | None, db: str | None) -> None:
 
     \b
     Exit status (for cron / systemd timers):
-      0  every source polled and every digest delivered
+      0  every source polled, every curated file imported, every digest delivered
       1  a digest failed or its outcome is uncertain (see `paperbot digests list`)
-      3  every digest delivered, but a feed source failed (see `paperbot status`)
+      3  every digest delivered, but a feed source failed (see `paperbot status`) or a
+         curated file could not be imported (missing, unreadable, not the seed format)
     """
     from paperbot.pipeline import run_once
 
@@ -205,9 +209,10 @@ def run(once: bool, config_path: str | None, db: str | None) -> None:
                    + (f" ({d.detail})" if getattr(d, "detail", None) else ""), err=True)
     if any(d.status in ("failed", "uncertain") for d in report.deliveries):
         sys.exit(1)
-    if any(s.error for s in report.sources):
-        # the digest went out without that source's papers, and a feed such as rss.arxiv.org
-        # does not replay a missed day: a cron job should notice, not read "success"
+    if any(s.error for s in report.sources) or report.curated_errors:
+        # the digest went out without that source's papers (or scored without that curated
+        # file's), and a feed such as rss.arxiv.org does not replay a missed day: a cron job
+        # should notice, not read "success"
         sys.exit(3)
 
 

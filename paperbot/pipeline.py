@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.digest import Digest
 from bot.posting import TRANSPORT_ERRORS, DeliveryUncertain, PostResult, SlackPoster, TerminalPoster
 from bot.slack_client import TOKEN_ERRORS, describe_error, error_code, make_client, transport_reason
-from feeds.curated import load_curated, where
+from feeds.curated import CuratedFormatError, load_curated, where
 from feeds.http import Fetcher
 from paperbot.config import ChannelConfig, Config
 from paperbot.digests import channel_digest, load_or_fit_model
@@ -33,6 +33,7 @@ class ImportReport:
 
     collections: dict[str, int] = field(default_factory=dict)  # name -> papers added
     errors: list[tuple[str, int, str]] = field(default_factory=list)  # (category, position, reason)
+    papers: int = 0  # usable entries in the file (imported now or already there)
 
 
 def import_curated(store: Store, path: str) -> ImportReport:
@@ -44,7 +45,7 @@ def import_curated(store: Store, path: str) -> ImportReport:
         feeds.curated.CuratedFormatError / OSError: the file as a whole is unusable.
     """
     parsed = load_curated(path)
-    report = ImportReport(errors=parsed.errors)
+    report = ImportReport(errors=parsed.errors, papers=sum(len(p) for p in parsed.collections.values()))
     for name, papers in parsed.collections.items():
         store.upsert_papers(papers)
         report.collections[name] = store.add_to_collection(name, [p.arxiv_id for p in papers])
@@ -72,6 +73,7 @@ class RunReport:
     sources: list[SourceOutcome] = field(default_factory=list)
     deliveries: list[DeliveryOutcome] = field(default_factory=list)
     n_papers: int = 0
+    curated_errors: list[tuple[str, str]] = field(default_factory=list)  # (configured file, why not imported)
 
 
 def make_poster(config: Config) -> SlackPoster | TerminalPoster:
@@ -182,20 +184,47 @@ def deliver(store: Store, channel: ChannelConfig, digest: Digest, poster, slot: 
     return out
 
 
+def import_configured_curated(store: Store, path: str) -> str | None:
+    """Import one curated file named in the config's ``[curated] files``; None when it went in,
+    else one line saying why not (missing, unreadable, not the seed format, no usable paper).
+    Bad entries of a usable file are logged (warning) and skipped. Never raises for the file
+    itself, so one bad file cannot cost the run its polls (rss.arxiv.org does not replay a missed
+    day); database errors are raised as usual."""
+    try:
+        rep = import_curated(store, path)
+    except FileNotFoundError:
+        return ("no such file; point [curated] files at your group's curated database, in the "
+                "format of paperbot/data/papers_database.sample.json")
+    except IsADirectoryError:
+        return "is a folder, not a curated database file"
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror or exc}"
+    except CuratedFormatError as exc:
+        return str(exc)
+    for cat, pos, reason in rep.errors:
+        log.warning("curated %s: skipped %s: %s", path, where(cat, pos), reason)
+    if rep.papers == 0:
+        skipped = f", {len(rep.errors)} entries or categories skipped" if rep.errors else ""
+        return f"no usable paper in it{skipped}; the format is {{category: [papers]}}"
+    return None
+
+
 def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None = None,
              today: date | None = None, on_refit: Callable[[int], None] | None = None) -> RunReport:
     """Poll every source, refresh the model, build and deliver each config channel's digest once.
 
-    Curated files named in the config are imported first (idempotent). `on_refit(n_papers)` is
-    called before the TF-IDF model is refitted (see `load_or_fit_model`). Channels added from
-    Slack (`/papers subscribe`) and DM digests are posted by `paperbot serve`'s scheduler, not here.
+    Curated files named in the config are imported first (idempotent); a file that cannot be
+    imported is reported in `RunReport.curated_errors` and the run goes on (polling, digests).
+    `on_refit(n_papers)` is called before the TF-IDF model is refitted (see
+    `load_or_fit_model`). Channels added from Slack (`/papers subscribe`) and DM digests are
+    posted by `paperbot serve`'s scheduler, not here.
     """
     today = today or date.today()
-    for path in config.curated_files:
-        rep = import_curated(store, path)
-        for cat, pos, reason in rep.errors:
-            log.warning("curated %s: skipped %s: %s", path, where(cat, pos), reason)
     report = RunReport()
+    for path in config.curated_files:
+        problem = import_configured_curated(store, path)
+        if problem:
+            report.curated_errors.append((path, problem))
     report.sources = poll_all(config, store, fetcher, today=today)
     report.n_papers = store.count_papers()
     failed = sum(1 for s in report.sources if s.error)

@@ -142,3 +142,49 @@ def test_demo_db_keeps_its_model_next_to_it_named_after_it(tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "lab-model.joblib").exists()
     assert not (tmp_path / "paperbot-demo-model.joblib").exists()
+
+
+def _without_broken_source(cfg_path: Path) -> None:
+    text = cfg_path.read_text()
+    start = text.index('[[feeds.arxiv_rss]]\nname = "gone"')
+    cfg_path.write_text(text[:start] + text[text.index("[feeds.hf_daily]"):])
+
+
+def test_bad_curated_files_are_one_line_each_and_the_run_goes_on(tmp_path, slack_fake, monkeypatch):
+    """A missing or non-seed curated file used to stop run --once with a traceback before any
+    source was polled (and rss.arxiv.org does not replay the day)."""
+    cfg_path = _write_config(tmp_path)
+    _without_broken_source(cfg_path)
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "notes.json").write_text("not json")
+    seed = fixture_path("seeds", "papers_database.sample.json")
+    text = cfg_path.read_text().replace(f'files = ["{seed}"]',
+                                        f'files = ["nope.json", "list.json", "notes.json", "{seed}"]')
+    cfg_path.write_text(text)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("SLACK_API_URL", slack_fake.url)
+    res = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg_path)])
+    assert isinstance(res.exception, SystemExit), res.exception  # no traceback
+    lines = res.output.splitlines()
+    assert f"  curated file {tmp_path / 'nope.json'}: FAILED (no such file; point [curated] files at" \
+           " your group's curated database, in the format of paperbot/data/papers_database.sample.json)" in lines
+    assert any(ln.startswith(f"  curated file {tmp_path / 'list.json'}: FAILED (curated database must be a JSON object")
+               for ln in lines)
+    assert any(ln.startswith(f"  curated file {tmp_path / 'notes.json'}: FAILED (curated database is not valid JSON")
+               for ln in lines)
+    assert sum("curated file" in ln for ln in lines) == 3  # the good file is not reported
+    assert "source search: 100 papers" in res.output  # polling went on
+    assert "channel C0RLCODE: posted (5 papers)" in res.output  # and the good file's collection was used
+    assert res.exit_code == 3  # delivered, but an input failed: cron must not read "success"
+
+
+def test_the_example_configs_curated_file_gets_a_clear_message(tmp_path):
+    """config.example.toml names papers_database.json, which does not ship beside it."""
+    from paperbot.pipeline import import_configured_curated
+
+    cfg = load_config(Path(__file__).resolve().parent.parent / "config.example.toml")
+    assert not Path(cfg.curated_files[0]).exists()
+    store = Store(tmp_path / "pb.db")
+    why = import_configured_curated(store, cfg.curated_files[0])
+    assert why.startswith("no such file; point [curated] files at your group's curated database")
+    assert "papers_database.sample.json" in why
