@@ -19,7 +19,7 @@ from bot.slack_client import TOKEN_ERRORS, describe_error, error_code, make_clie
 from feeds.curated import CuratedFormatError, load_curated, where
 from feeds.http import Fetcher
 from paperbot.config import ChannelConfig, Config
-from paperbot.digests import channel_digest, load_or_fit_model
+from paperbot.digests import channel_digest, empty_reason, load_or_fit_model
 from paperbot.poll import SourceOutcome, poll_all
 from paperbot.recovery import UNCERTAIN, digest_key, in_flight, is_abandoned, owner_id, recover_channel
 from store import Store
@@ -209,15 +209,23 @@ def import_configured_curated(store: Store, path: str) -> str | None:
     return None
 
 
+def _nothing_stored_digest(channel: ChannelConfig, day: date, n_failed_sources: int) -> Digest:
+    """A channel's digest when the store holds no paper at all (every source failed, or skipped
+    every item): empty, with the one-line reason other empty digests give."""
+    return Digest(channel_id=channel.id, title=f"Paper digest · {channel.name or channel.id} · {day.isoformat()}",
+                  date=day.isoformat(), empty_reason=empty_reason(day, 0, channel.min_score, n_failed_sources))
+
+
 def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None = None,
              today: date | None = None, on_refit: Callable[[int], None] | None = None) -> RunReport:
     """Poll every source, refresh the model, build and deliver each config channel's digest once.
 
     Curated files named in the config are imported first (idempotent); a file that cannot be
     imported is reported in `RunReport.curated_errors` and the run goes on (polling, digests).
-    `on_refit(n_papers)` is called before the TF-IDF model is refitted (see
-    `load_or_fit_model`). Channels added from Slack (`/papers subscribe`) and DM digests are
-    posted by `paperbot serve`'s scheduler, not here.
+    When the store holds no paper at all, each channel gets an empty digest with its one-line
+    reason (or nothing, with ``when_empty = "skip"``). `on_refit(n_papers)` is called before the
+    TF-IDF model is refitted (see `load_or_fit_model`). Channels added from Slack
+    (`/papers subscribe`) and DM digests are posted by `paperbot serve`'s scheduler, not here.
     """
     today = today or date.today()
     report = RunReport()
@@ -228,9 +236,8 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
     report.sources = poll_all(config, store, fetcher, today=today)
     report.n_papers = store.count_papers()
     failed = sum(1 for s in report.sources if s.error)
-    if report.n_papers == 0:
-        return report
-    model = load_or_fit_model(config, store, on_refit=on_refit)
+    # no paper at all: nothing to fit a model on, but every channel still hears why it is empty
+    model = load_or_fit_model(config, store, on_refit=on_refit) if report.n_papers else None
     poster = poster or make_poster(config)
     token_error: DeliveryOutcome | None = None
     for channel in config.channels:
@@ -242,7 +249,10 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
         if isinstance(poster, SlackPoster):
             # settle digests a crash left pending first, so released papers are candidates again
             recover_channel(store, poster, channel.id)
-        digest = channel_digest(channel, store, model, today, failed, config.recommender.candidate_days)
+        if model is None:
+            digest = _nothing_stored_digest(channel, today, failed)
+        else:
+            digest = channel_digest(channel, store, model, today, failed, config.recommender.candidate_days)
         outcome = deliver(store, channel, digest, poster, today.isoformat(), settle_pending=False)
         report.deliveries.append(outcome)
         if outcome.error_code in TOKEN_ERRORS:

@@ -1,4 +1,5 @@
 """The main job end to end: `paperbot demo`, and `run --once` posting to a Slack Web API fake."""
+import json
 import os
 import subprocess
 import sys
@@ -188,3 +189,57 @@ def test_the_example_configs_curated_file_gets_a_clear_message(tmp_path):
     why = import_configured_curated(store, cfg.curated_files[0])
     assert why.startswith("no such file; point [curated] files at your group's curated database")
     assert "papers_database.sample.json" in why
+
+
+def _empty_store_config(tmp_path: Path, when_empty: str = "explain", source_exists: bool = True) -> Path:
+    """One HF source whose every item is skipped (or a missing one), no curated file: after the
+    poll the store holds no paper at all."""
+    hf = tmp_path / "hf.json"
+    if source_exists:
+        hf.write_text(json.dumps([{"paper": {"title": "no id here"}}, {"paper": {"id": "", "title": "empty id"}}]))
+    cfg = tmp_path / "paperbot.toml"
+    cfg.write_text(f"""
+[database]
+path = "bot.db"
+[feeds.hf_daily]
+urls = ["{hf.as_uri()}"]
+[[channels]]
+id = "C0EMPTY"
+name = "#empty"
+collections = ["rlhf_code"]
+when_empty = "{when_empty}"
+""")
+    return cfg
+
+
+def test_an_empty_store_still_gives_each_channel_its_why_empty_line(tmp_path, slack_fake, monkeypatch):
+    """run_once returned before the channel loop when the store held no paper: the channel got
+    nothing and the exit status said success."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("SLACK_API_URL", slack_fake.url)
+    cfg = load_config(_empty_store_config(tmp_path))
+    report = run_once(cfg, Store(cfg.database), today=date(2026, 8, 24))  # a Monday
+    assert report.n_papers == 0 and report.sources[0].skipped == 2
+    (d,) = report.deliveries
+    assert (d.channel_id, d.status, d.n_papers) == ("C0EMPTY", "posted", 0)
+    assert d.digest.empty_reason == "No new papers since the last digest (a holiday, or the feeds were quiet)."
+    (msg,) = slack_fake.posted("C0EMPTY")
+    assert "No new papers since the last digest" in json.dumps(msg)
+    # the CLI: the channel's line, and exit 0 (no source failed, the digest went out)
+    res = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg.path), "--db", str(tmp_path / "b.db")])
+    assert "channel C0EMPTY: posted (0 papers)" in res.output and res.exit_code == 0, res.output
+
+
+def test_an_empty_store_because_the_only_source_failed_says_so_and_exits_3(tmp_path):
+    cfg = _empty_store_config(tmp_path, source_exists=False)
+    res = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg)])
+    assert "source(s) failed this run" in res.output and "channel C0EMPTY: printed (0 papers)" in res.output
+    assert res.exit_code == 3, res.output
+
+
+def test_an_empty_store_with_when_empty_skip_stays_silent(tmp_path, slack_fake, monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("SLACK_API_URL", slack_fake.url)
+    cfg = load_config(_empty_store_config(tmp_path, when_empty="skip"))
+    (d,) = run_once(cfg, Store(cfg.database), today=date(2026, 8, 24)).deliveries
+    assert d.status == "skipped-empty" and slack_fake.calls_to("chat.postMessage") == []
