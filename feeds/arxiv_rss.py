@@ -5,7 +5,8 @@ description/summary starts ``arXiv:2508.13426v1 Announce Type: cross`` then ``Ab
 the Atom form also carries ``<arxiv:announce_type>`` and ``<dc:creator>`` (comma-joined authors).
 Feeds are rebuilt daily at midnight US Eastern and are empty on Saturday and Sunday. Categories
 are joined with ``+`` (``cs.LG+cs.CL``). The legacy RDF feed (before Feb 2024) put the id in the
-title: ``Title. (arXiv:2306.16270v1 [cs.CL] UPDATED)``.
+title: ``Title. (arXiv:2306.16270v1 [cs.CL] UPDATED)``, flagged nothing (a new submission), ``UPDATED``
+(a replacement) or ``CROSS LISTED`` (a cross-list): announce types ``new``, ``replace``, ``cross``.
 
 Parsing (`parse_feed`) is separate from fetching (`feeds.http`), so tests feed real bytes.
 """
@@ -30,7 +31,14 @@ _HEADER_RE = re.compile(
     r"^\s*arXiv:(?P<rawid>\S+)\s+Announce Type:\s*(?P<type>[a-z\-]+)\s*(?:Abstract:\s*)?",
     re.IGNORECASE,
 )
-_OLD_TITLE_RE = re.compile(r"^(?P<title>.*?)\.?\s*\(arXiv:(?P<rawid>\S+)\s*\[(?P<cat>[^\]]+)\]\s*(?P<flag>[A-Z]*)\)\s*$", re.S)
+# Legacy RDF title suffix: "(arXiv:ID [cat])", "(arXiv:ID [cat] UPDATED)", "(arXiv:ID [cat] CROSS LISTED)".
+# The flag is one or more upper-case words (13 of 3,000 captured legacy items say CROSS LISTED).
+_OLD_TITLE_RE = re.compile(
+    r"^(?P<title>.*?)\.?\s*\(arXiv:(?P<rawid>\S+)\s*\[(?P<cat>[^\]]+)\]\s*(?P<flag>[A-Z]+(?:\s+[A-Z]+)*)?\s*\)\s*$",
+    re.S)
+# legacy flag → announce type of the current feed (help/rss): no flag = a new submission,
+# UPDATED = a replacement, CROSS LISTED = a cross-list; an unknown flag gives no announce type.
+_OLD_FLAG_TYPES = {"": "new", "UPDATED": "replace", "CROSS LISTED": "cross"}
 
 
 class FeedParseError(ValueError):
@@ -140,7 +148,8 @@ def _entry_to_paper(entry, feed_date: str | None) -> Paper:
         if m:  # legacy RDF feed: "Title. (arXiv:2306.16270v1 [cs.CL] UPDATED)"
             arxiv_id, version = split_arxiv_id(m.group("rawid"))
             title = clean_text(m.group("title"))
-            announce_type = "replace" if m.group("flag") == "UPDATED" else announce_type or "new"
+            flag = " ".join((m.group("flag") or "").split())
+            announce_type = announce_type or _OLD_FLAG_TYPES.get(flag)
         else:
             for candidate in (entry.get("id"), entry.get("link")):
                 if candidate:

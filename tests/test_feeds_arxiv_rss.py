@@ -141,3 +141,33 @@ def test_entries_without_a_description_header_fall_back_and_unreadable_ones_are_
     assert set(skipped) == {2, 3}
     assert "no arXiv id in entry 'Nowhere'" in skipped[2]
     assert "2506.00004 has no title" in skipped[3]
+
+
+def test_legacy_rdf_cross_listed_titles_give_id_version_and_cross():
+    """The legacy feed flags a cross-list with two words, ``(arXiv:2304.00485v1 [cs.CR] CROSS
+    LISTED)``: every such real item (13 of 3,000 captured) gets its clean title, its version and
+    announce type ``cross`` (the flagless items are ``new``, ``UPDATED`` ones ``replace``)."""
+    items = [json.loads(line) for line in
+             fixture_path("arxiv_rss", "rss_items_old_format_cross_listed.jsonl").open()]
+    assert len(items) == 13 and all(it["rss_title"].endswith("CROSS LISTED)") for it in items)
+    res = parse_feed(_rss_document(items), keep=None)
+    assert res.skipped == [] and len(res.papers) == 13
+    for it, p in zip(items, res.papers):
+        assert p.arxiv_id == it["arxiv_id"]
+        assert "arXiv:" not in p.title and not p.title.endswith(".")
+        assert p.version is not None
+        assert p.announce_type == "cross"
+    first = res.papers[0]
+    assert (first.title, first.version) == ("Graph Mining for Cybersecurity: A Survey", 1)
+    assert {p.arxiv_id: p.version for p in res.papers}["2209.13974"] == 2
+    assert len(parse_feed(_rss_document(items)).papers) == 13  # kept by the default new + cross
+
+
+def test_legacy_rdf_flags_map_to_announce_types():
+    items = [{"rss_title": f"A title. (arXiv:2306.0000{i}v{i} [cs.CL]{flag})", "arxiv_id": f"2306.0000{i}",
+              "rss_link": f"http://arxiv.org/abs/2306.0000{i}", "rss_description_first1000": "Abstract."}
+             for i, flag in enumerate(["", " UPDATED", " CROSS LISTED", " SOMETHING ELSE"], 1)]
+    got = {p.arxiv_id: p for p in parse_feed(_rss_document(items), keep=None).papers}
+    assert [got[f"2306.0000{i}"].announce_type for i in (1, 2, 3, 4)] == ["new", "replace", "cross", None]
+    assert {p.title for p in got.values()} == {"A title"}
+    assert [got[f"2306.0000{i}"].version for i in (1, 2, 3, 4)] == [1, 2, 3, 4]
