@@ -8,6 +8,11 @@ are joined with ``+`` (``cs.LG+cs.CL``). The legacy RDF feed (before Feb 2024) p
 title: ``Title. (arXiv:2306.16270v1 [cs.CL] UPDATED)``, flagged nothing (a new submission), ``UPDATED``
 (a replacement) or ``CROSS LISTED`` (a cross-list): announce types ``new``, ``replace``, ``cross``.
 
+Dates: Atom's ``<published>`` is ISO 8601 (``2025-08-20T00:00:00-04:00``), RSS 2.0's ``<pubDate>`` is
+RFC 822 (``Mon, 16 Jun 2025 00:00:00 -0400``); both give the announcement day as written, in US
+Eastern time (`feeds.records.iso_date`); an entry without a date takes its channel's (``pubDate``
+for `published`, ``lastBuildDate`` / Atom ``<updated>`` for `updated`).
+
 Parsing (`parse_feed`) is separate from fetching (`feeds.http`), so tests feed real bytes.
 """
 from __future__ import annotations
@@ -116,10 +121,11 @@ def parse_feed(body: bytes | str, keep: Iterable[str] | None = DEFAULT_ANNOUNCE_
         raise FeedParseError("truncated feed: the document ends before its closing </feed> or </rss> tag")
     keep_set = {k.lower() for k in keep} if keep is not None else None
     result = ParseResult(complete=not truncated)
-    try:
-        feed_date = iso_date(parsed.feed.get("updated") or parsed.feed.get("published"))
+    try:  # channel dates, for entries without their own (RSS 2.0: pubDate, lastBuildDate)
+        feed_published = iso_date(parsed.feed.get("published")) or iso_date(parsed.feed.get("updated"))
+        feed_updated = iso_date(parsed.feed.get("updated")) or feed_published
     except (TypeError, AttributeError):
-        feed_date = None
+        feed_published = feed_updated = None
     for pos, entry in enumerate(entries):
         if truncated and pos == len(entries) - 1:
             # the document was cut inside (or right after) this entry: it may be incomplete
@@ -127,7 +133,7 @@ def parse_feed(body: bytes | str, keep: Iterable[str] | None = DEFAULT_ANNOUNCE_
                         "arXiv feed", log)
             continue
         try:
-            paper = _entry_to_paper(entry, feed_date)
+            paper = _entry_to_paper(entry, feed_published, feed_updated)
         except (InvalidArxivId, ValueError, TypeError, AttributeError, KeyError) as exc:
             result.skip(pos, str(exc) or type(exc).__name__, "arXiv feed", log)
             continue
@@ -137,7 +143,7 @@ def parse_feed(body: bytes | str, keep: Iterable[str] | None = DEFAULT_ANNOUNCE_
     return result
 
 
-def _entry_to_paper(entry, feed_date: str | None) -> Paper:
+def _entry_to_paper(entry, feed_published: str | None, feed_updated: str | None) -> Paper:
     description = entry.get("summary") or entry.get("description") or ""
     arxiv_id, version, announce_type, abstract = parse_description(description)
     title = clean_text(entry.get("title"))
@@ -177,8 +183,8 @@ def _entry_to_paper(entry, feed_date: str | None) -> Paper:
         authors=authors,
         categories=categories,
         announce_type=announce_type,
-        published=iso_date(entry.get("published")) or feed_date,
-        updated=iso_date(entry.get("updated")) or feed_date,
+        published=iso_date(entry.get("published")) or feed_published,  # Atom ISO 8601 / RSS 2.0 RFC 822
+        updated=iso_date(entry.get("updated")) or feed_updated,
         abs_url=f"https://arxiv.org/abs/{arxiv_id}",
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
         sources=["arxiv_rss"],

@@ -8,6 +8,7 @@ or the digits of a DOI (``…55395.2022.00035``) are not taken for an id.
 """
 from __future__ import annotations
 
+import email.utils
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -63,7 +64,8 @@ class Paper:
         authors: author names in order.
         categories: arXiv category terms; `primary_category` is the first/primary one.
         announce_type: arXiv announcement type (new, cross, replace, replace-cross) or None.
-        published, updated: ISO dates ``YYYY-MM-DD`` (announcement/first version; last update).
+        published, updated: ISO dates ``YYYY-MM-DD`` (announcement/first version; last update),
+            the day as the source wrote it (see `iso_date`).
         abs_url, pdf_url: links.
         sources: names of the feeds that delivered it (``arxiv_rss``, ``arxiv_api``, ``hf_daily``,
             ``curated``).
@@ -104,11 +106,35 @@ def clean_text(text: str | None) -> str:
 
 
 def iso_date(value: str | None) -> str | None:
-    """First ``YYYY-MM-DD`` of an ISO-8601 timestamp, or None when absent/unparseable."""
+    """The calendar day ``YYYY-MM-DD`` of a timestamp, as written in the timestamp's own offset.
+
+    Two forms are read:
+
+    - ISO 8601 (Atom ``<published>``, the arXiv API, Hugging Face, curated files and the corpus):
+      ``2025-08-20T00:00:00-04:00`` → ``2025-08-20`` (its first ``YYYY-MM-DD``, unchecked:
+      `feeds.sanity` drops a day that does not exist and says so).
+    - RFC 822 / RFC 2822 date-time, which RSS 2.0 prescribes for ``<pubDate>`` and
+      ``<lastBuildDate>`` (https://www.rssboard.org/rss-specification): rss.arxiv.org writes
+      ``Mon, 16 Jun 2025 00:00:00 -0400`` → ``2025-06-16``. Parsed with
+      `email.utils.parsedate_to_datetime` (weekday optional, two-digit years, named zones such
+      as ``GMT``/``EDT``); a string that it cannot read, or a day that does not exist, gives None.
+
+    The day is never converted to UTC: arXiv announces at midnight US Eastern, and that day is
+    the announcement day whatever the offset (``23:30:00 -0400`` is still that day, not the next).
+
+    Returns None when `value` is empty or in neither form.
+    """
     if not value:
         return None
-    m = re.match(r"\s*(\d{4}-\d{2}-\d{2})", str(value))
-    return m.group(1) if m else None
+    text = str(value)
+    m = re.match(r"\s*(\d{4}-\d{2}-\d{2})", text)
+    if m:
+        return m.group(1)
+    try:
+        when = email.utils.parsedate_to_datetime(text.strip())
+    except (ValueError, TypeError, OverflowError, IndexError):
+        return None
+    return when.date().isoformat()  # the string's own offset (a naive datetime for "-0000")
 
 
 @dataclass

@@ -5,7 +5,7 @@ from xml.sax.saxutils import escape
 import pytest
 
 from feeds.arxiv_rss import FeedParseError, feed_url, parse_description, parse_feed
-from feeds.records import InvalidArxivId, split_arxiv_id
+from feeds.records import InvalidArxivId, iso_date, split_arxiv_id
 from tests.conftest import fixture_path
 
 ATOM = fixture_path("arxiv_rss", "atom_cs.AI_2025-08-20.xml").read_bytes()
@@ -33,16 +33,18 @@ def test_announce_type_filter_keeps_configured_types():
     assert parse_feed(ATOM, keep=["replace"]).papers == []
 
 
-def _rss_document(items: list[dict]) -> bytes:
-    """An RSS 2.0 document in rss.arxiv.org's shape around real item strings."""
+def _rss_document(items: list[dict], channel_dates: str = "<pubDate>Mon, 16 Jun 2025 00:00:00 -0400</pubDate>") -> bytes:
+    """An RSS 2.0 document in rss.arxiv.org's shape around real item strings (an item's
+    optional ``pubDate`` key becomes its ``<pubDate>``; `channel_dates` is the channel's date XML)."""
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            '<rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/" version="2.0">',
            "<channel><title>cs.LG updates on arXiv.org</title><link>http://rss.arxiv.org/rss/cs.LG</link>",
-           "<description>cs.LG updates</description><pubDate>Mon, 16 Jun 2025 00:00:00 -0400</pubDate>"]
+           "<description>cs.LG updates</description>" + channel_dates]
     for it in items:
+        pub = f"<pubDate>{escape(it['pubDate'])}</pubDate>" if it.get("pubDate") else ""
         out.append(f"<item><title>{escape(it['rss_title'])}</title><link>{escape(it['rss_link'])}</link>"
                    f"<description>{escape(it['rss_description_first1000'])}</description>"
-                   f"<guid isPermaLink=\"false\">oai:arXiv.org:{it['arxiv_id']}</guid></item>")
+                   f"<guid isPermaLink=\"false\">oai:arXiv.org:{it['arxiv_id']}</guid>{pub}</item>")
     out.append("</channel></rss>")
     return "\n".join(out).encode()
 
@@ -171,3 +173,35 @@ def test_legacy_rdf_flags_map_to_announce_types():
     assert [got[f"2306.0000{i}"].announce_type for i in (1, 2, 3, 4)] == ["new", "replace", "cross", None]
     assert {p.title for p in got.values()} == {"A title"}
     assert [got[f"2306.0000{i}"].version for i in (1, 2, 3, 4)] == [1, 2, 3, 4]
+
+
+def test_rss2_pubdate_rfc822_gives_published_in_its_own_offset():
+    """RSS 2.0 dates are RFC 822 (``<pubDate>Mon, 16 Jun 2025 00:00:00 -0400</pubDate>``, midnight
+    US Eastern, on rss.arxiv.org's items and channel): an item's own pubDate gives `published`,
+    an item without one takes the channel's pubDate (and `updated` the channel's lastBuildDate)."""
+    items = [json.loads(line) for line in fixture_path("arxiv_rss", "rss_items_new_format_sample.jsonl").open()][:3]
+    items[0]["pubDate"] = "Fri, 13 Jun 2025 00:00:00 -0400"
+    items[1]["pubDate"] = "Fri, 13 Jun 2025 23:30:00 -0400"  # 03:30 on the 14th in UTC: not converted
+    res = parse_feed(_rss_document(items, "<lastBuildDate>Tue, 17 Jun 2025 04:00:33 +0000</lastBuildDate>"
+                                          "<pubDate>Mon, 16 Jun 2025 00:00:00 -0400</pubDate>"), keep=None)
+    got = {p.arxiv_id: p for p in res.papers}
+    assert [got[it["arxiv_id"]].published for it in items] == ["2025-06-13", "2025-06-13", "2025-06-16"]
+    assert got[items[2]["arxiv_id"]].updated == "2025-06-17"
+    assert res.repaired == []
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("Mon, 16 Jun 2025 00:00:00 -0400", "2025-06-16"),  # rss.arxiv.org <pubDate>
+    ("Mon, 16 Jun 2025 23:59:59 -0400", "2025-06-16"),  # the string's own day, not UTC's
+    ("Tue, 17 Jun 2025 01:00:00 +0200", "2025-06-17"),
+    ("16 Jun 2025 00:00:00 GMT", "2025-06-16"),  # weekday optional, named zone
+    ("Mon, 16 Jun 25 00:00:00 EDT", "2025-06-16"),  # RFC 822's two-digit year
+    ("2025-08-20T00:00:00-04:00", "2025-08-20"),  # ISO 8601 as before (Atom, arXiv API, HF)
+    ("2025-08-20", "2025-08-20"),
+    ("Mon, 31 Feb 2025 00:00:00 -0400", None),  # no such day
+    ("June 16, 2025", None),
+    ("", None),
+    (None, None),
+])
+def test_iso_date_reads_iso_8601_and_rfc_822(value, expected):
+    assert iso_date(value) == expected
