@@ -31,6 +31,11 @@ class CorpusReader:
     Use: ``reader = CorpusReader(path); for paper in reader: …; reader.skipped``.
     `bytes_read` (compressed bytes consumed so far) lets a caller draw a progress bar against
     the file size.
+
+    Raises (while iterating):
+        CorpusFormatError: the rest of the file cannot be read (a truncated gzip stream); the
+            message names the last line read (``bad.jsonl.gz: unreadable after line 41234: …``),
+            and every paper up to that line has been yielded.
     """
 
     path: Path
@@ -46,6 +51,7 @@ class CorpusReader:
             gz = self.path.suffix == ".gz"
             stream = gzip.GzipFile(fileobj=raw) if gz else raw
             text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
+            line_no = 0  # the last line read, for the error message
             try:
                 for line_no, line in enumerate(text, 1):
                     self.bytes_read = raw.tell()
@@ -57,8 +63,7 @@ class CorpusReader:
                         continue
                     yield paper
             except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
-                raise CorpusFormatError(f"{self.path.name}: unreadable after line "
-                                        f"{len(self.skipped)}: {exc}") from exc
+                raise CorpusFormatError(f"{self.path.name}: unreadable after line {line_no}: {exc}") from exc
             self.bytes_read = raw.tell()
         finally:
             raw.close()

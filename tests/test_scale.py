@@ -113,6 +113,30 @@ def test_corpus_reader_corrupt_gzip_is_a_clear_error(tmp_path):
         list(CorpusReader(path))
 
 
+def _real_corpus_gz(repeat: int = 40) -> bytes:
+    """gzip of the real corpus sample lines, `repeat` times (valid lines only, no blank ones)."""
+    return gzip.compress(fixture_path("corpus_sample.jsonl").read_bytes() * repeat)
+
+
+def _read_until_error(path):
+    """(papers read, the CorpusFormatError) of a reader that must fail."""
+    got = []
+    with pytest.raises(CorpusFormatError) as err:
+        for p in CorpusReader(path):
+            got.append(p)
+    return got, str(err.value)
+
+
+def test_corpus_reader_truncated_gzip_names_the_last_line_read(tmp_path):
+    """A .gz cut short reports the line it stopped after (every line before it was read), not
+    the number of skipped lines (it said "after line 0" whatever the position)."""
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(_real_corpus_gz()[:-2000])
+    got, msg = _read_until_error(path)
+    assert len(got) > 0
+    assert f"unreadable after line {len(got)}:" in msg and "cut.jsonl.gz" in msg
+
+
 def test_parse_corpus_line_versioned_id_and_upvotes():
     p, why = parse_corpus_line(json.dumps({"arxiv_id": "2401.00001v3", "title": "T", "hf_upvotes": 4,
                                            "published": "2024-01-02T00:00:00Z"}))
