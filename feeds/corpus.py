@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,8 @@ class CorpusReader:
     the file size.
 
     Raises (while iterating):
-        CorpusFormatError: the rest of the file cannot be read (a truncated gzip stream); the
+        CorpusFormatError: the rest of the file cannot be read (a truncated or damaged gzip
+            stream, a bad gzip header or CRC); the
             message names the last line read (``bad.jsonl.gz: unreadable after line 41234: …``),
             and every paper up to that line has been yielded.
     """
@@ -62,7 +64,7 @@ class CorpusReader:
                         self.skipped.append((line_no, reason))
                         continue
                     yield paper
-            except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+            except (OSError, EOFError, zlib.error) as exc:  # bad header/CRC: gzip.BadGzipFile (an OSError)
                 raise CorpusFormatError(f"{self.path.name}: unreadable after line {line_no}: {exc}") from exc
             self.bytes_read = raw.tell()
         finally:

@@ -3,6 +3,7 @@ fast model pickling, the matrix cache and the batched scorer. Correctness only â
 measured by bench/run.py, never asserted here."""
 import gzip
 import json
+import zlib
 
 import numpy as np
 import pytest
@@ -135,6 +136,22 @@ def test_corpus_reader_truncated_gzip_names_the_last_line_read(tmp_path):
     got, msg = _read_until_error(path)
     assert len(got) > 0
     assert f"unreadable after line {len(got)}:" in msg and "cut.jsonl.gz" in msg
+
+
+def test_corpus_reader_corrupt_gzip_data_is_a_format_error_with_the_line(tmp_path):
+    """Damaged deflate data in the middle of a .gz makes zlib raise ``zlib.error`` (not an
+    OSError): it is a CorpusFormatError too, naming the last line read, so `import-corpus`
+    prints one error line instead of a traceback."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw deflate, to be wrapped in a gzip member
+    body = deflate.compress(fixture_path("corpus_sample.jsonl").read_bytes() * 40) + deflate.flush(zlib.Z_SYNC_FLUSH)
+    # a sync flush ends on a byte boundary; 0x07 then starts a block of the reserved type 11 (RFC 1951)
+    path = tmp_path / "bad.jsonl.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + body + b"\x07" + b"\x00" * 64)
+    with pytest.raises(zlib.error):  # what zlib itself raises for it
+        gzip.decompress(path.read_bytes())
+    got, msg = _read_until_error(path)
+    assert len(got) > 0
+    assert f"bad.jsonl.gz: unreadable after line {len(got)}:" in msg
 
 
 def test_parse_corpus_line_versioned_id_and_upvotes():
