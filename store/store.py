@@ -339,15 +339,31 @@ class Store:
             f"select arxiv_id, last_seen {_FIRST_SEEN_SINCE}", [iso_time])]
 
     def sample_papers(self, n: int, exclude: set[str] | None = None) -> list[Paper]:
-        """About `n` stored papers spread evenly over the table (every k-th row by rowid, so the
-        same database gives the same sample), minus `exclude`; the ranker's background sample."""
-        total = self.count_papers()
-        if total == 0 or n <= 0:
+        """`n` stored papers spread evenly over the whole table (every paper when fewer are
+        stored), minus `exclude`: the ranker's background sample.
+
+        The papers in storage (rowid) order are taken at positions ``⌊i · total / n⌋`` for
+        i = 0 … n-1, so the first and the latest stored papers are both in it, each stretch of
+        the table gives its share, and the same database gives the same sample. `exclude` (arXiv
+        ids) is removed afterwards, so up to ``len(exclude)`` fewer papers come back. Returned in
+        storage order; [] when `n` ≤ 0 or nothing is stored.
+        """
+        if n <= 0:
             return []
-        stride = max(1, total // n)
-        rows = self.db.query("select * from papers where rowid % ? = 0 order by rowid limit ?", [stride, n])
+        conn = self.db.conn
+        rowids = [r[0] for r in conn.execute("select rowid from papers order by rowid")]
+        total = len(rowids)
+        if total > n:
+            rowids = [rowids[i * total // n] for i in range(n)]
         exclude = exclude or set()
-        return [_row_to_paper(r) for r in rows if r["arxiv_id"] not in exclude]
+        out: list[Paper] = []
+        for i in range(0, len(rowids), 900):
+            part = rowids[i:i + 900]
+            for row in self.db.query(f"select * from papers where rowid in ({','.join('?' * len(part))}) "
+                                     "order by rowid", part):
+                if row["arxiv_id"] not in exclude:
+                    out.append(_row_to_paper(row))
+        return out
 
     def count_papers(self) -> int:
         """Number of stored papers."""

@@ -107,3 +107,30 @@ def test_failed_transaction_rolls_back(store):
             db["papers"].insert({"arxiv_id": "2401.1", "title": "ok"})
             db["papers"].insert({"arxiv_id": "2401.1", "title": "duplicate pk"})
     assert store.count_papers() == 0
+
+
+@pytest.mark.parametrize("total", [2000, 2500, 3999, 4100])
+def test_sample_papers_spreads_over_the_whole_table(store, total):
+    """The background sample covers the whole table, not its oldest rows: with 2,000 ≤ total <
+    4,000 the stride was 1 and LIMIT n took exactly the first n papers stored."""
+    ids = [f"2401.{i:05d}" for i in range(total)]  # stored in this order
+    store.bulk_upsert_papers(Paper(arxiv_id=a, title=f"paper {a}") for a in ids)
+    sample = [p.arxiv_id for p in store.sample_papers(2000)]
+    assert len(sample) == len(set(sample)) == 2000
+    position = {a: i for i, a in enumerate(ids)}
+    where = sorted(position[a] for a in sample)
+    for q in range(4):  # each quarter of the table gives a quarter of the sample
+        in_quarter = sum(q * total // 4 <= w < (q + 1) * total // 4 for w in where)
+        assert abs(in_quarter - 500) <= 1, (q, in_quarter)
+    assert where[0] == 0 and where[-1] >= total - total // 2000 - 1  # from the first to the last
+    assert [p.arxiv_id for p in store.sample_papers(2000)] == sample  # deterministic
+    assert [p.arxiv_id for p in store.sample_papers(2000, exclude={sample[0], sample[5]})] == \
+        sample[1:5] + sample[6:]
+
+
+def test_sample_papers_small_tables_and_sizes(store):
+    assert store.sample_papers(10) == []
+    store.upsert_papers([Paper(arxiv_id=f"2401.{i:05d}", title="t") for i in range(5)])
+    assert [p.arxiv_id for p in store.sample_papers(10)] == [f"2401.{i:05d}" for i in range(5)]
+    assert [p.arxiv_id for p in store.sample_papers(2)] == ["2401.00000", "2401.00002"]
+    assert store.sample_papers(0) == [] and store.sample_papers(-1) == []
