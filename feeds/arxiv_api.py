@@ -126,7 +126,7 @@ def _entry_to_paper(entry) -> Paper:
         version=version,
         title=title,
         abstract=clean_text(entry.get("summary")),
-        authors=[a.get("name") for a in entry.get("authors", []) if a.get("name")],
+        authors=[clean_text(a["name"]) for a in entry.get("authors", []) if clean_text(a.get("name"))],
         categories=categories,
         primary_category=primary,
         published=iso_date(entry.get("published")),

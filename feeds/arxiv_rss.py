@@ -192,11 +192,13 @@ def _entry_to_paper(entry, feed_published: str | None, feed_updated: str | None)
 
 
 def _authors(entry) -> list[str]:
+    """Author names of an entry (``dc:creator`` is one comma-joined string), each with its inner
+    whitespace collapsed to single spaces (`clean_text`)."""
     names: list[str] = []
     for a in entry.get("authors") or []:
         name = a.get("name") if isinstance(a, dict) else None
         if name:
-            names.extend(n.strip() for n in name.split(",") if n.strip())
+            names.extend(clean_text(n) for n in name.split(",") if n.strip())
     if not names and entry.get("author"):
-        names = [n.strip() for n in entry["author"].split(",") if n.strip()]
+        names = [clean_text(n) for n in entry["author"].split(",") if n.strip()]
     return names

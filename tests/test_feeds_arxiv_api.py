@@ -35,6 +35,19 @@ def test_legacy_2016_format():
     assert all(p.title and p.authors for p in page.result.papers)
 
 
+def test_author_names_have_their_inner_whitespace_collapsed():
+    """An API ``<author><name>`` with a no-break space or a line break inside is stored with one
+    plain space (as the RSS parser does), so the store's full-text author index sees the words."""
+    body = api_exchange("id_2104.12255v1_s0_m100_6ae69987ffe1.json")["body"]
+    (p,) = parse_response(body.encode()).result.papers
+    name = p.authors[0]
+    first, rest = name.split(" ", 1)
+    wrapped = body.replace(f"<name>{name}</name>", f"<name>{first}\u00a0\n    {rest}</name>", 1)
+    assert wrapped != body
+    (q,) = parse_response(wrapped.encode()).result.papers
+    assert q.authors == p.authors
+
+
 class RecordedFetcher:
     """Serves recorded exchanges by `start`, records call times on a fake clock."""
 

@@ -205,3 +205,15 @@ def test_rss2_pubdate_rfc822_gives_published_in_its_own_offset():
 ])
 def test_iso_date_reads_iso_8601_and_rfc_822(value, expected):
     assert iso_date(value) == expected
+
+
+def test_author_names_have_their_inner_whitespace_collapsed():
+    """A no-break space, tab or line break inside a dc:creator name is stored as one space:
+    kept verbatim it showed in Slack and, JSON-escaped in the store's full-text index
+    (``Sukai\\tHuang``), glued to the next word, so an author search or follow missed it."""
+    creator = "<dc:creator>Chunhua Liu, Kabir Manandhar Shrestha, Sukai Huang</dc:creator>"
+    assert creator.encode() in ATOM
+    wrapped = ATOM.replace(creator.encode(), "<dc:creator>Chunhua\u00a0Liu, Kabir  Manandhar\n   Shrestha,"
+                                             "\tSukai\tHuang</dc:creator>".encode())
+    first = parse_feed(wrapped).papers[0]
+    assert first.authors == ["Chunhua Liu", "Kabir Manandhar Shrestha", "Sukai Huang"]
