@@ -97,6 +97,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from feeds.records import norm_author  # noqa: E402
 from recommender import evaluation as E  # noqa: E402
 from recommender import ranker as R  # noqa: E402
 
@@ -260,7 +261,7 @@ class Research:
     # -- fourth pass ------------------------------------------------------------------
     def _author_sets(self):
         if not hasattr(self, "_asets"):
-            self._asets = [frozenset(R._norm_author(a) for a in p.get("authors") or []) for p in self.C.papers]
+            self._asets = [frozenset(norm_author(a) for a in p.get("authors") or []) for p in self.C.papers]
         return self._asets
 
     def _earlier(self, split: str) -> np.ndarray:

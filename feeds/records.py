@@ -105,6 +105,18 @@ def clean_text(text: str | None) -> str:
     return re.sub(r"\s+", " ", text or "").strip()
 
 
+def norm_author(name: str) -> str:
+    """An author name in the form names are compared in: lower case, dots read as spaces, runs of
+    whitespace as one space, trimmed (``"Wei  LI"`` → ``"wei li"``, ``"J. Smith"`` → ``"j smith"``).
+
+    Two spellings are the same person only when they normalise equal, so ``"Wei Li"`` is not
+    ``"Wei Liu"``, ``"Zhiwei Li"`` nor ``"Li, Wei"``. Used for the ranker's author prior
+    (`recommender.ranker`) and author follows (`store.Store.author_paper_ids`). Anything that is
+    not a str is read as ``str(name)``.
+    """
+    return " ".join(str(name).lower().replace(".", " ").split())
+
+
 def iso_date(value: str | None) -> str | None:
     """The calendar day ``YYYY-MM-DD`` of a timestamp, as written in the timestamp's own offset.
 

@@ -304,7 +304,7 @@ class PaperbotService:
         """Follow / unfollow an author (their stored papers count as positives)."""
         if follow:
             new = self.store.add_follow(user_id, "author", name)
-            n = len(self.store.search_papers(authors=[name], limit=1000))
+            n = len(self.store.author_paper_ids(name))  # the papers the follow counts (whole name)
             return (f"You now follow {name} ({n} stored paper{'s' if n != 1 else ''})." if new
                     else f"You already follow {name}.")
         return (f"Unfollowed {name}." if self.store.remove_follow(user_id, "author", name)

@@ -7,7 +7,9 @@ Built from the store every time (so recorded feedback is the whole update, see
   keywords as one pseudo-paper (Rocchio-style query expansion), 👍 its members gave on its
   digests; 👎 on its digests are negatives.
 - user: papers of followed collections, keywords as a pseudo-paper, stored papers by followed
-  authors (up to `AUTHOR_PAPERS` each), every paper the user 👍 (buttons, reactions, ``/papers
+  authors (the newest `AUTHOR_PAPERS` of each; the whole name must match one author of the
+  paper after `feeds.records.norm_author`, so following "Wei Li" does not bring in Wei Liu or
+  Zhiwei Li: `Store.author_paper_ids`), every paper the user 👍 (buttons, reactions, ``/papers
   like``); the user's 👎 are negatives.
 
 The production scorer (`recommender.scoring.rank_profile`, i.e. `recommender.ranker.Profile`) takes
@@ -97,7 +99,7 @@ def profile_for_user(store: Store, user_id: str) -> Profile:
     f = store.follows(user_id)
     author_ids: list[str] = []
     for name in f.get("author", []):
-        author_ids += [p.arxiv_id for p, _ in store.search_papers(authors=[name], limit=AUTHOR_PAPERS)]
+        author_ids += store.author_paper_ids(name, limit=AUTHOR_PAPERS)  # whole name, not a substring
     prof = _collect(store, f.get("collection", []), f.get("keyword", []),
                     store.feedback_for(user_id=user_id), author_ids)
     prof.follows += [f"author {a}" for a in f.get("author", [])]

@@ -119,6 +119,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from feeds.records import norm_author
+
 __all__ = [
     "DEFAULT_TFIDF_PARAMS",
     "PRODUCTION_TFIDF_PARAMS",
@@ -300,7 +302,7 @@ class PaperMeta:
         rows, cols = [], []
         for i, names in enumerate(self.authors):
             for a in set(names):
-                j = index.setdefault(_norm_author(a), len(index))
+                j = index.setdefault(norm_author(a), len(index))
                 rows.append(i)
                 cols.append(j)
         self._author_index = index
@@ -319,10 +321,6 @@ class PaperMeta:
             if j is not None:
                 v[j] = w
         return np.asarray(self._incidence @ v).ravel()
-
-
-def _norm_author(name: str) -> str:
-    return " ".join(str(name).lower().replace(".", " ").split())
 
 
 class Profile:
@@ -387,7 +385,7 @@ class Profile:
 
     # -- construction helpers -----------------------------------------------------------
     def _add_authors(self, names: Iterable[str]) -> None:
-        for a in set(_norm_author(n) for n in names or []):
+        for a in set(norm_author(n) for n in names or []):
             if a:
                 self._authors[a] = 1.0
 
