@@ -843,7 +843,8 @@ class Store:
         one) — ranking ``model`` over 40k matches costs ~80 ms, this ~10 ms at 100k papers.
 
         Without tokens: the newest papers matching the filters (bm25 None); author filters
-        are narrowed through the FTS5 ``authors`` column (token-prefix match of each word)
+        are narrowed through the FTS5 ``authors`` column (token-prefix match of each ASCII word
+        that no non-ASCII character touches: the column holds JSON text, ``La\\u00ebtitia``)
         before the exact substring check, instead of scanning every row's JSON.
 
         Filters as in `search_papers`. Returns [] when nothing matches.
@@ -855,7 +856,7 @@ class Store:
         if not quoted:
             narrowed = None
             for a in authors:
-                words = re.findall(r"\w+", a.lower())
+                words = _author_words(a.lower())[0]  # not a word a JSON \uXXXX escape is glued to
                 words = [w for w in words if len(w) > 1] or words  # initials ("T.") match everyone
                 if not words or all(len(w) < 2 for w in words):
                     continue
@@ -984,7 +985,8 @@ class Store:
 
 
 def _author_words(target: str) -> tuple[list[str], list[str]]:
-    """Of a `norm_author` name: ``(words for an FTS5 match, ASCII words for a LIKE match)``.
+    """Of a lower-cased (e.g. `norm_author`) name: ``(words for an FTS5 match, ASCII words for
+    a LIKE match)``.
 
     Both are runs of ASCII letters and digits. FTS5 words are only those whose neighbours are
     ASCII (or the name's ends): in the stored JSON a non-ASCII character becomes ``\\uXXXX``,

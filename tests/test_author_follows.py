@@ -92,3 +92,20 @@ def test_norm_author():
     assert norm_author("  Wei   LI ") == "wei li"
     assert norm_author("J.-P. Smith") == "j -p smith"
     assert norm_author("Wei Li") != norm_author("Wei Liu")
+
+
+def test_search_author_filter_finds_non_ascii_names(store):
+    """The filter-only search narrows through the FTS5 authors column, which holds JSON text
+    (``La\\u00ebtitia``): a word with a non-ASCII letter is not looked up there, so
+    ``author:"Laëtitia Matignon"`` finds the paper instead of nothing."""
+    store.upsert_papers([
+        Paper(arxiv_id="2606.29980", title="Exploration and Online Transfer with Behavioral Foundation Models",
+              authors=["Louis Bagot", "Mathieu Lefort", "Laëtitia Matignon"], published="2026-06-30"),
+        Paper(arxiv_id="2501.00002", title="b", authors=["Jürgen Schmidhuber"], published="2025-01-02"),
+        Paper(arxiv_id="2501.00003", title="c", authors=["Łukasz Kaiser"], published="2025-01-03"),
+    ])
+    for query, expected in [('author:"Laëtitia Matignon"', ["2606.29980"]), ("author:Laëtitia", ["2606.29980"]),
+                            ("author:Matignon", ["2606.29980"]), ("author:Jürgen", ["2501.00002"]),
+                            ('author:"Jürgen Schmidhuber"', ["2501.00002"]), ("author:Łukasz", ["2501.00003"]),
+                            ('author:"Łukasz Kaiser"', ["2501.00003"])]:
+        assert [h.paper.arxiv_id for h in search(store, None, query)] == expected, query
