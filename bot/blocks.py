@@ -2,8 +2,14 @@
 
 Limits from Slack's Block Kit reference (https://api.slack.com/reference/block-kit/blocks):
 ≤ 50 blocks per message, section text ≤ 3,000 characters, header text ≤ 150, button text ≤ 75,
-button value ≤ 2,000, block_id/action_id ≤ 255. mrkdwn needs ``&``, ``<`` and ``>`` escaped
-(https://api.slack.com/reference/surfaces/formatting#escaping).
+button value ≤ 2,000, block_id/action_id ≤ 255; a text object's text ≤ 3,000
+(https://api.slack.com/reference/block-kit/composition-objects#text). mrkdwn needs ``&``, ``<``
+and ``>`` escaped (https://api.slack.com/reference/surfaces/formatting#escaping).
+
+Every limit is a limit on the text Slack receives, i.e. *after* escaping (one ``&`` is five
+characters, ``&amp;``), so untrusted text goes through `escape_within` (escape, then cut between
+escaped characters) and a composed mrkdwn string through `truncate_mrkdwn` (never cuts an entity
+or a ``<…>`` link).
 """
 from __future__ import annotations
 
@@ -14,10 +20,18 @@ MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
 MAX_BUTTON_TEXT = 75
+MAX_CONTEXT_TEXT = 2000  # our own budget for a context line (Slack's text limit is 3,000)
+MAX_TITLE_TEXT = 600     # escaped characters of a paper title in a section
+MAX_AUTHORS_TEXT = 500   # escaped characters of an author line
+MAX_WHY_TEXT = 1000      # escaped characters of a "why" explanation
+MAX_LINK_URL = 500       # a longer badge URL (a code repository) is left out rather than cut
 ACTION_UP = "feedback_up"
 ACTION_DOWN = "feedback_down"
 ACTION_MORE_LIKE = "more_like_this"
 BLOCKS_PER_PAPER = 2  # section + actions
+
+
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -26,8 +40,46 @@ def escape_mrkdwn(text: str) -> str:
 
 
 def truncate(text: str, limit: int) -> str:
-    """Cut `text` to at most `limit` characters, ending with an ellipsis when cut."""
+    """Cut `text` to at most `limit` characters, ending with an ellipsis when cut. For plain
+    text (``plain_text`` objects, button labels); mrkdwn goes through `escape_within` or
+    `truncate_mrkdwn`."""
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def escape_within(text: str, limit: int) -> str:
+    """`text` escaped for mrkdwn and at most `limit` (≥ 1) characters long *after* escaping.
+
+    When it does not fit, whole characters are kept (an ``&`` as all of ``&amp;`` or not at
+    all) and an ellipsis ends it: ``escape_within("a&b", 5) == "a…"``.
+    """
+    escaped = escape_mrkdwn(text)
+    if len(escaped) <= limit:
+        return escaped
+    out, used, budget = [], 0, max(0, limit - 1)
+    for ch in text:
+        piece = _ESCAPES.get(ch, ch)
+        if used + len(piece) > budget:
+            break
+        out.append(piece)
+        used += len(piece)
+    return "".join(out) + "…"
+
+
+def truncate_mrkdwn(text: str, limit: int) -> str:
+    """Cut already-escaped mrkdwn to at most `limit` characters (ellipsis when cut) without
+    leaving half of an entity (``&am``) or of a ``<url|label>`` / ``<@U…>`` sequence: the cut
+    moves back to before it. In escaped text every ``&`` starts an entity and every ``<`` a
+    Slack sequence, so this is all the structure there is to keep whole."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - 1)]
+    lt = cut.rfind("<")
+    if lt > cut.rfind(">"):
+        cut = cut[:lt]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
 
 
 def format_authors(authors: list[str], max_names: int = 4) -> str:
@@ -45,23 +97,28 @@ def badges(rec: Recommendation) -> list[str]:
     out = []
     if p.hf_upvotes is not None:
         out.append(f"🤗 {p.hf_upvotes} upvotes")
-    if p.github_repo:
+    if p.github_repo and len(p.github_repo) <= MAX_LINK_URL and not any(c in p.github_repo for c in "<>|"):
         out.append(f"<{p.github_repo}|code>")
     if p.primary_category:
-        out.append(escape_mrkdwn(p.primary_category))
+        out.append(escape_within(p.primary_category, 100))
     if p.announce_type:
-        out.append(p.announce_type)
+        out.append(escape_within(p.announce_type, 50))
     return out
 
 
 def paper_section(rec: Recommendation, rank: int | None = None) -> dict:
-    """A section block for one paper: linked title, authors, score, badges and the why line."""
+    """A section block for one paper: linked title, authors, score, badges and the why line.
+
+    Shape: ``{"type": "section", "block_id": "paper:<arXiv id>", "text": {"type": "mrkdwn",
+    "text": "*1. <url|title>*\\nauthors · score · badges\\n_Why:_ …"}}``; each part is escaped
+    within its own budget, so the text stays ≤ `MAX_SECTION_TEXT` after escaping."""
     p = rec.paper
     prefix = f"{rank}. " if rank is not None else ""
-    title = f"*{prefix}<{p.abs_url}|{escape_mrkdwn(truncate(p.title, 300))}>*"
-    meta = " · ".join([escape_mrkdwn(format_authors(p.authors)), f"score {rec.score:.2f}", *badges(rec)])
-    why = f"_Why:_ {escape_mrkdwn(truncate(rec.why, 600))}"
-    text = truncate(f"{title}\n{meta}\n{why}", MAX_SECTION_TEXT)
+    title = f"*{prefix}<{p.abs_url}|{escape_within(p.title, MAX_TITLE_TEXT)}>*"
+    meta = " · ".join([escape_within(format_authors(p.authors), MAX_AUTHORS_TEXT), f"score {rec.score:.2f}",
+                       *badges(rec)])
+    why = f"_Why:_ {escape_within(rec.why, MAX_WHY_TEXT)}"
+    text = truncate_mrkdwn(f"{title}\n{meta}\n{why}", MAX_SECTION_TEXT)
     return {"type": "section", "block_id": f"paper:{p.arxiv_id}"[:255], "text": {"type": "mrkdwn", "text": text}}
 
 
@@ -87,13 +144,15 @@ def feedback_actions(arxiv_id: str, more_like: bool = False, chosen: int | None 
 
 
 def header_blocks(digest: Digest) -> list[dict]:
-    """Header plus a context line with counts and what the digest follows."""
+    """Header plus a context line with counts and what the digest follows:
+    ``[{"type": "header", …plain_text ≤ 150}, {"type": "context", "elements": [{"type": "mrkdwn",
+    "text": ≤ MAX_CONTEXT_TEXT after escaping}]}]``."""
     ctx = f"{len(digest.items)} recommended of {digest.n_candidates} new papers"
     if digest.follows:
         ctx += " · following " + ", ".join(digest.follows)
     return [
         {"type": "header", "text": {"type": "plain_text", "text": truncate(digest.title, MAX_HEADER_TEXT), "emoji": True}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": escape_mrkdwn(truncate(ctx, 2000))}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": escape_within(ctx, MAX_CONTEXT_TEXT)}]},
     ]
 
 
@@ -105,7 +164,8 @@ def digest_blocks(digest: Digest, max_blocks: int = MAX_BLOCKS) -> tuple[list[di
     blocks = header_blocks(digest)
     if not digest.items:
         blocks.append({"type": "section", "text": {"type": "mrkdwn",
-                       "text": escape_mrkdwn(digest.empty_reason or "Nothing new today.")}})
+                       "text": escape_within(digest.empty_reason or "Nothing new today.",
+                                                            MAX_SECTION_TEXT)}})
         return blocks, []
     room = (max_blocks - len(blocks)) // BLOCKS_PER_PAPER
     shown, overflow = digest.items[:room], digest.items[room:]

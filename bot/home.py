@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.blocks import escape_mrkdwn, truncate
+from bot.blocks import MAX_SECTION_TEXT, escape_within, truncate, truncate_mrkdwn
 
 MAX_HOME_BLOCKS = 100
 ACTION_DM_TOGGLE = "home_dm_toggle"
@@ -32,7 +32,9 @@ class HomeData:
 
 
 def _section(text: str, button: dict | None = None) -> dict:
-    block = {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, 3000)}}
+    """``{"type": "section", "text": {"type": "mrkdwn", "text": …}, "accessory": button?}`` for
+    already-escaped mrkdwn `text`, cut to `MAX_SECTION_TEXT` without splitting an entity."""
+    block = {"type": "section", "text": {"type": "mrkdwn", "text": truncate_mrkdwn(text, MAX_SECTION_TEXT)}}
     if button:
         block["accessory"] = button
     return block
@@ -61,13 +63,13 @@ def home_view(data: HomeData) -> dict:
     ]
     tail: list[dict] = []
     if data.top_terms:
-        tail.append(_section("*Top profile terms:* " + ", ".join(f"`{escape_mrkdwn(t)}`" for t in data.top_terms)))
+        tail.append(_section("*Top profile terms:* " + ", ".join(f"`{escape_within(t, 100)}`" for t in data.top_terms)))
     else:
         tail.append(_section("*Top profile terms:* none yet — follow a collection or 👍 a paper."))
     tail.append({"type": "divider"})
     tail.append(_section("*Recently 👍*" if data.liked else "*Recently 👍:* nothing yet."))
     for aid, title, url in data.liked[:10]:
-        tail.append(_section(f"• <{url}|{escape_mrkdwn(truncate(title, 200))}> ({aid})"))
+        tail.append(_section(f"• <{url}|{escape_within(title, 400)}> ({aid})"))
     candidates = [c for c in data.collections if c not in data.follows.get("collection", [])][:10]
     if candidates:
         tail.append({"type": "divider"})
@@ -88,7 +90,7 @@ def home_view(data: HomeData) -> dict:
         any_follow = True
         follow_blocks.append(_section(f"*{label}*"))
         for v in values:
-            follow_blocks.append(_section(f"• {escape_mrkdwn(truncate(v, 200))}",
+            follow_blocks.append(_section(f"• {escape_within(v, 400)}",
                                           _button("Unfollow", ACTION_UNFOLLOW, f"{kind}:{v}")))
     if not any_follow:
         follow_blocks.append(_section("*You follow nothing yet.* Follow a collection below, or "

@@ -1,10 +1,12 @@
 """Block Kit for `/papers search` results and for updating feedback buttons: pure functions.
 
-Limits as in `bot.blocks` (≤ 50 blocks per message, section text ≤ 3,000 characters).
+Limits as in `bot.blocks` (≤ 50 blocks per message, section text ≤ 3,000 characters after
+escaping, https://api.slack.com/reference/block-kit/blocks).
 """
 from __future__ import annotations
 
-from bot.blocks import MAX_BLOCKS, MAX_SECTION_TEXT, escape_mrkdwn, feedback_actions, format_authors, truncate
+from bot.blocks import (MAX_AUTHORS_TEXT, MAX_BLOCKS, MAX_CONTEXT_TEXT, MAX_SECTION_TEXT, MAX_TITLE_TEXT,
+                        escape_within, feedback_actions, format_authors, truncate, truncate_mrkdwn)
 from recommender.search import SearchHit
 
 RESULTS_LIMIT = (MAX_BLOCKS - 1) // 2  # header context + (section, actions) per hit
@@ -17,18 +19,20 @@ def results_heading(n: int, query_text: str) -> str:
 
 
 def hit_section(hit: SearchHit, rank: int) -> dict:
-    """One result: linked title, authors, date, categories, the blended score and its parts."""
+    """One result: linked title, authors, date, categories, the blended score and its parts, as
+    ``{"type": "section", "block_id": "paper:<arXiv id>", "text": {"type": "mrkdwn", …}}`` whose
+    text is ≤ `MAX_SECTION_TEXT` after escaping."""
     p = hit.paper
-    title = f"*{rank}. <{p.abs_url or 'https://arxiv.org/abs/' + p.arxiv_id}|{escape_mrkdwn(truncate(p.title, 300))}>*"
-    meta = [escape_mrkdwn(format_authors(p.authors))]
+    title = f"*{rank}. <{p.abs_url or 'https://arxiv.org/abs/' + p.arxiv_id}|{escape_within(p.title, MAX_TITLE_TEXT)}>*"
+    meta = [escape_within(format_authors(p.authors), MAX_AUTHORS_TEXT)]
     if p.published:
-        meta.append(p.published[:10])
+        meta.append(escape_within(p.published[:10], 10))
     if p.primary_category:
-        meta.append(escape_mrkdwn(p.primary_category))
+        meta.append(escape_within(p.primary_category, 100))
     if p.hf_upvotes is not None:
         meta.append(f"🤗 {p.hf_upvotes} upvotes")
     meta.append(f"score {hit.score:.2f} (BM25 {hit.bm25:.2f}, TF-IDF {hit.cosine:.2f})")
-    text = truncate(f"{title}\n{' · '.join(meta)}", MAX_SECTION_TEXT)
+    text = truncate_mrkdwn(f"{title}\n{' · '.join(meta)}", MAX_SECTION_TEXT)
     return {"type": "section", "block_id": f"paper:{p.arxiv_id}"[:255], "text": {"type": "mrkdwn", "text": text}}
 
 
@@ -37,7 +41,7 @@ def search_blocks(query: str, hits: list[SearchHit], heading: str | None = None)
     "More like this" buttons (value = arXiv id). At most `RESULTS_LIMIT` hits are shown."""
     shown = hits[:RESULTS_LIMIT]
     head = heading or results_heading(len(shown), truncate(" ".join(query.split()), 200))
-    blocks: list[dict] = [{"type": "context", "elements": [{"type": "mrkdwn", "text": escape_mrkdwn(head)}]}]
+    blocks: list[dict] = [{"type": "context", "elements": [{"type": "mrkdwn", "text": escape_within(head, MAX_CONTEXT_TEXT)}]}]
     if not shown:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": NO_MATCH}})
     for i, hit in enumerate(shown, 1):

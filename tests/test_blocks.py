@@ -1,11 +1,16 @@
 """Block Kit rendering within Slack's limits, and terminal text."""
 import json
+import re
 
-from bot.blocks import ACTION_DOWN, ACTION_UP, MAX_BLOCKS, digest_blocks, escape_mrkdwn, overflow_blocks
+from bot.blocks import (ACTION_DOWN, ACTION_UP, MAX_BLOCKS, digest_blocks, escape_mrkdwn, escape_within,
+                        overflow_blocks, truncate_mrkdwn)
 from bot.digest import Digest
+from bot.home import HomeData, home_view
+from bot.search_blocks import search_blocks
 from bot.text import render_text
 from feeds.records import Paper
 from recommender.scoring import Recommendation
+from recommender.search import SearchHit
 
 
 def _digest(n: int, long: bool = False) -> Digest:
@@ -71,3 +76,70 @@ def test_escape_mrkdwn():
 def test_terminal_text_lists_rank_score_title_and_why():
     out = render_text(_digest(3))
     assert " 1. [1.000]" in out and "why: shares" in out and "https://arxiv.org/abs/2601.00002" in out
+
+
+# ---- limits hold after escaping, and no cut splits an entity or a <…> sequence -----------------
+def _mrkdwn_texts(blocks):
+    """Every mrkdwn text in `blocks`."""
+    out = []
+
+    def walk(x):
+        if isinstance(x, dict):
+            if x.get("type") == "mrkdwn" and isinstance(x.get("text"), str):
+                out.append(x["text"])
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+    walk(blocks)
+    return out
+
+
+def _well_formed(text: str) -> bool:
+    """Every ``&`` starts a whole entity, and ``<``/``>`` pair up with nothing nested."""
+    if "&" in re.sub(r"&(amp|lt|gt);", "", text):
+        return False
+    depth = 0
+    for ch in text:
+        depth += {"<": 1, ">": -1}.get(ch, 0)
+        if depth not in (0, 1):
+            return False
+    return depth == 0
+
+
+def _hostile_digest() -> Digest:
+    items = []
+    for i in range(3):
+        p = Paper(f"2601.{i:05d}", "&" * 5000 if i == 0 else "<b>" * 2000, "abstract",
+                  authors=["<" * 3000, ">&" * 2000], primary_category="cs.&&" * 100,
+                  github_repo="https://github.com/a/b?x=" + "<" * 600)
+        items.append(Recommendation(p, 0.5, terms=["&" * 400] * 3, nearest_id="2401.00001",
+                                    nearest_title="&" * 90, nearest_sim=0.4))
+    return Digest("C1", "Paper digest", "2026-01-05", items, n_candidates=10, follows=["&" * 200] * 15)
+
+
+def test_texts_stay_within_limits_after_escaping_and_no_entity_is_cut():
+    blocks, _ = digest_blocks(_hostile_digest())
+    texts = _mrkdwn_texts(blocks)
+    assert len(texts) == 4  # the context line and three paper sections
+    assert all(len(t) <= 3000 for t in texts), [len(t) for t in texts]
+    assert all(_well_formed(t) for t in texts), [t[-40:] for t in texts if not _well_formed(t)]
+    context = blocks[1]["elements"][0]["text"]
+    assert context.startswith("3 recommended of 10 new papers · following &amp;&amp;") and context.endswith("…")
+    hits = [SearchHit(p.paper, 0.5, 0.5, 0.5) for p in _hostile_digest().items]
+    for t in _mrkdwn_texts(search_blocks("&" * 3000, hits)):
+        assert len(t) <= 3000 and _well_formed(t), t[-40:]
+    home = home_view(HomeData("U1", follows={"keyword": ["&" * 3000]}, top_terms=["<" * 900] * 10,
+                              liked=[("2601.00000", "&" * 3000, "https://arxiv.org/abs/2601.00000")]))
+    for t in _mrkdwn_texts(home["blocks"]):
+        assert len(t) <= 3000 and _well_formed(t), t[-40:]
+
+
+def test_escape_within_and_truncate_mrkdwn_cut_between_entities():
+    assert escape_within("a&b", 100) == "a&amp;b"
+    assert escape_within("a&b", 5) == "a…" and escape_within("a&b", 7) == "a&amp;b"
+    assert escape_within("&" * 10, 12) == "&amp;&amp;…"
+    assert truncate_mrkdwn("x <https://a.b|t> &amp; y", 10) == "x …"
+    assert truncate_mrkdwn("xy &amp;&amp;", 9) == "xy &amp;…"
+    assert truncate_mrkdwn("short", 10) == "short"
