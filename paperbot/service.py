@@ -21,6 +21,7 @@ import time
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
+from bot.blocks import escape_within
 from bot.digest import Digest
 from bot.home import HomeData
 from bot.scheduler import DigestScheduler, Target, cron_trigger
@@ -435,14 +436,17 @@ class PaperbotService:
                         dm_schedule=self.digest_schedule_summary(user_id, False))
 
     def profile_text(self, user_id: str) -> str:
-        """``/papers profile``: the Home tab's content as one mrkdwn message."""
+        """``/papers profile``: the Home tab's content as one mrkdwn message (every stored value
+        escaped, https://api.slack.com/reference/surfaces/formatting#escaping)."""
         d = self.home_data(user_id)
         lines = ["*Your paper profile*"]
         for kind, label in (("collection", "Collections"), ("keyword", "Keywords"), ("author", "Authors")):
             vals = d.follows.get(kind, [])
-            lines.append(f"*{label}:* " + (", ".join(vals) if vals else "none"))
-        lines.append("*Top terms:* " + (", ".join(d.top_terms) if d.top_terms else "none yet"))
-        lines.append("*Recently 👍:* " + ("; ".join(f"<{u}|{t[:80]}>" for _, t, u in d.liked[:5]) or "none"))
+            lines.append(f"*{label}:* " + (", ".join(escape_within(v, 200) for v in vals) if vals else "none"))
+        lines.append("*Top terms:* " + (", ".join(escape_within(t, 100) for t in d.top_terms) if d.top_terms
+                                        else "none yet"))
+        lines.append("*Recently 👍:* " + ("; ".join(f"<{u}|{escape_within(t, 160)}>" for _, t, u in d.liked[:5])
+                                         or "none"))
         lines.append("*DM digest:* " + (f"on — {d.dm_schedule}" if d.dm_digest else "off"))
         return "\n".join(lines)
 

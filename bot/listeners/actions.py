@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.blocks import ACTION_DOWN, ACTION_MORE_LIKE, ACTION_UP
+from bot.blocks import ACTION_DOWN, ACTION_MORE_LIKE, ACTION_UP, escape_within
 from bot.commands_parser import parse_arxiv_id
 from bot.search_blocks import search_blocks, with_feedback_state
 from recommender import feedback
@@ -47,7 +47,7 @@ def register(app, services) -> None:
                                blocks=with_feedback_state(message["blocks"], aid, counts=counts))
         else:
             paper = services.store.get_paper(aid)
-            title = paper.title[:150] if paper else aid
+            title = escape_within(paper.title, 300) if paper else aid
             respond(response_type="ephemeral", replace_original=False,
                     text=f"{'👍' if value > 0 else '👎'} recorded for “{title}”: "
                          f"{'more' if value > 0 else 'fewer'} papers like it in your digests.")

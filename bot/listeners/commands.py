@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.blocks import escape_within
 from bot.commands_parser import USAGE, USAGES, Command, UsageError, parse_command
 from bot.search_blocks import search_blocks
 from recommender.search import QueryError
@@ -67,7 +68,7 @@ def run_command(services, cmd: Command, body: dict, respond) -> None:
         paper, stored = services.like(user, cmd.value, event_key=f"like:{user}:{body.get('trigger_id') or cmd.value}")
         respond(response_type="ephemeral",
                 text=(f"👍 recorded for <{paper.abs_url or 'https://arxiv.org/abs/' + paper.arxiv_id}|"
-                      f"{paper.title[:200]}>" if stored else "Already recorded."))
+                      f"{escape_within(paper.title, 400)}>" if stored else "Already recorded."))
     elif cmd.name == "profile":
         respond(response_type="ephemeral", text=services.profile_text(user))
     elif cmd.name == "digest_now":

@@ -1,0 +1,50 @@
+"""The real bolt app over HTTP (tests/bot_harness.py): what our replies say and how they are
+escaped, and how hostile or malformed requests are answered."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from feeds.records import Paper
+from tests.bot_harness import BotServer, make_config, seed_store
+
+HOSTILE_TITLE = "Q&A agents: when <think> beats > 1B params"
+HOSTILE_ID = "2401.99991"
+
+
+@pytest.fixture
+def seeded(store):
+    seed_store(store)
+    store.upsert_papers([Paper(HOSTILE_ID, HOSTILE_TITLE, "agents that think", authors=["A <B> & C"],
+                               categories=["cs.AI"])])
+    return store
+
+
+def _unescaped(text: str) -> bool:
+    """True when `text` holds a raw &, < or > that is not an entity or one of our own <url|…>
+    links (https://api.slack.com/reference/surfaces/formatting#escaping)."""
+    import re
+    rest = re.sub(r"<https?://[^<>|]+\|[^<>]*>", "", text)
+    return bool(re.search(r"[<>]|&(?!(amp|lt|gt);)", rest))
+
+
+# ---- 1. titles and stored values are escaped in replies --------------------------------------
+def test_like_reply_button_confirmation_and_profile_escape_titles_and_follows(tmp_path, seeded, slack_fake,
+                                                                             monkeypatch):
+    seeded.add_follow("U6", "keyword", "reward & <safety>")
+    seeded.add_follow("U6", "author", "Smith & Wesson")
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command(f"like {HOSTILE_ID}", user="U6")
+        liked = bot.wait_response(rid)["text"]
+        _, rid = bot.action("feedback_down", HOSTILE_ID, user="U7", ephemeral=True)
+        confirmed = bot.wait_response(rid)["text"]
+        _, rid = bot.command("profile", user="U6")
+        profile = bot.wait_response(rid)["text"]
+    escaped = "Q&amp;A agents: when &lt;think&gt; beats &gt; 1B params"
+    assert liked == f"👍 recorded for <https://arxiv.org/abs/{HOSTILE_ID}|{escaped}>"
+    assert confirmed.startswith(f"👎 recorded for “{escaped}”")
+    assert f"|{escaped}>" in profile
+    assert "*Keywords:* reward &amp; &lt;safety&gt;" in profile and "*Authors:* Smith &amp; Wesson" in profile
+    for text in (liked, confirmed, profile):
+        assert not _unescaped(text), text
