@@ -48,3 +48,23 @@ def test_like_reply_button_confirmation_and_profile_escape_titles_and_follows(tm
     assert "*Keywords:* reward &amp; &lt;safety&gt;" in profile and "*Authors:* Smith &amp; Wesson" in profile
     for text in (liked, confirmed, profile):
         assert not _unescaped(text), text
+
+
+# ---- 3. /papers digest now says what happened ---------------------------------------------------
+def test_digest_now_reports_an_unconfirmed_post_and_a_duplicate_honestly(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command("subscribe rlhf_code")
+        bot.wait_response(rid)
+        # Slack answers 5xx to the post (the message landed) and the history cannot be read
+        slack_fake.script("chat.postMessage", 503, raw=b"<html>503 Service Unavailable</html>", process=True)
+        slack_fake.script("conversations.history", 200, {"ok": False, "error": "missing_scope"})
+        _, rid = bot.command("digest now")
+        uncertain = bot.wait_response(rid)["text"]
+        monkeypatch.setattr(bot.service, "now_slot", lambda: "now:2026-03-02T10:00:00+00:00")
+        _, rid = bot.command("digest now")
+        first = bot.wait_response(rid)["text"]
+        _, rid = bot.command("digest now")  # the same slot again (two clicks in one second)
+        again = bot.wait_response(rid)["text"]
+    assert "Digest posted" not in uncertain and "did not confirm" in uncertain and "missing_scope" in uncertain
+    assert first.startswith("Digest posted: ")
+    assert again == "This digest was already posted, or is being posted right now; it is not posted twice."

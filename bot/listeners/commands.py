@@ -47,6 +47,23 @@ def register(app, services) -> None:
                     "Sorry, something went wrong; the error was logged. Try again later.")
 
 
+def digest_now_reply(status: str, n_papers: int, error: str | None = None) -> str:
+    """The ``/papers digest now`` answer for a `paperbot.pipeline.DeliveryOutcome` status
+    (posted | printed | skipped-duplicate | skipped-empty | failed | uncertain): only a digest
+    Slack confirmed is reported as posted."""
+    why = escape_within(error or "no reason given", 300)
+    if status in ("posted", "printed"):
+        return f"Digest posted: {n_papers} paper{'s' if n_papers != 1 else ''}."
+    if status == "skipped-empty":
+        return "Nothing new to post (this channel skips empty digests)."
+    if status == "skipped-duplicate":
+        return "This digest was already posted, or is being posted right now; it is not posted twice."
+    if status == "uncertain":
+        return (f"Slack did not confirm the digest ({why}). It may be in the channel already: look before "
+                "asking again. It is checked on the next run and never posted twice.")
+    return f"Posting the digest failed: {why}"
+
+
 def run_command(services, cmd: Command, body: dict, respond) -> None:
     """Execute a parsed command and answer via `respond` (after the ack)."""
     user = body.get("user_id", "")
@@ -74,12 +91,7 @@ def run_command(services, cmd: Command, body: dict, respond) -> None:
     elif cmd.name == "digest_now":
         from_slot = services.now_slot()
         out = services.run_user_digest(user, from_slot) if dm else services.run_channel_digest(channel, from_slot)
-        if out.status == "failed":
-            respond(response_type="ephemeral", text=f"Posting the digest failed: {out.error}")
-        elif out.status == "skipped-empty":
-            respond(response_type="ephemeral", text="Nothing new to post (this channel skips empty digests).")
-        else:
-            respond(response_type="ephemeral", text=f"Digest posted: {out.n_papers} paper{'s' if out.n_papers != 1 else ''}.")
+        respond(response_type="ephemeral", text=digest_now_reply(out.status, out.n_papers, out.error))
     elif cmd.name == "digest_dm":
         respond(response_type="ephemeral", text=services.set_dm_digest(user, bool(cmd.value)))
     elif cmd.name == "digest_show":
