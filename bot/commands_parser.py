@@ -98,7 +98,8 @@ _DIGEST_SETTING_OF = {"digest_schedule": "schedule", "digest_size": "max_papers"
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_NAMES = {d: d for d in _DAYS} | {"monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu",
                                        "friday": "fri", "saturday": "sat", "sunday": "sun"}
-_TIME_RE = re.compile(r"^(\d{1,2})(?::(\d{2}))?$")
+_TIME_RE = re.compile(r"^([0-9]{1,2})(?::([0-9]{2}))?$")  # ASCII digits only: int() refuses '²'
+_SIZE_RE = re.compile(r"^[0-9]{1,3}$")
 
 
 def _days_field(text: str) -> str | None:
@@ -130,6 +131,8 @@ def parse_schedule(text: str) -> str:
     words = " ".join((text or "").split()).split(" ")
     if len(words) == 5:
         cron = " ".join(words)
+        if not cron.isascii():  # APScheduler reads any Unicode digit ('٩'); cron and our replies do not
+            raise UsageError(USAGES["schedule"])
         try:
             cron_trigger(cron, "UTC")
         except ValueError as exc:
@@ -240,7 +243,8 @@ def parse_command(text: str | None) -> Command:
         if low[0] in ("schedule", "at", "when"):
             return Command("digest_schedule", parse_schedule(arg))
         if low[0] in ("size", "max", "papers"):
-            if len(words) != 2 or not words[1].isdigit() or not 1 <= int(words[1]) <= MAX_DIGEST_SIZE:
+            # not str.isdigit(): it is True for '²' or '٣', which int() refuses or reads
+            if len(words) != 2 or not _SIZE_RE.match(words[1]) or not 1 <= int(words[1]) <= MAX_DIGEST_SIZE:
                 raise UsageError(USAGES["size"])
             return Command("digest_size", int(words[1]))
         if low[0] in ("timezone", "tz"):

@@ -68,3 +68,10 @@ def test_digest_now_reports_an_unconfirmed_post_and_a_duplicate_honestly(tmp_pat
     assert "Digest posted" not in uncertain and "did not confirm" in uncertain and "missing_scope" in uncertain
     assert first.startswith("Digest posted: ")
     assert again == "This digest was already posted, or is being posted right now; it is not posted twice."
+
+
+# ---- 4. a Unicode digit is a usage error, not a crash ---------------------------------------------
+def test_digest_size_with_a_superscript_digit_gets_the_usage_line(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        resp, _ = bot.command("digest size ²")
+    assert resp.status_code == 200 and "usage: `/papers digest size" in resp.json()["text"]
