@@ -11,18 +11,27 @@
   default pool has 5 threads, so five slow requests (searches waiting on a TF-IDF refit,
   ``digest now`` polling the feeds) starved every button and command; the pool here has
   `LISTENER_THREADS` (threads start only when needed).
-- HTTP mode verifies every request with the signing secret (bolt's RequestVerification:
-  HMAC-SHA256 ``v0:{timestamp}:{body}``, timestamps older than 5 minutes refused → 401,
-  https://api.slack.com/authentication/verifying-requests-from-slack).
+- HTTP mode verifies every request with the signing secret (HMAC-SHA256 of
+  ``v0:{timestamp}:{body}``, timestamps older than 5 minutes refused → 401,
+  https://api.slack.com/authentication/verifying-requests-from-slack) twice: `wsgi_app` checks
+  the raw bytes *before* bolt parses the body (bolt parses first and verifies in a middleware,
+  so a forged request with a malformed body got a 500 and a traceback instead of a 401), and
+  bolt's own RequestVerification stays on. A signed body bolt cannot parse gets 400.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
+import io
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.request import BoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
 
 from bot.listeners import register_listeners
 
@@ -55,14 +64,81 @@ def _drop_token_skipped_warning(record: logging.LogRecord) -> bool:
     return "`token` will be unused" not in record.getMessage()
 
 
-def wsgi_app(app: App):
-    """A WSGI application serving `app` at ``/slack/events`` (plus ``GET /healthz``)."""
-    handler = SlackRequestHandler(app, path=EVENTS_PATH)
+class _BytesSignatureVerifier(SignatureVerifier):
+    """slack_sdk's verifier (same 5-minute window, constant-time compare) computing the HMAC over
+    the raw body bytes: Slack signs bytes, and the stock one decodes them as UTF-8 first, so a
+    body that is not UTF-8 could never be told apart from a forged one."""
+
+    def generate_signature(self, *, timestamp: str, body: str | bytes) -> str | None:
+        if timestamp is None:
+            return None
+        raw = body if isinstance(body, bytes) else (body or "").encode()
+        mac = hmac.new(self.signing_secret.encode(), b"v0:" + timestamp.encode() + b":" + raw, hashlib.sha256)
+        return "v0=" + mac.hexdigest()
+
+
+def signature_ok(verifier: SignatureVerifier, body: bytes, timestamp: str | None, signature: str | None) -> bool:
+    """True when `signature` (``X-Slack-Signature``) signs `body` at `timestamp`
+    (``X-Slack-Request-Timestamp``, within 5 minutes). A malformed header (a timestamp that is not
+    a number, a signature with non-ASCII characters) is a bad signature, not an exception."""
+    try:
+        return verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
+    except (ValueError, TypeError):
+        return False
+
+
+class _ParsingHandler(SlackRequestHandler):
+    """bolt's WSGI handler, answering 400 when a (verified) body is not a Slack payload bolt can
+    parse: not UTF-8, not JSON where JSON is due, or JSON that is not an object. bolt would raise
+    while building its request and waitress would answer 500 with a traceback in the log."""
+
+    def dispatch(self, request) -> BoltResponse:
+        try:
+            bolt_request = BoltRequest(body=request.get_body(), query=request.query_string,
+                                       headers=request.get_headers())
+            parsed = isinstance(bolt_request.body, dict)
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+            parsed, reason = False, type(exc).__name__
+        else:
+            reason = "not a JSON object"
+        if not parsed:
+            log.warning("signed request with a body that is not a Slack payload (%s): 400", reason)
+            return BoltResponse(status=400, body="Bad Request")
+        return self.app.dispatch(bolt_request)
+
+
+def _read_body(environ) -> bytes:
+    stream = environ.get("wsgi.input")
+    length = environ.get("CONTENT_LENGTH") or "0"
+    if stream is None or not length.isascii() or not length.isdigit():
+        return b""
+    return stream.read(int(length))
+
+
+def wsgi_app(app: App, signing_secret: str | None = None):
+    """A WSGI application serving `app` at ``/slack/events`` (plus ``GET /healthz``).
+
+    A ``POST /slack/events`` whose signature does not verify with `signing_secret` (default: the
+    one `app` was built with) is answered 401 before bolt reads the body; a verified body that is
+    no Slack payload gets 400 (`_ParsingHandler`). Everything else is bolt's.
+    """
+    handler = _ParsingHandler(app, path=EVENTS_PATH)
+    secret = signing_secret if signing_secret is not None else getattr(app, "_signing_secret", "")
+    verifier = _BytesSignatureVerifier(secret) if secret else None
 
     def application(environ, start_response):
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") == "GET":
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok\n"]
+        if verifier is not None and environ.get("PATH_INFO") == EVENTS_PATH and environ.get("REQUEST_METHOD") == "POST":
+            body = _read_body(environ)
+            if not signature_ok(verifier, body, environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP"),
+                                environ.get("HTTP_X_SLACK_SIGNATURE")):
+                log.info("request without a valid Slack signature: 401")
+                start_response("401 Unauthorized", [("Content-Type", "application/json")])
+                return [b'{"error": "invalid request"}']
+            environ["wsgi.input"] = io.BytesIO(body)  # bolt reads the body again
+            environ["CONTENT_LENGTH"] = str(len(body))
         return handler(environ, start_response)
 
     return application

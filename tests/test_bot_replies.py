@@ -75,3 +75,60 @@ def test_digest_size_with_a_superscript_digit_gets_the_usage_line(tmp_path, seed
     with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
         resp, _ = bot.command("digest size ²")
     assert resp.status_code == 200 and "usage: `/papers digest size" in resp.json()["text"]
+
+
+# ---- 5. forged or malformed bodies: 401 before bolt parses, 400 when signed but unparseable ---
+def _signed_bytes(body: bytes, secret: str) -> dict[str, str]:
+    import hashlib
+    import hmac
+    import time
+    ts = str(int(time.time()))
+    mac = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" + mac}
+
+
+MALFORMED = [
+    (b"payload={not json", "application/x-www-form-urlencoded"),
+    (b"payload=%5B1%5D", "application/x-www-form-urlencoded"),  # payload=[1]
+    (b"[1]", "application/json"),
+    (b"null", "application/json"),
+    (b"\xff\xfe{\x00", "application/json"),
+    (b"\xff\xfepayload=1", "application/x-www-form-urlencoded"),
+]
+
+
+def test_malformed_bodies_get_401_unsigned_and_400_signed_without_a_traceback(tmp_path, seeded, slack_fake,
+                                                                               monkeypatch, caplog):
+    from tests.bot_harness import SECRET
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        for body, ctype in MALFORMED:
+            unsigned = bot.http.post(bot.url, content=body, headers={"Content-Type": ctype})
+            bad_ts = bot.http.post(bot.url, content=body, headers={
+                "Content-Type": ctype, "X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=" + "g" * 64})
+            forged = bot.http.post(bot.url, content=body, headers={"Content-Type": ctype,
+                                                                     **_signed_bytes(body, "not-the-secret")})
+            signed = bot.http.post(bot.url, content=body, headers={"Content-Type": ctype,
+                                                                     **_signed_bytes(body, SECRET)})
+            assert (unsigned.status_code, bad_ts.status_code, forged.status_code, signed.status_code) == \
+                (401, 401, 401, 400), body
+        helped, _ = bot.command("help")  # a real request still goes through bolt
+        assert helped.status_code == 200 and "/papers search" in helped.json()["text"]
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
+    assert seeded.feedback_count() == 0 and seeded.channels() == []
+    assert [c["method"] for c in slack_fake.calls if c["method"] != "auth.test"] == []
+
+
+def test_signature_check_treats_malformed_headers_as_a_bad_signature():
+    import time
+
+    from bot.app import _BytesSignatureVerifier, signature_ok
+    from tests.bot_harness import SECRET, sign
+    v = _BytesSignatureVerifier(SECRET)
+    good = sign("a=1")
+    assert signature_ok(v, b"a=1", good["X-Slack-Request-Timestamp"], good["X-Slack-Signature"])
+    assert not signature_ok(v, b"a=2", good["X-Slack-Request-Timestamp"], good["X-Slack-Signature"])
+    assert not signature_ok(v, b"a=1", "soon", good["X-Slack-Signature"])
+    assert not signature_ok(v, b"a=1", good["X-Slack-Request-Timestamp"], "v0=é")  # compare_digest: TypeError
+    assert not signature_ok(v, b"a=1", None, None)
+    stale = sign("a=1", timestamp=int(time.time()) - 301)
+    assert not signature_ok(v, b"a=1", stale["X-Slack-Request-Timestamp"], stale["X-Slack-Signature"])
