@@ -11,7 +11,7 @@ from bot.blocks import MAX_SECTION_TEXT, escape_within, truncate, truncate_mrkdw
 MAX_HOME_BLOCKS = 100
 ACTION_DM_TOGGLE = "home_dm_toggle"
 ACTION_UNFOLLOW = "home_unfollow"
-ACTION_FOLLOW_COLLECTION = "home_follow_collection"
+ACTION_FOLLOW_COLLECTION = "home_follow_collection"  # + ":<i>" per button, see `follow_collection_action_id`
 ACTION_REFRESH = "home_refresh"
 FOLLOW_KINDS = {"collection": "Collections", "keyword": "Keywords", "author": "Authors"}
 
@@ -48,12 +48,21 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
     return b
 
 
+def follow_collection_action_id(i: int) -> str:
+    """The action_id of the `i`-th "Follow <collection>" button: ``home_follow_collection:<i>``.
+    Slack refuses an actions block whose elements share an action_id (``invalid_blocks``; "should
+    be unique among all other action_ids in the containing block",
+    https://api.slack.com/reference/block-kit/block-elements#button), so each button gets its
+    own; the listener matches the prefix and reads the collection from the button's value."""
+    return f"{ACTION_FOLLOW_COLLECTION}:{i}"
+
+
 def home_view(data: HomeData) -> dict:
     """The ``{"type": "home", "blocks": […]}`` view (≤ `MAX_HOME_BLOCKS` blocks).
 
     Buttons: DM digest on/off (`ACTION_DM_TOGGLE`, value ``on``/``off`` = the new setting),
     unfollow per followed item (`ACTION_UNFOLLOW`, value ``kind:value``), follow a collection
-    (`ACTION_FOLLOW_COLLECTION`, value = name), refresh (`ACTION_REFRESH`)."""
+    (`follow_collection_action_id`, value = name), refresh (`ACTION_REFRESH`)."""
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Your paper profile", "emoji": True}},
         _section("*Personal digest by DM:* " + (f"on — {data.dm_schedule}" if data.dm_digest else "off"),
@@ -75,7 +84,8 @@ def home_view(data: HomeData) -> dict:
         tail.append({"type": "divider"})
         tail.append(_section("*Curated collections you could follow*"))
         tail.append({"type": "actions", "block_id": "home_follow",
-                     "elements": [_button(f"Follow {c}", ACTION_FOLLOW_COLLECTION, c) for c in candidates[:5]]})
+                     "elements": [_button(f"Follow {c}", follow_collection_action_id(i), c)
+                                  for i, c in enumerate(candidates[:5])]})
     tail.append({"type": "actions", "block_id": "home_misc",
                  "elements": [_button("Refresh", ACTION_REFRESH, "refresh")]})
     tail.append({"type": "context", "elements": [{"type": "mrkdwn", "text":

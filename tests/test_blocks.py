@@ -143,3 +143,21 @@ def test_escape_within_and_truncate_mrkdwn_cut_between_entities():
     assert truncate_mrkdwn("x <https://a.b|t> &amp; y", 10) == "x …"
     assert truncate_mrkdwn("xy &amp;&amp;", 9) == "xy &amp;…"
     assert truncate_mrkdwn("short", 10) == "short"
+
+
+# ---- action_ids are unique within each block (Slack: invalid_blocks otherwise) -------------------
+def _assert_unique_action_ids(blocks):
+    for b in blocks:
+        ids = [e["action_id"] for e in b.get("elements", []) if "action_id" in e]
+        assert len(ids) == len(set(ids)), (b.get("block_id"), ids)
+
+
+def test_every_block_has_distinct_action_ids():
+    view = home_view(HomeData("U1", collections=[f"c{i}" for i in range(8)]))
+    follow = next(b for b in view["blocks"] if b.get("block_id") == "home_follow")
+    assert [e["value"] for e in follow["elements"]] == ["c0", "c1", "c2", "c3", "c4"]
+    assert all(e["action_id"].startswith("home_follow_collection") for e in follow["elements"])
+    _assert_unique_action_ids(view["blocks"])
+    _assert_unique_action_ids(digest_blocks(_digest(30))[0])
+    hits = [SearchHit(r.paper, 0.5, 0.5, 0.5) for r in _digest(30).items]
+    _assert_unique_action_ids(search_blocks("q", hits))

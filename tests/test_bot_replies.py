@@ -132,3 +132,14 @@ def test_signature_check_treats_malformed_headers_as_a_bad_signature():
     assert not signature_ok(v, b"a=1", None, None)
     stale = sign("a=1", timestamp=int(time.time()) - 301)
     assert not signature_ok(v, b"a=1", stale["X-Slack-Request-Timestamp"], stale["X-Slack-Signature"])
+
+
+# ---- 6. each "Follow <collection>" button has its own action_id, and each is handled ----------
+def test_home_follow_buttons_with_their_own_action_ids_follow_the_collection(tmp_path, seeded, slack_fake,
+                                                                            monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        resp, _ = bot.action("home_follow_collection:3", "rlhf_code", user="U2")  # as bot.home names it
+        assert resp.status_code == 200
+        from tests.bot_harness import wait_for
+        wait_for(lambda: seeded.follows("U2") == {"collection": ["rlhf_code"]}, what="follow from button 3")
+        wait_for(lambda: slack_fake.calls_to("views.publish"), what="home republished")

@@ -3,6 +3,7 @@ unfollow, follow a collection, refresh), each of which republishes the view."""
 from __future__ import annotations
 
 import logging
+import re
 
 from bot.home import (ACTION_DM_TOGGLE, ACTION_FOLLOW_COLLECTION, ACTION_REFRESH, ACTION_UNFOLLOW,
                       home_view)
@@ -34,7 +35,9 @@ def register(app, services) -> None:
             services.store.remove_follow(user, kind, value)
         publish_home(client, services, user)
 
-    @app.action(ACTION_FOLLOW_COLLECTION)
+    # home_follow_collection:<i> (one action_id per button), and the bare id of views published
+    # before the buttons had their own ids
+    @app.action(re.compile(f"^{re.escape(ACTION_FOLLOW_COLLECTION)}(:[0-9]+)?$"))
     def follow_collection(ack, body, action, client):
         ack()
         user = body["user"]["id"]
