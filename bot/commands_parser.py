@@ -17,6 +17,12 @@ Grammar (sub-command words are case-insensitive; empty text means ``help``)::
 
 ``<when>`` is ``weekdays HH:MM``, ``daily HH:MM``, ``mon,thu HH:MM`` (days mon … sun, ranges
 like ``mon-fri``) or a 5-field crontab such as ``30 8 * * mon-fri``.
+
+The text is taken as Slack sends it: ``&``, ``<`` and ``>`` typed by the user arrive as
+``&amp;``, ``&lt;``, ``&gt;``, while real ``<…>`` mark Slack's own links and mentions
+(https://api.slack.com/reference/surfaces/formatting#escaping); `unescape_slack` turns it back
+into what the user typed, so values (keywords, names, queries) are stored and searched as typed.
+Replies that echo them must escape them again.
 """
 from __future__ import annotations
 
@@ -67,6 +73,26 @@ _ID_RE = re.compile(rf"^(?:arxiv:)?({_IDS})(?:v\d+)?$", re.IGNORECASE)
 _URL_RE = re.compile(rf"^<?(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/"
                      rf"({_IDS})(?:v\d+)?(?:\.pdf)?/?(?:[?#][^>|]*)?(?:\|[^>]*)?>?$",
                      re.IGNORECASE)
+
+
+_SLACK_SEQUENCE = re.compile(r"<[^<>]*>")  # <@U123|ann>, <#C123|general>, <https://…|label>
+_ENTITY = re.compile(r"&(amp|lt|gt);")
+_ENTITY_CHAR = {"amp": "&", "lt": "<", "gt": ">"}
+
+
+def unescape_slack(text: str) -> str:
+    """Slash-command `text` as Slack sends it → as the user typed it: ``&amp;`` ``&lt;`` ``&gt;``
+    outside Slack's own ``<…>`` sequences become ``&`` ``<`` ``>`` (one pass, so a typed
+    ``&lt;`` — sent as ``&amp;lt;`` — stays ``&lt;``); the sequences are kept whole, e.g.
+    ``"a &amp; <@U1|b>"`` → ``"a & <@U1|b>"``."""
+    def decode(part: str) -> str:
+        return _ENTITY.sub(lambda m: _ENTITY_CHAR[m.group(1)], part)
+    out, pos = [], 0
+    for m in _SLACK_SEQUENCE.finditer(text):
+        out += [decode(text[pos:m.start()]), m.group(0)]
+        pos = m.end()
+    out.append(decode(text[pos:]))
+    return "".join(out)
 
 
 class UsageError(ValueError):
@@ -194,14 +220,14 @@ def _value(rest: str, sub: str, limit: int = MAX_VALUE_CHARS) -> str:
 
 
 def parse_command(text: str | None) -> Command:
-    """Parse the text after ``/papers``.
+    """Parse the text after ``/papers``, as Slack sends it (escaped; see `unescape_slack`).
 
     Raises:
         UsageError: unknown sub-command or malformed arguments (message = usage line).
     """
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    stripped = text.strip()
+    stripped = unescape_slack(text).strip()
     if not stripped:
         return Command("help")
     parts = stripped.split(None, 1)

@@ -51,6 +51,12 @@ DM_MAX_PAPERS = 10
 DM_MIN_SCORE = None  # personal digests: always the top papers
 
 
+def _shown(value: str) -> str:
+    """A followed value (as the user typed it) for a mrkdwn reply: escaped, at most 200 characters
+    (https://api.slack.com/reference/surfaces/formatting#escaping)."""
+    return escape_within(value, 200)
+
+
 class ServiceError(RuntimeError):
     """A user-facing failure (unknown paper, arXiv unreachable, …); the message is shown as is."""
 
@@ -277,8 +283,8 @@ class PaperbotService:
         added = [v for v in values if self.store.add_follow(subject_id, kind, v)]
         self._resync()
         who = "This channel" if is_channel else "You"
-        what = f"collection `{values[0]}`" if kind == "collection" else \
-            "keyword" + ("s " if len(values) > 1 else " ") + ", ".join(f"“{v}”" for v in values)
+        what = f"collection `{_shown(values[0])}`" if kind == "collection" else \
+            "keyword" + ("s " if len(values) > 1 else " ") + ", ".join(f"“{_shown(v)}”" for v in values)
         if not added:
             return f"{who} already follow{'s' if is_channel else ''} {what}."
         msg = f"{who} now follow{'s' if is_channel else ''} {what}."
@@ -296,20 +302,20 @@ class PaperbotService:
         cfg = next((c for c in self.config.channels if c.id == subject_id), None)
         if removed:
             self._resync()
-            return "Unfollowed " + ", ".join(f"“{v}”" for v in removed) + "."
+            return "Unfollowed " + ", ".join(f"“{_shown(v)}”" for v in removed) + "."
         if cfg and (value in cfg.collections or value in cfg.keywords):
-            return f"“{value}” comes from the config file ({self.config.path or 'config'}); change it there."
-        return f"Not following “{value}”. `/papers profile` lists what you follow."
+            return f"“{_shown(value)}” comes from the config file ({self.config.path or 'config'}); change it there."
+        return f"Not following “{_shown(value)}”. `/papers profile` lists what you follow."
 
     def follow_author(self, user_id: str, name: str, follow: bool = True) -> str:
         """Follow / unfollow an author (their stored papers count as positives)."""
         if follow:
             new = self.store.add_follow(user_id, "author", name)
             n = len(self.store.author_paper_ids(name))  # the papers the follow counts (whole name)
-            return (f"You now follow {name} ({n} stored paper{'s' if n != 1 else ''})." if new
-                    else f"You already follow {name}.")
-        return (f"Unfollowed {name}." if self.store.remove_follow(user_id, "author", name)
-                else f"You do not follow {name}.")
+            return (f"You now follow {_shown(name)} ({n} stored paper{'s' if n != 1 else ''})." if new
+                    else f"You already follow {_shown(name)}.")
+        return (f"Unfollowed {_shown(name)}." if self.store.remove_follow(user_id, "author", name)
+                else f"You do not follow {_shown(name)}.")
 
     def set_dm_digest(self, user_id: str, on: bool) -> str:
         """Turn the personal DM digest on/off (and (un)schedule it)."""

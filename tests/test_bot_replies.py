@@ -143,3 +143,23 @@ def test_home_follow_buttons_with_their_own_action_ids_follow_the_collection(tmp
         from tests.bot_harness import wait_for
         wait_for(lambda: seeded.follows("U2") == {"collection": ["rlhf_code"]}, what="follow from button 3")
         wait_for(lambda: slack_fake.calls_to("views.publish"), what="home republished")
+
+
+# ---- 7. slash-command text is taken as the user typed it ------------------------------------------
+def test_escaped_command_text_is_stored_and_searched_as_typed_and_echoed_escaped(tmp_path, seeded, slack_fake,
+                                                                                  monkeypatch):
+    seeded.upsert_papers([Paper("2401.99992", "Revolvers and reward models", "a paper", authors=["Smith & Wesson"],
+                                categories=["cs.LG"])])
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        # what Slack posts when the user types: /papers subscribe reward & <safety>
+        _, rid = bot.command("subscribe reward &amp; &lt;safety&gt;", channel="C6", channel_name="ml")
+        subscribed = bot.wait_response(rid)["text"]
+        _, rid = bot.command('search author:"Smith &amp; Wesson"')
+        found = bot.wait_response(rid)
+        resp, _ = bot.command("like &lt;2401.99992&gt;")
+        refused = resp.json()["text"]
+    assert seeded.follows("C6") == {"keyword": ["reward & <safety>"]}
+    assert "keyword “reward &amp; &lt;safety&gt;”" in subscribed and not _unescaped(subscribed)
+    shown = [b["block_id"][6:] for b in found["blocks"] if b.get("block_id", "").startswith("paper:")]
+    assert shown == ["2401.99992"]
+    assert "not an arXiv id or URL: '&lt;2401.99992&gt;'" in refused and not _unescaped(refused)

@@ -26,3 +26,23 @@ def test_unicode_digits_get_the_usage_line_not_a_crash(template):
 def test_ascii_digits_still_parse():
     assert parse_command("digest size 12") == Command("digest_size", 12)
     assert parse_command("digest schedule daily 07:05") == Command("digest_schedule", "5 7 * * *")
+
+
+# ---- text arrives escaped by Slack (&amp; &lt; &gt;); values come out as typed ---------------------
+@pytest.mark.parametrize("sent,cmd", [
+    ("subscribe reward &amp; safety", Command("subscribe", "reward & safety")),
+    ("unsubscribe reward &amp; safety", Command("unsubscribe", "reward & safety")),
+    ('search author:"Smith &amp; Wesson" x &lt;y&gt;', Command("search", 'author:"Smith & Wesson" x <y>')),
+    ("follow author O&amp;Neil", Command("follow_author", "O&Neil")),
+    ("subscribe a &amp;lt; b", Command("subscribe", "a &lt; b")),  # the user typed the entity itself
+    ("like <https://arxiv.org/abs/2501.01234?a=1&amp;b=2|arxiv.org/abs/2501.01234>", Command("like", "2501.01234")),
+    ("subscribe <@U123|ann> &amp; ppo", Command("subscribe", "<@U123|ann> & ppo")),
+])
+def test_slack_escaping_is_undone_outside_slack_sequences(sent, cmd):
+    assert parse_command(sent) == cmd
+
+
+def test_unescape_slack_keeps_slack_sequences_whole():
+    from bot.commands_parser import unescape_slack
+    assert unescape_slack("a &amp; <@U1|b &amp; c> &gt; d") == "a & <@U1|b &amp; c> > d"
+    assert unescape_slack("&amp;amp; &lt;&gt;") == "&amp; <>"

@@ -2,13 +2,17 @@
 answer through ``respond`` (the command's response_url), ephemeral unless stated otherwise.
 
 Malformed input gets the usage line (`bot.commands_parser.UsageError`); any failure gets one
-short line, never a stack trace (the trace goes to the log).
+short line, never a stack trace (the trace goes to the log). The parser hands on values as the
+user typed them (Slack's ``&amp;`` etc. decoded), so every plain-text message that may echo one
+(usage lines, query and service errors) is escaped before it is sent
+(https://api.slack.com/reference/surfaces/formatting#escaping); replies built by the service
+escape their own values.
 """
 from __future__ import annotations
 
 import logging
 
-from bot.blocks import escape_within
+from bot.blocks import escape_mrkdwn, escape_within
 from bot.commands_parser import USAGE, USAGES, Command, UsageError, parse_command
 from bot.search_blocks import search_blocks
 from recommender.search import QueryError
@@ -28,22 +32,23 @@ def register(app, services) -> None:
         try:
             cmd = parse_command(body.get("text"))
         except UsageError as exc:
-            ack(response_type="ephemeral", text=str(exc))
+            ack(response_type="ephemeral", text=escape_mrkdwn(str(exc)))
             return
         if cmd.name == "help":
-            ack(response_type="ephemeral", text=USAGE)
+            ack(response_type="ephemeral", text=escape_mrkdwn(USAGE))
             return
         ack()
         try:
             run_command(services, cmd, body, respond)
         except QueryError as exc:  # a malformed search filter: say which, with the usage line
-            respond(response_type="ephemeral", replace_original=False, text=f"{exc}. {USAGES['search']}")
+            respond(response_type="ephemeral", replace_original=False,
+                    text=escape_mrkdwn(f"{exc}. {USAGES['search']}"))
         except Exception as exc:  # user sees one line; the log gets the trace
             msg = getattr(exc, "user_message", None)
             if msg is None:
                 log.exception("/papers %s failed", cmd.name)
             respond(response_type="ephemeral", replace_original=False,
-                    text=f"Sorry, that failed: {msg}" if msg else
+                    text=f"Sorry, that failed: {escape_mrkdwn(msg)}" if msg else
                     "Sorry, something went wrong; the error was logged. Try again later.")
 
 
@@ -101,4 +106,4 @@ def run_command(services, cmd: Command, body: dict, respond) -> None:
         respond(response_type="ephemeral" if dm else "in_channel",
                 text=services.set_digest_setting(user if dm else channel, not dm, cmd.digest_setting, cmd.value))
     else:  # parse_command only returns the names above
-        respond(response_type="ephemeral", text=USAGE)
+        respond(response_type="ephemeral", text=escape_mrkdwn(USAGE))
