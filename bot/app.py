@@ -104,7 +104,26 @@ class _ParsingHandler(SlackRequestHandler):
         if not parsed:
             log.warning("signed request with a body that is not a Slack payload (%s): 400", reason)
             return BoltResponse(status=400, body="Bad Request")
+        problem = unusable_interaction(bolt_request.body)
+        if problem:
+            log.warning("signed interaction ignored: %s", problem)
+            return BoltResponse(status=200, body="")  # acked: Slack shows no error, nothing is done
         return self.app.dispatch(bolt_request)
+
+
+def unusable_interaction(body: dict) -> str | None:
+    """Why bolt cannot route this payload, or None. A ``block_actions`` payload needs a
+    non-empty ``actions`` list of objects (https://api.slack.com/reference/interaction-payloads/block-actions-payload):
+    bolt reads ``actions[0]`` while building every middleware's and listener's arguments, so
+    ``"actions": []`` raised IndexError in its middleware chain (500 and a traceback)."""
+    if body.get("type") != "block_actions":
+        return None
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions:
+        return "block_actions without actions"
+    if not all(isinstance(a, dict) for a in actions):
+        return "block_actions whose actions are not objects"
+    return None
 
 
 def _read_body(environ) -> bytes:

@@ -197,8 +197,10 @@ def parse_timezone(text: str) -> str:
 
 def parse_arxiv_id(text: str) -> str | None:
     """The arXiv id (without version) in `text` — a bare id, ``arXiv:…``, or an arxiv.org abs/pdf
-    URL (also Slack's ``<url|label>`` form) — or None."""
-    t = (text or "").strip()
+    URL (also Slack's ``<url|label>`` form) — or None (also for anything that is not a string)."""
+    if not isinstance(text, str):
+        return None
+    t = text.strip()
     m = _ID_RE.match(t) or _URL_RE.match(t)
     if not m:
         return None

@@ -163,3 +163,53 @@ def test_escaped_command_text_is_stored_and_searched_as_typed_and_echoed_escaped
     shown = [b["block_id"][6:] for b in found["blocks"] if b.get("block_id", "").startswith("paper:")]
     assert shown == ["2401.99992"]
     assert "not an arXiv id or URL: '&lt;2401.99992&gt;'" in refused and not _unescaped(refused)
+
+
+# ---- 8. signed but malformed interaction payloads: acked, one log line, nothing stored ----------
+def _block_actions(actions, **over) -> dict:
+    payload = {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U1"}, "api_app_id": "A1",
+               "trigger_id": "t1", "container": {"type": "view", "view_id": "V1"}, "actions": actions}
+    payload.update(over)
+    return payload
+
+
+def _button(action_id: str, value) -> dict:
+    return {"type": "button", "action_id": action_id, "block_id": "b", "value": value, "action_ts": "1.000001"}
+
+
+def test_malformed_interactions_are_acked_logged_once_and_store_nothing(tmp_path, seeded, slack_fake, monkeypatch,
+                                                                       caplog):
+    import logging
+    import time
+    from urllib.parse import urlencode
+    aid = next(iter(seeded.iter_papers())).arxiv_id
+    no_user = [{k: v for k, v in _block_actions([_button(a, v)]).items() if k != "user"}
+               for a, v in (("home_refresh", "refresh"), ("home_dm_toggle", "on"),
+                            ("home_unfollow", "author:Ann"), ("home_follow_collection:0", "rlhf_code"),
+                            ("feedback_up", aid))]
+    object_values = [_block_actions([_button(a, {"x": 1})], response_url=slack_fake.base + "/response/obj")
+                     for a in ("feedback_up", "feedback_down", "more_like_this", "home_unfollow",
+                               "home_follow_collection:1", "home_dm_toggle")]
+    no_actions = [_block_actions([]), _block_actions([1]), _block_actions("x")]
+    no_response_url = _block_actions([_button("feedback_up", aid)],
+                                     container={"type": "message", "is_ephemeral": True, "channel_id": "C1"})
+    caplog.set_level(logging.WARNING)
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        statuses = []
+        for payload in [*no_user, *object_values, *no_actions, no_response_url]:
+            resp = bot.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+            statuses.append(resp.status_code)
+        for text in ("subscribe rlhf_code", "profile", "digest now"):  # a command with no response_url
+            form = {"command": "/papers", "text": text, "user_id": "U1", "channel_id": "C1", "team_id": "T1"}
+            statuses.append(bot.post(urlencode(form), "application/x-www-form-urlencoded").status_code)
+        time.sleep(1.0)  # the listeners run after the ack; give them time to (not) act
+    assert statuses == [200] * len(statuses)
+    traced = [r.getMessage() for r in caplog.records if r.exc_info]
+    assert traced == []
+    bolt_errors = [r.getMessage() for r in caplog.records if r.name.startswith("slack_bolt")]
+    assert bolt_errors == []  # no "failed to run listener", "didn't call ack()", "unhandled request"
+    ours = [r for r in caplog.records if r.name.startswith("bot.")]
+    assert len(ours) == len(statuses)  # one line per request
+    assert seeded.feedback_count() == 0 and seeded.follows("U1") == {} and seeded.channels() == []
+    assert seeded.user_settings("U1") == {}
+    assert [c["method"] for c in slack_fake.calls if c["method"] != "auth.test"] == []

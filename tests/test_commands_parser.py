@@ -46,3 +46,8 @@ def test_unescape_slack_keeps_slack_sequences_whole():
     from bot.commands_parser import unescape_slack
     assert unescape_slack("a &amp; <@U1|b &amp; c> &gt; d") == "a & <@U1|b &amp; c> > d"
     assert unescape_slack("&amp;amp; &lt;&gt;") == "&amp; <>"
+
+
+def test_parse_arxiv_id_of_a_non_string_is_none():
+    from bot.commands_parser import parse_arxiv_id
+    assert parse_arxiv_id({"x": 1}) is None and parse_arxiv_id(None) is None and parse_arxiv_id(2501.01234) is None

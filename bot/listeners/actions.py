@@ -12,6 +12,7 @@ import logging
 
 from bot.blocks import ACTION_DOWN, ACTION_MORE_LIKE, ACTION_UP, escape_within
 from bot.commands_parser import parse_arxiv_id
+from bot.listeners.payload import can_respond, obj, text_value, user_id
 from bot.search_blocks import search_blocks, with_feedback_state
 from recommender import feedback
 
@@ -23,16 +24,21 @@ def register(app, services) -> None:
 
     def on_feedback(ack, body, action, client, respond, value: int):
         ack()
-        aid = parse_arxiv_id(action.get("value") or "")
-        user = (body.get("user") or {}).get("id")
+        aid = parse_arxiv_id(text_value(action))
+        user = user_id(body)
         if aid is None or not user:
-            log.warning("feedback button with bad value %r", action.get("value"))
+            log.warning("feedback button with bad value %r or no user: ignored", str(action.get("value"))[:60])
             return
-        container = body.get("container") or {}
+        container = obj(body.get("container"))
         ephemeral = bool(container.get("is_ephemeral"))
-        channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
-        message = body.get("message") or {}
+        channel = container.get("channel_id") or obj(body.get("channel")).get("id")
+        message = obj(body.get("message"))
         ts = container.get("message_ts") or message.get("ts")
+        if not isinstance(channel, str) or not isinstance(ts, str):
+            channel = ts = None
+        if not (message.get("blocks") and channel and ts) and not can_respond(body):
+            log.warning("feedback click with neither a message to update nor a response_url: ignored")
+            return
         is_digest = (not ephemeral and channel and ts and
                      (services.store.message_paper_ids(channel, ts) or services.store.digest_by_message(channel, ts)))
         stored = feedback.record(services.store, user, aid, value, "button",
@@ -41,7 +47,7 @@ def register(app, services) -> None:
                                  message_ts=ts if is_digest else None)
         if not stored:
             return  # a redelivery: already recorded and shown
-        if not ephemeral and message.get("blocks") and channel and ts:
+        if not ephemeral and isinstance(message.get("blocks"), list) and channel and ts:
             counts = services.store.feedback_counts(aid, channel_id=channel if is_digest else None)
             client.chat_update(channel=channel, ts=ts, text=message.get("text") or "Paper digest",
                                blocks=with_feedback_state(message["blocks"], aid, counts=counts))
@@ -63,8 +69,14 @@ def register(app, services) -> None:
     @app.action(ACTION_MORE_LIKE)
     def more_like_this(ack, body, action, respond):
         ack()
-        aid = parse_arxiv_id(action.get("value") or "")
-        paper = services.store.get_paper(aid) if aid else None
+        if not can_respond(body):
+            log.warning("%s click without a response_url: ignored", ACTION_MORE_LIKE)
+            return
+        aid = parse_arxiv_id(text_value(action))
+        if aid is None:
+            log.warning("%s button with bad value %r: ignored", ACTION_MORE_LIKE, str(action.get("value"))[:60])
+            return
+        paper = services.store.get_paper(aid)
         if paper is None:
             respond(response_type="ephemeral", replace_original=False, text="That paper is not stored any more.")
             return

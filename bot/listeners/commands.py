@@ -14,6 +14,7 @@ import logging
 
 from bot.blocks import escape_mrkdwn, escape_within
 from bot.commands_parser import USAGE, USAGES, Command, UsageError, parse_command
+from bot.listeners.payload import can_respond
 from bot.search_blocks import search_blocks
 from recommender.search import QueryError
 
@@ -38,6 +39,9 @@ def register(app, services) -> None:
             ack(response_type="ephemeral", text=escape_mrkdwn(USAGE))
             return
         ack()
+        if not can_respond(body):  # Slack always sends one; without it no answer could be given
+            log.warning("/papers %s without a response_url: ignored", cmd.name)
+            return
         try:
             run_command(services, cmd, body, respond)
         except QueryError as exc:  # a malformed search filter: say which, with the usage line
