@@ -5,7 +5,8 @@ short, user-facing usage line); it never raises anything else.
 
 Grammar (sub-command words are case-insensitive; empty text means ``help``)::
 
-    search <query>                     subscribe <collection | keywords>
+    search <query>                     subscribe <collection | keywords>  (each keyword needs a
+                                       content word: not only stop words, emoji or mentions)
     unsubscribe <collection | keywords>
     follow author <name>               unfollow author <name>
     like <arXiv id or URL>             profile
@@ -93,6 +94,34 @@ def unescape_slack(text: str) -> str:
         pos = m.end()
     out.append(decode(text[pos:]))
     return "".join(out)
+
+
+_EMOJI_CODE = re.compile(r":[a-z0-9_+'-]+:(?::skin-tone-[2-6]:)?", re.IGNORECASE)  # :tada:, :+1::skin-tone-2:
+_WORD = re.compile(r"[^\W_]{2,}")  # letters/digits, 2+ long: what the TF-IDF tokenizer keeps (\b\w\w+\b)
+
+
+def content_words(keyword: str) -> list[str]:
+    """The words of `keyword` a paper could be matched on: runs of ≥ 2 letters/digits that are
+    not English stop words (scikit-learn's ``ENGLISH_STOP_WORDS``, the list the TF-IDF model
+    drops), once Slack's ``<…>`` sequences (mentions, channels, links) and ``:emoji:`` codes are
+    taken out. ``content_words("the and of") == []``, ``content_words("RLHF, the basics")
+    == ["RLHF", "basics"]``."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    text = _EMOJI_CODE.sub(" ", _SLACK_SEQUENCE.sub(" ", keyword))
+    return [w for w in _WORD.findall(text) if w.lower() not in ENGLISH_STOP_WORDS]
+
+
+def _check_keywords(value: str) -> None:
+    """Refuse a subscription any of whose comma-separated keywords has no `content_words`: it
+    would match nothing, and the digest would be the least-bad unrelated papers."""
+    keywords = [k.strip() for k in value.split(",") if k.strip()]
+    if not keywords:
+        raise UsageError(USAGES["subscribe"])
+    for k in keywords:
+        if not content_words(k):
+            raise UsageError(f"“{k[:60]}” has no word to match papers on (only common words, punctuation, "
+                             "emoji or mentions). " + USAGES["subscribe"])
 
 
 class UsageError(ValueError):
@@ -243,7 +272,10 @@ def parse_command(text: str | None) -> Command:
             raise UsageError(f"search text is too long (at most {MAX_QUERY_CHARS} characters)")
         return Command("search", _value(rest, "search", MAX_QUERY_CHARS))
     if sub in ("subscribe", "unsubscribe"):
-        return Command(sub, _value(rest, sub))
+        value = _value(rest, sub)
+        if sub == "subscribe":  # unsubscribe must still remove whatever was stored
+            _check_keywords(value)
+        return Command(sub, value)
     if sub in ("follow", "unfollow"):
         if not words or words[0].lower() != "author":
             raise UsageError(USAGES[sub])

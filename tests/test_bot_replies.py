@@ -213,3 +213,12 @@ def test_malformed_interactions_are_acked_logged_once_and_store_nothing(tmp_path
     assert seeded.feedback_count() == 0 and seeded.follows("U1") == {} and seeded.channels() == []
     assert seeded.user_settings("U1") == {}
     assert [c["method"] for c in slack_fake.calls if c["method"] != "auth.test"] == []
+
+
+# ---- 9. a subscription that could match nothing is refused -----------------------------------------
+def test_subscribe_to_stop_words_only_is_refused_and_creates_no_digest(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        resp, _ = bot.command("subscribe the and of", channel="C8")
+        refused = resp.json()["text"]
+    assert "“the and of” has no word to match papers on" in refused
+    assert seeded.follows("C8") == {} and seeded.channels() == []

@@ -51,3 +51,28 @@ def test_unescape_slack_keeps_slack_sequences_whole():
 def test_parse_arxiv_id_of_a_non_string_is_none():
     from bot.commands_parser import parse_arxiv_id
     assert parse_arxiv_id({"x": 1}) is None and parse_arxiv_id(None) is None and parse_arxiv_id(2501.01234) is None
+
+
+# ---- a subscription must have something to match on -----------------------------------------------
+@pytest.mark.parametrize("sent", [
+    "subscribe the and of", "subscribe 🤖🎉", "subscribe :tada: :+1::skin-tone-2:", "subscribe <@U123>",
+    "subscribe <@U123|ann> &amp; <#C1|general>", "subscribe ... ???", "subscribe reward model, the",
+    "subscribe , ,", "subscribe a b c", "subscribe <https://example.com|example>",
+])
+def test_subscribe_refuses_keywords_without_a_content_word(sent):
+    with pytest.raises(UsageError) as exc:
+        parse_command(sent)
+    assert "usage: `/papers subscribe" in str(exc.value)
+
+
+@pytest.mark.parametrize("sent,value", [
+    ("subscribe rlhf_code", "rlhf_code"), ("subscribe the reward model", "the reward model"),
+    ("subscribe PPO, RLHF", "PPO, RLHF"), ("subscribe <@U123> diffusion", "<@U123> diffusion"),
+    ("subscribe 3D", "3D"), ("subscribe émergence", "émergence"),
+])
+def test_subscribe_accepts_keywords_with_a_content_word(sent, value):
+    assert parse_command(sent) == Command("subscribe", value)
+
+
+def test_unsubscribe_can_remove_any_stored_keyword():
+    assert parse_command("unsubscribe the and of") == Command("unsubscribe", "the and of")
