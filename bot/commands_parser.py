@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from feeds.records import NEW_ID_PATTERN, OLD_ID_PATTERN
 
@@ -178,8 +179,8 @@ def parse_schedule(text: str) -> str:
 
     Accepts ``weekdays 09:00``, ``daily 8:30``, ``mon,thu 10:00``, ``mon-fri 9`` (24-hour time)
     or a crontab read as cron reads it (day of week 0 or 7 = Sunday; validated with
-    `bot.scheduler.cron_trigger`, the trigger the scheduler uses). Raises `UsageError` for
-    anything else.
+    `bot.scheduler.cron_trigger`, the trigger the scheduler uses, which must have a next fire
+    time: ``0 9 31 2 *`` never fires). Raises `UsageError` for anything else.
     """
     from bot.scheduler import cron_trigger
 
@@ -189,9 +190,11 @@ def parse_schedule(text: str) -> str:
         if not cron.isascii():  # APScheduler reads any Unicode digit ('٩'); cron and our replies do not
             raise UsageError(USAGES["schedule"])
         try:
-            cron_trigger(cron, "UTC")
+            trigger = cron_trigger(cron, "UTC")
         except ValueError as exc:
             raise UsageError(f"not a valid crontab ({str(exc)[:80]}). " + USAGES["schedule"]) from None
+        if trigger.get_next_fire_time(None, datetime.now(timezone.utc)) is None:  # e.g. 0 9 31 2 *
+            raise UsageError(f"`{cron}` never fires (no such date). " + USAGES["schedule"])
         return cron
     if len(words) == 2:
         days, at = words[0], words[1]

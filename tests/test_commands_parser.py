@@ -76,3 +76,15 @@ def test_subscribe_accepts_keywords_with_a_content_word(sent, value):
 
 def test_unsubscribe_can_remove_any_stored_keyword():
     assert parse_command("unsubscribe the and of") == Command("unsubscribe", "the and of")
+
+
+# ---- a schedule must fire some day -------------------------------------------------------------
+@pytest.mark.parametrize("cron", ["0 9 31 2 *", "0 9 30 2 *", "30 8 31 4,6,9,11 *", "0 9 31 2 mon-fri"])
+def test_a_crontab_that_never_fires_is_refused(cron):
+    with pytest.raises(UsageError) as exc:
+        parse_command(f"digest schedule {cron}")
+    assert "never fires" in str(exc.value) and "usage: `/papers digest schedule" in str(exc.value)
+
+
+def test_a_crontab_that_fires_rarely_is_accepted():
+    assert parse_command("digest schedule 0 9 29 2 *") == Command("digest_schedule", "0 9 29 2 *")
