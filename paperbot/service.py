@@ -294,18 +294,40 @@ class PaperbotService:
         return msg
 
     def unsubscribe(self, subject_id: str, value: str, is_channel: bool) -> str:
-        """Stop following a collection or keywords; says so when the follow comes from the
-        config file (which only the file can change)."""
-        removed = [v for kind in ("collection", "keyword")
-                   for v in ([value] if kind == "collection" else [w.strip() for w in value.split(",") if w.strip()])
+        """Stop following a collection or keywords. A follow the channel's config file also has
+        stays in effect (only the file can change it), so the reply says so instead of
+        "Unfollowed" — also when a copy stored from Slack was just removed."""
+        keywords = [w.strip() for w in value.split(",") if w.strip()]
+        removed = [v for kind in ("collection", "keyword") for v in ([value] if kind == "collection" else keywords)
                    if self.store.remove_follow(subject_id, kind, v)]
-        cfg = next((c for c in self.config.channels if c.id == subject_id), None)
+        cfg = next((c for c in self.config.channels if c.id == subject_id), None) if is_channel else None
+        in_config = set(cfg.collections) | set(cfg.keywords) if cfg else set()
+        still = [v for v in dict.fromkeys([value, *keywords]) if v in in_config]
+        gone = [v for v in dict.fromkeys(removed) if v not in in_config]
         if removed:
             self._resync()
-            return "Unfollowed " + ", ".join(f"“{_shown(v)}”" for v in removed) + "."
-        if cfg and (value in cfg.collections or value in cfg.keywords):
-            return f"“{_shown(value)}” comes from the config file ({self.config.path or 'config'}); change it there."
-        return f"Not following “{_shown(value)}”. `/papers profile` lists what you follow."
+        parts = []
+        if gone:
+            parts.append("Unfollowed " + ", ".join(f"“{_shown(v)}”" for v in gone) + ".")
+        if still:
+            parts.append(", ".join(f"“{_shown(v)}”" for v in still) +
+                         f" comes from the config file ({_shown(self.config.path or 'config')}), so this channel "
+                         "still follows it; change it there.")
+        return " ".join(parts) or f"Not following “{_shown(value)}”. `/papers profile` lists what you follow."
+
+    def channel_follows_text(self, channel_id: str) -> str:
+        """What a channel's digest follows (config file and ``/papers subscribe``) as one mrkdwn
+        sentence, e.g. ``Follows collection `rlhf_code` (config file), keyword “PPO”.``"""
+        ch = self.channel_config(channel_id)
+        stored = self.store.follows(channel_id)
+        cfg_cols, cfg_kws = (ch.collections, ch.keywords) if ch else ([], [])
+        parts = [f"collection `{_shown(c)}`" + (" (config file)" if c in cfg_cols else "")
+                 for c in dict.fromkeys([*cfg_cols, *stored.get("collection", [])])]
+        parts += [f"keyword “{_shown(k)}”" + (" (config file)" if k in cfg_kws else "")
+                  for k in dict.fromkeys([*cfg_kws, *stored.get("keyword", [])])]
+        if not parts:
+            return "Follows nothing yet: `/papers subscribe` a collection or keywords."
+        return "Follows " + ", ".join(parts) + "."
 
     def follow_author(self, user_id: str, name: str, follow: bool = True) -> str:
         """Follow / unfollow an author (their stored papers count as positives)."""
@@ -357,10 +379,13 @@ class PaperbotService:
         return f"schedule `{cron}` ({tz}) · {size} paper{'s' if size != 1 else ''}{when}"
 
     def digest_settings_text(self, subject_id: str, is_channel: bool) -> str:
-        """`digest_schedule_summary` as a sentence, plus a hint when a user's DM digest is off."""
-        dm_off = "" if is_channel or self.store.user_settings(subject_id).get(DM_SETTING) else \
+        """`digest_schedule_summary` as a sentence, then what a channel follows
+        (`channel_follows_text`), or a hint when a user's DM digest is off."""
+        if is_channel:
+            return (self.digest_schedule_summary(subject_id, True) + ". " + self.channel_follows_text(subject_id))
+        dm_off = "" if self.store.user_settings(subject_id).get(DM_SETTING) else \
             " Your DM digest is off: `/papers digest dm on`."
-        return self.digest_schedule_summary(subject_id, is_channel) + "." + dm_off
+        return self.digest_schedule_summary(subject_id, False) + "." + dm_off
 
     def set_digest_setting(self, subject_id: str, is_channel: bool, key: str, value) -> str:
         """Set a channel's or a user's DM digest ``schedule`` (5-field crontab, already parsed by

@@ -222,3 +222,28 @@ def test_subscribe_to_stop_words_only_is_refused_and_creates_no_digest(tmp_path,
         refused = resp.json()["text"]
     assert "“the and of” has no word to match papers on" in refused
     assert seeded.follows("C8") == {} and seeded.channels() == []
+
+
+# ---- 11. unsubscribe says when the config file still follows it; /papers digest shows follows ---
+def test_unsubscribe_of_a_config_follow_says_it_stays_and_digest_shows_the_follows(tmp_path, seeded, slack_fake,
+                                                                                   monkeypatch):
+    from paperbot.config import ChannelConfig
+    cfg = make_config(tmp_path, [ChannelConfig(id="C5", name="#cfg", collections=["rlhf_code"])])
+    with BotServer(cfg, seeded, slack_fake, monkeypatch) as bot:
+        for text in ("subscribe rlhf_code", "subscribe PPO &amp; RLHF"):  # also stored from Slack
+            _, rid = bot.command(text, channel="C5")
+            bot.wait_response(rid)
+        _, rid = bot.command("digest", channel="C5")
+        shown = bot.wait_response(rid)["text"]
+        _, rid = bot.command("unsubscribe rlhf_code", channel="C5")
+        first = bot.wait_response(rid)["text"]
+        _, rid = bot.command("unsubscribe PPO &amp; RLHF", channel="C5")
+        keyword = bot.wait_response(rid)["text"]
+        _, rid = bot.command("digest", channel="C5")
+        after = bot.wait_response(rid)["text"]
+    assert "Follows collection `rlhf_code` (config file), keyword “PPO &amp; RLHF”." in shown
+    assert not first.startswith("Unfollowed") and "comes from the config file" in first
+    assert "still follows it" in first
+    assert keyword == "Unfollowed “PPO &amp; RLHF”."
+    assert after.endswith("Follows collection `rlhf_code` (config file).")
+    assert seeded.follows("C5") == {}
