@@ -191,8 +191,10 @@ def test_malformed_interactions_are_acked_logged_once_and_store_nothing(tmp_path
                      for a in ("feedback_up", "feedback_down", "more_like_this", "home_unfollow",
                                "home_follow_collection:1", "home_dm_toggle")]
     no_actions = [_block_actions([]), _block_actions([1]), _block_actions("x")]
-    no_response_url = _block_actions([_button("feedback_up", aid)],
-                                     container={"type": "message", "is_ephemeral": True, "channel_id": "C1"})
+    no_response_url = _block_actions([_button("feedback_up", aid)],  # an ephemeral result can only be answered
+                                     container={"type": "message", "is_ephemeral": True, "channel_id": "C1",
+                                                "message_ts": "1.0"},
+                                     message={"ts": "1.0", "blocks": [{"type": "divider"}]})
     caplog.set_level(logging.WARNING)
     with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
         statuses = []

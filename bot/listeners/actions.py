@@ -36,7 +36,8 @@ def register(app, services) -> None:
         ts = container.get("message_ts") or message.get("ts")
         if not isinstance(channel, str) or not isinstance(ts, str):
             channel = ts = None
-        if not (message.get("blocks") and channel and ts) and not can_respond(body):
+        can_update = bool(not ephemeral and isinstance(message.get("blocks"), list) and channel and ts)
+        if not can_update and not can_respond(body):
             log.warning("feedback click with neither a message to update nor a response_url: ignored")
             return
         is_digest = (not ephemeral and channel and ts and
@@ -47,7 +48,7 @@ def register(app, services) -> None:
                                  message_ts=ts if is_digest else None)
         if not stored:
             return  # a redelivery: already recorded and shown
-        if not ephemeral and isinstance(message.get("blocks"), list) and channel and ts:
+        if can_update:
             counts = services.store.feedback_counts(aid, channel_id=channel if is_digest else None)
             client.chat_update(channel=channel, ts=ts, text=message.get("text") or "Paper digest",
                                blocks=with_feedback_state(message["blocks"], aid, counts=counts))
