@@ -134,22 +134,23 @@ def _read_body(environ) -> bytes:
     return stream.read(int(length))
 
 
-def wsgi_app(app: App, signing_secret: str | None = None):
+def wsgi_app(app: App, signing_secret: str):
     """A WSGI application serving `app` at ``/slack/events`` (plus ``GET /healthz``).
 
-    A ``POST /slack/events`` whose signature does not verify with `signing_secret` (default: the
-    one `app` was built with) is answered 401 before bolt reads the body; a verified body that is
+    A ``POST /slack/events`` whose signature does not verify with `signing_secret` (the one `app`
+    was built with; bolt keeps it private) is answered 401 before bolt reads the body; a verified body that is
     no Slack payload gets 400 (`_ParsingHandler`). Everything else is bolt's.
     """
     handler = _ParsingHandler(app, path=EVENTS_PATH)
-    secret = signing_secret if signing_secret is not None else getattr(app, "_signing_secret", "")
-    verifier = _BytesSignatureVerifier(secret) if secret else None
+    if not signing_secret:
+        raise ValueError("a signing secret is required to serve Slack's HTTP requests")
+    verifier = _BytesSignatureVerifier(signing_secret)
 
     def application(environ, start_response):
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") == "GET":
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok\n"]
-        if verifier is not None and environ.get("PATH_INFO") == EVENTS_PATH and environ.get("REQUEST_METHOD") == "POST":
+        if environ.get("PATH_INFO") == EVENTS_PATH and environ.get("REQUEST_METHOD") == "POST":
             body = _read_body(environ)
             if not signature_ok(verifier, body, environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP"),
                                 environ.get("HTTP_X_SLACK_SIGNATURE")):
@@ -171,9 +172,9 @@ class HttpServer:
     thread while the loop polls its sockets fails with EBADF).
     """
 
-    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 3000, threads: int = 8):
+    def __init__(self, app: App, signing_secret: str, host: str = "127.0.0.1", port: int = 3000, threads: int = 8):
         from waitress.server import create_server
-        self._server = create_server(wsgi_app(app), host=host, port=port, threads=threads, ident="paperbot")
+        self._server = create_server(wsgi_app(app, signing_secret), host=host, port=port, threads=threads, ident="paperbot")
         self._stopping = False
 
     @property
@@ -201,10 +202,16 @@ class HttpServer:
         self._stopping = True
 
 
-def make_http_server(app: App, host: str = "127.0.0.1", port: int = 3000, threads: int = 8) -> HttpServer:
-    """An `HttpServer` (not yet running) for `app`; ``server.effective_port`` is the bound port
-    (pass ``port=0`` for a free one). Run with ``server.run()``, stop with ``server.stop()``."""
-    return HttpServer(app, host, port, threads)
+def make_http_server(app: App, signing_secret: str, host: str = "127.0.0.1", port: int = 3000,
+                     threads: int = 8) -> HttpServer:
+    """An `HttpServer` (not yet running) for `app`, checking requests with `signing_secret` (the
+    one given to `build_app`); ``server.effective_port`` is the bound port (pass ``port=0`` for a
+    free one). Run with ``server.run()``, stop with ``server.stop()``.
+
+    Raises:
+        ValueError: an empty signing secret.
+    """
+    return HttpServer(app, signing_secret, host, port, threads)
 
 
 def connect_socket_mode(app: App, app_token: str):

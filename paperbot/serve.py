@@ -95,7 +95,7 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
                              "see the log line above")
     else:
         try:
-            server = make_http_server(app, host, port)
+            server = make_http_server(app, config.slack_signing_secret, host, port)
         except OSError as exc:
             raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 

@@ -60,7 +60,7 @@ class BotServer:
         self.fake = fake
         self.store = store
         self.service, self.app = build(config, store, arxiv=arxiv, poll_max_age_s=None, grace_s=grace_s)
-        self.server = make_http_server(self.app, "127.0.0.1", 0)
+        self.server = make_http_server(self.app, SECRET, "127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{self.server.effective_port}/slack/events"
         self._thread = threading.Thread(target=self.server.run, daemon=True)
         self.http = httpx.Client(timeout=10)
