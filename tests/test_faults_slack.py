@@ -393,6 +393,18 @@ def test_settling_a_pending_digest_when_the_history_cannot_be_read_leaves_it_pen
 
 
 # ---- answers after which the post may have landed; crashes between a digest's messages --------
+def _fail_thread_replies(poster, exc: BaseException) -> None:
+    """Make `poster` raise `exc` for every thread reply; main messages post normally."""
+    real = poster.post_message
+
+    def post_message(channel, text, blocks=None, thread_ts=None, metadata=None):
+        if thread_ts:
+            raise exc
+        return real(channel, text, blocks, thread_ts, metadata)
+
+    poster.post_message = post_message
+
+
 def _shown_ids(slack_fake, channel):
     return [b["block_id"][6:] for m in slack_fake.posted(channel) for b in (m.get("blocks") or [])
             if str(b.get("block_id", "")).startswith("paper:")]
@@ -442,14 +454,7 @@ def test_a_crash_between_the_main_message_and_its_thread_replies_loses_no_paper(
     were never shown, so they must not stay counted as sent (they were excluded from every later
     digest)."""
     digest = make_digest("C1", 30)
-    real = poster.post_message
-
-    def dies_on_reply(channel, text, blocks=None, thread_ts=None, metadata=None):
-        if thread_ts:
-            raise SystemExit("killed")
-        return real(channel, text, blocks, thread_ts, metadata)
-
-    poster.post_message = dies_on_reply
+    _fail_thread_replies(poster, SystemExit("killed"))
     with pytest.raises(SystemExit):
         deliver(store, ChannelConfig("C1", max_papers=30), digest, poster, SLOT)
     shown = _shown_ids(slack_fake, "C1")
@@ -494,14 +499,7 @@ def test_any_exception_in_a_thread_reply_hands_its_papers_to_the_next_digest(sto
     """Not only Slack errors: a bug or a bad setting (an OverflowError from an infinite pacing
     interval) after the main message used to leave the thread's papers marked sent."""
     digest = make_digest("C1", 30)
-    real = poster.post_message
-
-    def broken_reply(channel, text, blocks=None, thread_ts=None, metadata=None):
-        if thread_ts:
-            raise OverflowError("timestamp out of range for platform time_t")
-        return real(channel, text, blocks, thread_ts, metadata)
-
-    poster.post_message = broken_reply
+    _fail_thread_replies(poster, OverflowError("timestamp out of range for platform time_t"))
     out = deliver(store, ChannelConfig("C1", max_papers=30), digest, poster, SLOT)
     assert out.status == "posted" and "OverflowError" in out.error
     shown = _shown_ids(slack_fake, "C1")
