@@ -12,9 +12,8 @@ import click
 
 from feeds.curated import CuratedFormatError, where
 from paperbot.config import Config, ConfigError, load_config, model_path_for
-from store import Store
-from store.schema import SCHEMA_VERSION, SchemaTooNew
-from store.store import BUSY_TIMEOUT_MS
+from store import Store, probe_database
+from store.schema import SchemaTooNew
 
 _DB_META = "paperbot.database"  # click context meta: the database file the command opened
 
@@ -73,34 +72,22 @@ def _no_db_hint(config: Config, db: str | None) -> str:
 
 def _check_database(path: str, must_exist: bool, hint: str = "") -> None:
     """Refuse, with one line, a file that is not paperbot's before `Store` would add its tables
-    to it: a folder, another application's SQLite file, or (with `must_exist`, for commands that
-    only read or settle what is stored) a missing or empty file — those would otherwise create
-    a database (and its folders) and report an empty one. A damaged file or a locked one raises
-    `sqlite3.Error` (turned into one line by `_Main`); a newer schema is left to `Store`."""
-    p = Path(path)
-    if not p.exists():
-        if must_exist:
-            raise click.ClickException(f"no database at {path}{hint}")
-        return
-    if p.is_dir():
+    to it (`store.probe_database`): a folder, another application's SQLite file, or (with
+    `must_exist`, for commands that only read or settle what is stored) a missing or empty file —
+    those would otherwise create a database (and its folders) and report an empty one. A damaged
+    file or a locked one raises `sqlite3.Error` (turned into one line by `_Main`); a newer schema
+    is left to `Store`."""
+    kind, tables = probe_database(path)
+    if kind == "missing" and must_exist:
+        raise click.ClickException(f"no database at {path}{hint}")
+    if kind == "folder":
         raise click.ClickException(f"{path}: is a folder, not a database file")
-    if p.stat().st_size == 0 and not must_exist:
-        return  # an empty file is an empty SQLite database: paperbot creates its tables
-    conn = sqlite3.connect(p.resolve().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    finally:
-        conn.close()
-    if version > SCHEMA_VERSION or (version >= 1 and "papers" in tables):
-        return
-    if not tables and version == 0:
-        if must_exist:
-            raise click.ClickException(f"no database at {path} (the file is empty){hint}")
-        return  # a new SQLite file with nothing in it
-    shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
-    raise click.ClickException(f"{path}: not a paperbot database (its tables: {shown or 'none'}); "
-                               "leaving it untouched")
+    if kind == "empty" and must_exist:
+        raise click.ClickException(f"no database at {path} (the file is empty){hint}")
+    if kind == "foreign":
+        shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+        raise click.ClickException(f"{path}: not a paperbot database (its tables: {shown or 'none'}); "
+                                   "leaving it untouched")
 
 
 def _open_store(config: Config, db: str | None, must_exist: bool = False) -> Store:

@@ -25,7 +25,7 @@ from typing import Any
 import sqlite_utils
 
 from feeds.records import Paper, norm_author
-from store.schema import migrate
+from store.schema import SCHEMA_VERSION, migrate
 
 _JSON_LIST_FIELDS = ("authors", "categories", "sources", "ai_keywords")
 BUSY_TIMEOUT_MS = 30_000
@@ -56,6 +56,37 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def probe_database(path: str | Path) -> tuple[str, list[str]]:
+    """What is at `path`, read without writing anything: ``(kind, table names)`` with kind
+    ``"missing"``, ``"folder"``, ``"empty"`` (a 0-byte file or an SQLite file with no tables:
+    `Store` makes it a paperbot database), ``"paperbot"`` (schema ≥ v1 with a ``papers`` table,
+    or a newer schema, which `Store` refuses with `SchemaTooNew`) or ``"foreign"`` (another
+    application's SQLite file, which `Store` would alter).
+
+    Raises:
+        sqlite3.DatabaseError: not an SQLite file or a damaged one; sqlite3.OperationalError: locked
+            for longer than `BUSY_TIMEOUT_MS`.
+    """
+    p = Path(path)
+    if not p.exists():
+        return "missing", []
+    if p.is_dir():
+        return "folder", []
+    if p.stat().st_size == 0:
+        return "empty", []
+    conn = sqlite3.connect(p.resolve().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    finally:
+        conn.close()
+    if version > SCHEMA_VERSION or (version >= 1 and "papers" in tables):
+        return "paperbot", tables
+    if not tables and version == 0:
+        return "empty", []
+    return "foreign", tables
 
 
 class Store:
