@@ -31,18 +31,16 @@ Protocol (per task ``{name, split, window_days, curated, candidates, relevant}``
 * Production background sample: 2,000 papers drawn (seed 0) among those announced before
   the split.
 
-Dev results (bench/dev_tasks.json, 3 corpus files, 2-core box; one run each):
+Dev results (bench/dev_tasks.json, 3 corpus files, 2-core box; `/usr/bin/time paperbot eval …`,
+re-measured 2026-11-22; README.md's evaluation section has the command and the history):
 
     method           MAP    nDCG@20  R@50   P@10   wall   peak RSS
-    production       0.210  0.304    0.488  0.260  44 s*  1.6 GB   (*with --feedback-sim)
-    tfidf-centroid   0.165  0.248    0.431  0.160  62 s*  1.6 GB
-    asl-svm          0.186  0.260    0.449  0.210  84 s   1.6 GB
+    production       0.203  0.289    0.476  0.240  47 s*  1.6 GB   (*with --feedback-sim)
+    asl-svm          0.185  0.260    0.449  0.210  44 s   1.6 GB
+    tfidf-centroid   0.163  0.242    0.431  0.170  38 s*  1.6 GB
     feedback sim hits (top 5/day, summed): production 92 with vs 86 without (1.07x);
     tfidf-centroid 86 vs 84.
 
-Re-measured 2026-11-21 after the cache change (identical metrics): production with
---feedback-sim 45 s / 1.6 GB cold (tokenising 30 s, writes the cache), 12 s / 0.9 GB warm;
-tfidf-centroid with --feedback-sim 13 s / 0.8 GB; asl-svm 23 s / 0.9 GB (warm).
 The targets MAP 0.25 / nDCG@20 0.33 / R@50 0.55 / feedback ratio 1.3x are not reached;
 see the ranker module docstring for what was tried in the second round.
 """
