@@ -108,12 +108,19 @@ def cron_trigger(expr: str, timezone: str) -> CronTrigger:
     `cron_day_of_week` first, because `CronTrigger.from_crontab` counts Monday as 0
     (https://apscheduler.readthedocs.io/en/3.x/modules/triggers/cron.html).
 
+    Cron fires when *either* a restricted day of month or a restricted day of week matches,
+    APScheduler only when both do, so a crontab restricting both (``0 9 1 * mon``) is refused
+    rather than run with a meaning its author did not intend.
+
     Raises:
-        ValueError: not 5 fields, a bad field, or an unknown time zone.
+        ValueError: not 5 fields, a bad field, both day fields restricted, or an unknown time zone.
     """
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError(f"wrong number of fields; got {len(fields)}, expected 5")
+    if fields[2] not in ("*", "?") and fields[4] not in ("*", "?"):
+        raise ValueError("restrict the day of month or the day of week, not both (cron would fire on "
+                         "either, paperbot's scheduler only when both match)")
     fields[4] = cron_day_of_week(fields[4])
     try:
         return CronTrigger.from_crontab(" ".join(fields), timezone=timezone)

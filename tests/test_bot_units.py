@@ -220,6 +220,8 @@ def test_numeric_days_of_week_mean_what_they_mean_to_cron():
         t = trig.get_next_fire_time(None, t + timedelta(seconds=1))
         fired.append(t.strftime("%a"))
     assert fired == ["Mon", "Tue", "Wed", "Thu", "Fri", "Mon"]
+    with pytest.raises(ValueError, match="not both"):
+        cron_trigger("0 9 1 * mon", "UTC")  # cron: the 1st OR Mondays; APScheduler: only Monday the 1st
     sunday = cron_trigger("0 9 * * 0", "UTC").get_next_fire_time(None, datetime(2026, 11, 23, tzinfo=timezone.utc))
     assert sunday.strftime("%a %d") == "Sun 29"
 

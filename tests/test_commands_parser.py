@@ -79,11 +79,19 @@ def test_unsubscribe_can_remove_any_stored_keyword():
 
 
 # ---- a schedule must fire some day -------------------------------------------------------------
-@pytest.mark.parametrize("cron", ["0 9 31 2 *", "0 9 30 2 *", "30 8 31 4,6,9,11 *", "0 9 31 2 mon-fri"])
+@pytest.mark.parametrize("cron", ["0 9 31 2 *", "0 9 30 2 *", "30 8 31 4,6,9,11 *"])
 def test_a_crontab_that_never_fires_is_refused(cron):
     with pytest.raises(UsageError) as exc:
         parse_command(f"digest schedule {cron}")
     assert "never fires" in str(exc.value) and "usage: `/papers digest schedule" in str(exc.value)
+
+
+def test_a_crontab_restricting_both_day_fields_is_refused():
+    """cron fires when either day field matches (the 31st of February never, but every weekday of
+    February), APScheduler only when both do: refused rather than run with another meaning."""
+    with pytest.raises(UsageError) as exc:
+        parse_command("digest schedule 0 9 31 2 mon-fri")
+    assert "not both" in str(exc.value) and "usage: `/papers digest schedule" in str(exc.value)
 
 
 def test_a_crontab_that_fires_rarely_is_accepted():
