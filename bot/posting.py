@@ -145,11 +145,6 @@ class SlackPoster:
     def after_post(self, channel: str, blocks: list[dict] | None, response) -> None:
         """Hook called with Slack's answer after every successful post (subclasses record things)."""
 
-    def find_digest(self, channel: str, digest_key: str, oldest: float, max_pages: int = 20) -> str | None:
-        """The ``ts`` of `find_message`'s message, or None (same arguments and errors)."""
-        msg = self.find_message(channel, digest_key, oldest, max_pages=max_pages)
-        return msg.get("ts") if msg else None
-
     def find_message(self, channel: str, digest_key: str, oldest: float, max_pages: int = 20,
                      thread_ts: str | None = None) -> dict | None:
         """The message in `channel` (posted after `oldest`, epoch seconds) whose metadata carries

@@ -23,7 +23,7 @@ def hit_section(hit: SearchHit, rank: int) -> dict:
     ``{"type": "section", "block_id": "paper:<arXiv id>", "text": {"type": "mrkdwn", …}}`` whose
     text is ≤ `MAX_SECTION_TEXT` after escaping."""
     p = hit.paper
-    title = f"*{rank}. <{p.abs_url or 'https://arxiv.org/abs/' + p.arxiv_id}|{escape_within(p.title, MAX_TITLE_TEXT)}>*"
+    title = f"*{rank}. <{p.abs_url}|{escape_within(p.title, MAX_TITLE_TEXT)}>*"
     meta = [escape_within(format_authors(p.authors), MAX_AUTHORS_TEXT)]
     if p.published:
         meta.append(escape_within(p.published[:10], 10))

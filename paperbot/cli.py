@@ -337,13 +337,8 @@ def status(config_path: str | None, db: str | None) -> None:
 def backup(path: str, config_path: str | None, db: str | None) -> None:
     """Write a consistent copy of the live database to PATH (SQLite online backup; safe while the
     bot runs). PATH must not exist."""
-    if db is not None and not db.strip():
-        raise click.UsageError("--db: expected a file path, got an empty string")
-    cfg = _config(config_path, required=False)
-    source = db or cfg.database
-    click.get_current_context().meta[_DB_META] = source
-    _check_database(source, must_exist=True, hint=" (use --db or --config)")
-    store = Store(source)
+    store = _open_store(_config(config_path, required=False), db, must_exist=True)
+    source = store.path
     try:
         n = store.backup(path)
     except FileExistsError as exc:

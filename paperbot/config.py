@@ -240,9 +240,7 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
         query = _get(q, "query", where, str, "")
         if not query and not url:
             raise ConfigError(f"{where}query: an arXiv API search_query is required")
-        n = _get(q, "max_results", where, int, 100)
-        if not 1 <= n <= 30000:
-            raise ConfigError(f"{where}max_results: must be between 1 and 30000, got {n}")
+        n = _in_range(_get(q, "max_results", where, int, 100), 1, 30000, "max_results", where)
         cfg.arxiv_queries.append(ArxivQueryConfig(
             name=_get(q, "name", where, str, f"arxiv_api:{i}"), query=query, max_results=n,
             url=_resolve(base_dir, url) if url else None))
@@ -276,8 +274,7 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
         if ch.id in seen:
             raise ConfigError(f"{where}id: channel {ch.id!r} is configured twice")
         seen.add(ch.id)
-        if not 1 <= ch.max_papers <= 100:
-            raise ConfigError(f"{where}max_papers: must be between 1 and 100, got {ch.max_papers}")
+        _in_range(ch.max_papers, 1, 100, "max_papers", where)
         if ch.when_empty not in ("explain", "skip"):
             raise ConfigError(f"{where}when_empty: expected 'explain' or 'skip', got {ch.when_empty!r}")
         if ch.min_score is not None:

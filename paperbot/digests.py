@@ -195,15 +195,26 @@ def empty_reason(day: date, n_candidates: int, min_score: float | None, n_failed
     return f"{n_candidates} new papers, none scored above the threshold ({min_score:.2f})."
 
 
+def channel_title(channel: ChannelConfig, day: date) -> str:
+    """A channel digest's title: ``Paper digest · #rl-for-code · 2026-11-21``."""
+    return f"Paper digest · {channel.name or channel.id} · {day.isoformat()}"
+
+
+def empty_channel_digest(channel: ChannelConfig, day: date, reason: str) -> Digest:
+    """A channel's digest with no paper and the one-line `reason`: what a channel gets when the
+    store holds nothing to score (no model can be fitted)."""
+    return Digest(channel_id=channel.id, title=channel_title(channel, day), date=day.isoformat(),
+                  empty_reason=reason)
+
+
 def channel_digest(channel: ChannelConfig, store: Store, model: TfidfModel, day: date,
                    n_failed_sources: int = 0, candidate_days: int = 7) -> Digest:
     """Score the channel's candidates and return its `Digest` (possibly empty, with a reason).
 
     The profile is `recommender.profiles.profile_for_channel` (config follows plus the ones
     stored by ``/papers subscribe``, and feedback on the channel's digests)."""
-    title = f"Paper digest · {channel.name or channel.id} · {day.isoformat()}"
     profile = profile_for_channel(store, channel)
-    return profile_digest(channel.id, title, profile, store, model, day, channel.min_score,
+    return profile_digest(channel.id, channel_title(channel, day), profile, store, model, day, channel.min_score,
                           channel.max_papers, n_failed_sources, candidate_days,
                           no_profile="This channel follows no curated collection or keyword yet.")
 

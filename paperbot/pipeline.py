@@ -19,7 +19,7 @@ from bot.slack_client import TOKEN_ERRORS, describe_error, error_code, make_clie
 from feeds.curated import CuratedFormatError, load_curated, where
 from feeds.http import Fetcher
 from paperbot.config import ChannelConfig, Config
-from paperbot.digests import channel_digest, empty_reason, load_or_fit_model
+from paperbot.digests import channel_digest, empty_channel_digest, empty_reason, load_or_fit_model
 from paperbot.poll import SourceOutcome, poll_all
 from paperbot.recovery import UNCERTAIN, digest_key, in_flight, is_abandoned, owner_id, recover_channel
 from store import Store
@@ -209,13 +209,6 @@ def import_configured_curated(store: Store, path: str) -> str | None:
     return None
 
 
-def _nothing_stored_digest(channel: ChannelConfig, day: date, n_failed_sources: int) -> Digest:
-    """A channel's digest when the store holds no paper at all (every source failed, or skipped
-    every item): empty, with the one-line reason other empty digests give."""
-    return Digest(channel_id=channel.id, title=f"Paper digest · {channel.name or channel.id} · {day.isoformat()}",
-                  date=day.isoformat(), empty_reason=empty_reason(day, 0, channel.min_score, n_failed_sources))
-
-
 def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None = None,
              today: date | None = None, on_refit: Callable[[int], None] | None = None) -> RunReport:
     """Poll every source, refresh the model, build and deliver each config channel's digest once.
@@ -250,7 +243,7 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
             # settle digests a crash left pending first, so released papers are candidates again
             recover_channel(store, poster, channel.id)
         if model is None:
-            digest = _nothing_stored_digest(channel, today, failed)
+            digest = empty_channel_digest(channel, today, empty_reason(today, 0, channel.min_score, failed))
         else:
             digest = channel_digest(channel, store, model, today, failed, config.recommender.candidate_days)
         outcome = deliver(store, channel, digest, poster, today.isoformat(), settle_pending=False)

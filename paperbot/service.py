@@ -29,7 +29,7 @@ from feeds.arxiv_api import ArxivAPIClient, ArxivAPIError
 from feeds.http import FetchError
 from feeds.records import Paper
 from paperbot.config import DEFAULT_SCHEDULE, ChannelConfig, Config
-from paperbot.digests import channel_digest, load_or_fit_model, profile_digest
+from paperbot.digests import channel_digest, empty_channel_digest, load_or_fit_model, profile_digest
 from paperbot.pipeline import DeliveryOutcome, deliver, import_curated
 from paperbot.poll import poll_all
 from paperbot.recovery import digest_key
@@ -237,8 +237,7 @@ class PaperbotService:
         model = self.model()
         day = self._slot_day(slot, ch.timezone)
         if model is None:
-            digest = Digest(channel_id=ch.id, title=f"Paper digest · {ch.name or ch.id} · {day}",
-                            date=day.isoformat(), empty_reason="No papers stored yet (feeds not polled).")
+            digest = empty_channel_digest(ch, day, "No papers stored yet (feeds not polled).")
         else:
             digest = channel_digest(ch, self.store, model, day, self._failed_sources,
                                     self.config.recommender.candidate_days)
@@ -473,7 +472,7 @@ class PaperbotService:
         lines = ["*Your paper profile*"]
         for kind, label in (("collection", "Collections"), ("keyword", "Keywords"), ("author", "Authors")):
             vals = d.follows.get(kind, [])
-            lines.append(f"*{label}:* " + (", ".join(escape_within(v, 200) for v in vals) if vals else "none"))
+            lines.append(f"*{label}:* " + (", ".join(_shown(v) for v in vals) if vals else "none"))
         lines.append("*Top terms:* " + (", ".join(escape_within(t, 100) for t in d.top_terms) if d.top_terms
                                         else "none yet"))
         lines.append("*Recently 👍:* " + ("; ".join(f"<{u}|{escape_within(t, 160)}>" for _, t, u in d.liked[:5])

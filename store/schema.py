@@ -149,21 +149,18 @@ def migrate(db: sqlite_utils.Database) -> int:
     """
     conn = db.conn
     version = current_version(conn)
-    if version == SCHEMA_VERSION:
-        return version
+    if version < SCHEMA_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = current_version(conn)  # another process may have migrated while we waited
+            while version < SCHEMA_VERSION:
+                MIGRATIONS[version](db)
+                version += 1
+                conn.execute(f"PRAGMA user_version = {version}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
     if version > SCHEMA_VERSION:
         raise SchemaTooNew(f"database schema v{version} is newer than this paperbot (v{SCHEMA_VERSION})")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = current_version(conn)  # another process may have migrated while we waited
-        if version > SCHEMA_VERSION:
-            raise SchemaTooNew(f"database schema v{version} is newer than this paperbot (v{SCHEMA_VERSION})")
-        while version < SCHEMA_VERSION:
-            MIGRATIONS[version](db)
-            version += 1
-            conn.execute(f"PRAGMA user_version = {version}")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
     return version

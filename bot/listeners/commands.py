@@ -93,7 +93,7 @@ def run_command(services, cmd: Command, body: dict, respond) -> None:
     elif cmd.name == "like":
         paper, stored = services.like(user, cmd.value, event_key=f"like:{user}:{body.get('trigger_id') or cmd.value}")
         respond(response_type="ephemeral",
-                text=(f"👍 recorded for <{paper.abs_url or 'https://arxiv.org/abs/' + paper.arxiv_id}|"
+                text=(f"👍 recorded for <{paper.abs_url}|"
                       f"{escape_within(paper.title, 400)}>" if stored else "Already recorded."))
     elif cmd.name == "profile":
         respond(response_type="ephemeral", text=services.profile_text(user))
