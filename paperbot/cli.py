@@ -208,7 +208,10 @@ def run(once: bool, config_path: str | None, db: str | None) -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @click.option("--db", type=click.Path(dir_okay=False))
 def import_cmd(file: str, config_path: str | None, db: str | None) -> None:
-    """Import a curated database (seed format {category: [papers]}) into collections."""
+    """Import a curated database (seed format {category: [papers]}) into collections.
+
+    Bad entries are reported with their position and skipped; when the file holds entries but
+    none of them is a usable paper, the command fails (exit 1)."""
     from paperbot.pipeline import import_curated
 
     cfg = _config(config_path, required=False)
@@ -219,6 +222,12 @@ def import_cmd(file: str, config_path: str | None, db: str | None) -> None:
         raise click.ClickException(str(exc)) from None
     for cat, pos, reason in report.errors:
         click.echo(f"skipped {where(cat, pos)}: {reason}", err=True)
+    if report.errors and report.papers == 0:  # like import-corpus: a wrong file is not a success
+        raise click.ClickException(
+            f"no paper could be read from {Path(file).name} ({len(report.errors)} entries skipped): expected "
+            "the seed format {category: [{arxiv_id or url, title, summary, authors, …}, …]}")
+    if not report.collections:
+        click.echo(f"{Path(file).name} holds no categories: nothing imported", err=True)
     for name, n in report.collections.items():
         click.echo(f"collection {name}: {n} papers added ({store.collections().get(name, 0)} in total)")
 

@@ -60,6 +60,25 @@ def test_cli_import_names_a_whole_skipped_category_and_an_entry_without_id(tmp_p
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps({"notes": "not a list", "rl": [{"title": "No id at all"}]}))
     res = CliRunner().invoke(main, ["import", str(seed), "--db", str(tmp_path / "x.db")])
-    assert res.exit_code == 0, res.output
     assert "skipped notes: category 'notes' is not a list of papers" in res.output
     assert "skipped rl[0]: no arxiv_id (or arXiv url)" in res.output
+    # no entry of the file was a paper: a wrong file must not read as a successful import
+    assert res.exit_code == 1, res.output
+    assert "no paper could be read from seed.json (2 entries skipped)" in res.output
+
+
+def test_cli_import_of_a_file_with_one_good_entry_among_bad_ones_succeeds(tmp_path):
+    good = json.loads(fixture_path("seeds", "papers_database.sample.json").read_text())["rlhf_code"][0]
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"notes": "not a list", "rl": [{"title": "No id at all"}, good]}))
+    res = CliRunner().invoke(main, ["import", str(seed), "--db", str(tmp_path / "x.db")])
+    assert res.exit_code == 0, res.output
+    assert "collection rl: 1 papers added (1 in total)" in res.output
+
+
+def test_cli_import_of_an_empty_object_says_nothing_was_imported(tmp_path):
+    seed = tmp_path / "seed.json"
+    seed.write_text("{}")
+    res = CliRunner().invoke(main, ["import", str(seed), "--db", str(tmp_path / "x.db")])
+    assert res.exit_code == 0, res.output
+    assert "seed.json holds no categories: nothing imported" in res.output
