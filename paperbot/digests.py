@@ -24,7 +24,7 @@ from recommender.profiles import Profile, profile_for_channel
 from recommender.ranker import PaperMeta
 from recommender.scoring import candidate_meta_of, rank_profile
 from recommender.tfidf import TfidfModel
-from store import Store, utcnow
+from store import Store
 
 log = logging.getLogger(__name__)
 
@@ -54,25 +54,26 @@ class _ModelMemo:
     paper and the 2,000-paper background once instead of once per digest. Thread-safe; a new
     model (refit or refresh) starts a fresh memo.
 
-    The candidate set is reused only while the store reports the same ``(arXiv id, last_seen)``
-    list for the window (`Store.paper_stamps_first_seen_since`): a new paper or any changed row
-    (a new version, new upvotes) makes a new set, re-reading only the papers that changed. A
-    set is kept only when all its stamps are older than the current second, so a write within
-    the same second as a read can never hide behind an equal stamp. TF-IDF rows are keyed on the
-    same stamps. The background vector is recomputed when the paper or curated count changes, not
-    when a sampled paper's text does (a revised abstract among 2,000 background papers moves the
-    mean by a rounding error; the next poll's new papers refresh it)."""
+    The candidate set is reused only while the store reports the same ``(arXiv id, change_seq)``
+    list for the window (`Store.paper_change_seqs_first_seen_since`): a new paper or any changed
+    row (a new version, new upvotes) makes a new set, re-reading only the papers that changed.
+    ``change_seq`` values follow commit order, so a write that committed after a read always
+    shows a new value (a ``last_seen`` wall-clock stamp, taken before the write lock, could
+    equal the one already read). TF-IDF rows are keyed on the same values. The background vector
+    is recomputed when the paper or curated count changes, not when a sampled paper's text does
+    (a revised abstract among 2,000 background papers moves the mean by a rounding error; the
+    next poll's new papers refresh it)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._model: TfidfModel | None = None
         self._bg_key: tuple | None = None
         self._bg: np.ndarray | None = None
-        self._rows: dict[str, tuple[str, sp.csr_matrix]] = {}  # arXiv id → (last_seen, TF-IDF row)
+        self._rows: dict[str, tuple[int, sp.csr_matrix]] = {}  # arXiv id → (change_seq, TF-IDF row)
         self._cand_key: tuple | None = None
         self._cand: CandidateSet | None = None
         self._papers_path: str | None = None
-        self._papers: dict[str, tuple[str, Paper]] = {}  # arXiv id → (last_seen, Paper) of one store
+        self._papers: dict[str, tuple[int, Paper]] = {}  # arXiv id → (change_seq, Paper) of one store
 
     def _for(self, model: TfidfModel) -> None:
         if self._model is not model:
@@ -81,32 +82,31 @@ class _ModelMemo:
 
     def candidate_set(self, store: Store, model: TfidfModel, since: str) -> CandidateSet:
         """The `CandidateSet` of papers first stored at or after `since` (UTC ISO seconds)."""
-        stamps = store.paper_stamps_first_seen_since(since)
-        key = (str(store.path), since, tuple(stamps))
+        seqs = store.paper_change_seqs_first_seen_since(since)
+        key = (str(store.path), since, tuple(seqs))
         with self._lock:
             self._for(model)
             if self._cand_key == key and self._cand is not None:
                 return self._cand
             if self._papers_path != str(store.path):
                 self._papers_path, self._papers = str(store.path), {}
-            known = {a: self._papers[a] for a, _ in stamps if a in self._papers}
-        need = [a for a, st in stamps if known.get(a, ("",))[0] != st]
+            known = {a: self._papers[a] for a, _ in seqs if a in self._papers}
+        need = [a for a, seq in seqs if known.get(a, (None,))[0] != seq]
+        # read after `seqs`: a row may have changed in between, and then it holds content newer
+        # than its listed value, so it is filed under the older value and re-read next time (a
+        # wasted read, never a stale paper)
         fetched = store.get_papers(need)
-        settled = utcnow()  # the format of the store's first_seen / last_seen stamps
-        held = [(a, st) for a, st in stamps if a in fetched or a in known]
+        held = [(a, seq) for a, seq in seqs if a in fetched or a in known]
         papers = [fetched[a] if a in fetched else known[a][1] for a, _ in held]
-        # rows are keyed on the stamp too: a changed row (a new version's abstract) gets a new one
-        cs = CandidateSet(papers, self.rows(model, papers, [st for _, st in held], settled),
+        cs = CandidateSet(papers, self.rows(model, papers, [seq for _, seq in held]),
                           candidate_meta_of(papers).prepare())
-        stable = all(st < settled for _, st in stamps)
         with self._lock:
             self._for(model)
             if self._papers_path == str(store.path):
                 if len(self._papers) + len(fetched) > ROW_MEMO_MAX:
                     self._papers = {}
-                self._papers.update({a: (st, fetched[a]) for a, st in stamps if a in fetched and st < settled})
-            if stable:
-                self._cand_key, self._cand = key, cs
+                self._papers.update({a: (seq, fetched[a]) for a, seq in seqs if a in fetched})
+            self._cand_key, self._cand = key, cs
         return cs
 
     def background(self, store: Store, model: TfidfModel, curated: set[str]) -> np.ndarray:
@@ -126,26 +126,25 @@ class _ModelMemo:
             self._bg_key, self._bg = key, bg
         return bg
 
-    def rows(self, model: TfidfModel, papers: list[Paper], stamps: list[str], settled: str) -> sp.csr_matrix:
+    def rows(self, model: TfidfModel, papers: list[Paper], seqs: list[int]) -> sp.csr_matrix:
         """TF-IDF rows of `papers` (n, V), transforming only those not seen with this model at the
-        same ``last_seen`` stamp (`stamps`, one per paper); rows are kept only for stamps older
-        than `settled` (the current second), as in `candidate_set`."""
+        same ``change_seq`` (`seqs`, one per paper, as in `candidate_set`)."""
         if not papers:
             return sp.csr_matrix((0, len(model.vectorizer.vocabulary_)))
         with self._lock:
             self._for(model)
-            found = {p.arxiv_id: self._rows[p.arxiv_id][1] for p, st in zip(papers, stamps)
-                     if self._rows.get(p.arxiv_id, ("",))[0] == st}
-        missing = [(p, st) for p, st in zip(papers, stamps) if p.arxiv_id not in found]
+            found = {p.arxiv_id: self._rows[p.arxiv_id][1] for p, seq in zip(papers, seqs)
+                     if self._rows.get(p.arxiv_id, (None,))[0] == seq}
+        missing = [(p, seq) for p, seq in zip(papers, seqs) if p.arxiv_id not in found]
         if missing:
             X = model.papers_matrix([p for p, _ in missing])
-            fresh = {p.arxiv_id: (st, X[i]) for i, (p, st) in enumerate(missing)}
+            fresh = {p.arxiv_id: (seq, X[i]) for i, (p, seq) in enumerate(missing)}
             found.update({a: row for a, (_, row) in fresh.items()})
             with self._lock:
                 self._for(model)
                 if len(self._rows) + len(fresh) > ROW_MEMO_MAX:
                     self._rows = {}
-                self._rows.update({a: v for a, v in fresh.items() if v[0] < settled})
+                self._rows.update(fresh)
         return sp.vstack([found[p.arxiv_id] for p in papers], format="csr")
 
 

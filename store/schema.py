@@ -110,7 +110,7 @@ def _v4(db: sqlite_utils.Database) -> None:
 def _v5(db: sqlite_utils.Database) -> None:
     """Indexes for the queries that scanned whole tables.
 
-    * ``papers(first_seen)``: a digest's candidate window (`Store.paper_stamps_first_seen_since`,
+    * ``papers(first_seen)``: a digest's candidate window (`Store.paper_change_seqs_first_seen_since`,
       `Store.papers_first_seen_since`: ``first_seen >= ?``) scanned all papers, ~80 ms at 47k
       papers (``bench/store_indexes.py``); the queries order by ``+published`` so the planner
       takes this index instead of walking ``idx_papers_published`` for the ORDER BY.

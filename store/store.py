@@ -362,12 +362,13 @@ class Store:
         """Papers first stored at or after `iso_time` (UTC ISO), newest announcement first."""
         return [_row_to_paper(r) for r in self.db.query(f"select * {_FIRST_SEEN_SINCE}", [iso_time])]
 
-    def paper_stamps_first_seen_since(self, iso_time: str) -> list[tuple[str, str]]:
-        """``[(arxiv_id, last_seen), …]`` of the papers `papers_first_seen_since` returns, in the
-        same order, without decoding them: ``last_seen`` changes whenever a row's content does
-        (UTC ISO seconds), so a caller can tell which papers it already holds are still current."""
-        return [(r["arxiv_id"], r["last_seen"]) for r in self.db.query(
-            f"select arxiv_id, last_seen {_FIRST_SEEN_SINCE}", [iso_time])]
+    def paper_change_seqs_first_seen_since(self, iso_time: str) -> list[tuple[str, int]]:
+        """``[(arxiv_id, change_seq), …]`` of the papers `papers_first_seen_since` returns, in the
+        same order, without decoding them. A row's ``change_seq`` (schema v4) grows with every
+        committed insert or change of it, in commit order (`change_seq`), so a caller can tell
+        which papers it already holds are still current: an equal value means the same content."""
+        return [(r["arxiv_id"], r["change_seq"]) for r in self.db.query(
+            f"select arxiv_id, change_seq {_FIRST_SEEN_SINCE}", [iso_time])]
 
     def sample_papers(self, n: int, exclude: set[str] | None = None) -> list[Paper]:
         """`n` stored papers spread evenly over the whole table (every paper when fewer are

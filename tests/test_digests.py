@@ -33,21 +33,7 @@ def _world(store):
     return model, curated, feed
 
 
-def _past_writes(monkeypatch, hours: float = 3):
-    """Make the store stamp writes `hours` ago (rows written in the current second are never
-    memoised, see `paperbot.digests._ModelMemo`); returns the stamp function."""
-    from datetime import datetime, timedelta, timezone
-
-    import store.store as store_module
-
-    now = datetime.now(timezone.utc)
-    stamp = lambda h: (now - timedelta(hours=h)).isoformat(timespec="seconds")  # noqa: E731
-    monkeypatch.setattr(store_module, "utcnow", lambda: stamp(hours))
-    return stamp
-
-
-def test_digests_of_one_run_share_the_background_and_candidate_rows(store, monkeypatch):
-    _past_writes(monkeypatch)
+def test_digests_of_one_run_share_the_background_and_candidate_rows(store):
     model, curated, feed = _world(store)
     profile = Profile(positives=curated, follows=["rlhf_code"])
     day = date(2026, 11, 20)
@@ -81,7 +67,7 @@ def test_new_papers_in_the_store_refresh_the_shared_background(store):
 
 def test_the_candidate_set_is_read_once_and_follows_changed_rows(store, monkeypatch):
     """Digests of one hour share one decoded candidate set; a changed row (new HF upvotes) is
-    re-read alone, and a set whose stamps fall in the current second is never kept."""
+    re-read alone, even when its last_seen stamp did not move."""
     from datetime import datetime, timedelta, timezone
 
     import store.store as store_module
@@ -114,33 +100,30 @@ def test_the_candidate_set_is_read_once_and_follows_changed_rows(store, monkeypa
     assert reads == [target.arxiv_id]  # only the changed row is read again
     assert next(r for r in third.items if r.paper.arxiv_id == target.arxiv_id).paper.hf_upvotes == 250
 
-    # the clock now stands in the second of the next writes: a set read in that second is not
-    # kept, so a second write within the same second (same last_seen) is still seen
+    # two revisions stamped with the same last_seen (the clock stands still, or a write
+    # transaction took its stamp before a read and committed after it): each is seen, because
+    # the memo keys on the store's change_seq, which follows commit order
     reads.clear()
     monkeypatch.setattr(store_module, "utcnow", lambda: stamp(1))
-    monkeypatch.setattr(digests, "utcnow", lambda: stamp(1))
     store.upsert_papers([Paper(target.arxiv_id, target.title, target.abstract, hf_upvotes=300)])
-    digests.profile_digest("U4", "t", profile, store, model, day, None, 5)
+    fourth = digests.profile_digest("U4", "t", profile, store, model, day, None, 5)
     store.upsert_papers([Paper(target.arxiv_id, target.title, target.abstract, hf_upvotes=400)])
     fifth = digests.profile_digest("U5", "t", profile, store, model, day, None, 5)
     assert reads == [target.arxiv_id, target.arxiv_id]
+    assert next(r for r in fourth.items if r.paper.arxiv_id == target.arxiv_id).paper.hf_upvotes == 300
     assert next(r for r in fifth.items if r.paper.arxiv_id == target.arxiv_id).paper.hf_upvotes == 400
+    # and with nothing changed, the next digest reads nothing
+    reads.clear()
+    digests.profile_digest("U6", "t", profile, store, model, day, None, 5)
+    assert reads == []
 
 
-def test_a_new_version_of_a_candidate_is_scored_on_its_new_text(store, monkeypatch):
-    from datetime import datetime, timedelta, timezone
-
-    import store.store as store_module
-
-    now = datetime.now(timezone.utc)
-    stamp = lambda hours: (now - timedelta(hours=hours)).isoformat(timespec="seconds")  # noqa: E731
-    monkeypatch.setattr(store_module, "utcnow", lambda: stamp(3))
+def test_a_new_version_of_a_candidate_is_scored_on_its_new_text(store):
     model, curated, feed = _world(store)
     profile = Profile(positives=curated, follows=["rlhf_code"])
     day = date(2026, 11, 20)
     first = digests.profile_digest("U1", "t", profile, store, model, day, None, 5)
     top = first.items[0].paper
-    monkeypatch.setattr(store_module, "utcnow", lambda: stamp(2))
     store.upsert_papers([Paper(top.arxiv_id, "Galaxy photometry", "Stellar mass functions of galaxies from deep "
                                "imaging surveys.", version=(top.version or 1) + 1)])
     second = digests.profile_digest("U2", "t", profile, store, model, day, None, 200)

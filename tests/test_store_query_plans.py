@@ -29,11 +29,11 @@ def uses(plans, index_prefix):
 
 def test_candidate_window_searches_the_first_seen_index_and_keeps_its_order(store):
     store.upsert_papers([Paper(f"2401.0000{i}", f"t{i}", published=f"2024-01-0{1 + i % 3}") for i in range(6)])
-    uses(plans_of(store, lambda: store.paper_stamps_first_seen_since("2020-01-01")), "idx_papers_first_seen")
+    uses(plans_of(store, lambda: store.paper_change_seqs_first_seen_since("2020-01-01")), "idx_papers_first_seen")
     uses(plans_of(store, lambda: store.papers_first_seen_since("2020-01-01")), "idx_papers_first_seen")
     got = [p.arxiv_id for p in store.papers_first_seen_since("2020-01-01")]
     assert got == ["2401.00002", "2401.00005", "2401.00001", "2401.00004", "2401.00000", "2401.00003"]
-    assert [a for a, _ in store.paper_stamps_first_seen_since("2020-01-01")] == got
+    assert [a for a, _ in store.paper_change_seqs_first_seen_since("2020-01-01")] == got
     assert store.papers_first_seen_since("2999-01-01") == []
 
 
