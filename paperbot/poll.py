@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+import re
+from datetime import date, datetime, timedelta, timezone
 
 from feeds import arxiv_rss, hf_daily
 from feeds.arxiv_api import ArxivAPIClient, ArxivAPIError, parse_response
@@ -107,9 +108,12 @@ def poll_all(config: Config, store: Store, fetcher: Fetcher | None = None,
     (outcome + ``feed_state.last_error``) while the other sources go on. Bad items inside a good
     document are skipped with reasons (counted in feed state), the good ones stored. The next
     run resumes from the stored validators (ETag / Last-Modified → conditional GET → 304).
+
+    Hugging Face daily papers are polled for the `hf_daily.days_back` days ending on `today`
+    (default: the current UTC date), each day a source of its own (`hf_day_source`).
     """
     fetcher = fetcher or Fetcher()
-    today = today or date.today()
+    today = today or datetime.now(timezone.utc).date()  # HF daily-papers pages are UTC dates
     outcomes: list[SourceOutcome] = []
     if api_client is None and config.arxiv_queries:
         api_client = ArxivAPIClient(fetcher)  # one client → one pacer for every query
@@ -134,10 +138,42 @@ def poll_all(config: Config, store: Store, fetcher: Fetcher | None = None,
         except Exception as exc:  # noqa: BLE001 - one source's surprise must not stop the others
             _record_failure(store, outcome, exc, expected=False)
         outcomes.append(outcome)
-    if config.hf_daily.enabled:
-        urls = config.hf_daily.urls or [hf_daily.daily_url((today - timedelta(days=d)).isoformat())
-                                        for d in range(config.hf_daily.days_back)]
-        for url in urls:
-            name = f"hf_daily:{url.rsplit('/', 1)[-1]}" if config.hf_daily.urls else "hf_daily"
-            outcomes.append(_poll_document(store, fetcher, name, url, hf_daily.parse_daily_papers))
+    if config.hf_daily.enabled and config.hf_daily.urls:  # fixed documents (bundled captures)
+        for url in config.hf_daily.urls:
+            outcomes.append(_poll_document(store, fetcher, f"hf_daily:{url.rsplit('/', 1)[-1]}", url,
+                                           hf_daily.parse_daily_papers))
+    elif config.hf_daily.enabled:
+        days = [today - timedelta(days=d) for d in range(config.hf_daily.days_back)]
+        for day in days:
+            outcomes.append(_poll_document(store, fetcher, hf_day_source(day), hf_daily.daily_url(day.isoformat()),
+                                           hf_daily.parse_daily_papers))
+        _forget_old_hf_days(store, days[-1])
     return outcomes
+
+
+HF_KEEP_FAILED_DAYS = 7  # a failed HF day stays in `paperbot status` this long after its window
+_HF_DAY_SOURCE = re.compile(r"hf_daily:(\d{4}-\d{2}-\d{2})")
+
+
+def hf_day_source(day: date) -> str:
+    """Feed-state name of one Hugging Face daily-papers day: ``hf_daily:YYYY-MM-DD``. Each day
+    has its own row, so a failed day is not hidden by a later day's success."""
+    return f"hf_daily:{day.isoformat()}"
+
+
+def _forget_old_hf_days(store: Store, oldest: date) -> None:
+    """Drop the feed-state rows of HF days older than `oldest` (the window's first day): a day
+    that succeeded at once, a failed one `HF_KEEP_FAILED_DAYS` later (until then `paperbot
+    status` shows the missed day, which no later poll fetches again). Also drops the single
+    ``hf_daily`` row that paperbot kept for every day before day rows existed."""
+    stale = []
+    for row in store.feed_health():
+        m = _HF_DAY_SOURCE.fullmatch(row["source"])
+        if row["source"] == "hf_daily":
+            stale.append(row["source"])
+        elif m:
+            day = date.fromisoformat(m.group(1))
+            if day < oldest and (not row["failing"] or day < oldest - timedelta(days=HF_KEEP_FAILED_DAYS)):
+                stale.append(row["source"])
+    if stale:
+        store.forget_feed_states(stale)

@@ -497,6 +497,16 @@ class Store:
             out.append(row)
         return out
 
+    def forget_feed_states(self, sources: Iterable[str]) -> int:
+        """Delete the feed-state rows of `sources` (names; unknown ones are ignored) and return
+        how many were deleted: a source that no longer exists, such as a past HF day."""
+        names = list(sources)
+        if not names:
+            return 0
+        with self.transaction() as db:
+            cur = db.execute(f"delete from feed_state where source in ({','.join('?' * len(names))})", names)
+            return cur.rowcount
+
     def record_feed_success(self, source: str, url: str, count: int, skipped: int = 0,
                             etag: str | None = None, last_modified: str | None = None,
                             repaired: int = 0, skipped_reasons: list[str] | None = None,

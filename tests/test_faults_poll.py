@@ -230,3 +230,72 @@ def test_status_command_shows_each_source_health(srv, tmp_path):
     assert "ok" in lines["rss"] and "last success 20" in lines["rss"]
     hf = lines["hf_daily"]
     assert "2 papers" in hf and "1 skipped" in hf and "item 2: item is a int, not an object" in res.output
+
+
+class _DayFetcher:
+    """Serves the real HF capture for every ``?date=`` except the days in `down` (HTTP 503 for
+    good); records the dates asked for."""
+
+    def __init__(self, down=()):
+        self.down, self.asked = set(down), []
+
+    def get(self, url, etag=None, last_modified=None, **_):
+        from feeds.http import FetchError, FetchResult
+        day = url.rsplit("date=", 1)[-1]
+        self.asked.append(day)
+        if day in self.down:
+            raise FetchError(url, "HTTP 503 after 3 attempts", 503)
+        return FetchResult(url, 200, HF_DAY, etag=f'"{day}"')
+
+
+def test_each_hf_day_has_its_own_state_so_a_failed_day_is_not_hidden_by_a_later_one(store):
+    """Fault: with days_back = 3 the middle day answers 503. Must hold: that day is FAILED in
+    the feed state while the others are ok (one shared row used to show only the last day's
+    success); days out of the window are forgotten, a failed one only a week later; the row of
+    the single-row era goes."""
+    from datetime import date
+
+    from paperbot.poll import HF_KEEP_FAILED_DAYS
+
+    store.record_feed_success("hf_daily", "https://huggingface.co/api/daily_papers?date=x", 3)  # older paperbot
+    cfg = Config()
+    cfg.hf_daily = HFDailyConfig(enabled=True, days_back=3)
+    fetcher = _DayFetcher(down={"2026-11-20"})
+    out = by_source(poll_all(cfg, store, fetcher, today=date(2026, 11, 21)))
+    assert fetcher.asked == ["2026-11-21", "2026-11-20", "2026-11-19"]
+    assert out["hf_daily:2026-11-20"].error and not out["hf_daily:2026-11-21"].error
+    health = {r["source"]: r for r in store.feed_health()}
+    assert set(health) == {"hf_daily:2026-11-21", "hf_daily:2026-11-20", "hf_daily:2026-11-19"}
+    assert health["hf_daily:2026-11-20"]["failing"] and "503" in health["hf_daily:2026-11-20"]["last_error"]
+    assert not health["hf_daily:2026-11-19"]["failing"] and health["hf_daily:2026-11-19"]["last_count"] > 0
+
+    # two days later: the ok day 19 leaves the window and is forgotten; the failed day 20 left
+    # it too but stays visible; paperbot status names it
+    poll_all(cfg, store, _DayFetcher(), today=date(2026, 11, 23))
+    health = {r["source"]: r for r in store.feed_health()}
+    assert set(health) == {"hf_daily:2026-11-23", "hf_daily:2026-11-22", "hf_daily:2026-11-21",
+                           "hf_daily:2026-11-20"}
+    res = CliRunner().invoke(main, ["status", "--db", str(store.path)])
+    assert "hf_daily:2026-11-20: FAILED" in res.output and "HTTP 503" in res.output
+    # … until a week after its window
+    poll_all(cfg, store, _DayFetcher(), today=date(2026, 11, 22 + HF_KEEP_FAILED_DAYS + 1))
+    assert "hf_daily:2026-11-20" not in {r["source"] for r in store.feed_health()}
+
+
+def test_hf_days_count_back_from_the_utc_date(store, monkeypatch):
+    """HF daily-papers pages are UTC dates: at 23:30 on 1 March in UTC-8 it is already the 2nd."""
+    from datetime import datetime, timezone
+
+    import paperbot.poll as poll_module
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2031, 3, 2, 7, 30, tzinfo=timezone.utc).astimezone(tz)
+
+    monkeypatch.setattr(poll_module, "datetime", Clock)
+    cfg = Config()
+    cfg.hf_daily = HFDailyConfig(enabled=True, days_back=1)
+    fetcher = _DayFetcher()
+    poll_all(cfg, store, fetcher)
+    assert fetcher.asked == ["2031-03-02"]
