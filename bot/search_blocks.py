@@ -50,16 +50,24 @@ def search_blocks(query: str, hits: list[SearchHit], heading: str | None = None)
     return blocks
 
 
-def with_feedback_state(blocks: list[dict], arxiv_id: str, counts: tuple[int, int] | None = None,
-                        chosen: int | None = None) -> list[dict]:
-    """A copy of a message's `blocks` whose feedback buttons for `arxiv_id` show `counts`
-    (ups, downs) and/or the `chosen` value; other blocks are unchanged. Buttons are recognised
-    by their block id ``fb:<arXiv id>`` (see `bot.blocks.feedback_actions`)."""
+def feedback_button_ids(blocks: list[dict]) -> list[str]:
+    """arXiv ids of the papers whose 👍 / 👎 buttons are in a message's `blocks` (actions blocks
+    with block id ``fb:<arXiv id>``, see `bot.blocks.feedback_actions`), in message order."""
+    return [b["block_id"][3:] for b in blocks
+            if isinstance(b, dict) and b.get("type") == "actions" and str(b.get("block_id", "")).startswith("fb:")]
+
+
+def with_feedback_counts(blocks: list[dict], counts: dict[str, tuple[int, int]]) -> list[dict]:
+    """A copy of a message's `blocks` whose feedback buttons show ``counts[arxiv_id] = (ups,
+    downs)`` for every paper in `counts` (plain 👍 / 👎 for ``(0, 0)``, as posted); other blocks
+    are unchanged (a "More like this" button is kept). Buttons are recognised by their block id
+    ``fb:<arXiv id>``."""
     out = []
     for b in blocks:
-        if b.get("type") == "actions" and b.get("block_id") == f"fb:{arxiv_id}"[:255]:
+        aid = b.get("block_id", "")[3:] if b.get("type") == "actions" and str(b.get("block_id", "")).startswith("fb:") else None
+        if aid in counts:
             more = any(e.get("action_id") == "more_like_this" for e in b.get("elements", []))
-            out.append(feedback_actions(arxiv_id, more_like=more, chosen=chosen, counts=counts))
+            out.append(feedback_actions(aid, more_like=more, counts=counts[aid] if any(counts[aid]) else None))
         else:
             out.append(b)
     return out

@@ -158,6 +158,24 @@ def test_button_feedback_recorded_once_and_message_updated(tmp_path, seeded, sla
         assert [e["text"]["text"] for e in fb["elements"]] == ["👍 1", "👎 1"]
 
 
+def test_clicks_on_two_papers_from_one_stale_message_keep_both_counts(tmp_path, seeded, slack_fake, monkeypatch):
+    """Two people click 👍 on different papers of one digest at once: each payload carries the
+    message as posted, before the other's chat.update. The last update must show both votes
+    (it used to re-render only its own paper and put back the other's old buttons)."""
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        msg = _post_digest(bot)
+        a, b = [blk["block_id"][6:] for blk in msg["blocks"] if blk.get("block_id", "").startswith("paper:")][:2]
+        bot.action("feedback_up", a, user="U7", message=msg, action_ts="1700000001.000001")
+        wait_for(lambda: len(slack_fake.calls_to("chat.update")) == 1, what="first update")
+        bot.action("feedback_up", b, user="U8", message=msg, action_ts="1700000002.000001")  # the stale copy
+        wait_for(lambda: len(slack_fake.calls_to("chat.update")) == 2, what="second update")
+        last = slack_fake.calls_to("chat.update")[1]["args"]["blocks"]
+        shown = {blk["block_id"][3:]: [e["text"]["text"] for e in blk["elements"]][:2]
+                 for blk in last if blk.get("block_id", "").startswith("fb:")}
+        assert shown[a] == ["👍 1", "👎 0"] and shown[b] == ["👍 1", "👎 0"]
+        assert all(v == ["👍", "👎"] for k, v in shown.items() if k not in (a, b))  # no votes: as posted
+
+
 def test_slow_commands_in_flight_do_not_starve_the_ack_of_others(tmp_path, seeded, slack_fake, monkeypatch):
     """A listener holds its pool thread after ack() while it works; with bolt's default 5-thread
     pool, five searches waiting on a TF-IDF refit left no thread to ack a click (bolt answers

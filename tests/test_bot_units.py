@@ -13,7 +13,7 @@ from bot.blocks import MAX_BLOCKS
 from bot.commands_parser import Command, UsageError, parse_arxiv_id, parse_command
 from bot.home import MAX_HOME_BLOCKS, HomeData, home_view
 from bot.scheduler import latest_slot, slot_name
-from bot.search_blocks import search_blocks, with_feedback_state
+from bot.search_blocks import feedback_button_ids, search_blocks, with_feedback_counts
 from bot.tracked_posting import paper_ids_in_blocks
 from feeds.records import Paper
 from recommender.profiles import profile_for_user
@@ -168,9 +168,14 @@ def test_search_blocks_within_limits_and_escaped():
     assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
     assert "&lt;0&gt; &amp; co" in blocks[1]["text"]["text"]
     assert paper_ids_in_blocks(blocks)[:2] == ["2401.00000", "2401.00001"]
-    updated = with_feedback_state(blocks, "2401.00001", counts=(3, 1))
+    assert feedback_button_ids(blocks)[:2] == ["2401.00000", "2401.00001"] and len(feedback_button_ids(blocks)) == 24
+    updated = with_feedback_counts(blocks, {"2401.00001": (3, 1), "2401.00002": (0, 2), "2401.00003": (0, 0)})
     fb = [b for b in updated if b.get("block_id") == "fb:2401.00001"][0]
     assert [e["text"]["text"] for e in fb["elements"]][:2] == ["👍 3", "👎 1"]
+    fb2 = [b for b in updated if b.get("block_id") == "fb:2401.00002"][0]
+    assert [e["text"]["text"] for e in fb2["elements"]][:2] == ["👍 0", "👎 2"]
+    fb3 = [b for b in updated if b.get("block_id") == "fb:2401.00003"][0]
+    assert [e["text"]["text"] for e in fb3["elements"]] == ["👍", "👎", "More like this"]
     assert fb["elements"][2]["action_id"] == "more_like_this"
     assert updated[0] == blocks[0] and blocks[4]["elements"][0]["text"]["text"] == "👍"  # input untouched
 

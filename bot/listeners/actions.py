@@ -2,18 +2,23 @@
 
 Each click is recorded once through `recommender.feedback.record`, keyed on the click's
 ``action_ts`` (a redelivered payload stores nothing new). On a channel digest message the
-paper's buttons are updated with chat.update to show the (👍, 👎) counts; on an ephemeral
+message's buttons are updated with chat.update to show the (👍, 👎) counts of every paper in
+it, read from the store under a per-message lock, so concurrent clicks on different papers of
+one message cannot put back each other's old counts (each click's payload carries the message
+as it was before the other click's update); on an ephemeral
 search result (which Slack does not let a bot edit by ts) the user gets a one-line ephemeral
 confirmation of their choice.
 """
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 
 from bot.blocks import ACTION_DOWN, ACTION_MORE_LIKE, ACTION_UP, escape_within
 from bot.commands_parser import parse_arxiv_id
 from bot.listeners.payload import can_respond, obj, text_value, user_id
-from bot.search_blocks import search_blocks, with_feedback_state
+from bot.search_blocks import feedback_button_ids, search_blocks, with_feedback_counts
 from recommender import feedback
 
 log = logging.getLogger(__name__)
@@ -21,6 +26,15 @@ log = logging.getLogger(__name__)
 
 def register(app, services) -> None:
     """Register the paper button listeners."""
+    locks: weakref.WeakValueDictionary[tuple[str, str], threading.Lock] = weakref.WeakValueDictionary()
+    locks_guard = threading.Lock()
+
+    def message_lock(channel: str, ts: str) -> threading.Lock:
+        with locks_guard:
+            lock = locks.get((channel, ts))
+            if lock is None:
+                lock = locks[(channel, ts)] = threading.Lock()
+            return lock
 
     def on_feedback(ack, body, action, client, respond, value: int):
         ack()
@@ -49,9 +63,11 @@ def register(app, services) -> None:
         if not stored:
             return  # a redelivery: already recorded and shown
         if can_update:
-            counts = services.store.feedback_counts(aid, channel_id=channel if is_digest else None)
-            client.chat_update(channel=channel, ts=ts, text=message.get("text") or "Paper digest",
-                               blocks=with_feedback_state(message["blocks"], aid, counts=counts))
+            ids = feedback_button_ids(message["blocks"]) or [aid]
+            with message_lock(channel, ts):  # read and update in turn: the last update shows every vote
+                counts = services.store.feedback_counts_many(ids, channel_id=channel if is_digest else None)
+                client.chat_update(channel=channel, ts=ts, text=message.get("text") or "Paper digest",
+                                   blocks=with_feedback_counts(message["blocks"], counts))
         else:
             paper = services.store.get_paper(aid)
             title = escape_within(paper.title, 300) if paper else aid
