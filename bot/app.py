@@ -16,7 +16,8 @@
   https://api.slack.com/authentication/verifying-requests-from-slack) twice: `wsgi_app` checks
   the raw bytes *before* bolt parses the body (bolt parses first and verifies in a middleware,
   so a forged request with a malformed body got a 500 and a traceback instead of a 401), and
-  bolt's own RequestVerification stays on. A signed body bolt cannot parse gets 400.
+  bolt's own RequestVerification stays on. A signed body bolt cannot parse gets 400. Slack's
+  ``ssl_check`` requests get an empty 200 first, as in bolt (`is_ssl_check`).
 """
 from __future__ import annotations
 
@@ -152,6 +153,9 @@ def wsgi_app(app: App, signing_secret: str):
             return [b"ok\n"]
         if environ.get("PATH_INFO") == EVENTS_PATH and environ.get("REQUEST_METHOD") == "POST":
             body = _read_body(environ)
+            if is_ssl_check(body):  # answered as bolt's SslCheck does (before verification): it does nothing
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [b""]
             if not signature_ok(verifier, body, environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP"),
                                 environ.get("HTTP_X_SLACK_SIGNATURE")):
                 log.info("request without a valid Slack signature: 401")
@@ -162,6 +166,18 @@ def wsgi_app(app: App, signing_secret: str):
         return handler(environ, start_response)
 
     return application
+
+
+def is_ssl_check(body: bytes) -> bool:
+    """True for Slack's SSL certificate check of a slash-command URL: a form body with
+    ``ssl_check=1`` (https://api.slack.com/interactivity/slash-commands, "ssl_check"), which
+    may come without a signature and must get an empty 200; nothing is run for it."""
+    from urllib.parse import parse_qs
+    try:
+        form = parse_qs(body.decode("ascii"), max_num_fields=20)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return form.get("ssl_check") == ["1"]
 
 
 class HttpServer:
