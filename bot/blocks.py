@@ -25,6 +25,7 @@ MAX_TITLE_TEXT = 600     # escaped characters of a paper title in a section
 MAX_AUTHORS_TEXT = 500   # escaped characters of an author line
 MAX_WHY_TEXT = 1000      # escaped characters of a "why" explanation
 MAX_LINK_URL = 500       # a longer badge URL (a code repository) is left out rather than cut
+MAX_FALLBACK_TEXT = 300  # escaped characters of a message's `text` (notification / fallback line)
 ACTION_UP = "feedback_up"
 ACTION_DOWN = "feedback_down"
 ACTION_MORE_LIKE = "more_like_this"
@@ -154,6 +155,14 @@ def header_blocks(digest: Digest) -> list[dict]:
         {"type": "header", "text": {"type": "plain_text", "text": truncate(digest.title, MAX_HEADER_TEXT), "emoji": True}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": escape_within(ctx, MAX_CONTEXT_TEXT)}]},
     ]
+
+
+def fallback_text(text: str) -> str:
+    """A message's top-level `text` (the notification and fallback line Slack shows where blocks
+    are not rendered): `text` escaped for mrkdwn and cut to `MAX_FALLBACK_TEXT`, so what users
+    typed (keywords such as ``<!channel>`` or ``<https://x|label>``) shows as typed, never as a
+    mention or a disguised link, and 300 follows make one line, not 60,000 characters."""
+    return escape_within(text, MAX_FALLBACK_TEXT)
 
 
 def digest_blocks(digest: Digest, max_blocks: int = MAX_BLOCKS) -> tuple[list[dict], list[Recommendation]]:

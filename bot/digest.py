@@ -30,7 +30,8 @@ class Digest:
 
     @property
     def summary(self) -> str:
-        """Plain one-line summary (also the notification fallback text)."""
+        """Plain one-line summary, unescaped (the notification text once `bot.blocks.fallback_text`
+        has escaped and cut it)."""
         if not self.items:
             return f"{self.title}: {self.empty_reason or 'nothing new'}"
         return (f"{self.title}: {len(self.items)} recommended of {self.n_candidates} new papers"

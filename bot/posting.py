@@ -21,7 +21,7 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import digest_blocks, overflow_blocks
+from bot.blocks import digest_blocks, fallback_text, overflow_blocks
 from bot.digest import Digest
 from bot.text import render_text
 from feeds.http import Pacer
@@ -237,16 +237,17 @@ class SlackPoster:
                 `DeliveryUncertain`.
         """
         blocks, overflow = digest_blocks(digest)
+        summary = fallback_text(digest.summary)
         if key:
-            ts = self._post_keyed(digest.channel_id, digest.summary, blocks, key)
+            ts = self._post_keyed(digest.channel_id, summary, blocks, key)
         else:
-            ts = self.post_message(digest.channel_id, digest.summary, blocks)
+            ts = self.post_message(digest.channel_id, summary, blocks)
         if on_posted is not None:
             on_posted(ts, [r.paper.arxiv_id for r in overflow])
         replies: list[str] = []
         shown = len(digest.items) - len(overflow)
         done = 0  # overflow papers posted so far
-        text = f"More papers from {digest.title}"
+        text = fallback_text(f"More papers from {digest.title}")
         for n, msg in enumerate(overflow_blocks(overflow, shown + 1), 1):
             ids = [r.paper.arxiv_id for r in overflow[done:done + sum(1 for b in msg if b.get("type") == "section")]]
             try:

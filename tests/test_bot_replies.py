@@ -3,6 +3,7 @@ escaped, and how hostile or malformed requests are answered."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -249,3 +250,25 @@ def test_unsubscribe_of_a_config_follow_says_it_stays_and_digest_shows_the_follo
     assert keyword == "Unfollowed “PPO &amp; RLHF”."
     assert after.endswith("Follows collection `rlhf_code` (config file).")
     assert seeded.follows("C5") == {}
+
+
+# ---- the digest message's own `text` (notification / fallback) --------------------------------
+def test_digest_notification_text_escapes_typed_keywords_and_is_capped(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        # what Slack sends for: /papers subscribe reward model <!channel> <https://evil.example|click>
+        _, rid = bot.command("subscribe reward model &lt;!channel&gt; &lt;https://evil.example|click&gt;")
+        bot.wait_response(rid)
+        _, rid = bot.command("digest now")
+        assert bot.wait_response(rid, 60)["text"].startswith("Digest posted")
+        for i in range(300):  # 300 follows: the notification stays one short line
+            seeded.add_follow("C1", "keyword", f"policy gradient variant number {i}")
+        time.sleep(1.1)  # `digest now` slots are per second
+        _, rid = bot.command("digest now")
+        assert bot.wait_response(rid, 60)["text"].startswith("Digest posted")
+    first, second = (c["args"]["text"] for c in slack_fake.calls_to("chat.postMessage")
+                     if not c["args"].get("thread_ts"))
+    assert "&lt;!channel&gt; &lt;https://evil.example|click&gt;" in first
+    for text in (first, second):
+        assert "<!channel>" not in text and "<https://evil.example" not in text
+        assert not _unescaped(text), text
+    assert len(second) <= 300 and second.endswith("…")
