@@ -164,9 +164,12 @@ class PaperbotService:
     # ---- channels and targets ------------------------------------------------------------
     def channel_configs(self) -> list[ChannelConfig]:
         """Config channels (with any schedule / time zone / size set from Slack on their stored
-        row taking precedence), then channels created by ``/papers subscribe`` (defaults, or the
-        settings stored on their row)."""
+        row taking precedence), then channels created by ``/papers subscribe`` that still follow
+        a collection or keyword (defaults, or the settings stored on their row). A channel that
+        unsubscribed from everything has no digest (its stored settings are kept for a later
+        ``/papers subscribe``)."""
         rows = {r["channel_id"]: r for r in self.store.channels()}
+        following = self.store.subjects_following()
         out = []
         for c in self.config.channels:
             row = rows.get(c.id)
@@ -175,7 +178,7 @@ class PaperbotService:
                 max_papers=row.get("max_papers") or c.max_papers))
         known = {c.id for c in out}
         for row in rows.values():
-            if row["channel_id"] in known:
+            if row["channel_id"] in known or row["channel_id"] not in following:
                 continue
             out.append(ChannelConfig(
                 id=row["channel_id"], name=row.get("name") or "",
@@ -295,7 +298,9 @@ class PaperbotService:
     def unsubscribe(self, subject_id: str, value: str, is_channel: bool) -> str:
         """Stop following a collection or keywords. A follow the channel's config file also has
         stays in effect (only the file can change it), so the reply says so instead of
-        "Unfollowed" — also when a copy stored from Slack was just removed."""
+        "Unfollowed" — also when a copy stored from Slack was just removed. A channel left
+        following nothing (and not in the config file) loses its scheduled digest, and the reply
+        says so."""
         keywords = [w.strip() for w in value.split(",") if w.strip()]
         removed = [v for kind in ("collection", "keyword") for v in ([value] if kind == "collection" else keywords)
                    if self.store.remove_follow(subject_id, kind, v)]
@@ -312,6 +317,9 @@ class PaperbotService:
             parts.append(", ".join(f"“{_shown(v)}”" for v in still) +
                          f" comes from the config file ({_shown(self.config.path or 'config')}), so this channel "
                          "still follows it; change it there.")
+        if removed and is_channel and self.channel_config(subject_id) is None:
+            parts.append("This channel follows nothing now, so it gets no scheduled digest; "
+                         "`/papers subscribe <collection | keywords>` starts it again.")
         return " ".join(parts) or f"Not following “{_shown(value)}”. `/papers profile` lists what you follow."
 
     def channel_follows_text(self, channel_id: str) -> str:

@@ -768,6 +768,12 @@ class Store:
             out.setdefault(r["kind"], []).append(r["value"])
         return out
 
+    def subjects_following(self, kinds: tuple[str, ...] = ("collection", "keyword")) -> set[str]:
+        """The user and channel ids that follow at least one value of `kinds`."""
+        marks = ", ".join("?" for _ in kinds)
+        return {r["subject_id"] for r in self.db.query(
+            f"select distinct subject_id from follows where kind in ({marks})", list(kinds))}
+
     def record_feedback(self, user_id: str, arxiv_id: str, value: int, source: str,
                         event_key: str | None = None, channel_id: str | None = None,
                         message_ts: str | None = None) -> bool:

@@ -483,6 +483,28 @@ def test_subscribe_keywords_unsubscribe_and_config_follows(tmp_path, seeded, sla
     assert [c.id for c in bot.service.channel_configs()] == ["C5", "C6"]
 
 
+def test_unsubscribing_everything_stops_the_channel_digest_and_subscribing_restarts_it(tmp_path, seeded, slack_fake,
+                                                                                      monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command("subscribe rlhf_code")
+        bot.wait_response(rid)
+        _, rid = bot.command("digest schedule mon,thu 08:30")
+        bot.wait_response(rid)
+        bot.service.scheduler.start(catch_up=False)
+        assert "digest:C1" in [j for j, _ in bot.service.scheduler.jobs()]
+        _, rid = bot.command("unsubscribe rlhf_code")
+        reply = bot.wait_response(rid)["text"]
+        assert "Unfollowed “rlhf_code”" in reply and "gets no scheduled digest" in reply
+        assert "digest:C1" not in [j for j, _ in bot.service.scheduler.jobs()]
+        assert bot.service.channel_config("C1") is None
+        _, rid = bot.command("digest")
+        assert "no digest yet" in bot.wait_response(rid)["text"]
+        _, rid = bot.command("subscribe PPO")  # back again, with the schedule it had
+        assert "`30 8 * * mon,thu`" in bot.wait_response(rid)["text"]
+        assert "digest:C1" in [j for j, _ in bot.service.scheduler.jobs()]
+    assert not slack_fake.calls_to("chat.postMessage")
+
+
 def test_internal_error_answers_one_line_without_trace(tmp_path, seeded, slack_fake, monkeypatch):
     with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
         def boom(*a, **k):
