@@ -180,9 +180,10 @@ def parse_schedule(text: str) -> str:
     Accepts ``weekdays 09:00``, ``daily 8:30``, ``mon,thu 10:00``, ``mon-fri 9`` (24-hour time)
     or a crontab read as cron reads it (day of week 0 or 7 = Sunday; validated with
     `bot.scheduler.cron_trigger`, the trigger the scheduler uses, which must have a next fire
-    time: ``0 9 31 2 *`` never fires). Raises `UsageError` for anything else.
+    time: ``0 9 31 2 *`` never fires) that fires at most once an hour (`bot.scheduler.too_frequent`:
+    ``* * * * *`` and ``*/30 9 * * *`` are refused). Raises `UsageError` for anything else.
     """
-    from bot.scheduler import cron_trigger
+    from bot.scheduler import cron_trigger, describe_gap, too_frequent
 
     words = " ".join((text or "").split()).split(" ")
     if len(words) == 5:
@@ -193,8 +194,13 @@ def parse_schedule(text: str) -> str:
             trigger = cron_trigger(cron, "UTC")
         except ValueError as exc:
             raise UsageError(f"not a valid crontab ({str(exc)[:80]}). " + USAGES["schedule"]) from None
-        if trigger.get_next_fire_time(None, datetime.now(timezone.utc)) is None:  # e.g. 0 9 31 2 *
+        now = datetime.now(timezone.utc)
+        if trigger.get_next_fire_time(None, now) is None:  # e.g. 0 9 31 2 *
             raise UsageError(f"`{cron}` never fires (no such date). " + USAGES["schedule"])
+        gap = too_frequent(trigger, now)
+        if gap is not None:  # `* * * * *` would post 1,440 digests a day
+            raise UsageError(f"`{cron}` has runs only {describe_gap(gap)} apart; a digest can come at most once an "
+                             "hour. " + USAGES["schedule"])
         return cron
     if len(words) == 2:
         days, at = words[0], words[1]

@@ -33,6 +33,7 @@ from apscheduler.triggers.cron import CronTrigger
 log = logging.getLogger(__name__)
 
 DEFAULT_GRACE_S = 6 * 3600
+MIN_DIGEST_INTERVAL = timedelta(hours=1)  # a schedule may fire at most once an hour
 _LOOKBACKS = (timedelta(hours=2), timedelta(days=1), timedelta(days=8), timedelta(days=366))
 
 
@@ -126,6 +127,31 @@ def cron_trigger(expr: str, timezone: str) -> CronTrigger:
         return CronTrigger.from_crontab(" ".join(fields), timezone=timezone)
     except (KeyError, IndexError, TypeError) as exc:
         raise ValueError(str(exc)) from None
+
+
+def too_frequent(trigger: CronTrigger, start: datetime, min_interval: timedelta = MIN_DIGEST_INTERVAL,
+                 window: timedelta = timedelta(days=7)) -> timedelta | None:
+    """The first gap shorter than `min_interval` between consecutive fire times of `trigger`,
+    looking at the `window` after its first fire time at or after `start` (a week covers every
+    hour and weekday pattern; a day-of-month schedule is looked at on its first day), or None
+    when it never fires that often: ``* * * * *`` → 1 minute, ``0 * * * *`` → None."""
+    prev = trigger.get_next_fire_time(None, start)
+    if prev is None:
+        return None
+    end = prev + window
+    while True:
+        nxt = trigger.get_next_fire_time(prev, prev + timedelta(seconds=1))
+        if nxt is None or nxt > end:
+            return None
+        if nxt - prev < min_interval:
+            return nxt - prev
+        prev = nxt
+
+
+def describe_gap(gap: timedelta) -> str:
+    """``1 minute``, ``30 minutes``: a gap found by `too_frequent`, for a reply or an error."""
+    minutes = max(1, int(gap.total_seconds() // 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def job_id(key: str) -> str:

@@ -302,10 +302,11 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
 
 
 def _check_schedule(expr: str, tz: str, where: str) -> None:
-    """Raise `ConfigError` for an unknown time zone, an invalid crontab or one that never fires."""
+    """Raise `ConfigError` for an unknown time zone, an invalid crontab, one that never fires or
+    one that fires more often than once an hour."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from bot.scheduler import cron_trigger
+    from bot.scheduler import cron_trigger, describe_gap, too_frequent
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
@@ -317,8 +318,13 @@ def _check_schedule(expr: str, tz: str, where: str) -> None:
         raise ConfigError(f"{where}schedule: invalid cron expression {expr!r} ({exc})") from None
     # a valid expression may name no real date ("0 9 31 2 *", 31 February): the job would be
     # scheduled and never run, and the channel would wait for a digest that never comes
-    if trigger.get_next_fire_time(None, datetime.now(timezone.utc)) is None:
+    now = datetime.now(timezone.utc)
+    if trigger.get_next_fire_time(None, now) is None:
         raise ConfigError(f"{where}schedule: {expr!r} never fires (no such date in any year)")
+    gap = too_frequent(trigger, now)
+    if gap is not None:  # as from Slack (bot.commands_parser.parse_schedule): at most hourly
+        raise ConfigError(f"{where}schedule: {expr!r} has runs only {describe_gap(gap)} apart; a digest can come at most "
+                          "once an hour")
 
 
 def load_config(path: str | Path | None = None) -> Config:

@@ -589,6 +589,7 @@ def test_dm_digest_schedule_and_size_are_personal(tmp_path, seeded, slack_fake, 
     ("digest schedule weekdays 25:00", "is not a time of day"),
     ("digest timezone Mars/Olympus", "unknown time zone"),
     ("digest size 500", "usage: `/papers digest size"),
+    ("digest schedule * * * * *", "at most once an hour"),
 ])
 def test_bad_digest_settings_get_usage_and_change_nothing(tmp_path, seeded, slack_fake, monkeypatch, text, expect):
     with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:

@@ -96,3 +96,19 @@ def test_a_crontab_restricting_both_day_fields_is_refused():
 
 def test_a_crontab_that_fires_rarely_is_accepted():
     assert parse_command("digest schedule 0 9 29 2 *") == Command("digest_schedule", "0 9 29 2 *")
+
+
+# ---- a schedule may fire at most once an hour ---------------------------------------------------
+@pytest.mark.parametrize("cron,gap", [("* * * * *", "1 minute"), ("*/30 9 * * mon-fri", "30 minutes"),
+                                      ("*/5 9 1 * *", "5 minutes"), ("0,59 0,23 * * *", "59 minutes")])
+def test_a_crontab_firing_more_often_than_hourly_is_refused(cron, gap):
+    with pytest.raises(UsageError) as exc:
+        parse_command(f"digest schedule {cron}")
+    msg = str(exc.value)
+    assert f"runs only {gap} apart" in msg and "at most once an hour" in msg
+    assert "usage: `/papers digest schedule" in msg
+
+
+@pytest.mark.parametrize("cron", ["0 * * * *", "0 */2 * * *", "0 9,10 * * mon-fri", "30 8 * * mon-fri"])
+def test_an_hourly_or_rarer_crontab_is_accepted(cron):
+    assert parse_command(f"digest schedule {cron}") == Command("digest_schedule", cron)

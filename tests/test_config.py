@@ -41,11 +41,21 @@ def test_example_config_is_valid_and_documents_every_section():
     ({"channels": ["C1"]}, "channels[0]"),
     ({"channels": [{"id": "C1", "schedule": "0 9 31 2 *"}]}, "channels[0].schedule"),  # never fires
     ({"channels": [{"id": "C1"}, {"id": "C2", "schedule": "0 9 31 4 *"}]}, "channels[1].schedule"),
+    ({"channels": [{"id": "C1"}, {"id": "C2", "schedule": "* * * * *"}]}, "channels[1].schedule"),  # every minute
+    ({"channels": [{"id": "C1", "schedule": "*/20 9 * * mon-fri"}]}, "channels[0].schedule"),
 ])
 def test_bad_setting_names_the_key(data, key):
     with pytest.raises(ConfigError) as err:
         parse_config(data)
     assert str(err.value).startswith(key)
+
+
+def test_too_frequent_schedule_message_names_the_key_and_the_rule():
+    with pytest.raises(ConfigError) as err:
+        parse_config({"channels": [{"id": "C1", "schedule": "*/15 * * * *"}]})
+    assert str(err.value) == ("channels[0].schedule: '*/15 * * * *' has runs only 15 minutes apart; a digest can "
+                              "come at most once an hour")
+    assert parse_config({"channels": [{"id": "C1", "schedule": "0 * * * *"}]}).channels[0].schedule == "0 * * * *"
 
 
 def test_schedule_on_a_date_that_exists_only_in_leap_years_is_accepted():
