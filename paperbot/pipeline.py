@@ -58,12 +58,13 @@ class DeliveryOutcome:
 
     channel_id: str
     status: str  # posted | printed | skipped-duplicate | skipped-empty | failed | uncertain
-    n_papers: int = 0
+    n_papers: int = 0  # papers that reached Slack (all of the digest's, unless a thread reply failed)
     ts: str | None = None
     error: str | None = None  # one clear line (for `failed`/`uncertain`)
     digest: Digest | None = None
     error_code: str | None = None  # Slack's error code when Slack refused (``channel_not_found``)
     detail: str | None = None  # the clear explanation of `error` (what happened, what to do)
+    n_unposted: int = 0  # papers of a failed thread reply: not shown, left for the next digest
 
 
 @dataclass
@@ -178,6 +179,8 @@ def deliver(store: Store, channel: ChannelConfig, digest: Digest, poster, slot: 
         if res.unposted:  # a thread reply failed: those papers were never restored, so they go to the next digest
             log.warning("digest %s: %d papers of a failed thread reply released to the next digest",
                         key, len(res.unposted))
+            out.n_unposted = len(res.unposted)
+            out.n_papers = len(digest.items) - out.n_unposted
     out.ts = res.ts
     if res.error:
         out.error = res.error

@@ -71,6 +71,22 @@ def test_digest_now_reports_an_unconfirmed_post_and_a_duplicate_honestly(tmp_pat
     assert again == "This digest was already posted, or is being posted right now; it is not posted twice."
 
 
+def test_digest_now_counts_only_the_papers_that_reached_slack(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command("subscribe rlhf_code")
+        bot.wait_response(rid)
+        _, rid = bot.command("digest size 40")
+        bot.wait_response(rid)
+        slack_fake.script("chat.postMessage", passthrough=True)  # the main message goes out…
+        slack_fake.script("chat.postMessage", body={"ok": False, "error": "invalid_blocks"})  # …its thread not
+        _, rid = bot.command("digest now")
+        reply = bot.wait_response(rid, 60)["text"]
+    shown = sum(1 for m in slack_fake.posted("C1") for b in m["blocks"] if b.get("block_id", "").startswith("paper:"))
+    assert 0 < shown < 40
+    assert reply.startswith(f"Digest posted: {shown} papers; the other {40 - shown} could not be posted")
+    assert "invalid_blocks" in reply and reply.endswith("will come in the next digest.")
+
+
 # ---- 4. a Unicode digit is a usage error, not a crash ---------------------------------------------
 def test_digest_size_with_a_superscript_digit_gets_the_usage_line(tmp_path, seeded, slack_fake, monkeypatch):
     with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:

@@ -56,13 +56,18 @@ def register(app, services) -> None:
                     "Sorry, something went wrong; the error was logged. Try again later.")
 
 
-def digest_now_reply(status: str, n_papers: int, error: str | None = None) -> str:
+def digest_now_reply(status: str, n_papers: int, error: str | None = None, n_unposted: int = 0) -> str:
     """The ``/papers digest now`` answer for a `paperbot.pipeline.DeliveryOutcome` status
     (posted | printed | skipped-duplicate | skipped-empty | failed | uncertain): only a digest
-    Slack confirmed is reported as posted."""
+    Slack confirmed is reported as posted, and only the `n_papers` that reached Slack count as
+    posted; `n_unposted` papers of a failed thread reply are said to wait for the next digest."""
     why = escape_within(error or "no reason given", 300)
     if status in ("posted", "printed"):
-        return f"Digest posted: {n_papers} paper{'s' if n_papers != 1 else ''}."
+        posted = f"Digest posted: {n_papers} paper{'s' if n_papers != 1 else ''}"
+        if not n_unposted:
+            return posted + "."
+        return (f"{posted}; the other {n_unposted} could not be posted in its thread ({why}) and will come in "
+                "the next digest.")
     if status == "skipped-empty":
         return "Nothing new to post (this channel skips empty digests)."
     if status == "skipped-duplicate":
@@ -100,7 +105,7 @@ def run_command(services, cmd: Command, body: dict, respond) -> None:
     elif cmd.name == "digest_now":
         from_slot = services.now_slot()
         out = services.run_user_digest(user, from_slot) if dm else services.run_channel_digest(channel, from_slot)
-        respond(response_type="ephemeral", text=digest_now_reply(out.status, out.n_papers, out.error))
+        respond(response_type="ephemeral", text=digest_now_reply(out.status, out.n_papers, out.error, out.n_unposted))
     elif cmd.name == "digest_dm":
         respond(response_type="ephemeral", text=services.set_dm_digest(user, bool(cmd.value)))
     elif cmd.name == "digest_show":
