@@ -87,6 +87,24 @@ def test_digest_now_counts_only_the_papers_that_reached_slack(tmp_path, seeded, 
     assert "invalid_blocks" in reply and reply.endswith("will come in the next digest.")
 
 
+def test_a_refused_digest_now_explains_what_to_do(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command("subscribe rlhf_code", channel="G123", channel_name="privategroup")
+        bot.wait_response(rid)
+        slack_fake.script("chat.postMessage", body={"ok": False, "error": "not_in_channel"})
+        _, rid = bot.command("digest now", channel="G123", channel_name="privategroup")
+        not_in = bot.wait_response(rid, 60)["text"]
+        time.sleep(1.1)  # `digest now` slots are per second
+        slack_fake.script("chat.postMessage", body={"ok": False, "error": "channel_not_found"})
+        _, rid = bot.command("digest now", channel="G123", channel_name="privategroup")
+        not_found = bot.wait_response(rid, 60)["text"]
+    assert not_in == ("Posting the digest failed: the bot is not a member of channel G123: invite it with "
+                      "/invite @paperbot (not_in_channel)")
+    assert not_found.startswith("Posting the digest failed: channel G123 was not found (deleted, mistyped, or "
+                                "private and the bot was never invited)")
+    assert not_found.endswith("(channel_not_found)")
+
+
 # ---- 4. a Unicode digit is a usage error, not a crash ---------------------------------------------
 def test_digest_size_with_a_superscript_digit_gets_the_usage_line(tmp_path, seeded, slack_fake, monkeypatch):
     with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:

@@ -56,12 +56,18 @@ def register(app, services) -> None:
                     "Sorry, something went wrong; the error was logged. Try again later.")
 
 
-def digest_now_reply(status: str, n_papers: int, error: str | None = None, n_unposted: int = 0) -> str:
+def digest_now_reply(status: str, n_papers: int, error: str | None = None, n_unposted: int = 0,
+                     detail: str | None = None) -> str:
     """The ``/papers digest now`` answer for a `paperbot.pipeline.DeliveryOutcome` status
     (posted | printed | skipped-duplicate | skipped-empty | failed | uncertain): only a digest
     Slack confirmed is reported as posted, and only the `n_papers` that reached Slack count as
-    posted; `n_unposted` papers of a failed thread reply are said to wait for the next digest."""
-    why = escape_within(error or "no reason given", 300)
+    posted; `n_unposted` papers of a failed thread reply are said to wait for the next digest.
+    A refusal is explained by `detail` (what happened and what to do, e.g. "invite it with
+    /invite @paperbot") followed by Slack's code `error` when `detail` does not already name it."""
+    reason = error or "no reason given"
+    if detail:
+        reason = detail if not error or error in detail else f"{detail} ({error})"
+    why = escape_within(reason, 300)
     if status in ("posted", "printed"):
         posted = f"Digest posted: {n_papers} paper{'s' if n_papers != 1 else ''}"
         if not n_unposted:
@@ -105,7 +111,7 @@ def run_command(services, cmd: Command, body: dict, respond) -> None:
     elif cmd.name == "digest_now":
         from_slot = services.now_slot()
         out = services.run_user_digest(user, from_slot) if dm else services.run_channel_digest(channel, from_slot)
-        respond(response_type="ephemeral", text=digest_now_reply(out.status, out.n_papers, out.error, out.n_unposted))
+        respond(response_type="ephemeral", text=digest_now_reply(out.status, out.n_papers, out.error, out.n_unposted, out.detail))
     elif cmd.name == "digest_dm":
         respond(response_type="ephemeral", text=services.set_dm_digest(user, bool(cmd.value)))
     elif cmd.name == "digest_show":
