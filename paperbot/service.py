@@ -27,7 +27,7 @@ from bot.home import HomeData
 from bot.scheduler import DigestScheduler, Target, cron_trigger
 from feeds.arxiv_api import ArxivAPIClient, ArxivAPIError
 from feeds.http import FetchError
-from feeds.records import Paper
+from feeds.records import Paper, norm_author
 from paperbot.config import DEFAULT_SCHEDULE, ChannelConfig, Config
 from paperbot.digests import channel_digest, empty_channel_digest, load_or_fit_model, profile_digest
 from paperbot.pipeline import DeliveryOutcome, deliver, import_curated
@@ -337,14 +337,22 @@ class PaperbotService:
         return "Follows " + ", ".join(parts) + "."
 
     def follow_author(self, user_id: str, name: str, follow: bool = True) -> str:
-        """Follow / unfollow an author (their stored papers count as positives)."""
+        """Follow / unfollow an author (their stored papers count as positives).
+
+        Names are compared as papers' authors are (`feeds.records.norm_author`: any case, dots
+        and spacing), so ``MARIE-CLAUDE GAUDEL`` is the follow ``marie-claude gaudel`` already
+        made, kept in the form first typed; unfollowing removes every stored spelling of it."""
+        target = norm_author(name)
+        same = [v for v in self.store.follows(user_id).get("author", []) if norm_author(v) == target]
         if follow:
+            if same:
+                return f"You already follow {_shown(same[0])}."
             new = self.store.add_follow(user_id, "author", name)
             n = len(self.store.author_paper_ids(name))  # the papers the follow counts (whole name)
             return (f"You now follow {_shown(name)} ({n} stored paper{'s' if n != 1 else ''})." if new
                     else f"You already follow {_shown(name)}.")
-        return (f"Unfollowed {_shown(name)}." if self.store.remove_follow(user_id, "author", name)
-                else f"You do not follow {_shown(name)}.")
+        removed = [v for v in same if self.store.remove_follow(user_id, "author", v)]
+        return f"Unfollowed {_shown(removed[0])}." if removed else f"You do not follow {_shown(name)}."
 
     def set_dm_digest(self, user_id: str, on: bool) -> str:
         """Turn the personal DM digest on/off (and (un)schedule it)."""

@@ -50,6 +50,17 @@ def test_follow_reply_counts_the_papers_the_follow_brings(wei_li_store, tmp_path
     assert service.follow_author("U1", "Meimingwei Li") == "You now follow Meimingwei Li (1 stored paper)."
 
 
+def test_author_follows_ignore_case_and_spacing_and_keep_the_first_spelling(wei_li_store, tmp_path):
+    service = PaperbotService(make_config(tmp_path), wei_li_store, poster=None, poll_max_age_s=None)
+    assert service.follow_author("U1", "wei li") == "You now follow wei li (4 stored papers)."
+    assert service.follow_author("U1", "WEI  LI") == "You already follow wei li."
+    assert service.follow_author("U1", "Wei Liu").startswith("You now follow Wei Liu")  # another person
+    assert sorted(wei_li_store.follows("U1")["author"]) == ["Wei Liu", "wei li"]
+    assert service.follow_author("U1", "Wei Li", follow=False) == "Unfollowed wei li."
+    assert wei_li_store.follows("U1")["author"] == ["Wei Liu"]
+    assert service.follow_author("U1", "Wei Li", follow=False) == "You do not follow Wei Li."
+
+
 def test_search_author_filter_stays_a_substring_match(wei_li_store):
     """A search is a query: ``author:"Wei Li"`` casts the wide net it always did (Wei Liu
     included), and ``author:Liao`` finds a surname alone, which a whole-name match would not."""
