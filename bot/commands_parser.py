@@ -290,11 +290,14 @@ def parse_command(text: str | None) -> Command:
             raise UsageError(USAGES[sub])
         return Command(f"{sub}_author", _value(rest.split(None, 1)[1] if len(words) > 1 else "", sub))
     if sub == "like":
-        if len(words) != 1:
-            raise UsageError(USAGES["like"])
-        aid = parse_arxiv_id(words[0])
+        arg = rest.strip()
+        if not _SLACK_SEQUENCE.fullmatch(arg):  # a link Slack sends as <url|label>: one token, spaces and all
+            if len(words) != 1:
+                raise UsageError(USAGES["like"])
+            arg = words[0]
+        aid = parse_arxiv_id(arg)
         if aid is None:
-            raise UsageError(f"not an arXiv id or URL: {words[0][:60]!r}. " + USAGES["like"])
+            raise UsageError(f"not an arXiv id or URL: {arg[:60]!r}. " + USAGES["like"])
         return Command("like", aid)
     if sub == "profile":
         if words:

@@ -112,3 +112,20 @@ def test_a_crontab_firing_more_often_than_hourly_is_refused(cron, gap):
 @pytest.mark.parametrize("cron", ["0 * * * *", "0 */2 * * *", "0 9,10 * * mon-fri", "30 8 * * mon-fri"])
 def test_an_hourly_or_rarer_crontab_is_accepted(cron):
     assert parse_command(f"digest schedule {cron}") == Command("digest_schedule", cron)
+
+
+# ---- like: a Slack link whose label has spaces is one argument -----------------------------------
+@pytest.mark.parametrize("text", [
+    "like <https://arxiv.org/abs/2501.00001|Some Paper Title>",
+    "like  <https://arxiv.org/pdf/2501.00001v2|Some Paper: A Title With   Spaces>  ",
+])
+def test_like_takes_a_slack_link_with_a_spaced_label_as_one_token(text):
+    assert parse_command(text) == Command("like", "2501.00001")
+
+
+@pytest.mark.parametrize("text", ["like 2501.00001 2501.00002", "like <https://arxiv.org/abs/2501.00001|x> more",
+                                  "like <@U123|ann>"])
+def test_like_with_more_than_one_thing_or_a_mention_is_refused(text):
+    with pytest.raises(UsageError) as exc:
+        parse_command(text)
+    assert "usage: `/papers like" in str(exc.value)
