@@ -42,7 +42,7 @@ USAGE = """*`/papers` commands*
 • `/papers subscribe <collection | keywords>` — this channel's digest follows it (in a DM with the bot: your own)
 • `/papers unsubscribe <collection | keywords>` — stop following it
 • `/papers follow author <name>` / `/papers unfollow author <name>` — papers by this person count for your profile
-• `/papers like <arXiv id or URL>` — 👍 a paper (fetched from arXiv if unknown)
+• `/papers like <arXiv id or URL>` — 👍 a paper (an arxiv.org or huggingface.co/papers link; fetched from arXiv if unknown)
 • `/papers profile` — what your recommendations are based on
 • `/papers digest now` — this channel's digest (your own in a DM), right away
 • `/papers digest dm on|off` — your personal digest by DM
@@ -55,8 +55,8 @@ USAGES = {
     "unsubscribe": "usage: `/papers unsubscribe <collection | keywords>`",
     "follow": "usage: `/papers follow author <name>`",
     "unfollow": "usage: `/papers unfollow author <name>`",
-    "like": "usage: `/papers like <arXiv id or URL>`, e.g. `/papers like 2501.01234` or "
-            "`/papers like https://arxiv.org/abs/2501.01234`",
+    "like": "usage: `/papers like <arXiv id or URL>`, e.g. `/papers like 2501.01234`, "
+            "`/papers like https://arxiv.org/abs/2501.01234` or `/papers like https://huggingface.co/papers/2501.01234`",
     "profile": "usage: `/papers profile`",
     "digest": "usage: `/papers digest now`, `/papers digest dm on|off`, `/papers digest schedule <when>`, "
               "`/papers digest size <1-50>`, `/papers digest timezone <Area/City>`, or `/papers digest` "
@@ -69,10 +69,12 @@ USAGES = {
 }
 
 # arXiv identifiers (feeds.records: 2501.01234(v2) since 2007; archive(.SUBJ)/YYMMNNN before),
-# here as the whole text or an arxiv.org URL (also in Slack's <url|label> form).
+# here as the whole text, an arxiv.org URL or a Hugging Face daily papers URL
+# (huggingface.co/papers/2501.01234, a source of paperbot's), also in Slack's <url|label> form.
 _IDS = f"{NEW_ID_PATTERN}|{OLD_ID_PATTERN}"
 _ID_RE = re.compile(rf"^(?:arxiv:)?({_IDS})(?:v\d+)?$", re.IGNORECASE)
-_URL_RE = re.compile(rf"^<?(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/"
+_URL_RE = re.compile(rf"^<?(?:https?://)?(?:(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/|"
+                     rf"(?:www\.)?huggingface\.co/papers/)"
                      rf"({_IDS})(?:v\d+)?(?:\.pdf)?/?(?:[?#][^>|]*)?(?:\|[^>]*)?>?$",
                      re.IGNORECASE)
 
@@ -234,8 +236,9 @@ def parse_timezone(text: str) -> str:
 
 
 def parse_arxiv_id(text: str) -> str | None:
-    """The arXiv id (without version) in `text` — a bare id, ``arXiv:…``, or an arxiv.org abs/pdf
-    URL (also Slack's ``<url|label>`` form) — or None (also for anything that is not a string)."""
+    """The arXiv id (without version) in `text` — a bare id, ``arXiv:…``, an arxiv.org abs/pdf
+    URL or a Hugging Face paper URL (``https://huggingface.co/papers/2501.01234``), also in Slack's
+    ``<url|label>`` form — or None (also for anything that is not a string)."""
     if not isinstance(text, str):
         return None
     t = text.strip()

@@ -129,3 +129,21 @@ def test_like_with_more_than_one_thing_or_a_mention_is_refused(text):
     with pytest.raises(UsageError) as exc:
         parse_command(text)
     assert "usage: `/papers like" in str(exc.value)
+
+
+# ---- like: Hugging Face paper URLs (a source of paperbot's) -----------------------------------------
+@pytest.mark.parametrize("text", [
+    "like https://huggingface.co/papers/2501.00001",
+    "like <https://huggingface.co/papers/2501.00001v2>",
+    "like <https://huggingface.co/papers/2501.00001|Some HF Paper>",
+    "like huggingface.co/papers/2501.00001",
+])
+def test_like_accepts_hugging_face_paper_urls(text):
+    assert parse_command(text) == Command("like", "2501.00001")
+
+
+def test_like_refuses_a_papers_path_on_another_host():
+    with pytest.raises(UsageError):
+        parse_command("like https://huggingface.co.evil.example/papers/2501.00001")
+    with pytest.raises(UsageError):
+        parse_command("like https://evil.example/papers/2501.00001")
