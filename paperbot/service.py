@@ -22,6 +22,7 @@ from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from bot.blocks import escape_within
+from bot.commands_parser import parse_arxiv_id
 from bot.digest import Digest
 from bot.home import HomeData
 from bot.scheduler import DigestScheduler, Target, cron_trigger
@@ -454,7 +455,18 @@ class PaperbotService:
         return paper, stored
 
     def search(self, text: str, limit: int = 10) -> list[SearchHit]:
-        """`recommender.search.search` with the current model (raises its `QueryError`)."""
+        """`recommender.search.search` with the current model (raises its `QueryError`).
+
+        A query that is only an arXiv id or an arxiv.org / huggingface.co paper URL
+        (`bot.commands_parser.parse_arxiv_id`) finds that stored paper first, then the papers most
+        like it; [] when it is not stored (its words — ``https``, ``arxiv``, ``abs`` — would only
+        match unrelated papers)."""
+        aid = parse_arxiv_id(text)
+        if aid is not None:
+            paper = self.store.get_paper(aid)
+            if paper is None:
+                return []
+            return [SearchHit(paper, 1.0)] + (self.more_like(aid, limit - 1) if limit > 1 else [])
         model = self.model()
         return search(self.store, model, text, limit, matrix=self._matrix_for(model))
 

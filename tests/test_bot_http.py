@@ -61,6 +61,21 @@ def test_search_returns_ranked_ephemeral_results_with_buttons(tmp_path, seeded, 
     assert actions[0]["elements"][0]["value"] == sections[0]["block_id"][len("paper:"):]
 
 
+@pytest.mark.parametrize("query", ["0804.0970", "arXiv:0804.0970v1", "&lt;https://arxiv.org/abs/0804.0970&gt;",
+                                   "<https://arxiv.org/abs/0804.0970>", "https://arxiv.org/pdf/0804.0970v2",
+                                   "<https://huggingface.co/papers/0804.0970|a paper>"])
+def test_search_for_an_arxiv_id_or_url_shows_that_paper_first(tmp_path, seeded, slack_fake, monkeypatch, query):
+    assert seeded.get_paper("0804.0970") is not None
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command(f"search {query}")
+        out = bot.wait_response(rid)
+        _, rid = bot.command("search 2501.99999")  # a well-formed id the store does not have
+        missing = bot.wait_response(rid)
+    sections = [b["block_id"] for b in out["blocks"] if b.get("block_id", "").startswith("paper:")]
+    assert sections[0] == "paper:0804.0970" and len(sections) > 1 and "paper:0804.0970" not in sections[1:]
+    assert not [b for b in missing["blocks"] if b.get("block_id", "").startswith("paper:")]
+
+
 HOSTILE = ['C++', '"unbalanced quote', '*', 'NEAR(reward model, 3)', 'reward AND OR NOT', '🤖🎉 reward',
            "'; drop table papers; --", 'x' * 2000, 'a"b"c*', 'title:reward', '^reward', '(((', '\u0000\ufeff']
 
