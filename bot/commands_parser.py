@@ -221,14 +221,19 @@ def parse_schedule(text: str) -> str:
 
 
 def parse_timezone(text: str) -> str:
-    """An IANA time zone name (``Europe/Paris``, ``UTC``), checked against the zone database.
+    """An IANA time zone name (``Europe/Paris``, ``UTC``), checked against the zone database
+    (`bot.scheduler.is_iana_zone`: ``localtime``, ``posixrules`` or ``Factory`` are refused).
     Raises `UsageError` for an unknown or malformed name."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from bot.scheduler import is_iana_zone
 
     name = (text or "").strip()
     if not name or len(name) > 64 or " " in name or name.startswith(("/", ".")) or ".." in name:
         raise UsageError(USAGES["timezone"])
     try:
+        if not is_iana_zone(name):
+            raise ZoneInfoNotFoundError(name)
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise UsageError(f"unknown time zone {name[:64]!r}. " + USAGES["timezone"]) from None

@@ -20,6 +20,7 @@
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -127,6 +128,27 @@ def cron_trigger(expr: str, timezone: str) -> CronTrigger:
         return CronTrigger.from_crontab(" ".join(fields), timezone=timezone)
     except (KeyError, IndexError, TypeError) as exc:
         raise ValueError(str(exc)) from None
+
+
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})  # files in the zone database, not time zones
+
+
+def is_iana_zone(name: str) -> bool:
+    """True for an IANA time zone name of the zone database (``Europe/Paris``, ``UTC``), as listed
+    by `zoneinfo.available_timezones`, without the files some systems list there that are no
+    zone a schedule should name: ``localtime`` (the server's own zone), ``posixrules``,
+    ``Factory``, and the ``posix/…`` and ``right/…`` copies (``right/`` counts leap seconds)."""
+    if name == "UTC":
+        return True
+    if name in _NOT_ZONES or name.startswith(("posix/", "right/")):
+        return False
+    return name in _available_zones()
+
+
+@functools.lru_cache(maxsize=1)
+def _available_zones() -> frozenset[str]:
+    import zoneinfo
+    return frozenset(zoneinfo.available_timezones())
 
 
 def too_frequent(trigger: CronTrigger, start: datetime, min_interval: timedelta = MIN_DIGEST_INTERVAL,

@@ -306,8 +306,10 @@ def _check_schedule(expr: str, tz: str, where: str) -> None:
     one that fires more often than once an hour."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from bot.scheduler import cron_trigger, describe_gap, too_frequent
+    from bot.scheduler import cron_trigger, describe_gap, is_iana_zone, too_frequent
     try:
+        if not is_iana_zone(tz):  # "localtime" or "Factory" open, but are no IANA zone
+            raise ZoneInfoNotFoundError(tz)
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{where}timezone: unknown time zone {tz!r} (use an IANA name such as "

@@ -147,3 +147,16 @@ def test_like_refuses_a_papers_path_on_another_host():
         parse_command("like https://huggingface.co.evil.example/papers/2501.00001")
     with pytest.raises(UsageError):
         parse_command("like https://evil.example/papers/2501.00001")
+
+
+# ---- digest timezone: IANA zone names only ------------------------------------------------------
+@pytest.mark.parametrize("name", ["localtime", "posixrules", "Factory", "posix/Europe/Paris", "right/UTC"])
+def test_zone_database_files_that_are_no_iana_zone_are_refused(name):
+    with pytest.raises(UsageError) as exc:
+        parse_command(f"digest timezone {name}")
+    assert f"unknown time zone '{name}'" in str(exc.value) and "usage: `/papers digest timezone" in str(exc.value)
+
+
+@pytest.mark.parametrize("name", ["UTC", "Europe/Paris", "America/New_York", "Etc/GMT+5"])
+def test_iana_zone_names_are_accepted(name):
+    assert parse_command(f"digest timezone {name}") == Command("digest_timezone", name)

@@ -25,6 +25,8 @@ def test_example_config_is_valid_and_documents_every_section():
     ({"channels": [{"name": "x"}]}, "channels[0].id"),
     ({"channels": [{"id": "C1", "schedule": "not cron"}]}, "channels[0].schedule"),
     ({"channels": [{"id": "C1", "timezone": "Mars/Olympus"}]}, "channels[0].timezone"),
+    ({"channels": [{"id": "C1", "timezone": "localtime"}]}, "channels[0].timezone"),  # the server's zone file
+    ({"channels": [{"id": "C1", "timezone": "Factory"}]}, "channels[0].timezone"),
     ({"feeds": {"arxiv_rss": [{"categories": ["cs.LG"], "announce_types": ["newish"]}]}}, "feeds.arxiv_rss[0].announce_types"),
     ({"feeds": {"arxiv_api": [{"query": "x", "max_results": 0}]}}, "feeds.arxiv_api[0].max_results"),
     ({"databse": {}}, "databse"),
