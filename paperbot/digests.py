@@ -194,9 +194,19 @@ def empty_reason(day: date, n_candidates: int, min_score: float | None, n_failed
     return f"{n_candidates} new papers, none scored above the threshold ({min_score:.2f})."
 
 
+_NO_CHANNEL_NAMES = ("privategroup", "directmessage")  # what Slack sends as channel_name when it gives none
+
+
 def channel_title(channel: ChannelConfig, day: date) -> str:
-    """A channel digest's title: ``Paper digest · #rl-for-code · 2026-11-21``."""
-    return f"Paper digest · {channel.name or channel.id} · {day.isoformat()}"
+    """A channel digest's title: ``Paper digest · #rl-for-code · 2026-11-21``. The name gets its
+    ``#`` whether it was written with one (the config file's ``"#rl-for-code"``) or not (Slack's
+    ``channel_name``, ``general``); a channel without a real name is shown by its id."""
+    name = (channel.name or "").strip()
+    if not name.lstrip("#") or name in _NO_CHANNEL_NAMES:
+        label = channel.id
+    else:
+        label = name if name.startswith("#") else f"#{name}"
+    return f"Paper digest · {label} · {day.isoformat()}"
 
 
 def empty_channel_digest(channel: ChannelConfig, day: date, reason: str) -> Digest:

@@ -157,3 +157,14 @@ def test_an_empty_digest_names_failed_sources_first_even_at_the_weekend():
     assert digests.empty_reason(monday, 0, None).startswith("No new papers since the last digest")
     assert digests.empty_reason(monday, 12, None) == "12 new papers, none to recommend."
     assert digests.empty_reason(monday, 12, 0.05) == "12 new papers, none scored above the threshold (0.05)."
+
+
+def test_channel_title_has_the_hash_whichever_way_the_channel_was_created():
+    from paperbot.config import ChannelConfig
+    day = date(2026, 11, 20)
+    assert digests.channel_title(ChannelConfig(id="C5", name="#rl-for-code"), day) == \
+        "Paper digest · #rl-for-code · 2026-11-20"  # config file
+    assert digests.channel_title(ChannelConfig(id="C1", name="general"), day) == \
+        "Paper digest · #general · 2026-11-20"  # created by /papers subscribe (Slack's channel_name)
+    for unnamed in ("", "privategroup", "#"):
+        assert digests.channel_title(ChannelConfig(id="G123", name=unnamed), day) == "Paper digest · G123 · 2026-11-20"
