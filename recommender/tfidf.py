@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from feeds.records import Paper
+from recommender.atomic_file import write_atomically
 
 MODEL_FORMAT = 1
 
@@ -162,12 +163,10 @@ class TfidfModel:
                 self.vectorizer.vocabulary = vocab
 
     def save(self, path: str | Path) -> None:
-        """Persist with joblib (atomic: written to a temp file then renamed)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        joblib.dump({"format": MODEL_FORMAT, "model": self}, tmp)
-        tmp.replace(path)
+        """Persist with joblib, atomically: written to a temp file of its own, then renamed
+        (`recommender.atomic_file.write_atomically`), so two processes saving the same path at
+        once both succeed and the file is always one complete model."""
+        write_atomically(path, lambda f: joblib.dump({"format": MODEL_FORMAT, "model": self}, f))
 
     @classmethod
     def load(cls, path: str | Path) -> "TfidfModel | None":
