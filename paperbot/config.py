@@ -24,6 +24,10 @@ DEFAULT_SCHEDULE = "0 9 * * mon-fri"  # arXiv announces nothing on weekends
 # bounds of numeric settings (config.example.toml documents them)
 MAX_DAYS = 3650  # recommender.candidate_days (1 …) and refit_days (0 … = refit every run): ten years
 MAX_HF_DAYS_BACK = 30  # feeds.hf_daily.days_back: one HF request per day polled
+# today and yesterday (UTC): HF adds papers to a day's list for hours after the day starts
+# (captures show submittedOnDailyAt from 00:00 to 06:15 UTC), and a day polled only while it is
+# "today" misses every paper added after that poll; conditional GET keeps the second request cheap
+DEFAULT_HF_DAYS_BACK = 2
 MAX_POST_INTERVAL_S = 60.0  # slack.post_interval_s: seconds between two messages to one channel
 
 
@@ -54,7 +58,7 @@ class ArxivQueryConfig:
 class HFDailyConfig:
     """Hugging Face daily papers: enabled, how many past days to poll, optional fixed `urls`."""
     enabled: bool = True
-    days_back: int = 1
+    days_back: int = DEFAULT_HF_DAYS_BACK
     urls: list[str] = field(default_factory=list)
 
 
@@ -248,7 +252,7 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
     _known(hf, "feeds.hf_daily.", {"enabled", "days_back", "urls"})
     cfg.hf_daily = HFDailyConfig(
         enabled=_get(hf, "enabled", "feeds.hf_daily.", bool, True),
-        days_back=_in_range(_get(hf, "days_back", "feeds.hf_daily.", int, 1), 1, MAX_HF_DAYS_BACK,
+        days_back=_in_range(_get(hf, "days_back", "feeds.hf_daily.", int, DEFAULT_HF_DAYS_BACK), 1, MAX_HF_DAYS_BACK,
                             "days_back", "feeds.hf_daily.", hint=" (set enabled = false to poll no day)"),
         urls=[_resolve(base_dir, u) for u in _str_list(hf, "urls", "feeds.hf_daily.")])
 

@@ -15,7 +15,7 @@ def test_example_config_is_valid_and_documents_every_section():
     assert cfg.arxiv_feeds[0].categories == ["cs.LG", "cs.CL", "cs.AI", "stat.ML"]
     assert cfg.arxiv_feeds[0].announce_types == ["new", "cross"]
     assert cfg.arxiv_queries[0].query.startswith("cat:cs.LG")
-    assert cfg.hf_daily.enabled and cfg.channels[0].collections == ["rlhf_code"]
+    assert cfg.hf_daily.enabled and cfg.hf_daily.days_back == 2 and cfg.channels[0].collections == ["rlhf_code"]
     assert cfg.channels[0].schedule == "0 9 * * mon-fri"
     assert Path(cfg.database).is_absolute()
 

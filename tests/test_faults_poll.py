@@ -299,3 +299,36 @@ def test_hf_days_count_back_from_the_utc_date(store, monkeypatch):
     fetcher = _DayFetcher()
     poll_all(cfg, store, fetcher)
     assert fetcher.asked == ["2031-03-02"]
+
+
+def test_by_default_papers_added_to_yesterdays_hf_list_after_a_run_are_fetched(store):
+    """Fault: HF adds papers to a day's list for hours after the day starts (real captures:
+    submittedOnDailyAt 00:00-06:15 UTC). At the run on 21 August the list holds 5 papers, later
+    17. Must hold: with the default settings the next day's run reads 21 August again and stores
+    all 17 (with days_back = 1 the date was never asked for again: 5 of 17 stored)."""
+    from datetime import date
+
+    from feeds.http import FetchResult
+    from paperbot.config import parse_config
+
+    items = json.loads(HF_DAY)
+    served = {"2026-08-21": items[:5]}
+
+    class GrowingDay:
+        asked = []
+
+        def get(self, url, **_):
+            day = url.rsplit("date=", 1)[-1]
+            self.asked.append(day)
+            return FetchResult(url, 200, json.dumps(served.get(day, [])).encode())
+
+    cfg = parse_config({})
+    assert cfg.hf_daily.days_back == Config().hf_daily.days_back == 2
+    cfg.arxiv_feeds, cfg.arxiv_queries = [], []
+    fetcher = GrowingDay()
+    poll_all(cfg, store, fetcher, today=date(2026, 8, 21))
+    assert store.count_papers() == 5
+    served["2026-08-21"] = items
+    poll_all(cfg, store, fetcher, today=date(2026, 8, 22))
+    assert "2026-08-21" in fetcher.asked[2:]
+    assert store.count_papers() == len(items) == 17
