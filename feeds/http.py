@@ -3,9 +3,12 @@
 - Conditional GET (RFC 9110 §13): the caller passes the validators it stored from the last
   fetch (``ETag`` → ``If-None-Match``, ``Last-Modified`` → ``If-Modified-Since``); a 304 comes
   back as ``FetchResult(not_modified=True)``.
-- Retries (tenacity): timeouts, connection errors (refused, reset, truncated bodies), 429 and 5xx are
-  retried with exponential backoff, honouring ``Retry-After`` (seconds or HTTP date), within a
-  bounded budget of `attempts` tries and `budget` seconds. What still fails raises `FetchError`.
+- Retries (tenacity): timeouts, connection errors (refused, reset, truncated bodies), bodies that
+  do not decode as their ``Content-Encoding`` says, 429 and 5xx are retried with exponential
+  backoff, honouring ``Retry-After`` (seconds or HTTP date), within a bounded budget of
+  `attempts` tries and `budget` seconds. A redirect loop or a redirect to a scheme other than
+  http(s) (``ftp://``, ``file://``) fails at once. What still fails raises `FetchError`, never
+  an httpx exception.
 - `Pacer` spaces request starts (arXiv API politeness, retries included).
 - ``file://`` URLs and plain paths read local files (bundled captures for the demo and tests).
 """
@@ -76,6 +79,14 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _request_url(exc: Exception) -> str | None:
+    """The URL of the request an httpx error belongs to (the redirect target, for redirects)."""
+    try:
+        return str(exc.request.url)
+    except (AttributeError, RuntimeError):  # httpx raises RuntimeError when no request is set
+        return None
+
+
 class Pacer:
     """Spaces the *starts* of requests at least `min_interval` seconds apart (thread-safe).
 
@@ -109,7 +120,8 @@ class Fetcher:
     """GETs documents with timeouts, bounded retries and conditional requests.
 
     Retry policy: timeouts, connection errors (refused, reset, a body cut short of its
-    ``Content-Length``), 429 and 5xx are retried with exponential backoff (``backoff``,
+    ``Content-Length``, a body that does not decode as its ``Content-Encoding`` says), 429 and
+    5xx are retried with exponential backoff (``backoff``,
     ``2·backoff``, ``4·backoff`` … seconds, each capped at `max_wait`); a ``Retry-After`` header
     (seconds or HTTP date, RFC 9110 §10.2.3) replaces the backoff. Two bounds hold together: at most
     `attempts` tries, and at most `budget` seconds from the first try until the last one ends
@@ -157,8 +169,9 @@ class Fetcher:
         retry, so retries keep the pacer's spacing (the caller paces the first attempt).
 
         Raises:
-            FetchError: on a non-retryable status, an oversized body, or when the retry budget
-                (attempts or seconds) is spent; the reason names the last failure.
+            FetchError: on a non-retryable status, an oversized body, a redirect loop, a redirect
+                to a non-http(s) URL, or when the retry budget (attempts or seconds) is spent;
+                the reason names the last failure.
         """
         parsed = urlparse(url)
         if parsed.scheme in ("", "file"):
@@ -239,8 +252,24 @@ class Fetcher:
             # the server closed the connection early: no response at all (reset) or a body
             # shorter than its Content-Length (truncated)
             raise _Retryable(f"connection closed early ({exc})") from None
+        except httpx.UnsupportedProtocol as exc:
+            # a redirect to ftp://, file:// …: asking again gets the same redirect
+            target = _request_url(exc)
+            where = "" if target in (None, url) else f"redirected to {target}, "
+            raise FetchError(url, f"{where}a URL scheme this fetcher does not read (only http and https)") from None
         except httpx.TransportError as exc:
             raise _Retryable(f"connection error ({type(exc).__name__}: {exc})") from None
+        except httpx.TooManyRedirects as exc:
+            # a redirect loop: asking again loops again
+            raise FetchError(url, f"too many redirects (more than {self._client.max_redirects}, "
+                                  f"the last to {_request_url(exc)})") from None
+        except httpx.DecodingError as exc:
+            # a body that does not match its Content-Encoding (gzip header over plain bytes, a
+            # gzip stream cut short): a damaged transfer, retried like a truncated body
+            raise _Retryable(f"body could not be decoded ({exc})") from None
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            # anything else httpx raises: a clear failure, not a traceback
+            raise FetchError(url, f"{type(exc).__name__}: {exc}") from None
 
     @staticmethod
     def _read_file(url: str, parsed) -> FetchResult:

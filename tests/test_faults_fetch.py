@@ -222,3 +222,57 @@ def test_arxiv_api_one_request_at_a_time_across_threads(srv):
         t.join()
     assert results == [10, 10, 10, 10]
     assert srv.max_in_flight == 1 and len(srv.requests_to("/api/query")) == 4
+
+
+def test_redirect_loop_is_a_fetch_error_without_retries(srv):
+    """Fault: /f redirects to itself forever. Must hold: FetchError naming the loop (it was a raw
+    httpx.TooManyRedirects that escaped the poller's error handling), and no retry of the loop."""
+    srv.route("/f", Step(status=302, headers={"Location": srv.url("/f")}))
+    clock = FakeClock()
+    with pytest.raises(FetchError) as err:
+        fetcher(clock).get(srv.url("/f"))
+    assert "too many redirects" in err.value.reason and srv.url("/f") in err.value.reason
+    assert clock.sleeps == [] and len(srv.requests_to("/f")) == 21  # one attempt: 1 + 20 redirects
+
+
+def test_redirect_to_ftp_fails_at_once_with_a_clear_reason(srv):
+    """Fault: a 301 to ftp://. Must hold: one request, a FetchError naming the target and the
+    reason (it was retried 4 times as a "connection error (UnsupportedProtocol …)")."""
+    srv.route("/f", Step(status=301, headers={"Location": "ftp://127.0.0.1/x"}))
+    clock = FakeClock()
+    with pytest.raises(FetchError) as err:
+        fetcher(clock).get(srv.url("/f"))
+    assert "redirected to ftp://127.0.0.1/x" in err.value.reason and "only http and https" in err.value.reason
+    assert clock.sleeps == [] and len(srv.requests_to("/f")) == 1
+
+
+def test_body_not_matching_its_content_encoding_is_retried_then_arrives(srv):
+    """Fault: ``Content-Encoding: gzip`` over a plain body (a damaged transfer). Must hold:
+    retried like a truncated body (it was a raw httpx.DecodingError); a good answer is used."""
+    srv.route("/f", Step(body=b"not gzip at all", headers={"Content-Encoding": "gzip"}), Step(body=ATOM))
+    clock = FakeClock()
+    res = fetcher(clock).get(srv.url("/f"))
+    assert res.body == ATOM and clock.sleeps == [1.0] and len(srv.requests_to("/f")) == 2
+
+
+def test_body_never_matching_its_content_encoding_fails_cleanly(srv):
+    srv.route("/f", Step(body=b"not gzip at all", headers={"Content-Encoding": "gzip"}))
+    with pytest.raises(FetchError) as err:
+        fetcher(attempts=2).get(srv.url("/f"))
+    assert "gave up after 2 attempts: body could not be decoded" in err.value.reason
+
+
+def test_poll_records_a_redirect_loop_as_that_sources_failure(srv, tmp_path):
+    """Must hold end to end: the poller records the failure (no traceback-logged surprise)."""
+    from paperbot.config import ArxivFeedConfig, Config, HFDailyConfig
+    from paperbot.poll import poll_all
+    from store import Store
+
+    srv.route("/f", Step(status=302, headers={"Location": srv.url("/f")}))
+    cfg = Config(arxiv_feeds=[ArxivFeedConfig(name="loop", categories=["cs.AI"], url=srv.url("/f"))],
+                 hf_daily=HFDailyConfig(enabled=False))
+    store = Store(tmp_path / "p.db")
+    [out] = poll_all(cfg, store, fetcher())
+    assert out.error and "too many redirects" in out.error and not out.error.startswith("unexpected")
+    assert "too many redirects" in store.feed_state("loop")["last_error"]
+    store.close()
