@@ -201,6 +201,37 @@ def _resolve(base: Path | None, p: str) -> str:
     return str((base / p).resolve())
 
 
+def _check_source_names(cfg: Config, feeds: dict) -> None:
+    """Refuse two sources with one name: each source has one feed-state row, keyed by its name
+    (ETag / Last-Modified for conditional GET, last error, failure counters), so two feeds named
+    alike overwrote each other's validators (conditional GET never matched), merged in
+    `paperbot status`, and one's failure was hidden by the other's success. Hugging Face days
+    own the names ``hf_daily`` and ``hf_daily:…``."""
+    seen: dict[str, str] = {}
+    sources = [(f"feeds.arxiv_rss[{i}].name", f.name, "name" in feeds["arxiv_rss"][i])
+               for i, f in enumerate(cfg.arxiv_feeds)]
+    sources += [(f"feeds.arxiv_api[{i}].name", q.name, "name" in feeds["arxiv_api"][i])
+                for i, q in enumerate(cfg.arxiv_queries)]
+    for key, name, given in sources:
+        how = "" if given else " (a default name: give the feed a `name`)"
+        if name == "hf_daily" or name.startswith("hf_daily:"):
+            raise ConfigError(f"{key}: {name!r} is reserved for Hugging Face daily papers "
+                              f"(hf_daily:YYYY-MM-DD){how}; choose another name")
+        if name in seen:
+            raise ConfigError(f"{key}: source name {name!r} is already used by {seen[name]}{how}; "
+                              "each source needs its own name (its feed state is kept under it)")
+        seen[name] = key.removesuffix(".name")
+    if cfg.hf_daily.enabled and cfg.hf_daily.urls:
+        hf_seen: dict[str, int] = {}
+        for i, url in enumerate(cfg.hf_daily.urls):
+            name = url.rsplit("/", 1)[-1]  # paperbot.poll names a fixed HF document hf_daily:<file name>
+            if name in hf_seen:
+                raise ConfigError(f"feeds.hf_daily.urls[{i}]: the file name {name!r} is already used by "
+                                  f"feeds.hf_daily.urls[{hf_seen[name]}] (both would be source "
+                                  f"hf_daily:{name}); give the files different names")
+            hf_seen[name] = i
+
+
 def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
     """Validate a parsed TOML document into a `Config`.
 
@@ -255,6 +286,8 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
         days_back=_in_range(_get(hf, "days_back", "feeds.hf_daily.", int, DEFAULT_HF_DAYS_BACK), 1, MAX_HF_DAYS_BACK,
                             "days_back", "feeds.hf_daily.", hint=" (set enabled = false to poll no day)"),
         urls=[_resolve(base_dir, u) for u in _str_list(hf, "urls", "feeds.hf_daily.")])
+
+    _check_source_names(cfg, feeds)
 
     cur = _table(data, "curated", "")
     _known(cur, "curated.", {"files"})

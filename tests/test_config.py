@@ -166,3 +166,41 @@ def test_example_config_shows_every_setting_config_accepts():
     }
     for name, (probe, shown) in sections.items():
         assert _allowed_keys(probe) - set(shown) == set(), f"[{name}] settings missing from config.example.toml"
+
+
+@pytest.mark.parametrize("feeds,key,says", [
+    ({"arxiv_rss": [{"name": "arxiv", "categories": ["cs.AI"]}, {"name": "arxiv", "categories": ["cs.CL"]}]},
+     "feeds.arxiv_rss[1].name", "'arxiv' is already used by feeds.arxiv_rss[0]"),
+    ({"arxiv_rss": [{"name": "lab", "categories": ["cs.AI"]}], "arxiv_api": [{"name": "lab", "query": "x"}]},
+     "feeds.arxiv_api[0].name", "'lab' is already used by feeds.arxiv_rss[0]"),
+    ({"arxiv_rss": [{"categories": ["cs.LG"]}, {"categories": ["cs.LG"], "kind": "rss"}]},
+     "feeds.arxiv_rss[1].name", "a default name"),
+    ({"arxiv_api": [{"name": "hf_daily", "query": "x"}]}, "feeds.arxiv_api[0].name", "reserved"),
+    ({"arxiv_rss": [{"name": "hf_daily:2026-08-21", "categories": ["cs.AI"]}]}, "feeds.arxiv_rss[0].name", "reserved"),
+    ({"hf_daily": {"urls": ["file:///a/2026-08-21.json", "file:///b/2026-08-21.json"]}},
+     "feeds.hf_daily.urls[1]", "hf_daily:2026-08-21.json"),
+])
+def test_two_sources_with_one_name_are_refused(feeds, key, says):
+    """Each source keeps its feed state (validators, errors, counters) under its name: two feeds
+    named alike shared one row, so conditional GET never matched and one's failure was hidden."""
+    with pytest.raises(ConfigError) as err:
+        parse_config({"feeds": feeds})
+    assert str(err.value).startswith(key + ": ") and says in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_sources_with_distinct_names_are_accepted():
+    cfg = parse_config({"feeds": {"arxiv_rss": [{"categories": ["cs.LG"]}, {"categories": ["cs.CL"]}],
+                                  "arxiv_api": [{"query": "a"}, {"query": "b"}],
+                                  "hf_daily": {"urls": ["file:///a/1.json", "file:///a/2.json"]}}})
+    names = [f.name for f in cfg.arxiv_feeds] + [q.name for q in cfg.arxiv_queries]
+    assert names == ["arxiv_rss:cs.LG", "arxiv_rss:cs.CL", "arxiv_api:0", "arxiv_api:1"]
+
+
+def test_duplicate_feed_names_stop_the_cli_with_one_line(tmp_path):
+    cfg = tmp_path / "dup.toml"
+    cfg.write_text('[[feeds.arxiv_rss]]\nname = "arxiv"\ncategories = ["cs.AI"]\n'
+                   '[[feeds.arxiv_rss]]\nname = "arxiv"\ncategories = ["cs.CL"]\n')
+    res = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg)])
+    assert res.exit_code == 1 and "Error: feeds.arxiv_rss[1].name: source name 'arxiv'" in res.output
+    assert "Traceback" not in res.output and not (tmp_path / "paperbot.db").exists()
