@@ -432,11 +432,13 @@ def digests_list(status_: str, limit: int, config_path: str | None, db: str | No
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @click.option("--db", type=click.Path(dir_okay=False))
 def digests_check(config_path: str | None, db: str | None) -> None:
-    """Settle pending digests now from each channel's history (needs SLACK_BOT_TOKEN).
+    """Settle pending digests now from each channel's history (needs SLACK_BOT_TOKEN when a
+    digest is pending).
 
     \b
     Exit status (for cron):
-      0  every pending digest was settled (or is being posted right now by its own process)
+      0  no digest was pending, or every pending digest was settled (or is being posted right
+         now by its own process)
       1  a digest stays uncertain: its channel history could not be read (settle it by hand
          with `paperbot digests resolve KEY --posted|--not-posted`)
     """
@@ -445,15 +447,16 @@ def digests_check(config_path: str | None, db: str | None) -> None:
     from bot.posting import SlackPoster
 
     cfg = _config(config_path, required=False)
-    poster = make_poster(cfg)
-    if not isinstance(poster, SlackPoster):
-        raise click.ClickException("no SLACK_BOT_TOKEN: the channel history cannot be read; "
-                                   "settle by hand with `paperbot digests resolve KEY --posted|--not-posted`")
-    store = _open_store(cfg, db, must_exist=True)
+    store = _open_store(cfg, db, must_exist=True)  # a missing database: the usual one-line error
     try:
         channels = sorted({r["channel_id"] for r in store.pending_digests()})
-        if not channels:
+        if not channels:  # nothing to settle: no Slack token needed, and nothing for cron to flag
             click.echo("no pending digests")
+            return
+        poster = make_poster(cfg)
+        if not isinstance(poster, SlackPoster):
+            raise click.ClickException("no SLACK_BOT_TOKEN: the channel history cannot be read; "
+                                       "settle by hand with `paperbot digests resolve KEY --posted|--not-posted`")
         uncertain = 0
         for channel in channels:
             for outcome, detail in recover_channel(store, poster, channel):

@@ -148,3 +148,20 @@ def test_check_exits_1_when_a_digest_stays_uncertain(tmp_path, slack_fake, monke
     assert "1 digest still pending: settle by hand with `paperbot digests resolve KEY" in res.output
     assert Store(db).get_digest("C1:2026-08-24")["status"] == "pending"
     assert slack_fake.posted("C1") == []
+
+
+def test_check_with_nothing_pending_needs_no_token_and_exits_0(tmp_path):
+    """A cron `paperbot digests check` on a machine without SLACK_BOT_TOKEN (the conftest unsets
+    it) used to exit 1 even when nothing was pending: the token was checked first."""
+    db = str(tmp_path / "p.db")
+    Store(db).close()
+    res = _run("digests", "check", "--db", db)
+    assert res.exit_code == 0 and res.output.strip() == "no pending digests"
+
+
+def test_check_on_a_missing_database_is_the_usual_one_line_error(tmp_path):
+    db = tmp_path / "absent.db"
+    res = _run("digests", "check", "--db", str(db))
+    assert res.exit_code == 1 and f"Error: no database at {db}" in res.output
+    assert "SLACK_BOT_TOKEN" not in res.output and len(res.output.strip().splitlines()) == 1
+    assert not db.exists()
