@@ -86,3 +86,19 @@ def test_render_search_text_shows_metadata_and_the_empty_case():
     assert "    2025-02-03 · cs.CL · HF 12 upvotes · https://arxiv.org/abs/2502.00002" in text
     assert "score 0.50 (BM25 0.75, TF-IDF 0.25)" in text
     assert "No stored paper matches" in render_search_text("zzz", [])
+
+
+def test_source_corpus_finds_the_papers_of_import_corpus(tmp_path, monkeypatch):
+    """`import-corpus` stores papers with source "corpus"; `source:corpus` was refused as an
+    unknown source, so they could not be searched apart from the curated ones."""
+    db = _lab_db(tmp_path, monkeypatch)
+    lines = tmp_path / "c.jsonl"
+    lines.write_text(json.dumps({"arxiv_id": "2401.09999", "title": "Reward shaping for code agents",
+                                 "abstract": "A reward model trained on unit tests.", "categories": ["cs.LG"],
+                                 "published": "2024-01-15", "authors": ["A. Person"]}) + "\n")
+    assert CliRunner().invoke(main, ["import-corpus", str(lines), "--db", str(db), "--no-progress"]).exit_code == 0
+    res = CliRunner().invoke(main, ["search", "--db", str(db), "--json", "source:corpus", "reward"])
+    assert res.exit_code == 0, res.output
+    assert [json.loads(line)["arxiv_id"] for line in res.stdout.splitlines()] == ["2401.09999"]
+    bad = CliRunner().invoke(main, ["search", "--db", str(db), "source:twitter", "reward"])
+    assert bad.exit_code == 2 and "curated, corpus" in bad.output
