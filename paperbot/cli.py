@@ -316,7 +316,9 @@ def status(config_path: str | None, db: str | None) -> None:
             s.get("last_status") or "", "ok" if s.get("last_success") else "never polled")
         parts = [f"{s['source']}: {state}", f"last success {s.get('last_success') or 'never'}",
                  f"last run {s.get('last_count') or 0} papers, {s.get('skipped_count') or 0} skipped",
-                 f"total {s.get('total_count') or 0} papers, {s.get('skipped_total') or 0} skipped, "
+                 # summed over every poll: a document fetched again counts its papers again, so
+                 # these are parsed items, not distinct papers
+                 f"in all polls {s.get('total_count') or 0} items parsed, {s.get('skipped_total') or 0} skipped, "
                  f"{s.get('repaired_count') or 0} repaired"]
         if s.get("consecutive_failures"):
             n = s["consecutive_failures"]

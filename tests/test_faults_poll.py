@@ -332,3 +332,26 @@ def test_by_default_papers_added_to_yesterdays_hf_list_after_a_run_are_fetched(s
     poll_all(cfg, store, fetcher, today=date(2026, 8, 22))
     assert "2026-08-21" in fetcher.asked[2:]
     assert store.count_papers() == len(items) == 17
+
+
+def test_status_does_not_call_items_parsed_over_every_poll_distinct_papers(tmp_path):
+    """A document with no validators (a file, or a server without ETag) is parsed whole on every
+    poll, so the summed count grows although no new paper arrives. Must hold: status calls that
+    sum what it is, items parsed in all polls, not "total N papers" (the demo showed 438 for a
+    document of 211 distinct ids)."""
+    from store import Store
+
+    db = tmp_path / "s.db"
+    s = Store(db)
+    cfg = Config(arxiv_feeds=[ArxivFeedConfig("rss", ["cs.AI"], url=fixture_path(
+        "arxiv_rss", "atom_cs.AI_2025-08-20.xml").as_uri())], hf_daily=HFDailyConfig(enabled=False))
+    [first] = poll_all(cfg, s, quick_fetcher())
+    poll_all(cfg, s, quick_fetcher())
+    n_papers = s.count_papers()
+    s.close()
+    assert first.papers == n_papers > 0
+    res = CliRunner().invoke(main, ["status", "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    assert f"last run {n_papers} papers" in res.output
+    assert f"in all polls {2 * n_papers} items parsed" in res.output
+    assert f"total {2 * n_papers} papers" not in res.output
