@@ -48,7 +48,7 @@ def _db_problem(path: str | None, exc: Exception) -> str:
     elif "disk is full" in low or "disk i/o" in low:
         cause += " (free some space and run again; work already committed is kept)"
     elif "not a database" in low or "malformed" in low:
-        cause += " (not an SQLite file, or a damaged one: restore it from `paperbot backup`)"
+        cause += " (not an SQLite file, or a damaged one: restore it with `paperbot restore BACKUP`)"
     return f"{path or 'the database'}: {cause}"
 
 
@@ -359,6 +359,44 @@ def backup(path: str, config_path: str | None, db: str | None) -> None:
     finally:
         store.close()
     click.echo(f"backed up {source} to {path} ({n} papers)")
+
+
+@main.command()
+@click.argument("backup_path", metavar="BACKUP", type=click.Path(dir_okay=False))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--db", type=click.Path(dir_okay=False), help="The live database (default: from the config).")
+def restore(backup_path: str, config_path: str | None, db: str | None) -> None:
+    """Replace the live database's contents with BACKUP (a file written by `paperbot backup`),
+    through SQLite's backup API, so a -wal file left by a killed process cannot bring later
+    changes back (copying BACKUP over the live file would). Refused, changing nothing, when
+    BACKUP is not a paperbot database or another process has the live database open (stop
+    `paperbot serve` first). The matrix cache next to the model is deleted and rebuilt on the
+    next run."""
+    from paperbot.restore import RestoreError, check_backup, processes_using, restore_backup
+
+    cfg = _config(config_path, required=False)
+    try:
+        check_backup(backup_path)
+    except RestoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    live = db if db else cfg.database
+    if live and Path(live).exists():
+        users = processes_using(live)
+        if users:
+            raise click.ClickException(f"{live} is open in process {', '.join(users)}: stop it "
+                                       "(paperbot serve / run) before restoring; nothing restored")
+    store = _open_store(cfg, db)  # a missing live database is created; another application's is refused
+    try:
+        report = restore_backup(store, backup_path, cfg.recommender.model_path)
+    except RestoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    digests = ", ".join(f"{n} {k}" for k, n in report.digests_after.items()) or "none"
+    click.echo(f"restored {report.live} from {report.backup}: {report.papers_after} papers "
+               f"(it held {report.papers_before}), digests: {digests}")
+    if report.removed_cache:
+        click.echo(f"removed the matrix cache {report.removed_cache}: the next run rebuilds it")
 
 
 @main.command()

@@ -152,7 +152,8 @@ def _transform(model: TfidfModel, store, arxiv_ids: list[str]) -> sp.csr_matrix:
 def sync(store, model: TfidfModel, cache: MatrixCache | None) -> tuple[MatrixCache, int]:
     """Bring `cache` up to date with the store for `model`; return ``(cache, rows transformed)``.
 
-    A missing cache or one of another model is rebuilt from every stored paper; otherwise only
+    A missing cache, one of another model, or one synced past the store's `change_seq` (the
+    database was restored from an older backup) is rebuilt from every stored paper; otherwise only
     papers inserted or changed after ``cache.synced_seq`` are (re-)transformed, and
     ``synced_seq`` moves to the store's watermark read with them (`Store.paper_changes_since`).
     A write still open during the sync commits with a larger value and is picked up by the next
@@ -160,6 +161,13 @@ def sync(store, model: TfidfModel, cache: MatrixCache | None) -> tuple[MatrixCac
     than the watermark; the next sync then transforms it once more.
     """
     fp = model_fingerprint(model)
+    if cache is not None and cache.fingerprint == fp and store.change_seq() < cache.synced_seq:
+        # the store's counter went back: the database was restored from a backup (`paperbot
+        # restore`) or replaced by an older copy, so rows synced past its counter may describe
+        # papers it no longer holds or holds in another version
+        log.warning("matrix cache synced to change %d but the database is at %d (restored from a "
+                    "backup?): rebuilding it", cache.synced_seq, store.change_seq())
+        cache = None
     if cache is None or cache.fingerprint != fp:
         high, ids = store.paper_changes_since(0)
         X = _transform(model, store, ids)

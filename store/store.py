@@ -25,7 +25,7 @@ from typing import Any
 import sqlite_utils
 
 from feeds.records import Paper, norm_author
-from store.schema import SCHEMA_VERSION, migrate
+from store.schema import SCHEMA_VERSION, SchemaTooNew, migrate
 
 _JSON_LIST_FIELDS = ("authors", "categories", "sources", "ai_keywords")
 BUSY_TIMEOUT_MS = 30_000
@@ -544,6 +544,41 @@ class Store:
                                      "failure_count": (prev.get("failure_count") or 0) + 1}, pk="source")
 
     # ---- backup ------------------------------------------------------------------------
+    def restore_from(self, source: str | Path, pages: int = 256) -> int:
+        """Replace everything in this database with the paperbot database at `source` (a file
+        written by `backup`), through SQLite's backup API with this database as the destination
+        (https://www.sqlite.org/backup.html). The pages are written through this connection, so
+        they go through this database's own WAL: a write-ahead log left by a killed process has
+        been read when the database was opened, and cannot be replayed over the restored pages
+        later (copying the backup file over the live one would let it). Then the schema is
+        migrated forward, as opening the file would (a backup of an older paperbot).
+
+        Returns the number of papers now stored.
+
+        Raises:
+            SchemaTooNew: `source` was written by a newer paperbot; nothing is changed.
+            sqlite3.DatabaseError: `source` is damaged or fails its integrity check; nothing is
+                changed. sqlite3.Error on other failures (SQLite rolls the copy back).
+        """
+        src = sqlite3.connect(Path(source).resolve().as_uri() + "?mode=ro", uri=True,
+                              timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            version = src.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNew(f"{source} has schema version {version}; this paperbot knows up to "
+                                   f"{SCHEMA_VERSION}")
+            check = src.execute("PRAGMA integrity_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"{source} failed its integrity check: {check}")
+            conn = self.db.conn
+            if conn.in_transaction:
+                raise sqlite3.OperationalError("restore_from inside an open transaction")
+            src.backup(conn, pages=pages)
+        finally:
+            src.close()
+        migrate(self.db)
+        return self.count_papers()
+
     def backup(self, dest: str | Path, pages: int = 256) -> int:
         """Write a consistent copy of the live database to `dest` with SQLite's online backup API
         (https://www.sqlite.org/backup.html via `sqlite3.Connection.backup`), copying `pages`
