@@ -4,9 +4,11 @@ are an item's values plausible?
 Document level (`xml_feed_problem`): arXiv's RSS/Atom and API answers are XML; a body that,
 after a byte-order mark and whitespace, does not start with ``<`` (JSON, plain text, an empty
 body) or that is an HTML page (an error or captcha page served with status 200) is refused with
-a reason, because feedparser is lenient enough to "parse" almost anything. A document that does
-not end with the closing tag of its root element (``</feed>``, ``</rss>``, ``</rdf:RDF>``) was cut
-short (`looks_truncated`).
+a reason, because feedparser is lenient enough to "parse" almost anything. A document whose root element
+(``<feed>``, ``<rss>``, ``<rdf:RDF>``) is not closed was cut short (`looks_truncated`); after the
+closing tag XML allows only comments, processing instructions and whitespace (``Misc*`` in
+https://www.w3.org/TR/xml/#sec-documents), so a cache's ``<!-- served by … -->`` line there is
+no truncation.
 
 Item level (`sanitize`), decided once for every source:
 - an abstract longer than `MAX_ABSTRACT_CHARS` is **kept, cut** to that length (the paper is
@@ -35,7 +37,8 @@ EARLIEST_DATE = date(1991, 1, 1)  # arXiv opened in August 1991
 _BOMS = (b"\xef\xbb\xbf",)
 _HTML_RE = re.compile(rb"^<(!doctype\s+html|html[\s>])", re.IGNORECASE)
 _TITLE_RE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.S)
-_ROOT_END_RE = re.compile(r"</(?:[\w.-]+:)?(?:feed|rss|RDF)\s*>\s*$")
+_ROOT_END_RE = re.compile(r"</(?:[\w.-]+:)?(?:feed|rss|RDF)\s*>$")
+_TAIL_CHARS = 4_000  # how much of the end is read: the root's closing tag plus trailing Misc
 
 
 def _head_bytes(body: bytes | str) -> bytes:
@@ -73,17 +76,36 @@ def xml_feed_problem(body: bytes | str) -> str | None:
 
 def looks_truncated(body: bytes | str) -> bool:
     """True when the document does not end with the closing tag of a feed root element
-    (``</feed>``, ``</rss>``, ``</rdf:RDF>``): the body was cut short."""
+    (``</feed>``, ``</rss>``, ``</rdf:RDF>``) followed only by what XML allows after the root
+    element — whitespace, comments ``<!-- … -->`` and processing instructions ``<? … ?>``
+    (``Misc*``, https://www.w3.org/TR/xml/#sec-documents): the body was cut short. A comment or
+    processing instruction left unclosed at the end counts as truncation. Only the last
+    `_TAIL_CHARS` characters are read, so trailing Misc longer than that reads as truncation."""
     if isinstance(body, bytes):
-        tail = body[-400:].decode("utf-8", "replace")
+        tail = body[-_TAIL_CHARS:].decode("utf-8", "replace")
         if body.startswith((b"\xff\xfe", b"\xfe\xff")):
             try:
-                tail = body.decode("utf-16")[-200:]
+                tail = body.decode("utf-16")[-_TAIL_CHARS:]
             except UnicodeDecodeError:
                 pass
     else:
-        tail = body[-200:]
-    return not _ROOT_END_RE.search(tail)
+        tail = body[-_TAIL_CHARS:]
+    return not _ROOT_END_RE.search(_strip_trailing_misc(tail))
+
+
+def _strip_trailing_misc(text: str) -> str:
+    """`text` without the whitespace, comments and processing instructions at its end."""
+    while True:
+        text = text.rstrip(" \t\r\n")
+        if text.endswith("-->"):
+            start = text.rfind("<!--", 0, len(text) - 3)
+        elif text.endswith("?>"):
+            start = text.rfind("<?", 0, len(text) - 2)
+        else:
+            return text
+        if start < 0:
+            return text
+        text = text[:start]
 
 
 def _check_date(value: str | None, name: str, today: date) -> tuple[str | None, str | None]:

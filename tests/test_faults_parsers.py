@@ -236,3 +236,31 @@ def test_split_arxiv_id_returns_an_id_or_raises_invalid_arxiv_id(raw):
     except InvalidArxivId:
         return
     assert isinstance(arxiv_id, str) and arxiv_id in raw and (version is None or version >= 0)
+
+
+# ---- content after the root element -------------------------------------------------------------
+@pytest.mark.parametrize("after", [
+    b"\n<!-- served by cache-7 in 12ms -->\n",  # what a caching proxy appends
+    b"<?cache hit?>\n<!-- a -->  <!-- b -->\r\n\t",  # Misc*: PIs, comments, whitespace in any mix
+    b"\n<!-- " + b"x" * 2000 + b" -->\n",
+])
+def test_comments_and_processing_instructions_after_the_root_are_no_truncation(after):
+    # XML allows Misc* after the root element (https://www.w3.org/TR/xml/#sec-documents)
+    whole = parse_feed(ATOM, keep=None)
+    for doc in (ATOM + after, API + after):
+        assert not looks_truncated(doc)
+    res = parse_feed(ATOM + after, keep=None)
+    assert res.complete and not res.skipped
+    assert [p.arxiv_id for p in res.papers] == [p.arxiv_id for p in whole.papers] and len(res.papers) == 7
+    page = parse_response(API + after)
+    assert page.result.complete and len(page.result.papers) == len(parse_response(API).result.papers)
+
+
+@pytest.mark.parametrize("cut", [
+    lambda d: d[:-20],  # inside the last entry
+    lambda d: d[:d.rindex(b"</entry>") + 8] + b"\n<!-- served by cache-7 -->\n",  # a comment, but no root end
+    lambda d: d + b"\n<!-- served by cac",  # cut inside the trailing comment
+    lambda d: d + b"\n<?cache ",  # cut inside a trailing processing instruction
+])
+def test_real_truncation_is_still_detected_around_trailing_comments(cut):
+    assert looks_truncated(cut(ATOM))
