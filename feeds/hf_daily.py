@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 
 from feeds.records import InvalidArxivId, Paper, ParseResult, clean_text, iso_date, split_arxiv_id
 from feeds.sanity import xml_feed_problem
@@ -33,7 +34,9 @@ def parse_daily_papers(body: bytes | str) -> ParseResult:
     """Parse one daily-papers response into `Paper` records (source ``hf_daily``).
 
     Items that are not objects, lack an arXiv id or a title are skipped with a reason; absurd
-    values are handled per `feeds.sanity` (long abstracts are cut, impossible dates dropped).
+    values are handled per `feeds.sanity` (long abstracts are cut, impossible dates dropped) and
+    an ``authors`` field that is neither a list nor a string is dropped; each repair is a note in
+    `ParseResult.repaired`.
 
     Raises:
         HFParseError: when the body is not JSON (an HTML error page, XML, garbage) or has no list
@@ -60,16 +63,52 @@ def parse_daily_papers(body: bytes | str) -> ParseResult:
         raise HFParseError(f"HF daily papers: expected a JSON list, got {type(data).__name__}")
     result = ParseResult()
     for pos, item in enumerate(data):
+        notes: list[str] = []
         try:
-            paper = _item_to_paper(item)
+            paper = _item_to_paper(item, notes)
         except (InvalidArxivId, ValueError, TypeError, AttributeError, OverflowError) as exc:
             result.skip(pos, str(exc) or type(exc).__name__, "HF daily papers", log)
             continue
+        kept = len(result.papers)
         result.add(pos, paper, "HF daily papers", log)
+        if len(result.papers) > kept:  # kept, not skipped by the sanity rules
+            for note in notes:
+                result.repaired.append((pos, note))
+                log.warning("HF daily papers: item %d repaired: %s", pos, note)
     return result
 
 
-def _item_to_paper(item) -> Paper:
+_AUTHOR_SPLIT_RE = re.compile(r"\s*,\s*|\s+and\s+|\s*;\s*")
+
+
+def _author_names(value, arxiv_id: str, notes: list[str]) -> list[str]:
+    """Author names of a ``paper.authors`` value: a list of ``{name}`` objects or strings (the
+    documented form), one string of names joined by commas, semicolons or " and " (split), or
+    anything else (dropped, with a note appended to `notes`)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items = [n for n in _AUTHOR_SPLIT_RE.split(value) if n.strip()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        notes.append(f"{arxiv_id}: authors given as {type(value).__name__}, not a list; dropped")
+        return []
+    names = []
+    for a in items:
+        name = a.get("name") if isinstance(a, dict) else a if isinstance(a, str) else None
+        if isinstance(name, str) and name.strip():
+            names.append(clean_text(name))
+    return names
+
+
+def _item_to_paper(item, notes: list[str] | None = None) -> Paper:
+    """One daily-papers item → `Paper`; repairs of odd field values are appended to `notes`.
+
+    Raises:
+        TypeError / ValueError / InvalidArxivId: the item is unusable (not an object, no id or title).
+    """
+    notes = [] if notes is None else notes
     if not isinstance(item, dict):
         raise TypeError(f"item is a {type(item).__name__}, not an object")
     paper = item.get("paper") if isinstance(item.get("paper"), dict) else item
@@ -81,11 +120,7 @@ def _item_to_paper(item) -> Paper:
     if not title:
         raise ValueError(f"paper {arxiv_id} has no title")
     abstract = clean_text(paper.get("summary") or item.get("summary"))
-    authors = []
-    for a in paper.get("authors") or []:
-        name = a.get("name") if isinstance(a, dict) else a if isinstance(a, str) else None
-        if isinstance(name, str) and name.strip():
-            authors.append(clean_text(name))
+    authors = _author_names(paper.get("authors"), arxiv_id, notes)
     upvotes = paper.get("upvotes")
     keywords = paper.get("ai_keywords") or []
     repo = paper.get("githubRepo")

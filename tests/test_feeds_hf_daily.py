@@ -41,3 +41,30 @@ def test_mixed_good_and_bad_items_keep_the_good():
 def test_not_a_daily_papers_document(body):
     with pytest.raises(HFParseError):
         parse_daily_papers(body)
+
+
+def _day_with_authors(value):
+    import json
+    items = json.loads(fixture_path("hf_daily", "2026-08-21.json").read_bytes())[:2]
+    items[0]["paper"]["authors"] = value
+    return parse_daily_papers(json.dumps(items).encode())
+
+
+@pytest.mark.parametrize("value,names", [
+    ("Alice, Bob", ["Alice", "Bob"]),  # not nine one-letter "authors"
+    ("Alice Smith, Bob Jones and Carol Wu", ["Alice Smith", "Bob Jones", "Carol Wu"]),
+    ("Alice Smith and Bob Jones", ["Alice Smith", "Bob Jones"]),
+    ("Alexandra Anderson", ["Alexandra Anderson"]),  # "and" inside a name is no separator
+    ([{"name": "Alice"}, "Bob", None, {"name": None}], ["Alice", "Bob"]),  # the documented list form
+])
+def test_authors_given_as_a_string_are_split_into_names(value, names):
+    res = _day_with_authors(value)
+    assert res.papers[0].authors == names and res.skipped == [] and res.repaired == []
+
+
+@pytest.mark.parametrize("value", [{"name": "Alice", "affiliation": "X"}, 7, True])
+def test_authors_neither_list_nor_string_are_dropped_with_a_repair_note(value):
+    res = _day_with_authors(value)
+    assert len(res.papers) == 2 and res.skipped == []  # the paper is kept
+    assert res.papers[0].authors == [] and res.papers[1].authors  # not the dict's keys
+    assert res.repaired == [(0, f"2608.19880: authors given as {type(value).__name__}, not a list; dropped")]
