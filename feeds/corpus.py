@@ -75,7 +75,10 @@ def parse_corpus_line(line: str) -> tuple[Paper | None, str]:
     """One corpus line → ``(Paper, "")`` or ``(None, reason)``.
 
     The paper's `sources` is ``["corpus"]``; `published` is kept as the first-announcement date;
-    HF upvotes are carried over when present.
+    HF upvotes are carried over when present; ``"abstract_truncated": true`` (the
+    cn-chat-arxiv supplement's abstracts cut at 1,000 characters of the RSS description) becomes
+    `Paper.abstract_truncated`, so the store replaces that text with a complete abstract from any
+    other source, whichever arrives first.
     """
     try:
         obj = json.loads(line)
@@ -96,9 +99,10 @@ def parse_corpus_line(line: str) -> tuple[Paper | None, str]:
     if not isinstance(authors, list) or not isinstance(cats, list):
         return None, f"{arxiv_id}: authors/categories must be lists"
     upvotes = obj.get("hf_upvotes")
+    abstract = clean_text(obj.get("abstract") if isinstance(obj.get("abstract"), str) else "")
     return Paper(
         arxiv_id=arxiv_id, version=version, title=title,
-        abstract=clean_text(obj.get("abstract") if isinstance(obj.get("abstract"), str) else ""),
+        abstract=abstract, abstract_truncated=bool(abstract) and obj.get("abstract_truncated") is True,
         authors=[clean_text(str(a)) for a in authors if a],
         categories=[str(c) for c in cats if c],
         published=iso_date(obj.get("published")),

@@ -70,6 +70,9 @@ class Paper:
         sources: names of the feeds that delivered it (``arxiv_rss``, ``arxiv_api``, ``hf_daily``,
             ``curated``).
         hf_upvotes, ai_keywords, github_repo: Hugging Face daily-papers extras when present.
+        abstract_truncated: True when `abstract` is known to be cut short (a corpus line's
+            ``abstract_truncated``, or `feeds.sanity` cutting an absurdly long one); the store
+            lets a complete abstract replace such a one (`store.Store.upsert_papers`).
     """
 
     arxiv_id: str
@@ -88,6 +91,7 @@ class Paper:
     hf_upvotes: int | None = None
     ai_keywords: list[str] = field(default_factory=list)
     github_repo: str | None = None
+    abstract_truncated: bool = False
 
     def __post_init__(self) -> None:
         if not self.abs_url:

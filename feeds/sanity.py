@@ -11,8 +11,9 @@ https://www.w3.org/TR/xml/#sec-documents), so a cache's ``<!-- served by … -->
 no truncation.
 
 Item level (`sanitize`), decided once for every source:
-- an abstract longer than `MAX_ABSTRACT_CHARS` is **kept, cut** to that length (the paper is
-  still worth recommending; a real arXiv abstract is at most 1,920 characters);
+- an abstract longer than `MAX_ABSTRACT_CHARS` is **kept, cut** to that length and flagged
+  `Paper.abstract_truncated` (the paper is still worth recommending; a real arXiv abstract is at
+  most 1,920 characters);
 - a title longer than `MAX_TITLE_CHARS` makes the item **skipped** (no real title is that long:
   the item is garbage);
 - an author list longer than `MAX_AUTHORS` is cut (real collaborations reach ~3,000 names);
@@ -135,6 +136,7 @@ def sanitize(paper: Paper, today: date | None = None) -> list[str]:
     if len(paper.abstract) > MAX_ABSTRACT_CHARS:
         notes.append(f"abstract of {len(paper.abstract):,} characters cut to {MAX_ABSTRACT_CHARS:,}")
         paper.abstract = paper.abstract[:MAX_ABSTRACT_CHARS]
+        paper.abstract_truncated = True
     if len(paper.authors) > MAX_AUTHORS:
         notes.append(f"{len(paper.authors):,} authors cut to {MAX_AUTHORS:,}")
         paper.authors = paper.authors[:MAX_AUTHORS]

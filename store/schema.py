@@ -126,7 +126,16 @@ def _v5(db: sqlite_utils.Database) -> None:
     db["feedback"].create_index(["channel_id"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: sqlite_utils.Database) -> None:
+    """``papers.abstract_truncated`` (0/1): the stored abstract is known to be cut short
+    (`feeds.records.Paper.abstract_truncated`), so a complete one from any later source replaces
+    it (`store.store._merge_abstract`). Rows already stored get 0 through the column default (no
+    ``UPDATE``, which would re-index every row through the FTS5 trigger); a cut abstract among
+    them is still replaced by a text it is a prefix of."""
+    db.execute("alter table papers add column abstract_truncated integer not null default 0")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -163,7 +163,11 @@ class Store:
         Merge rule for a paper already stored: sources are unioned; a newer arXiv version (or a
         row whose version is unknown) takes the incoming title/abstract/authors/categories/dates;
         otherwise incoming values only fill empty fields; HF fields (upvotes, ai_keywords,
-        githubRepo) take the latest non-empty value.
+        githubRepo) take the latest non-empty value. The abstract has one more rule, whatever
+        the versions and the order of arrival (`_merge_abstract`): a complete abstract replaces
+        one flagged `Paper.abstract_truncated` and is never replaced by one, and of two texts
+        one of which starts with the other the longer is kept (a cut copy imported before the
+        flag existed is still repaired).
 
         Every inserted or changed row gets this transaction's `change_seq` value.
         """
@@ -1105,6 +1109,7 @@ def _paper_row(p: Paper) -> dict[str, Any]:
     row = p.to_dict()
     for f in _JSON_LIST_FIELDS:
         row[f] = json.dumps(row.get(f) or [])
+    row["abstract_truncated"] = int(bool(row.get("abstract_truncated")))
     return row
 
 
@@ -1112,6 +1117,7 @@ def _row_to_paper(row: dict[str, Any]) -> Paper:
     data = {k: row.get(k) for k in Paper.__dataclass_fields__}
     for f in _JSON_LIST_FIELDS:
         data[f] = json.loads(data.get(f) or "[]")
+    data["abstract_truncated"] = bool(data.get("abstract_truncated"))
     return Paper(**data)
 
 
@@ -1123,6 +1129,9 @@ def _merge_rows(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     merged = dict(old)
     newer = new.get("version") is not None and (old.get("version") is None or new["version"] > old["version"])
     for k in _TEXT_FIELDS:
+        if k == "abstract":
+            merged["abstract"], merged["abstract_truncated"] = _merge_abstract(old, new, newer)
+            continue
         nv = new.get(k)
         empty_old = old.get(k) in (None, "", "[]")
         if nv in (None, "", "[]"):
@@ -1141,6 +1150,34 @@ def _merge_rows(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     if new.get("ai_keywords") not in (None, "[]"):
         merged["ai_keywords"] = new["ai_keywords"]
     return merged
+
+
+def _merge_abstract(old: dict[str, Any], new: dict[str, Any], newer: bool) -> tuple[str, int]:
+    """``(abstract, abstract_truncated)`` of a stored row `old` merged with an incoming row `new`
+    (`newer`: the incoming row is a newer arXiv version). In order:
+
+    1. an empty text never replaces one, and an empty stored text takes the incoming one;
+    2. a complete abstract beats one flagged ``abstract_truncated``, whichever is stored and
+       whatever the versions (the cut copy is the same text, only shorter or worse);
+    3. when one text starts with the other, the longer is kept (a cut copy with no flag, e.g.
+       imported before schema v6; the same text twice keeps the stored row);
+    4. otherwise a newer version's text replaces the stored one, an older or unknown one does not.
+    """
+    ov, nv = old.get("abstract") or "", new.get("abstract") or ""
+    ot, nt = int(bool(old.get("abstract_truncated"))), int(bool(new.get("abstract_truncated")))
+    if not nv:
+        return ov, ot
+    if not ov:
+        return nv, nt
+    if nv == ov:
+        return ov, ot & nt  # one source vouching for it complete
+    if ot != nt:
+        return (ov, ot) if nt else (nv, nt)
+    if nv.startswith(ov):
+        return nv, nt
+    if ov.startswith(nv):
+        return ov, ot
+    return (nv, nt) if newer else (ov, ot)
 
 
 def _decode_channel(row: dict[str, Any]) -> dict[str, Any]:
