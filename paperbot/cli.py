@@ -244,7 +244,9 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
     """Bulk-load arXiv corpus JSONL files (.jsonl or .jsonl.gz, one paper a line:
     {arxiv_id, title, abstract, categories, published, authors}) into the database and its
     full-text index. Bad lines are reported with their line number and skipped; when no line
-    of any file is a paper, the command fails (exit 1)."""
+    of any file is a paper, the command fails (exit 1). Imported papers are background, not new
+    announcements: they count as first seen on their `published` day, so only those published
+    within `candidate_days` can enter a digest, until a feed announces them."""
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
 

@@ -2,9 +2,12 @@
 
 A channel's or a person's positives/negatives come from `recommender.profiles` (collections,
 keywords as a pseudo-document, followed authors, 👍/👎).
-Candidates are papers first stored within `recommender.candidate_days` (counted from the start
+Candidates are papers first seen within `recommender.candidate_days` (counted from the start
 of the current UTC hour, so every digest built within an hour sees the same window) that are not
-curated and that the channel has not already been sent.
+curated and that the channel has not already been sent. "First seen" is the store's
+``first_seen``: when a feed first announced the paper; a paper only loaded in bulk
+(``paperbot import-corpus``, curated files) counts from its own announcement day, so a corpus
+of old papers adds none, and it becomes new when a feed announces it (see `store.store`).
 """
 from __future__ import annotations
 

@@ -7,6 +7,17 @@ thread pool, the scheduler on its own), with a busy timeout so concurrent writer
 than fail. Writes happen in transactions.
 
 Other packages use only this class's public methods: no module reaches into the tables.
+
+``papers.first_seen`` is when paperbot first learnt that the paper was *announced*, and a
+digest's candidates are the papers first seen within its window (`papers_first_seen_since`).
+A paper stored only from files loaded in bulk — the corpus (``paperbot import-corpus``) and the
+curated databases, i.e. a row whose every source is in `BACKGROUND_SOURCES` — was not announced
+to us: its ``first_seen`` is its own announcement day (``published`` at 00:00 UTC, never later
+than now; the Unix epoch when the day is unknown), so years-old background papers never enter a
+digest while a corpus of the last few days still does. The first time a feed (any other source:
+``arxiv_rss``, ``arxiv_api``, ``hf_daily``, or a record naming no source) delivers such a row,
+its ``first_seen`` moves forward to that moment: the feeds announcing it today make it new.
+A row a feed stored first keeps its ``first_seen`` whatever is imported later.
 """
 from __future__ import annotations
 
@@ -28,6 +39,9 @@ from feeds.records import Paper, norm_author
 from store.schema import SCHEMA_VERSION, SchemaTooNew, migrate
 
 _JSON_LIST_FIELDS = ("authors", "categories", "sources", "ai_keywords")
+# sources that load papers from files in bulk rather than announce them (see the module docstring)
+BACKGROUND_SOURCES = frozenset({"corpus", "curated"})
+_UNKNOWN_DAY_FIRST_SEEN = "1970-01-01T00:00:00+00:00"
 BUSY_TIMEOUT_MS = 30_000
 
 
@@ -169,6 +183,10 @@ class Store:
         one of which starts with the other the longer is kept (a cut copy imported before the
         flag existed is still repaired).
 
+        ``first_seen`` follows the rule of the module docstring: now for a paper a feed delivers
+        first, its ``published`` day for one only `BACKGROUND_SOURCES` delivered, moved to now
+        when a feed first delivers a row that only those had.
+
         Every inserted or changed row gets this transaction's `change_seq` value.
         """
         counts = {"inserted": 0, "updated": 0, "unchanged": 0}
@@ -181,12 +199,14 @@ class Store:
                 existing = self._get_row(paper.arxiv_id)
                 if existing is None:
                     seq = seq or self._next_change_seq(db)
-                    incoming["first_seen"] = incoming["last_seen"] = now
+                    incoming["first_seen"] = _first_seen(None, incoming, now)
+                    incoming["last_seen"] = now
                     incoming["change_seq"] = seq
                     table.insert(incoming)
                     counts["inserted"] += 1
                     continue
                 merged = _merge_rows(existing, incoming)
+                merged["first_seen"] = _first_seen(existing, incoming, now)
                 merged["last_seen"] = now
                 changed = {k: v for k, v in merged.items() if existing.get(k) != v and k != "last_seen"}
                 if changed:
@@ -260,12 +280,14 @@ class Store:
                     aid = paper.arxiv_id
                     existing = current.get(aid)
                     if existing is None:
-                        incoming["first_seen"] = incoming["last_seen"] = now
+                        incoming["first_seen"] = _first_seen(None, incoming, now)
+                        incoming["last_seen"] = now
                         current[aid] = incoming
                         new_ids.append(aid)
                         counts["inserted"] += 1
                         continue
                     merged = _merge_rows(existing, incoming)
+                    merged["first_seen"] = _first_seen(existing, incoming, now)
                     if any(existing.get(k) != v for k, v in merged.items() if k != "last_seen"):
                         merged["last_seen"] = now
                         current[aid] = merged
@@ -1123,6 +1145,29 @@ def _row_to_paper(row: dict[str, Any]) -> Paper:
 
 _TEXT_FIELDS = ("title", "abstract", "authors", "categories", "primary_category", "published",
                 "updated", "abs_url", "pdf_url", "announce_type")
+
+
+def _background_only(sources: str | None) -> bool:
+    """True when the JSON list `sources` names sources and all are in `BACKGROUND_SOURCES`."""
+    names = json.loads(sources or "[]")
+    return bool(names) and all(s in BACKGROUND_SOURCES for s in names)
+
+
+def _first_seen(old: dict[str, Any] | None, new: dict[str, Any], now: str) -> str:
+    """The ``first_seen`` of a row after `new` is stored over `old` (None: a new row) at `now`
+    (UTC ISO seconds), per the module docstring's rule."""
+    if old is not None:
+        if _background_only(old.get("sources")) and not _background_only(new.get("sources")):
+            return max(old.get("first_seen") or now, now)  # the first feed sighting: new today
+        return old.get("first_seen") or now
+    if not _background_only(new.get("sources")):
+        return now
+    day = new.get("published") or ""
+    try:
+        stamp = datetime.fromisoformat(day[:10]).strftime("%Y-%m-%dT00:00:00+00:00")
+    except ValueError:
+        stamp = _UNKNOWN_DAY_FIRST_SEEN
+    return min(stamp, now)
 
 
 def _merge_rows(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
