@@ -131,9 +131,12 @@ def main(verbose: bool) -> None:
 
 
 def _print_sources(report) -> None:
-    """One stderr line per configured curated file that could not be imported, then per source."""
+    """One stderr line per configured curated file that could not be imported and per curated
+    collection that lost papers, then per source."""
     for path, why in report.curated_errors:
         click.echo(f"  curated file {path}: FAILED ({why})", err=True)
+    for name, n in report.curated_removed.items():
+        click.echo(f"  curated collection {name}: {n} papers removed (no configured file lists them)", err=True)
     for s in report.sources:
         if s.error:
             click.echo(f"  source {s.source}: FAILED ({s.error})", err=True)
@@ -207,17 +210,24 @@ def run(once: bool, config_path: str | None, db: str | None) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @click.option("--db", type=click.Path(dir_okay=False))
-def import_cmd(file: str, config_path: str | None, db: str | None) -> None:
+@click.option("--replace", is_flag=True,
+              help="Make each category's collection hold exactly this file's papers of it (remove the others).")
+def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool) -> None:
     """Import a curated database (seed format {category: [papers]}) into collections.
 
-    Bad entries are reported with their position and skipped; when the file holds entries but
-    none of them is a usable paper, the command fails (exit 1)."""
+    Papers are added to the collections named after the file's categories; papers already in
+    them stay. With --replace, each of those collections is made to hold exactly the file's
+    papers of its category (papers no longer in the file are removed; a category with an
+    unreadable entry is only added to); collections of other categories are not touched.
+    (The `[curated] files` of the config are synced like this on every run, to the union of
+    all the files.) Bad entries are reported with their position and skipped; when the file
+    holds entries but none of them is a usable paper, the command fails (exit 1)."""
     from paperbot.pipeline import import_curated
 
     cfg = _config(config_path, required=False)
     store = _open_store(cfg, db)
     try:
-        report = import_curated(store, file)
+        report = import_curated(store, file, replace=replace)
     except CuratedFormatError as exc:
         raise click.ClickException(str(exc)) from None
     for cat, pos, reason in report.errors:
@@ -229,7 +239,10 @@ def import_cmd(file: str, config_path: str | None, db: str | None) -> None:
     if not report.collections:
         click.echo(f"{Path(file).name} holds no categories: nothing imported", err=True)
     for name, n in report.collections.items():
-        click.echo(f"collection {name}: {n} papers added ({store.collections().get(name, 0)} in total)")
+        removed = f", {report.removed[name]} removed" if name in report.removed else ""
+        click.echo(f"collection {name}: {n} papers added{removed} ({store.collections().get(name, 0)} in total)")
+    for name in report.not_synced:
+        click.echo(f"collection {name}: not replaced, only added to: an entry of it could not be read", err=True)
 
 
 @main.command("import-corpus")

@@ -34,21 +34,36 @@ class ImportReport:
     collections: dict[str, int] = field(default_factory=dict)  # name -> papers added
     errors: list[tuple[str, int, str]] = field(default_factory=list)  # (category, position, reason)
     papers: int = 0  # usable entries in the file (imported now or already there)
+    removed: dict[str, int] = field(default_factory=dict)  # name -> papers removed (replace=True)
+    not_synced: list[str] = field(default_factory=list)  # categories only added to (a bad entry)
+    ids: dict[str, list[str]] = field(default_factory=dict)  # name -> the file's arXiv ids, in order
 
 
-def import_curated(store: Store, path: str) -> ImportReport:
+def import_curated(store: Store, path: str, replace: bool = False) -> ImportReport:
     """Import a seed-format curated database into collections named after its categories.
 
     Bad entries are reported (category, position, reason) and skipped; the rest is imported.
+    By default papers are only added. With `replace`, each category's collection is made to
+    hold exactly that category's papers in this file (`Store.sync_collection`; counts in
+    `ImportReport.removed`), except a category with a bad entry, whose paper cannot be told
+    (added to only, listed in `ImportReport.not_synced`); collections of categories the file
+    does not hold are left alone.
 
     Raises:
         feeds.curated.CuratedFormatError / OSError: the file as a whole is unusable.
     """
     parsed = load_curated(path)
     report = ImportReport(errors=parsed.errors, papers=sum(len(p) for p in parsed.collections.values()))
+    bad = {cat for cat, _, _ in parsed.errors}
     for name, papers in parsed.collections.items():
         store.upsert_papers(papers)
-        report.collections[name] = store.add_to_collection(name, [p.arxiv_id for p in papers])
+        ids = report.ids[name] = [p.arxiv_id for p in papers]
+        if replace and name not in bad:
+            report.collections[name], report.removed[name] = store.sync_collection(name, ids)
+        else:
+            report.collections[name] = store.add_to_collection(name, ids)
+            if replace:
+                report.not_synced.append(name)
     return report
 
 
@@ -75,6 +90,7 @@ class RunReport:
     deliveries: list[DeliveryOutcome] = field(default_factory=list)
     n_papers: int = 0
     curated_errors: list[tuple[str, str]] = field(default_factory=list)  # (configured file, why not imported)
+    curated_removed: dict[str, int] = field(default_factory=dict)  # collection -> papers no file lists any more
 
 
 def make_poster(config: Config) -> SlackPoster | TerminalPoster:
@@ -192,32 +208,82 @@ def import_configured_curated(store: Store, path: str) -> str | None:
     else one line saying why not (missing, unreadable, not the seed format, no usable paper).
     Bad entries of a usable file are logged (warning) and skipped. Never raises for the file
     itself, so one bad file cannot cost the run its polls (rss.arxiv.org does not replay a missed
-    day); database errors are raised as usual."""
+    day); database errors are raised as usual. Only adds papers: `sync_configured_curated`
+    also removes those the files no longer list."""
+    return _import_configured(store, path)[0]
+
+
+def _import_configured(store: Store, path: str) -> tuple[str | None, ImportReport | None]:
+    """`import_configured_curated`'s work: ``(problem or None, the report when the file was read)``."""
     try:
         rep = import_curated(store, path)
     except FileNotFoundError:
         return ("no such file; point [curated] files at your group's curated database, in the "
-                "format of paperbot/data/papers_database.sample.json")
+                "format of paperbot/data/papers_database.sample.json"), None
     except IsADirectoryError:
-        return "is a folder, not a curated database file"
+        return "is a folder, not a curated database file", None
     except OSError as exc:
-        return f"cannot read it: {exc.strerror or exc}"
+        return f"cannot read it: {exc.strerror or exc}", None
     except CuratedFormatError as exc:
-        return str(exc)
+        return str(exc), None
     for cat, pos, reason in rep.errors:
         log.warning("curated %s: skipped %s: %s", path, where(cat, pos), reason)
     if rep.papers == 0:
         skipped = f", {len(rep.errors)} entries or categories skipped" if rep.errors else ""
-        return f"no usable paper in it{skipped}; the format is {{category: [papers]}}"
-    return None
+        return f"no usable paper in it{skipped}; the format is {{category: [papers]}}", rep
+    return None, rep
+
+
+def sync_configured_curated(store: Store, paths: list[str]) -> tuple[list[tuple[str, str]], dict[str, int]]:
+    """Import the config's ``[curated] files`` and make each category's collection hold exactly
+    the union of that category's papers over all the files (in file order): a paper the group
+    deleted from its file leaves the collection, so it stops shaping the channels' profiles.
+
+    Returns ``(problems, removed)``: one ``(path, why)`` per file that could not be imported (as
+    `import_configured_curated` says it) and ``{collection: papers removed}`` for collections
+    that lost papers. Removal is held back where the files cannot say what a collection should
+    hold: when any file could not be imported (its categories are unknown) nothing is removed,
+    and a category with a bad entry in any file is only added to (the entry's paper is
+    unknown). Collections of categories no file holds (e.g. from ``paperbot import``) are left
+    alone. Never raises for a file; database errors are raised as usual.
+    """
+    problems: list[tuple[str, str]] = []
+    union: dict[str, list[str]] = {}
+    bad: set[str] = set()
+    for path in paths:
+        problem, rep = _import_configured(store, path)
+        if problem:
+            problems.append((path, problem))
+            continue
+        for name, ids in rep.ids.items():
+            union.setdefault(name, []).extend(ids)
+        bad |= {cat for cat, _, _ in rep.errors}
+    removed: dict[str, int] = {}
+    if problems:
+        if union:
+            log.warning("curated: %d configured file(s) could not be imported; no paper is removed "
+                        "from a collection this run", len(problems))
+        return problems, removed
+    for name, ids in union.items():
+        if name in bad:
+            log.warning("curated: collection %s keeps papers its files no longer list, because an "
+                        "entry of it could not be read", name)
+            continue
+        _, n = store.sync_collection(name, ids)
+        if n:
+            log.info("curated: %d papers removed from collection %s (no configured file lists them)", n, name)
+            removed[name] = n
+    return problems, removed
 
 
 def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None = None,
              today: date | None = None, on_refit: Callable[[int], None] | None = None) -> RunReport:
     """Poll every source, refresh the model, build and deliver each config channel's digest once.
 
-    Curated files named in the config are imported first (idempotent); a file that cannot be
-    imported is reported in `RunReport.curated_errors` and the run goes on (polling, digests).
+    Curated files named in the config are imported first and each of their categories' collection
+    synced to them (`sync_configured_curated`: papers no file lists any more are removed, counted
+    in `RunReport.curated_removed`); a file that cannot be imported is reported in
+    `RunReport.curated_errors` and the run goes on (polling, digests).
     When the store holds no paper at all, each channel gets an empty digest with its one-line
     reason (or nothing, with ``when_empty = "skip"``). `on_refit(n_papers)` is called before the
     TF-IDF model is refitted (see `load_or_fit_model`). Channels added from Slack
@@ -225,10 +291,7 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
     """
     today = today or date.today()
     report = RunReport()
-    for path in config.curated_files:
-        problem = import_configured_curated(store, path)
-        if problem:
-            report.curated_errors.append((path, problem))
+    report.curated_errors, report.curated_removed = sync_configured_curated(store, config.curated_files)
     report.sources = poll_all(config, store, fetcher, today=today)
     report.n_papers = store.count_papers()
     failed = sum(1 for s in report.sources if s.error)

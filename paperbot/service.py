@@ -31,7 +31,7 @@ from feeds.http import FetchError
 from feeds.records import Paper, norm_author
 from paperbot.config import DEFAULT_SCHEDULE, ChannelConfig, Config
 from paperbot.digests import channel_digest, empty_channel_digest, load_or_fit_model, profile_digest
-from paperbot.pipeline import DeliveryOutcome, deliver, import_curated
+from paperbot.pipeline import DeliveryOutcome, deliver, sync_configured_curated
 from paperbot.poll import poll_all
 from paperbot.recovery import digest_key
 from recommender import feedback
@@ -120,12 +120,18 @@ class PaperbotService:
             return self._matrix[1]
 
     def import_curated(self) -> None:
-        """Import the configured curated files (idempotent); a bad file is logged, not raised."""
-        for path in self.config.curated_files:
-            try:
-                import_curated(self.store, path)
-            except Exception as exc:  # a bad curated file must not stop digests
-                log.error("curated file %s: %s", path, exc)
+        """Import the configured curated files and sync their collections to them
+        (`paperbot.pipeline.sync_configured_curated`: papers no file lists any more leave the
+        collection); a bad file is logged, not raised."""
+        try:
+            problems, removed = sync_configured_curated(self.store, self.config.curated_files)
+        except Exception as exc:  # a bad curated file (or a store hiccup) must not stop digests
+            log.error("curated files: %s", exc)
+            return
+        for path, why in problems:
+            log.error("curated file %s: %s", path, why)
+        for name, n in removed.items():
+            log.warning("curated collection %s: %d papers removed (no configured file lists them)", name, n)
 
     def start_background_poll(self) -> threading.Thread | None:
         """Poll every source once in a background thread (on start-up, so ``/papers search`` has

@@ -486,6 +486,24 @@ class Store:
                 added += cur.rowcount
         return added
 
+    def sync_collection(self, name: str, arxiv_ids: Iterable[str],
+                        description: str | None = None) -> tuple[int, int]:
+        """Make collection `name` hold exactly `arxiv_ids` (papers already stored): papers not in
+        the list are removed, missing ones added after the others in list order (as
+        `add_to_collection` adds them), in one transaction. Creates the collection if needed.
+
+        Returns ``(added, removed)``, the numbers of papers added and removed.
+        """
+        ids = list(dict.fromkeys(arxiv_ids))
+        with self.transaction() as db:
+            db["collections"].insert({"name": name, "description": description, "created_at": utcnow()},
+                                     ignore=True)
+            removed = db.execute(
+                "delete from collection_papers where collection = ? and arxiv_id not in "
+                "(select value from json_each(?))", [name, json.dumps(ids)]).rowcount
+            added = self.add_to_collection(name, ids, description)
+        return added, removed
+
     def collections(self) -> dict[str, int]:
         """``{collection name: number of papers}`` for every collection."""
         return {r["name"]: r["n"] for r in self.db.query(
