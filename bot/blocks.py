@@ -148,7 +148,7 @@ def header_blocks(digest: Digest) -> list[dict]:
     """Header plus a context line with counts and what the digest follows:
     ``[{"type": "header", …plain_text ≤ 150}, {"type": "context", "elements": [{"type": "mrkdwn",
     "text": ≤ MAX_CONTEXT_TEXT after escaping}]}]``."""
-    ctx = f"{len(digest.items)} recommended of {digest.n_candidates} new papers"
+    ctx = digest.counts
     if digest.follows:
         ctx += " · following " + ", ".join(digest.follows)
     return [

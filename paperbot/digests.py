@@ -24,7 +24,7 @@ from bot.digest import Digest
 from feeds.records import Paper
 from paperbot.config import ChannelConfig, Config
 from recommender.profiles import Profile, profile_for_channel
-from recommender.ranker import PaperMeta
+from recommender.ranker import PaperMeta, rows_with_terms
 from recommender.scoring import candidate_meta_of, rank_profile
 from recommender.tfidf import TfidfModel
 from store import Store
@@ -181,9 +181,11 @@ def load_or_fit_model(config: Config, store: Store, force: bool = False,
     return model
 
 
-def empty_reason(day: date, n_candidates: int, min_score: float | None, n_failed_sources: int = 0) -> str:
+def empty_reason(day: date, n_candidates: int, min_score: float | None, n_failed_sources: int = 0,
+                 n_without_terms: int = 0) -> str:
     """One line saying why a digest is empty. Failed sources come first: they are the cause a
-    reader can act on, even on a weekend (arXiv announces nothing on Saturdays and Sundays)."""
+    reader can act on, even on a weekend (arXiv announces nothing on Saturdays and Sundays).
+    `n_without_terms` of the `n_candidates` had no word the model knows and were not ranked."""
     if n_candidates == 0:
         if n_failed_sources:
             weekend = " (and arXiv announces nothing at weekends)" if day.weekday() >= 5 else ""
@@ -192,6 +194,9 @@ def empty_reason(day: date, n_candidates: int, min_score: float | None, n_failed
         if day.weekday() >= 5:
             return "No new papers: arXiv announces nothing on Saturdays and Sundays."
         return "No new papers since the last digest (a holiday, or the feeds were quiet)."
+    if n_without_terms >= n_candidates:
+        return (f"{n_candidates} new papers, none with a word the model knows "
+                "(non-English text, or a title without an abstract).")
     if min_score is None:
         return f"{n_candidates} new papers, none to recommend."
     return f"{n_candidates} new papers, none scored above the threshold ({min_score:.2f})."
@@ -235,13 +240,23 @@ def profile_digest(target_id: str, title: str, profile: Profile, store: Store, m
                    day: date, min_score: float | None, max_papers: int, n_failed_sources: int = 0,
                    candidate_days: int = 7, no_profile: str = "Nothing to rank against yet.") -> Digest:
     """Rank the candidates `target_id` (a channel, or a user for a DM digest) has not been sent
-    against `profile`; keep those scoring ≥ `min_score`, at most `max_papers`."""
+    against `profile`; keep those scoring ≥ `min_score`, at most `max_papers`.
+
+    A candidate with no word the model knows (an empty TF-IDF row,
+    `recommender.ranker.rows_with_terms`) has no text evidence and is never recommended: its
+    text score of exactly 0 would outrank most on-topic papers, whose scores are mostly below 0.
+    It still counts in ``n_candidates`` and is reported in ``n_without_terms``."""
     curated = store.curated_ids()
     exclude = curated | store.sent_paper_ids(target_id)
     pool = _MEMO.candidate_set(store, model, candidate_window_start(candidate_days))
     candidates, cand_rows, cand_meta = pool.without(exclude)
-    digest = Digest(channel_id=target_id, title=title, date=day.isoformat(),
-                    n_candidates=len(candidates), follows=profile.follows)
+    n_new = len(candidates)
+    has_terms = rows_with_terms(cand_rows)
+    if not has_terms.all():
+        keep = np.flatnonzero(has_terms)
+        candidates, cand_rows, cand_meta = [candidates[i] for i in keep], cand_rows[keep], cand_meta.subset(keep)
+    digest = Digest(channel_id=target_id, title=title, date=day.isoformat(), n_candidates=n_new,
+                    n_without_terms=n_new - len(candidates), follows=profile.follows)
     if not profile.all_positives:
         digest.empty_reason = no_profile
         return digest
@@ -251,5 +266,5 @@ def profile_digest(target_id: str, title: str, profile: Profile, store: Store, m
                           explain_top=max_papers, candidate_matrix=cand_rows, candidate_meta=cand_meta)
     digest.items = [r for r in ranked if min_score is None or r.score >= min_score][:max_papers]
     if not digest.items:
-        digest.empty_reason = empty_reason(day, len(candidates), min_score, n_failed_sources)
+        digest.empty_reason = empty_reason(day, n_new, min_score, n_failed_sources, digest.n_without_terms)
     return digest

@@ -131,6 +131,7 @@ __all__ = [
     "build_vectorizer",
     "background_vector",
     "centroid_scores",
+    "rows_with_terms",
 ]
 
 # arxiv-sanity-lite's published TF-IDF settings (tokenisation shared by every method).
@@ -221,6 +222,21 @@ def background_vector(X_background) -> np.ndarray:
     if B.shape[0] == 0:
         return np.zeros(B.shape[1])
     return _unit(_row_mean(B))
+
+
+def rows_with_terms(X) -> np.ndarray:
+    """Which rows hold at least one vocabulary term: (n, V) TF-IDF rows → (n,) bool array.
+
+    A paper whose text has no term the vectorizer knows (Chinese-only text, a title such as
+    "Erratum" with no abstract, only stop words) has an all-zero row.  Its text score x · q is
+    then exactly 0 whatever the profile, which is *above* most on-topic papers (the query
+    subtracts BETA × the background centroid, so a typical paper scores below 0), and its
+    cosine to every positive is 0: there is no text evidence for it at all.  Callers that
+    recommend papers must leave such rows out (``paperbot.digests`` does);
+    :meth:`Profile.score` keeps them so that an evaluation ranking still lists every candidate.
+    """
+    X = sp.csr_matrix(X)
+    return np.asarray(abs(X).sum(axis=1)).ravel() > 0
 
 
 def centroid_scores(X_positive, X_candidates) -> np.ndarray:
@@ -435,7 +451,10 @@ class Profile:
     # -- scoring -----------------------------------------------------------------------
     def text_scores(self, X_candidates) -> np.ndarray:
         """Text part of the score for each row, (n, V) → (n,): x · q plus the 👍/👎
-        max-similarity terms (zero until feedback exists).  No metadata priors."""
+        max-similarity terms (zero until feedback exists).  No metadata priors.
+
+        An all-zero row (no known term, see :func:`rows_with_terms`) gets exactly 0 here, which
+        outranks most real papers: filter such rows out before recommending."""
         X = sp.csr_matrix(X_candidates)
         if X.shape[1] != self.n_features:
             raise ValueError(f"candidates have {X.shape[1]} columns, profile has {self.n_features}")
@@ -477,7 +496,8 @@ class Profile:
             defaults, plus ``w_like_sim`` × the max cosine to a 👍 paper once there is one
             (in [0, 2] with the default 2.0, so the text part can reach 3) minus
             ``w_dislike_sim`` × the max cosine to a 👎 paper (off by default); priors add
-            at most a few hundredths per unit of log-count.
+            at most a few hundredths per unit of log-count.  An all-zero row scores just its
+            priors (see :func:`rows_with_terms`: leave it out of recommendations).
         Raises:
             ValueError on a column-count or length mismatch.
         """
@@ -516,7 +536,9 @@ class Profile:
         """(row index in the positives, cosine) of the positive most similar to ``x_row``.
 
         Index order: initial positives first, then 👍 in the order they were added.
-        Returns (-1, 0.0) when the profile has no positives.
+        Returns (-1, 0.0) when the profile has no positives.  When every cosine is 0 (``x_row``
+        has no term in common with any positive, e.g. an all-zero row) the index is that of the
+        first positive and means nothing: callers must not name it (check the cosine > 0).
         """
         if self._P.shape[0] == 0:
             return -1, 0.0

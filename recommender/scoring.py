@@ -30,7 +30,8 @@ from recommender.tfidf import TfidfModel
 class Recommendation:
     """One scored paper. `score` is the scorer's (see the module docstring: `rank_profile`'s may
     be negative, `rank`'s is in [−0.25, 1]); `terms` are the top shared TF-IDF terms;
-    `nearest_id`/`nearest_title`/`nearest_sim` name the most similar positive paper."""
+    `nearest_id`/`nearest_title`/`nearest_sim` name the most similar positive paper, only when
+    that cosine is above 0 (a paper sharing no term with any positive has no closest paper)."""
 
     paper: Paper
     score: float
@@ -45,7 +46,7 @@ class Recommendation:
         parts = []
         if self.terms:
             parts.append("shares " + ", ".join(f'"{t}"' for t in self.terms))
-        if self.nearest_title:
+        if self.nearest_title and self.nearest_sim > 0:
             title = self.nearest_title if len(self.nearest_title) <= 90 else self.nearest_title[:89] + "…"
             parts.append(f"closest: {title} ({self.nearest_sim:.2f})")
         return " · ".join(parts) or "no strong match"
@@ -107,9 +108,11 @@ def rank(model: TfidfModel, positives: list[Paper], candidates: list[Paper],
         contrib = row.data * centroid[row.indices]
         top_terms = _top_terms(terms, row.indices, contrib, n_terms)
         j = int(nearest[i])
+        # argmax of all-zero cosines is 0: a paper sharing no term with any positive has no closest
+        ref = positives[j] if sims[i, j] > 0 else None
         out.append(Recommendation(paper=paper, score=float(score[i]), terms=top_terms,
-                                  nearest_id=positives[j].arxiv_id, nearest_title=positives[j].title,
-                                  nearest_sim=float(sims[i, j])))
+                                  nearest_id=ref.arxiv_id if ref else None, nearest_title=ref.title if ref else None,
+                                  nearest_sim=float(sims[i, j]) if ref else 0.0))
     out.sort(key=lambda r: -r.score)
     return out
 
@@ -146,6 +149,9 @@ def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Pap
     no nearest paper); the scores and the order are the same either way.
 
     Returns every candidate as a `Recommendation` ([] when there are no candidates), best first.
+    A candidate whose TF-IDF row is empty (no known term: `recommender.ranker.rows_with_terms`)
+    is returned too, scored by its priors alone (0 text score, which outranks most papers), and
+    with no closest paper; recommenders must leave such candidates out (`paperbot.digests` does).
 
     Raises:
         ValueError: neither `positives` nor `likes` holds a paper; `candidate_matrix` or
@@ -195,9 +201,10 @@ def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Pap
         row = C.getrow(i)
         contrib = row.data * prof.query[row.indices]
         j, sim = prof.most_similar_positive(row)
-        ref = refs[j] if 0 <= j < len(refs) else None
+        # a cosine of 0 names no paper (argmax of all-zero similarities is just the first one)
+        ref = refs[j] if 0 <= j < len(refs) and sim > 0 else None
         out.append(Recommendation(paper=paper, score=float(scores[i]),
                                   terms=explanation_terms(terms, row.indices, contrib, n_terms),
                                   nearest_id=ref.arxiv_id if ref else None,
-                                  nearest_title=ref.title if ref else None, nearest_sim=sim))
+                                  nearest_title=ref.title if ref else None, nearest_sim=sim if ref else 0.0))
     return out

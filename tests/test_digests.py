@@ -169,3 +169,29 @@ def test_channel_title_has_the_hash_whichever_way_the_channel_was_created():
         "Paper digest · #general · 2026-11-20"  # created by /papers subscribe (Slack's channel_name)
     for unnamed in ("", "privategroup", "#"):
         assert digests.channel_title(ChannelConfig(id="G123", name=unnamed), day) == "Paper digest · G123 · 2026-11-20"
+
+
+def test_a_paper_with_no_known_word_is_never_recommended_and_is_counted(store):
+    """A candidate whose TF-IDF row is empty (Chinese-only text; a bare "Erratum" title) scores
+    exactly 0, above most on-topic papers (the query subtracts 1.5 × the background): it used to
+    head the digest with the first curated paper as its "closest" at similarity 0.00."""
+    model, curated, feed = _world(store)
+    odd = [Paper("2611.99901", "基于人类反馈的强化学习", "本文研究了大型语言模型的对齐问题，提出了一种新的奖励模型训练方法。"),
+           Paper("2611.99902", "Erratum", "")]
+    store.upsert_papers(odd)
+    assert model.papers_matrix(odd).nnz == 0
+    profile = Profile(positives=curated, follows=["rlhf_code"])
+    day = date(2026, 11, 20)
+    digest = digests.profile_digest("U1", "t", profile, store, model, day, None, 200)
+    shown = [r.paper.arxiv_id for r in digest.items]
+    assert shown and not {"2611.99901", "2611.99902"} & set(shown)
+    assert digest.n_without_terms == 2 and digest.n_candidates == len(feed) + 2 == len(shown) + 2
+    assert "(2 not ranked: no word the model knows)" in digest.summary
+    assert all(r.nearest_sim > 0 for r in digest.items if r.nearest_title)
+
+
+def test_an_empty_digest_says_when_no_new_paper_has_a_known_word():
+    monday = date(2026, 11, 23)
+    assert digests.empty_reason(monday, 3, None, n_without_terms=3) == (
+        "3 new papers, none with a word the model knows (non-English text, or a title without an abstract).")
+    assert digests.empty_reason(monday, 3, None, n_without_terms=1) == "3 new papers, none to recommend."

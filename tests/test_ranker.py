@@ -273,3 +273,16 @@ def test_text_scores_stay_in_the_documented_range_and_a_like_lifts_them_past_1(v
     prof.add_feedback(rows(X, "a3"), 1)
     s = prof.text_scores(X)
     assert 1 < s.max() <= 1 + cfg.w_like_sim + 1e-9 and s.min() >= -(cfg.beta + cfg.gamma) - 1e-9
+
+
+def test_rows_with_terms_flags_empty_rows_which_score_exactly_zero(vec_X):
+    """An all-zero TF-IDF row gets text score 0 — above a typical paper once the background is
+    subtracted — which is why recommenders must drop it (`rows_with_terms`)."""
+    vec, X = vec_X
+    empty = vec.transform(["基于人类反馈的强化学习", "Erratum."])
+    assert empty.nnz == 0
+    from recommender.ranker import rows_with_terms
+    rows = sp.vstack([X[:3], empty], format="csr")
+    assert rows_with_terms(rows).tolist() == [True, True, True, False, False]
+    prof = Profile(X[:5], X_background=X)
+    assert prof.text_scores(empty).tolist() == [0.0, 0.0]

@@ -134,3 +134,19 @@ def test_why_cuts_a_long_nearest_title_with_an_ellipsis_and_keeps_a_short_one_wh
     shown = why.removeprefix("closest: ").removesuffix(" (0.16)")
     assert shown.endswith("…") and len(shown) == 90 and long_title.startswith(shown[:-1])
     assert Recommendation(paper, 0.1, nearest_title="PPOCoder", nearest_sim=0.41).why == "closest: PPOCoder (0.41)"
+
+
+def test_a_paper_sharing_no_term_with_any_positive_names_no_closest_paper():
+    """argmax of all-zero cosines is index 0: the first curated paper used to be named
+    "closest (0.00)" for a paper with no known word."""
+    from recommender.scoring import rank_profile
+    model, curated, background, sample = _production_setup()
+    empty = Paper("2611.99902", "Erratum", "")
+    rl = sample["2505.11480"]
+    assert model.papers_matrix([empty]).nnz == 0
+    for ranked in (rank_profile(model, curated, [empty, rl], background=background), rank(model, curated, [empty, rl])):
+        by_id = {r.paper.arxiv_id: r for r in ranked}
+        assert by_id[empty.arxiv_id].nearest_id is None and by_id[empty.arxiv_id].nearest_title is None
+        assert "closest" not in by_id[empty.arxiv_id].why
+        assert by_id[rl.arxiv_id].nearest_sim > 0 and "closest" in by_id[rl.arxiv_id].why
+    assert "closest" not in Recommendation(empty, 0.0, nearest_title="PPOCoder", nearest_sim=0.0).why
