@@ -25,12 +25,14 @@ from feeds.records import Paper
 from paperbot.config import ChannelConfig, Config
 from recommender.profiles import Profile, profile_for_channel
 from recommender.ranker import PaperMeta, rows_with_terms
-from recommender.scoring import candidate_meta_of, rank_profile
+from recommender.scoring import NoKnownTerms, candidate_meta_of, rank_profile
 from recommender.tfidf import TfidfModel
 from store import Store
 
 log = logging.getLogger(__name__)
 
+NO_TERMS = ("Nothing to rank against: none of the followed keywords or papers has a word the model knows "
+            "(e.g. a keyword in Chinese, or only stop words); follow a curated collection or an English keyword.")
 BACKGROUND_SIZE = 2000  # papers in the ranker's background sample (as in the evaluation)
 ROW_MEMO_MAX = 50_000  # candidate TF-IDF rows kept between digests of one model
 
@@ -233,14 +235,22 @@ def channel_digest(channel: ChannelConfig, store: Store, model: TfidfModel, day:
     profile = profile_for_channel(store, channel)
     return profile_digest(channel.id, channel_title(channel, day), profile, store, model, day, channel.min_score,
                           channel.max_papers, n_failed_sources, candidate_days,
-                          no_profile="This channel follows no curated collection or keyword yet.")
+                          no_profile="This channel follows no curated collection or keyword yet.",
+                          no_terms="None of this channel's follows has a word the model knows (e.g. a "
+                                   "keyword in Chinese, or only stop words): follow a curated collection "
+                                   "or an English keyword with `/papers subscribe`.")
 
 
 def profile_digest(target_id: str, title: str, profile: Profile, store: Store, model: TfidfModel,
                    day: date, min_score: float | None, max_papers: int, n_failed_sources: int = 0,
-                   candidate_days: int = 7, no_profile: str = "Nothing to rank against yet.") -> Digest:
+                   candidate_days: int = 7, no_profile: str = "Nothing to rank against yet.",
+                   no_terms: str = NO_TERMS) -> Digest:
     """Rank the candidates `target_id` (a channel, or a user for a DM digest) has not been sent
     against `profile`; keep those scoring ≥ `min_score`, at most `max_papers`.
+
+    The digest is empty with the reason `no_profile` when the profile has no paper at all, and
+    with `no_terms` when none of its papers or keywords has a word the model knows (its query
+    would be only the negated background: `recommender.scoring.NoKnownTerms`).
 
     A candidate with no word the model knows (an empty TF-IDF row,
     `recommender.ranker.rows_with_terms`) has no text evidence and is never recommended: its
@@ -262,8 +272,12 @@ def profile_digest(target_id: str, title: str, profile: Profile, store: Store, m
         return digest
     # the background is the feed at large (curated papers kept out), shared by every digest
     background = _MEMO.background(store, model, curated)
-    ranked = rank_profile(model, profile.positives, candidates, profile.negatives, profile.likes, background,
-                          explain_top=max_papers, candidate_matrix=cand_rows, candidate_meta=cand_meta)
+    try:
+        ranked = rank_profile(model, profile.positives, candidates, profile.negatives, profile.likes, background,
+                              explain_top=max_papers, candidate_matrix=cand_rows, candidate_meta=cand_meta)
+    except NoKnownTerms:
+        digest.empty_reason = no_terms
+        return digest
     digest.items = [r for r in ranked if min_score is None or r.score >= min_score][:max_papers]
     if not digest.items:
         digest.empty_reason = empty_reason(day, n_new, min_score, n_failed_sources, digest.n_without_terms)

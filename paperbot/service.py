@@ -271,7 +271,10 @@ class PaperbotService:
                                     day, DM_MIN_SCORE, size, self._failed_sources,
                                     self.config.recommender.candidate_days,
                                     no_profile="Your profile is empty: `/papers follow author …`, "
-                                               "`/papers subscribe …` in a DM with me, or 👍 some papers.")
+                                               "`/papers subscribe …` in a DM with me, or 👍 some papers.",
+                                    no_terms="None of your follows or 👍 papers has a word the model knows "
+                                             "(e.g. a keyword in Chinese): follow a curated collection or an "
+                                             "English keyword with `/papers subscribe …` in a DM with me.")
         return deliver(self.store, target, digest, self.poster, slot)
 
     # ---- follows -------------------------------------------------------------------------

@@ -58,7 +58,11 @@ class Profile:
 
 
 def keyword_paper(keywords: list[str]) -> Paper:
-    """The pseudo-paper standing for a list of keywords (title and abstract = the keywords)."""
+    """The pseudo-paper standing for a list of keywords (title and abstract = the keywords).
+
+    A keyword with no word the TF-IDF model knows (Chinese, only stop words) gives an all-zero
+    row: it adds nothing to the profile, and a profile made only of such rows cannot be ranked
+    against (`recommender.scoring.NoKnownTerms`; its digest is empty and says why)."""
     text = " ".join(keywords)
     return Paper(arxiv_id=KEYWORDS_ID, title=text, abstract=text)
 

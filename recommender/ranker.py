@@ -344,8 +344,11 @@ class Profile:
 
     Args:
         X_positive: (n_pos, V) csr, l2-normalised TF-IDF rows of curated papers / 👍.
-            n_pos may be 0 only if feedback will add positives before scoring is useful
-            (scores are then just priors).
+            n_pos may be 0, and rows may be all-zero (a keyword or paper with no word the
+            vectorizer knows), but then the positive centroid is the zero vector and the query
+            is just ``−BETA·background − GAMMA·👎``: scores rank papers by how *unlike* the
+            feed they are, not by interest.  Such a profile must not be used to recommend
+            until a 👍 with known terms arrives; check :attr:`has_positive_terms`.
         X_negative: (n_neg, V) csr of 👎 rows, or None.
         X_background: (n_bg, V) csr of a background sample of the feed, or the (V,)
             vector returned by :func:`background_vector` (compute it once and share it
@@ -413,7 +416,16 @@ class Profile:
 
     @property
     def n_positive(self) -> int:
+        """Number of positive rows (curated papers and 👍), including all-zero ones."""
         return self._P.shape[0]
+
+    @property
+    def has_positive_terms(self) -> bool:
+        """True when at least one positive row (curated paper, keyword pseudo-paper or 👍) holds
+        a vocabulary term, i.e. the positive centroid of the query is not the zero vector.
+        When False the query is only ``−BETA·background − GAMMA·👎`` and its scores say nothing
+        about the profile's interests (see the class docstring)."""
+        return bool(self._P.shape[0]) and bool(abs(self._P).sum() > 0)
 
     @property
     def n_negative(self) -> int:

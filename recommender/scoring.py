@@ -26,6 +26,11 @@ from feeds.records import Paper
 from recommender.tfidf import TfidfModel
 
 
+class NoKnownTerms(ValueError):
+    """A profile whose positives (curated papers, keyword pseudo-paper, 👍) hold no word the TF-IDF
+    model knows: its query would be only the negated background, so it cannot rank by interest."""
+
+
 @dataclass
 class Recommendation:
     """One scored paper. `score` is the scorer's (see the module docstring: `rank_profile`'s may
@@ -154,6 +159,9 @@ def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Pap
     with no closest paper; recommenders must leave such candidates out (`paperbot.digests` does).
 
     Raises:
+        NoKnownTerms (a ValueError): `positives` and `likes` hold papers but none has a word the
+            model knows (e.g. a channel following only the keyword "强化学习"); without it the
+            ranking would be the papers least like the feed, explained by a 0.00 "closest".
         ValueError: neither `positives` nor `likes` holds a paper; `candidate_matrix` or
             `candidate_meta` does not have one row per candidate.
     """
@@ -176,6 +184,8 @@ def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Pap
                          terms=terms)
     for p in likes:
         prof.add_feedback(model.papers_matrix([p]), +1, authors=p.authors)
+    if not prof.has_positive_terms:
+        raise NoKnownTerms("none of the profile's papers or keywords has a word the model knows")
     if candidate_matrix is not None:
         C = sp.csr_matrix(candidate_matrix)
         if C.shape[0] != len(candidates):

@@ -195,3 +195,30 @@ def test_an_empty_digest_says_when_no_new_paper_has_a_known_word():
     assert digests.empty_reason(monday, 3, None, n_without_terms=3) == (
         "3 new papers, none with a word the model knows (non-English text, or a title without an abstract).")
     assert digests.empty_reason(monday, 3, None, n_without_terms=1) == "3 new papers, none to recommend."
+
+
+def test_a_channel_whose_follows_have_no_known_word_gets_an_empty_digest_saying_why(store):
+    """A channel following only "强化学习" (or "the and of") has a zero positive centroid: its query
+    was −1.5·background and its digest listed ten papers least like the feed, each explained as
+    `closest: 强化学习 (0.00)`, with no empty_reason."""
+    from paperbot.config import ChannelConfig
+    model, curated, feed = _world(store)
+    day = date(2026, 11, 20)
+    for i, kw in enumerate(["强化学习", "the and of"]):
+        ch = ChannelConfig(id=f"C{i}", name="x", collections=[], keywords=[kw])
+        d = digests.channel_digest(ch, store, model, day)
+        assert d.items == [] and d.n_candidates == len(feed)
+        assert d.empty_reason.startswith("None of this channel's follows has a word the model knows")
+        assert "English keyword" in d.empty_reason
+    # the same keyword next to a collection is harmless: the collection's words drive the digest
+    ch = ChannelConfig(id="C9", name="x", collections=["rlhf_code"], keywords=["强化学习"])
+    d = digests.channel_digest(ch, store, model, day)
+    assert len(d.items) == 10 and d.empty_reason is None
+
+
+def test_a_person_whose_likes_have_no_known_word_gets_an_empty_dm_digest_saying_why(store):
+    model, curated, feed = _world(store)
+    unknown = Paper("2611.99903", "基于人类反馈的强化学习", "本文研究了大型语言模型的对齐问题。")
+    d = digests.profile_digest("U1", "t", Profile(likes=[unknown]), store, model, date(2026, 11, 20), None, 5,
+                               no_terms="nothing known")
+    assert d.items == [] and d.empty_reason == "nothing known"

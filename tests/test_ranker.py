@@ -286,3 +286,15 @@ def test_rows_with_terms_flags_empty_rows_which_score_exactly_zero(vec_X):
     assert rows_with_terms(rows).tolist() == [True, True, True, False, False]
     prof = Profile(X[:5], X_background=X)
     assert prof.text_scores(empty).tolist() == [0.0, 0.0]
+
+
+def test_a_profile_without_known_terms_says_so(vec_X):
+    """Its query is only −β·background: scores would rank papers by unlikeness to the feed."""
+    vec, X = vec_X
+    empty = vec.transform(["强化学习"])
+    blank = Profile(empty, X_background=X)
+    assert not blank.has_positive_terms
+    assert np.allclose(blank.query, -blank.config.beta * blank._bg)
+    assert not Profile(sp.csr_matrix((0, X.shape[1])), X_background=X).has_positive_terms
+    assert Profile(sp.vstack([empty, rows(X, "a1")]), X_background=X).has_positive_terms
+    assert blank.add_feedback(rows(X, "a2"), +1).has_positive_terms

@@ -150,3 +150,14 @@ def test_a_paper_sharing_no_term_with_any_positive_names_no_closest_paper():
         assert "closest" not in by_id[empty.arxiv_id].why
         assert by_id[rl.arxiv_id].nearest_sim > 0 and "closest" in by_id[rl.arxiv_id].why
     assert "closest" not in Recommendation(empty, 0.0, nearest_title="PPOCoder", nearest_sim=0.0).why
+
+
+def test_production_ranker_refuses_a_profile_with_no_known_word():
+    import pytest
+
+    from recommender.scoring import NoKnownTerms, rank_profile
+    model, curated, background, sample = _production_setup()
+    keyword_only = [Paper("keywords", "强化学习", "强化学习")]
+    with pytest.raises(NoKnownTerms):
+        rank_profile(model, keyword_only, list(sample.values()), background=background)
+    assert rank_profile(model, keyword_only + curated[:1], list(sample.values()), background=background)
