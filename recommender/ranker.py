@@ -544,6 +544,16 @@ class Profile:
             out.append((str(self.terms[j]) if self.terms is not None else str(j), float(contrib[o])))
         return out
 
+    def positive_row(self, i: int) -> sp.csr_matrix:
+        """The (1, V) TF-IDF row of positive ``i`` (order as in :meth:`most_similar_positive`).
+
+        Raises:
+            IndexError if ``i`` is not in ``0 … n_positive − 1``.
+        """
+        if not 0 <= i < self._P.shape[0]:
+            raise IndexError(f"positive {i} out of range (profile has {self._P.shape[0]})")
+        return self._P.getrow(i)
+
     def most_similar_positive(self, x_row) -> tuple[int, float]:
         """(row index in the positives, cosine) of the positive most similar to ``x_row``.
 

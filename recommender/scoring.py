@@ -13,7 +13,9 @@ Two scorers, both on L2-normalised TF-IDF rows:
 
 Every score comes with its explanation, computed from the same vectors: the terms with the
 largest contribution to the score's dot product (``x_t·q_t``, or ``x_t·centroid_t`` for `rank`),
-and the positive paper with the highest cosine.
+which match the profile as a whole, and the positive paper with the highest cosine together with
+the terms that paper and the candidate both contain (largest ``x_t·p_t``). The score-driving
+terms need not occur in that closest paper, so the explanation labels them separately.
 """
 from __future__ import annotations
 
@@ -34,9 +36,16 @@ class NoKnownTerms(ValueError):
 @dataclass
 class Recommendation:
     """One scored paper. `score` is the scorer's (see the module docstring: `rank_profile`'s may
-    be negative, `rank`'s is in [−0.25, 1]); `terms` are the top shared TF-IDF terms;
+    be negative, `rank`'s is in [−0.25, 1]).
+
+    `terms` drove the score: the paper's terms with the largest contribution to the dot product
+    with the *profile* (``x_t·q_t``: the Rocchio query, or the centroid for `rank`), so each
+    occurs in the paper and in at least one positive, not necessarily the closest one.
     `nearest_id`/`nearest_title`/`nearest_sim` name the most similar positive paper, only when
-    that cosine is above 0 (a paper sharing no term with any positive has no closest paper)."""
+    that cosine is above 0 (a paper sharing no term with any positive has no closest paper);
+    `nearest_terms` are terms occurring in both the paper and that closest paper, largest
+    contribution to their cosine (``x_t·p_t``) first ([] when not computed, e.g. by the batch
+    scorers)."""
 
     paper: Paper
     score: float
@@ -44,17 +53,37 @@ class Recommendation:
     nearest_id: str | None = None
     nearest_title: str | None = None
     nearest_sim: float = 0.0
+    nearest_terms: list[str] = field(default_factory=list)
 
     @property
     def why(self) -> str:
-        """One-line explanation, e.g. ``shares "reward model", "ppo" · closest: PPOCoder (0.41)``."""
+        """One-line explanation, e.g. ``matches the profile on "reward model", "ppo" · closest:
+        PPOCoder (0.41), sharing "ppo", "code"``: the profile terms behind the score, then the
+        closest positive with the terms the paper really has in common with it."""
         parts = []
         if self.terms:
-            parts.append("shares " + ", ".join(f'"{t}"' for t in self.terms))
+            parts.append("matches the profile on " + _quoted(self.terms))
         if self.nearest_title and self.nearest_sim > 0:
             title = self.nearest_title if len(self.nearest_title) <= 90 else self.nearest_title[:89] + "…"
-            parts.append(f"closest: {title} ({self.nearest_sim:.2f})")
+            closest = f"closest: {title} ({self.nearest_sim:.2f})"
+            if self.nearest_terms:
+                closest += ", sharing " + _quoted(self.nearest_terms)
+            parts.append(closest)
         return " · ".join(parts) or "no strong match"
+
+
+def _quoted(terms: list[str]) -> str:
+    return ", ".join(f'"{t}"' for t in terms)
+
+
+def shared_terms(terms: np.ndarray, x_row: sp.csr_matrix, p_row: sp.csr_matrix, n: int = 3) -> list[str]:
+    """The `n` terms present in both TF-IDF rows, largest ``x_t·p_t`` first (the products sum to
+    the two rows' cosine when both are l2-normalised); overlapping phrases are skipped as in
+    `explanation_terms`. `x_row`, `p_row`: ``(1, V)`` CSR rows without duplicate columns;
+    `terms`: the vocabulary ``(V,)``. [] when the rows share no term."""
+    x, p = sp.csr_matrix(x_row), sp.csr_matrix(p_row)
+    both, xi, pi = np.intersect1d(x.indices, p.indices, assume_unique=True, return_indices=True)
+    return _top_terms(terms, both, x.data[xi] * p.data[pi], n)
 
 
 def _normalise(v: np.ndarray) -> np.ndarray:
@@ -117,7 +146,8 @@ def rank(model: TfidfModel, positives: list[Paper], candidates: list[Paper],
         ref = positives[j] if sims[i, j] > 0 else None
         out.append(Recommendation(paper=paper, score=float(score[i]), terms=top_terms,
                                   nearest_id=ref.arxiv_id if ref else None, nearest_title=ref.title if ref else None,
-                                  nearest_sim=float(sims[i, j]) if ref else 0.0))
+                                  nearest_sim=float(sims[i, j]) if ref else 0.0,
+                                  nearest_terms=shared_terms(terms, row, P.getrow(j)) if ref else []))
     out.sort(key=lambda r: -r.score)
     return out
 
@@ -143,7 +173,9 @@ def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Pap
     feed, contrasted away — Rocchio 1971 with a background term, see `recommender.ranker`); each
     paper in `likes` (👍) enters through `Profile.add_feedback`, the same path the evaluation's
     feedback simulation uses. Scores add the ranker's author / HF-upvote priors. Explanations are
-    the profile's own: the terms with the largest ``x_j · q_j`` and the most similar positive.
+    the profile's own: the terms with the largest ``x_j · q_j`` (`Recommendation.terms`, shown as
+    matching the profile), the most similar positive, and the terms the paper shares with that
+    positive (`Recommendation.nearest_terms`, largest ``x_j · p_j``).
 
     `background` may also be the ``(V,)`` vector of `recommender.ranker.background_vector`,
     computed once and shared by every profile of a run; `candidate_matrix`
@@ -216,5 +248,6 @@ def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Pap
         out.append(Recommendation(paper=paper, score=float(scores[i]),
                                   terms=explanation_terms(terms, row.indices, contrib, n_terms),
                                   nearest_id=ref.arxiv_id if ref else None,
-                                  nearest_title=ref.title if ref else None, nearest_sim=sim if ref else 0.0))
+                                  nearest_title=ref.title if ref else None, nearest_sim=sim if ref else 0.0,
+                                  nearest_terms=shared_terms(terms, row, prof.positive_row(j)) if ref else []))
     return out

@@ -75,7 +75,7 @@ def test_escape_mrkdwn():
 
 def test_terminal_text_lists_rank_score_title_and_why():
     out = render_text(_digest(3))
-    assert " 1. [1.000]" in out and "why: shares" in out and "https://arxiv.org/abs/2601.00002" in out
+    assert " 1. [1.000]" in out and "why: matches the profile on" in out and "https://arxiv.org/abs/2601.00002" in out
 
 
 # ---- limits hold after escaping, and no cut splits an entity or a <…> sequence -----------------

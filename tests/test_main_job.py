@@ -23,7 +23,7 @@ def test_demo_end_to_end_in_a_temp_dir(tmp_path):
     out = res.stdout
     assert "=== Paper digest · #rl-for-code" in out
     assert " 1. [" in out and "10. [" in out
-    assert out.count("why: shares") == 10
+    assert out.count("why: matches the profile on") == 10
     assert "https://arxiv.org/abs/" in out
     assert "source arxiv_api:listing-2026-06-30: 674 papers" in res.stderr
     assert "FAILED" not in res.stderr

@@ -298,3 +298,12 @@ def test_a_profile_without_known_terms_says_so(vec_X):
     assert not Profile(sp.csr_matrix((0, X.shape[1])), X_background=X).has_positive_terms
     assert Profile(sp.vstack([empty, rows(X, "a1")]), X_background=X).has_positive_terms
     assert blank.add_feedback(rows(X, "a2"), +1).has_positive_terms
+
+
+def test_positive_row_returns_the_stored_row_and_checks_its_index(vec_X):
+    vec, X = vec_X
+    prof = Profile(rows(X, "a1", "a2"))
+    prof.add_feedback(rows(X, "b1"), +1)
+    assert (prof.positive_row(2) != rows(X, "b1")).nnz == 0
+    with pytest.raises(IndexError):
+        prof.positive_row(3)
