@@ -62,6 +62,15 @@ class HFDailyConfig:
     urls: list[str] = field(default_factory=list)
 
 
+# Accepted `min_score` values: a little beyond every score `recommender.ranker.Profile` can give
+# with its default weights (RankerConfig). The text part x·q lies in [-(beta + gamma), 1] =
+# [-1.55, 1]; each 👍 adds w_like_sim (2.0) × the cosine to the nearest liked paper, so similar
+# papers reach 3; the priors add 0.05·log(1 + shared authors) + 0.01·log(1 + HF upvotes), a few
+# tenths at most. Below -1.55 a threshold keeps every paper; above ~3.2 none. The old -1 … 1
+# refused thresholds that papers close to a 👍 do pass.
+MIN_SCORE_RANGE = (-2.0, 4.0)
+
+
 @dataclass
 class ChannelConfig:
     """A Slack channel's digest: which curated collections/keywords it follows and when."""
@@ -315,7 +324,8 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
         if ch.when_empty not in ("explain", "skip"):
             raise ConfigError(f"{where}when_empty: expected 'explain' or 'skip', got {ch.when_empty!r}")
         if ch.min_score is not None:
-            _in_range(ch.min_score, -1.0, 1.0, "min_score", where)
+            _in_range(ch.min_score, *MIN_SCORE_RANGE, "min_score", where,
+                      hint=" (production ranker scores lie within about -1.55 … 3.2; see config.example.toml)")
         _check_schedule(ch.schedule, ch.timezone, where)
         cfg.channels.append(ch)
 

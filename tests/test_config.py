@@ -125,6 +125,8 @@ def test_out_of_range_setting_names_the_key(data, key):
     {"slack": {"post_interval_s": 0}, "recommender": {"candidate_days": 1, "refit_days": 0},
      "feeds": {"hf_daily": {"days_back": 30}}, "channels": [{"id": "C1", "min_score": -0.05}]},
     {"slack": {"post_interval_s": 60.0}, "recommender": {"candidate_days": 3650, "refit_days": 3650}},
+    # a 👍 adds up to 2 × cosine: papers like a liked one score 1-3, so such thresholds are real
+    {"channels": [{"id": "C1", "min_score": 2.5}, {"id": "C2", "min_score": -2.0}, {"id": "C3", "min_score": 4.0}]},
 ])
 def test_settings_at_their_documented_bounds_are_accepted(data):
     parse_config(data)
