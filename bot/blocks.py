@@ -30,6 +30,7 @@ ACTION_UP = "feedback_up"
 ACTION_DOWN = "feedback_down"
 ACTION_MORE_LIKE = "more_like_this"
 BLOCKS_PER_PAPER = 2  # section + actions
+PAPER_BLOCK_PREFIX = "paper:"  # a paper section's block_id: paper:<arXiv id>
 
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -120,7 +121,15 @@ def paper_section(rec: Recommendation, rank: int | None = None) -> dict:
                        *badges(rec)])
     why = f"_Why:_ {escape_within(rec.why, MAX_WHY_TEXT)}"
     text = truncate_mrkdwn(f"{title}\n{meta}\n{why}", MAX_SECTION_TEXT)
-    return {"type": "section", "block_id": f"paper:{p.arxiv_id}"[:255], "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "block_id": f"{PAPER_BLOCK_PREFIX}{p.arxiv_id}"[:255], "text": {"type": "mrkdwn", "text": text}}
+
+
+def paper_ids_in_blocks(blocks: list[dict] | None) -> list[str]:
+    """arXiv ids of the paper sections (`paper_section`, ``block_id`` ``paper:<arXiv id>``) in
+    `blocks`, in order: the papers a message shows."""
+    return [b["block_id"][len(PAPER_BLOCK_PREFIX):] for b in blocks or []
+            if isinstance(b, dict) and isinstance(b.get("block_id"), str)
+            and b["block_id"].startswith(PAPER_BLOCK_PREFIX)]
 
 
 def feedback_actions(arxiv_id: str, more_like: bool = False, chosen: int | None = None,

@@ -21,7 +21,7 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import digest_blocks, fallback_text, overflow_blocks
+from bot.blocks import digest_blocks, fallback_text, overflow_blocks, paper_ids_in_blocks
 from bot.digest import Digest
 from bot.text import render_text
 from feeds.http import Pacer
@@ -117,6 +117,13 @@ class SlackPoster:
         self._clock = clock
         self._pacers: dict[str, Pacer] = {}
         self._lock = threading.Lock()
+        self._where: dict[str, str] = {}  # posted-to id -> the channel Slack put the messages in
+
+    def message_channel(self, channel: str) -> str:
+        """The channel id messages posted to `channel` are in, as Slack reported it
+        (chat.postMessage's ``channel``, or conversations.open for a user id): a user id's DM
+        channel (``U…`` → ``D…``), `channel` itself until Slack has said otherwise."""
+        return self._where.get(channel, channel)
 
     def _pace(self, channel: str) -> None:
         """Wait until `interval_s` has passed since this channel's previous post (one
@@ -139,6 +146,8 @@ class SlackPoster:
         kwargs = {"metadata": metadata} if metadata else {}
         resp = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
                                             unfurl_links=False, unfurl_media=False, **kwargs)
+        if isinstance(resp.get("channel"), str) and resp["channel"]:
+            self._where[channel] = resp["channel"]
         self.after_post(channel, blocks, resp)
         return resp["ts"]
 
@@ -216,7 +225,8 @@ class SlackPoster:
 
     def post_digest(self, digest: Digest, key: str | None = None,
                     on_posted: Callable[[str, list[str]], None] | None = None,
-                    on_reply: Callable[[list[str]], None] | None = None) -> PostResult:
+                    on_reply: Callable[[list[str]], None] | None = None,
+                    on_message: Callable[[str, str, list[str]], None] | None = None) -> PostResult:
         """Post the main message, then overflow papers as thread replies.
 
         Args:
@@ -227,6 +237,11 @@ class SlackPoster:
                 before any reply: its ``ts`` and the arXiv ids that still have to go to the
                 thread (the caller records the ts and treats those as not shown yet).
             on_reply: ``on_reply(ids)`` after each thread reply is posted, with the ids it shows.
+            on_message: ``on_message(channel, ts, ids)`` for every message of the digest that is
+                in Slack — posted, or found in the history after an ambiguous failure — before
+                `on_posted` / `on_reply`: the channel it is in (`message_channel`: a DM's ``D…``),
+                its ``ts`` and the arXiv ids it shows (its paper sections, in order), so a
+                reaction on it can be mapped to exactly those papers.
 
         A reply that fails, for whatever reason, stops the thread: the ids of that reply and of
         every later one are returned in `PostResult.unposted` (the main message is posted, so the
@@ -242,6 +257,8 @@ class SlackPoster:
             ts = self._post_keyed(digest.channel_id, summary, blocks, key)
         else:
             ts = self.post_message(digest.channel_id, summary, blocks)
+        if on_message is not None:
+            on_message(self.message_channel(digest.channel_id), ts, paper_ids_in_blocks(blocks))
         if on_posted is not None:
             on_posted(ts, [r.paper.arxiv_id for r in overflow])
         replies: list[str] = []
@@ -263,6 +280,8 @@ class SlackPoster:
                           exc_info=not isinstance(exc, (SlackApiError, DeliveryUncertain, *TRANSPORT_ERRORS)))
                 return PostResult(ts, replies, "slack", error=error, unposted=unposted)
             done += len(ids)
+            if on_message is not None:
+                on_message(self.message_channel(digest.channel_id), replies[-1], paper_ids_in_blocks(msg))
             if on_reply is not None:
                 on_reply(ids)
         return PostResult(ts, replies, "slack")

@@ -1,21 +1,19 @@
-"""`TrackedPoster`: a `SlackPoster` that remembers which papers each posted message shows.
+"""`TrackedPoster`: a `SlackPoster` that records which papers each message it posts shows.
 
-Every chat.postMessage of a digest (main message and thread replies) is recorded in the store as
+Digests need no tracked poster: `paperbot.pipeline.deliver` records every digest message (main
+message and thread replies, posted or found in the history) through
+`SlackPoster.post_digest(on_message=…)`, whatever poster it is given. `TrackedPoster` is for
+messages posted with `post_message` outside a digest: each is recorded in the store as
 (channel, ts) → arXiv ids, read from the message's paper block ids (``paper:<arXiv id>``, see
-`bot.blocks.paper_section`), so a reaction on any digest message maps to its papers.
+`bot.blocks.paper_ids_in_blocks`), so a reaction on it maps to its papers.
 """
 from __future__ import annotations
 
+from bot.blocks import PAPER_BLOCK_PREFIX, paper_ids_in_blocks
 from bot.posting import SlackPoster
 from store import Store
 
-PAPER_BLOCK_PREFIX = "paper:"
-
-
-def paper_ids_in_blocks(blocks: list[dict] | None) -> list[str]:
-    """arXiv ids of the paper sections in `blocks`, in order."""
-    return [b["block_id"][len(PAPER_BLOCK_PREFIX):] for b in blocks or []
-            if isinstance(b.get("block_id"), str) and b["block_id"].startswith(PAPER_BLOCK_PREFIX)]
+__all__ = ["PAPER_BLOCK_PREFIX", "TrackedPoster", "paper_ids_in_blocks"]
 
 
 class TrackedPoster(SlackPoster):

@@ -111,7 +111,10 @@ def deliver(store: Store, channel: ChannelConfig, digest: Digest, poster, slot: 
     (`paperbot.recovery.recover_channel`; skipped with ``settle_pending=False`` when the caller
     already did it before building the digest): posted → recorded, not posted → released (this
     digest is posted), unknown → left pending and this slot reported ``uncertain``, never posted
-    twice. Papers bound for thread replies count as sent only once their reply is posted (a
+    twice. Each message of the digest in Slack (the main message, every thread reply) is
+    recorded with the papers it shows (`Store.add_message_papers`, under the channel Slack put
+    it in), whatever poster posts it, so a reaction counts for exactly those papers. Papers
+    bound for thread replies count as sent only once their reply is posted (a
     crash or a failed reply hands them to the next digest; a crash in the instant between a
     reply landing and its record may show those few papers twice, never lose them).
 
@@ -168,9 +171,14 @@ def deliver(store: Store, channel: ChannelConfig, digest: Digest, poster, slot: 
         def on_reply(ids: list[str]) -> None:
             store.restore_digest_papers(digest_id, channel.id, [rows[a] for a in ids])
 
+        def on_message(where: str, ts: str, ids: list[str]) -> None:
+            # which papers this very message shows: a reaction on it counts for exactly those
+            store.add_message_papers(where, ts, ids)
+
         try:
             if isinstance(poster, SlackPoster):
-                res: PostResult = poster.post_digest(digest, key=key, on_posted=on_posted, on_reply=on_reply)
+                res: PostResult = poster.post_digest(digest, key=key, on_posted=on_posted, on_reply=on_reply,
+                                                       on_message=on_message)
             else:
                 res = poster.post_digest(digest)
         except DeliveryUncertain as exc:

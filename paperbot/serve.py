@@ -10,8 +10,8 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
 from bot.app import build_app, connect_socket_mode, make_http_server
+from bot.posting import SlackPoster
 from bot.slack_client import error_code, make_client, transport_reason
-from bot.tracked_posting import TrackedPoster
 from feeds.arxiv_api import ArxivAPIClient
 from paperbot.config import Config
 from paperbot.service import PaperbotService
@@ -27,7 +27,8 @@ class ServeError(RuntimeError):
 def build(config: Config, store: Store, socket_mode: bool = False, arxiv: ArxivAPIClient | None = None,
           poll_max_age_s: float | None = 900, grace_s: int | None = None):
     """``(service, app)`` wired together: WebClient at ``SLACK_API_URL`` with retries, a
-    `TrackedPoster` paced by ``[slack] post_interval_s``, the service and the bolt App.
+    `SlackPoster` paced by ``[slack] post_interval_s`` (each digest message is recorded with the
+    papers it shows by `paperbot.pipeline.deliver`), the service and the bolt App.
 
     Raises:
         ServeError: no ``SLACK_BOT_TOKEN``, or no ``SLACK_SIGNING_SECRET`` in HTTP mode; or Slack
@@ -42,7 +43,7 @@ def build(config: Config, store: Store, socket_mode: bool = False, arxiv: ArxivA
         raise ServeError("SLACK_SIGNING_SECRET is not set (needed to verify Slack's requests in HTTP mode; "
                          "or set SLACK_APP_TOKEN for Socket Mode)")
     client = make_client(token, config.slack_api_url)
-    poster = TrackedPoster(client, store, config.slack.post_interval_s)
+    poster = SlackPoster(client, config.slack.post_interval_s)
     service = PaperbotService(config, store, poster, arxiv=arxiv or ArxivAPIClient(),
                               poll_max_age_s=poll_max_age_s, grace_s=grace_s)
     try:

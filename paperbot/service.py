@@ -73,7 +73,7 @@ class PaperbotService:
     Args:
         config: the loaded configuration.
         store: the open store.
-        poster: what delivers digests (a `bot.tracked_posting.TrackedPoster` in `paperbot serve`).
+        poster: what delivers digests (a `bot.posting.SlackPoster` in `paperbot serve`).
         arxiv: the arXiv API client used by ``/papers like`` for unknown papers.
         poll_max_age_s: a digest run polls the feeds first when the last poll is older
             (None: never poll from digest runs).

@@ -788,9 +788,12 @@ class Store:
             "select arxiv_id from digest_papers where digest_id = ? order by rank", [digest_id])]
 
     def digest_by_message(self, channel_id: str, message_ts: str) -> dict[str, Any] | None:
-        """The digest posted as Slack message (channel, ts), or None (used to map reactions)."""
+        """The digest whose main message or one of whose thread replies is the Slack message
+        (channel, ts), or None. ``thread_ts`` holds the replies' ts comma-joined, so each is
+        matched whole (``instr`` on ``,a,b,`` — a ts is digits and one dot)."""
         rows = list(self.db.query(
-            "select * from digests where channel_id = ? and (message_ts = ? or thread_ts = ?)",
+            "select * from digests where channel_id = ? and (message_ts = ? or "
+            "instr(',' || coalesce(thread_ts, '') || ',', ',' || ? || ',') > 0) order by id limit 1",
             [channel_id, message_ts, message_ts]))
         return rows[0] if rows else None
 

@@ -1,9 +1,10 @@
 """Events: 👍/👎 reactions on digest messages, and App Home opened.
 
-Reactions: the reacted message (channel, ts) is mapped to the papers it shows (recorded when
-posted, `bot.tracked_posting`; else the digest whose ts it is). A reaction counts as feedback on
-every paper of that message — one paper for a search result or a one-paper thread reply, the
-papers shown for a digest message — and removing it undoes exactly that. Which emoji count as
+Reactions: the reacted message (channel, ts) is mapped to the papers it shows, as recorded when
+it was posted (`paperbot.pipeline.deliver` records every digest message: main message and each
+thread reply). A reaction counts as feedback on exactly the papers of that message, and
+removing it undoes exactly that; a message with no record (not a digest, or posted by a
+paperbot before messages were recorded) counts for nothing — never for papers it does not show. Which emoji count as
 👍/👎 is configurable (``[slack] thumbs_up/thumbs_down``). Redeliveries (same ``event_id``,
 ``X-Slack-Retry-Num``) change nothing.
 """
@@ -27,11 +28,7 @@ def _value(reaction: str, services) -> int | None:
 
 
 def _papers_of(services, channel: str, ts: str) -> list[str]:
-    ids = services.store.message_paper_ids(channel, ts)
-    if ids:
-        return ids
-    digest = services.store.digest_by_message(channel, ts)
-    return services.store.digest_paper_ids(digest["id"]) if digest else []
+    return services.store.message_paper_ids(channel, ts) if channel and ts else []
 
 
 def register(app, services) -> None:
