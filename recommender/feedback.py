@@ -36,7 +36,9 @@ def record(store: Store, user_id: str, arxiv_id: str, value: int, source: str,
                                  channel_id=channel_id, message_ts=message_ts)
 
 
-def undo(store: Store, user_id: str, arxiv_id: str, value: int, source: str | None = None) -> bool:
-    """Undo the user's latest live feedback of `value` on the paper (a removed reaction).
-    Returns True when something was undone."""
-    return store.undo_feedback(user_id, arxiv_id, value, source)
+def undo(store: Store, user_id: str, arxiv_id: str, value: int, source: str | None = None,
+         channel_id: str | None = None, message_ts: str | None = None) -> bool:
+    """Undo the user's latest live feedback of `value` on the paper (a removed reaction); given
+    `source` / `channel_id` / `message_ts`, only feedback from that source on that channel /
+    message (the one a removed reaction made). Returns True when something was undone."""
+    return store.undo_feedback(user_id, arxiv_id, value, source, channel_id=channel_id, message_ts=message_ts)

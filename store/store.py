@@ -874,16 +874,20 @@ class Store:
                 [user_id, arxiv_id, value, source, channel_id, message_ts, event_key, utcnow()])
             return cur.rowcount > 0
 
-    def undo_feedback(self, user_id: str, arxiv_id: str, value: int, source: str | None = None) -> bool:
+    def undo_feedback(self, user_id: str, arxiv_id: str, value: int, source: str | None = None,
+                      channel_id: str | None = None, message_ts: str | None = None) -> bool:
         """Mark the user's latest live feedback of this value on this paper as undone (a removed
-        reaction). Returns True if one was undone."""
+        reaction); with `source`, `channel_id`, `message_ts` only feedback of that source given
+        on that channel / Slack message counts (a removed reaction undoes the one it made, not
+        a vote on another channel's digest). Returns True if one was undone."""
         with self.transaction() as db:
             sql = ("select id from feedback where user_id = ? and arxiv_id = ? and value = ? "
                    "and undone_at is null")
             args: list[Any] = [user_id, arxiv_id, value]
-            if source:
-                sql += " and source = ?"
-                args.append(source)
+            for column, wanted in (("source", source), ("channel_id", channel_id), ("message_ts", message_ts)):
+                if wanted:
+                    sql += f" and {column} = ?"
+                    args.append(wanted)
             rows = list(db.query(sql + " order by id desc limit 1", args))
             if not rows:
                 return False

@@ -12,6 +12,7 @@ import pytest
 from bot.tracked_posting import paper_ids_in_blocks
 from paperbot.config import ChannelConfig, HFDailyConfig
 from paperbot.pipeline import run_once
+from recommender import feedback
 from tests.bot_harness import BotServer, make_config, seed_store, wait_for
 
 
@@ -59,3 +60,45 @@ def test_digest_by_message_finds_every_thread_reply(seeded):
     assert seeded.digest_by_message("C1", "101.0001") is None
     assert seeded.digest_by_message("C1", "1.000100") is None
     assert seeded.digest_by_message("C2", "101.000100") is None
+
+
+def _digest_now(bot, channel: str) -> dict:
+    """Subscribe `channel` to rlhf_code, post its digest now; its (only) message."""
+    _, rid = bot.command("subscribe rlhf_code", channel=channel)
+    bot.wait_response(rid)
+    _, rid = bot.command("digest now", channel=channel)
+    assert "Digest posted" in bot.wait_response(rid, 60)["text"]
+    (msg,) = bot.fake.posted(channel)
+    return msg
+
+
+def test_removing_a_reaction_undoes_only_the_vote_it_made(tmp_path, seeded, slack_fake, monkeypatch):
+    """The removal undid the user's latest 👍 on each paper, whichever channel it was given in:
+    removing the 👍 on C2's digest took back the 👍 on C1's (given later) and left C2's."""
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        m1, m2 = _digest_now(bot, "C1"), _digest_now(bot, "C2")
+        shown1, shown2 = seeded.message_paper_ids("C1", m1["ts"]), seeded.message_paper_ids("C2", m2["ts"])
+        common = sorted(set(shown1) & set(shown2))
+        assert common
+        bot.event(_reaction("U5", "C2", m2["ts"]), "EvX1")
+        wait_for(lambda: seeded.feedback_for(channel_id="C2") == {a: 1 for a in shown2}, what="👍 on C2")
+        bot.event(_reaction("U5", "C1", m1["ts"]), "EvX2")
+        wait_for(lambda: seeded.feedback_for(channel_id="C1") == {a: 1 for a in shown1}, what="👍 on C1")
+        bot.event(_reaction("U5", "C2", m2["ts"], "reaction_removed", event_ts="1700000101.000100"), "EvX3")
+        wait_for(lambda: seeded.feedback_for(channel_id="C2") == {}, what="the C2 👍 undone")
+        time.sleep(0.3)
+        assert seeded.feedback_for(channel_id="C1") == {a: 1 for a in shown1}
+        assert all(seeded.feedback_counts(a, channel_id="C1") == (1, 0) for a in common)
+        assert all(seeded.feedback_counts(a, channel_id="C2") == (0, 0) for a in common)
+
+
+def test_undo_feedback_matches_channel_and_message(seeded):
+    aid = "2401.00001"
+    feedback.record(seeded, "U1", aid, 1, "reaction", event_key="a", channel_id="C1", message_ts="1.1")
+    feedback.record(seeded, "U1", aid, 1, "reaction", event_key="b", channel_id="C1", message_ts="2.2")
+    feedback.record(seeded, "U1", aid, 1, "reaction", event_key="c", channel_id="C2", message_ts="3.3")
+    assert not feedback.undo(seeded, "U1", aid, 1, "reaction", channel_id="C1", message_ts="9.9")
+    assert feedback.undo(seeded, "U1", aid, 1, "reaction", channel_id="C1", message_ts="1.1")
+    assert not feedback.undo(seeded, "U1", aid, 1, "reaction", channel_id="C1", message_ts="1.1")  # nothing left there
+    assert seeded.feedback_counts(aid, channel_id="C1") == (1, 0)  # the 2.2 reaction stands
+    assert seeded.feedback_counts(aid, channel_id="C2") == (1, 0)

@@ -55,8 +55,10 @@ def register(app, services) -> None:
         event_id = body.get("event_id") or f"{event.get('user')}:{event.get('event_ts')}"
         if not services.store.claim_event(f"event:{event_id}"):
             return  # redelivered removal: already undone
-        for aid in _papers_of(services, item.get("channel"), item.get("ts")):
-            feedback.undo(services.store, event["user"], aid, value, source="reaction")
+        channel, ts = item.get("channel"), item.get("ts")
+        for aid in _papers_of(services, channel, ts):  # exactly the votes this reaction made
+            feedback.undo(services.store, event["user"], aid, value, source="reaction",
+                          channel_id=channel, message_ts=ts)
 
     @app.event("app_home_opened")
     def app_home_opened(event, client):
