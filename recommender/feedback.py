@@ -3,7 +3,9 @@ evaluation's simulation — goes through `record`, which stores it (deduplicated
 so that the next profile built from the store includes it.
 
 Profiles are rebuilt from the stored feedback (see `recommender.profiles`), so recording is the
-whole update: there is no second copy of a profile to keep in step.
+whole update: there is no second copy of a profile to keep in step. What a profile learns is read
+back through `net`: each person's latest live vote on a paper counts once, and for a channel the
+sign of its members' votes together decides (four 👍 and one 👎 make a 👍; a tie, nothing).
 """
 from __future__ import annotations
 
@@ -42,3 +44,11 @@ def undo(store: Store, user_id: str, arxiv_id: str, value: int, source: str | No
     `source` / `channel_id` / `message_ts`, only feedback from that source on that channel /
     message (the one a removed reaction made). Returns True when something was undone."""
     return store.undo_feedback(user_id, arxiv_id, value, source, channel_id=channel_id, message_ts=message_ts)
+
+
+def net(store: Store, user_id: str | None = None, channel_id: str | None = None) -> dict[str, int]:
+    """What a profile learns: ``{arxiv_id: UP|DOWN}`` from the live feedback of `user_id` (their
+    latest vote on each paper), or of everyone on `channel_id`'s digests (each member's latest
+    vote counts once; the sign of the sum decides; a tie gives no entry) — see
+    `Store.feedback_for`."""
+    return store.feedback_for(user_id=user_id, channel_id=channel_id)

@@ -4,8 +4,9 @@ Built from the store every time (so recorded feedback is the whole update, see
 `recommender.feedback`):
 
 - channel: papers of the curated collections it follows (config + ``/papers subscribe``), its
-  keywords as one pseudo-paper (Rocchio-style query expansion), 👍 its members gave on its
-  digests; 👎 on its digests are negatives.
+  keywords as one pseudo-paper (Rocchio-style query expansion), and its members' votes on its
+  digests taken together (`recommender.feedback.net`: each member's latest vote counts once, more
+  👍 than 👎 makes a positive, more 👎 a negative, a tie nothing).
 - user: papers of followed collections, keywords as a pseudo-paper, stored papers by followed
   authors (the newest `AUTHOR_PAPERS` of each; the whole name must match one author of the
   paper after `feeds.records.norm_author`, so following "Wei Li" does not bring in Wei Liu or
@@ -25,6 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from feeds.records import Paper
+from recommender import feedback
 from recommender.tfidf import TfidfModel
 from store import Store
 
@@ -67,7 +69,7 @@ def keyword_paper(keywords: list[str]) -> Paper:
     return Paper(arxiv_id=KEYWORDS_ID, title=text, abstract=text)
 
 
-def _collect(store: Store, collections: list[str], keywords: list[str], feedback: dict[str, int],
+def _collect(store: Store, collections: list[str], keywords: list[str], votes: dict[str, int],
              extra_ids: list[str] = ()) -> Profile:
     positive_ids: list[str] = []
     for name in collections:
@@ -76,8 +78,8 @@ def _collect(store: Store, collections: list[str], keywords: list[str], feedback
             log.warning("profile follows unknown or empty collection %r", name)
         positive_ids += ids
     positive_ids += list(extra_ids)
-    like_ids = [a for a, v in feedback.items() if v > 0]
-    negative_ids = {a for a, v in feedback.items() if v < 0}
+    like_ids = [a for a, v in votes.items() if v > 0]
+    negative_ids = {a for a, v in votes.items() if v < 0}
     positive_ids = [a for a in dict.fromkeys(positive_ids) if a not in negative_ids and a not in like_ids]
     papers = store.get_papers(positive_ids + like_ids)
     positives = [papers[a] for a in positive_ids if a in papers]
@@ -95,7 +97,7 @@ def profile_for_channel(store: Store, channel: ChannelLike) -> Profile:
     stored = store.follows(channel.id)
     collections = list(dict.fromkeys([*channel.collections, *stored.get("collection", [])]))
     keywords = list(dict.fromkeys([*channel.keywords, *stored.get("keyword", [])]))
-    return _collect(store, collections, keywords, store.feedback_for(channel_id=channel.id))
+    return _collect(store, collections, keywords, feedback.net(store, channel_id=channel.id))
 
 
 def profile_for_user(store: Store, user_id: str) -> Profile:
@@ -105,7 +107,7 @@ def profile_for_user(store: Store, user_id: str) -> Profile:
     for name in f.get("author", []):
         author_ids += store.author_paper_ids(name, limit=AUTHOR_PAPERS)  # whole name, not a substring
     prof = _collect(store, f.get("collection", []), f.get("keyword", []),
-                    store.feedback_for(user_id=user_id), author_ids)
+                    feedback.net(store, user_id=user_id), author_ids)
     prof.follows += [f"author {a}" for a in f.get("author", [])]
     return prof
 

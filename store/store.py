@@ -895,20 +895,34 @@ class Store:
             return True
 
     def feedback_for(self, user_id: str | None = None, channel_id: str | None = None) -> dict[str, int]:
-        """Net live feedback ``{arxiv_id: +1|-1}`` (latest wins) of a user, or of a channel's members
-        on its digests."""
-        sql = "select arxiv_id, value from feedback where undone_at is null"
+        """Net live feedback ``{arxiv_id: +1|-1}`` of a user, or of a channel's members on its
+        digests: each user's latest live vote on a paper counts once (as in `feedback_counts`),
+        the sign of their sum decides, and a tie leaves the paper out. For one user this is
+        simply their latest vote."""
+        totals: dict[str, int] = {}
+        for (_, aid), value in self._latest_votes(user_id=user_id, channel_id=channel_id).items():
+            totals[aid] = totals.get(aid, 0) + value
+        return {a: 1 if t > 0 else -1 for a, t in totals.items() if t}
+
+    def _latest_votes(self, user_id: str | None = None, channel_id: str | None = None,
+                      arxiv_ids: list[str] | None = None) -> dict[tuple[str, str], int]:
+        """``{(user_id, arxiv_id): value}``: each user's latest live (not undone) vote per paper,
+        optionally of one user, on one channel, on some papers."""
+        sql = "select user_id, arxiv_id, value from feedback where undone_at is null"
         args: list[Any] = []
+        if arxiv_ids is not None:
+            sql += f" and arxiv_id in ({','.join('?' * len(arxiv_ids))})"
+            args += arxiv_ids
         if user_id is not None:
             sql += " and user_id = ?"
             args.append(user_id)
         if channel_id is not None:
             sql += " and channel_id = ?"
             args.append(channel_id)
-        out: dict[str, int] = {}
+        latest: dict[tuple[str, str], int] = {}
         for r in self.db.query(sql + " order by id", args):
-            out[r["arxiv_id"]] = r["value"]
-        return out
+            latest[(r["user_id"], r["arxiv_id"])] = r["value"]
+        return latest
 
     def feedback_count(self) -> int:
         """Number of feedback rows (live or undone)."""
@@ -1105,18 +1119,11 @@ class Store:
         """``{arxiv_id: (ups, downs)}`` for each of `arxiv_ids` (``(0, 0)`` when none), counted
         as in `feedback_counts`, in one read: a message's buttons all show one moment."""
         ids = list(dict.fromkeys(arxiv_ids))
-        latest: dict[str, dict[str, int]] = {a: {} for a in ids}
+        counts = {a: [0, 0] for a in ids}
         for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            sql = (f"select arxiv_id, user_id, value from feedback where arxiv_id in ({','.join('?' * len(chunk))})"
-                   " and undone_at is null")
-            args: list[Any] = list(chunk)
-            if channel_id is not None:
-                sql += " and channel_id = ?"
-                args.append(channel_id)
-            for r in self.db.query(sql + " order by id", args):
-                latest[r["arxiv_id"]][r["user_id"]] = r["value"]
-        return {a: (list(v.values()).count(1), list(v.values()).count(-1)) for a, v in latest.items()}
+            for (_, aid), value in self._latest_votes(channel_id=channel_id, arxiv_ids=ids[i:i + 500]).items():
+                counts[aid][0 if value > 0 else 1] += 1
+        return {a: (up, down) for a, (up, down) in counts.items()}
 
     def recent_feedback_ids(self, user_id: str, value: int, limit: int = 5) -> list[str]:
         """arXiv ids the user's live feedback currently rates `value`, most recent first."""

@@ -102,3 +102,24 @@ def test_undo_feedback_matches_channel_and_message(seeded):
     assert not feedback.undo(seeded, "U1", aid, 1, "reaction", channel_id="C1", message_ts="1.1")  # nothing left there
     assert seeded.feedback_counts(aid, channel_id="C1") == (1, 0)  # the 2.2 reaction stands
     assert seeded.feedback_counts(aid, channel_id="C2") == (1, 0)
+
+
+def test_a_channel_learns_from_its_members_votes_together(seeded):
+    """The channel profile kept the last vote given on its digests, by anyone: four 👍 and then
+    one 👎 made the paper a negative."""
+    from recommender.profiles import profile_for_channel, profile_for_user
+    curated = seeded.curated_ids()
+    liked, tied, flipped = [p.arxiv_id for p in seeded.iter_papers() if p.arxiv_id not in curated][:3]
+    votes = [(u, liked, 1) for u in ("U1", "U2", "U3", "U4")] + [("U5", liked, -1)]
+    votes += [("U1", tied, 1), ("U2", tied, -1)]
+    votes += [("U1", flipped, 1), ("U2", flipped, -1), ("U2", flipped, 1), ("U3", flipped, -1), ("U3", flipped, -1)]
+    for n, (user, aid, value) in enumerate(votes):
+        feedback.record(seeded, user, aid, value, "button", event_key=f"k{n}", channel_id="C1", message_ts="1.1")
+    prof = profile_for_channel(seeded, ChannelConfig(id="C1", collections=["rlhf_code"]))
+    assert {p.arxiv_id for p in prof.likes} == {liked, flipped}
+    assert not {liked, tied, flipped} & {p.arxiv_id for p in prof.negatives}
+    assert feedback.net(seeded, channel_id="C1") == {liked: 1, flipped: 1}  # flipped: U1 👍, U2 👍 (latest), U3 👎
+    assert seeded.feedback_counts(flipped, channel_id="C1") == (2, 1)  # what the buttons show agrees
+    # one person: their latest vote, as before
+    assert feedback.net(seeded, user_id="U2") == {liked: 1, tied: -1, flipped: 1}
+    assert {p.arxiv_id for p in profile_for_user(seeded, "U5").negatives} == {liked}
