@@ -152,7 +152,10 @@ class SlackPoster:
         return resp["ts"]
 
     def after_post(self, channel: str, blocks: list[dict] | None, response) -> None:
-        """Hook called with Slack's answer after every successful post (subclasses record things)."""
+        """Hook called after every successful post (subclasses record things) with Slack's answer
+        (``ts``, ``channel``) — also for a keyed post that failed ambiguously but was found in the
+        history, with ``{"ts": …, "channel": <the channel it is in>}``: a message that landed is
+        a posted message, however we learnt of it."""
 
     def find_message(self, channel: str, digest_key: str, oldest: float, max_pages: int = 20,
                      thread_ts: str | None = None) -> dict | None:
@@ -163,7 +166,7 @@ class SlackPoster:
         with ``include_all_metadata`` (needs the channels:history / groups:history scope), up to
         `max_pages` × 200 messages (https://api.slack.com/methods/conversations.history). A user
         id (a DM digest) is first turned into its DM channel with conversations.open (idempotent;
-        im:write).
+        im:write), which `message_channel` then answers for it.
 
         Raises:
             SlackApiError: the history cannot be read (e.g. ``missing_scope``, ``not_in_channel``).
@@ -171,7 +174,10 @@ class SlackPoster:
         """
         if channel[:1] in ("U", "W"):  # a DM digest posted to a user id: read the DM channel
             opened = self.client.conversations_open(users=channel)
-            channel = (opened.get("channel") or {}).get("id") or channel
+            dm = (opened.get("channel") or {}).get("id")
+            if isinstance(dm, str) and dm:
+                self._where[channel] = dm
+                channel = dm
         cursor = None
         for _ in range(max_pages):
             kwargs = {"cursor": cursor} if cursor else {}
@@ -214,6 +220,7 @@ class SlackPoster:
             if ts:
                 log.warning("digest %s: chat.postMessage failed (%s) but the message is in %s (ts %s)",
                             key, reason, channel, ts)
+                self.after_post(channel, blocks, {"ts": ts, "channel": self.message_channel(channel)})
                 return ts
             if attempt < self.attempts:
                 delay = self.backoff * (2 ** (attempt - 1))

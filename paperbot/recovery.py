@@ -7,8 +7,10 @@ from the only authority, the channel itself: every digest message carries its ke
 (``channel:slot``) in Slack message metadata, so conversations.history (from just before the
 intent was recorded) tells whether it landed.
 
-- found → the row becomes ``posted`` with the message's ``ts`` (no second post); the papers meant
-  for its thread replies, which come after the main message is recorded and so were never
+- found → the row becomes ``posted`` with the message's ``ts`` (no second post) and the message
+  is recorded with the papers it shows, under the channel it is in (a DM's ``D…``), exactly as
+  `paperbot.pipeline.deliver` records a message it posted, so reactions on it count; the papers
+  meant for its thread replies, which come after the main message is recorded and so were never
   posted, are released to the next digest;
 - not found → the row becomes ``failed`` ("interrupted before posting"), which releases its papers
   so the next digest for the channel includes them again (nothing lost);
@@ -42,7 +44,7 @@ import psutil
 from slack_sdk.errors import SlackApiError
 
 from bot.posting import TRANSPORT_ERRORS, HistoryIncomplete, SlackPoster
-from bot.tracked_posting import paper_ids_in_blocks
+from bot.blocks import paper_ids_in_blocks
 from bot.slack_client import describe_error, error_code
 from store import Store
 
@@ -130,9 +132,11 @@ def resolve_pending(store: Store, poster: SlackPoster, row: dict) -> tuple[str, 
         ts = msg.get("ts")
         # the process died right after the main message: its thread replies were never posted,
         # so only the papers the message itself shows count as sent
-        shown = set(paper_ids_in_blocks(msg.get("blocks")))
+        shown_ids = paper_ids_in_blocks(msg.get("blocks"))
+        shown = set(shown_ids)
         unshown = [a for a in store.digest_paper_ids(row["id"]) if a not in shown] if shown else []
         with store.transaction():
+            store.add_message_papers(poster.message_channel(row["channel_id"]), ts, shown_ids)
             store.finish_digest(row["id"], ts)
             store.release_digest_papers(row["id"], unshown)
         log.warning("digest %s was posted (ts %s) before an interruption; recorded it%s", row["digest_key"], ts,

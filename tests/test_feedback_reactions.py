@@ -123,3 +123,62 @@ def test_a_channel_learns_from_its_members_votes_together(seeded):
     # one person: their latest vote, as before
     assert feedback.net(seeded, user_id="U2") == {liked: 1, tied: -1, flipped: 1}
     assert {p.arxiv_id for p in profile_for_user(seeded, "U5").negatives} == {liked}
+
+
+def test_a_dm_digest_found_after_an_ambiguous_failure_takes_reactions(tmp_path, seeded, slack_fake, monkeypatch):
+    """Slack posted the DM digest but answered 500 internal_error; the poster found it in the DM's
+    history and returned its ts without recording the message's papers (and would have recorded
+    them under the user id, while reactions name the ``D…`` channel)."""
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        dm = dict(user="U4", channel="D4", channel_name="directmessage")
+        _, rid = bot.command("subscribe rlhf_code", **dm)
+        bot.wait_response(rid)
+        slack_fake.script("chat.postMessage", status=500, body={"ok": False, "error": "internal_error"}, process=True)
+        _, rid = bot.command("digest now", **dm)
+        assert "Digest posted" in bot.wait_response(rid, 60)["text"]
+        (msg,) = slack_fake.posted("D4")
+        shown = paper_ids_in_blocks(msg["blocks"])
+        assert shown and seeded.message_paper_ids("D4", msg["ts"]) == shown
+        bot.event(_reaction("U4", "D4", msg["ts"]), "EvDM1")
+        wait_for(lambda: seeded.feedback_for(user_id="U4") == {a: 1 for a in shown}, what="👍 on the DM digest")
+
+
+def test_a_thread_reply_found_after_an_ambiguous_failure_takes_reactions(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        for text in ("subscribe rlhf_code", "digest size 50"):
+            _, rid = bot.command(text)
+            bot.wait_response(rid)
+        slack_fake.script("chat.postMessage", passthrough=True)  # the main message
+        slack_fake.script("chat.postMessage", status=500, body={"ok": False, "error": "internal_error"}, process=True)
+        _, rid = bot.command("digest now")
+        assert "Digest posted" in bot.wait_response(rid, 60)["text"]
+        messages = slack_fake.posted("C1")
+        assert len(messages) == 3
+        for msg in messages:
+            assert seeded.message_paper_ids("C1", msg["ts"]) == paper_ids_in_blocks(msg["blocks"])
+        bot.event(_reaction("U5", "C1", messages[1]["ts"]), "EvT1")
+        wait_for(lambda: seeded.feedback_for(user_id="U5") == {a: 1 for a in paper_ids_in_blocks(messages[1]["blocks"])},
+                 what="👍 on the first thread reply")
+
+
+def test_a_digest_settled_from_the_history_records_its_papers(seeded, slack_fake):
+    """A process died right after chat.postMessage (DM digest, posted to the user id): the next
+    run's check found the message and recorded its ts, but not which papers it shows."""
+    from bot.blocks import digest_blocks
+    from bot.digest import Digest
+    from bot.posting import SlackPoster, digest_metadata
+    from bot.slack_client import make_client
+    from paperbot.recovery import POSTED, resolve_pending
+    from recommender.scoring import Recommendation
+
+    papers = [p for p in seeded.iter_papers()][:3]
+    digest = Digest(channel_id="U7", title="Your paper digest", date="2026-11-20",
+                    items=[Recommendation(p, 0.5, ["x"]) for p in papers], n_candidates=3)
+    key = "U7:2026-11-20"
+    seeded.begin_digest(key, "U7", "2026-11-20", [(p.arxiv_id, 0.5, "x") for p in papers])
+    blocks, _ = digest_blocks(digest)
+    dead = SlackPoster(make_client("xoxb-t", slack_fake.url), interval_s=0)
+    ts = dead.post_message("U7", digest.summary, blocks, metadata=digest_metadata(key))  # …and the process dies
+    restarted = SlackPoster(make_client("xoxb-t", slack_fake.url), interval_s=0)
+    assert resolve_pending(seeded, restarted, seeded.get_digest(key)) == (POSTED, ts)
+    assert seeded.message_paper_ids("D7", ts) == [p.arxiv_id for p in papers]
