@@ -46,6 +46,36 @@ def undo(store: Store, user_id: str, arxiv_id: str, value: int, source: str | No
     return store.undo_feedback(user_id, arxiv_id, value, source, channel_id=channel_id, message_ts=message_ts)
 
 
+def record_reaction(store: Store, user_id: str, arxiv_ids: list[str], value: int, reaction: str,
+                    channel_id: str, message_ts: str, event_id: str, event_ts: str | None) -> int:
+    """A 👍/👎 `reaction` added by `user_id` on message (channel, ts) that shows `arxiv_ids`: one
+    `record` per paper (source ``reaction``, keyed ``event:<event_id>:<arxiv_id>``) — unless a
+    removal of this reaction by this user on this message at `event_ts` or later has already
+    been seen with nothing to undo (`undo_reaction`): Slack does not order events and retries
+    late, so this add was taken back before it arrived, and it is skipped. In one transaction
+    with that check, so a removal handled at the same moment cannot slip between. Returns how
+    many votes were stored (0 for a redelivery or a skipped add)."""
+    with store.transaction():
+        if event_ts and store.reaction_removed_since(user_id, reaction, channel_id, message_ts, event_ts):
+            return 0
+        return sum(record(store, user_id, aid, value, "reaction", event_key=f"event:{event_id}:{aid}",
+                          channel_id=channel_id, message_ts=message_ts) for aid in arxiv_ids)
+
+
+def undo_reaction(store: Store, user_id: str, arxiv_ids: list[str], value: int, reaction: str,
+                  channel_id: str, message_ts: str, event_ts: str | None) -> int:
+    """A `reaction` removed by `user_id` from message (channel, ts) showing `arxiv_ids`: undo the
+    votes that reaction made there (`undo`). When there is none to undo — its add has not
+    arrived yet — the removal is remembered (`Store.remember_reaction_removal`) so the late add
+    is skipped (`record_reaction`). Returns how many votes were undone."""
+    with store.transaction():
+        n = sum(undo(store, user_id, aid, value, source="reaction", channel_id=channel_id, message_ts=message_ts)
+                for aid in arxiv_ids)
+        if not n and arxiv_ids and event_ts:
+            store.remember_reaction_removal(user_id, reaction, channel_id, message_ts, event_ts)
+        return n
+
+
 def net(store: Store, user_id: str | None = None, channel_id: str | None = None) -> dict[str, int]:
     """What a profile learns: ``{arxiv_id: UP|DOWN}`` from the live feedback of `user_id` (their
     latest vote on each paper), or of everyone on `channel_id`'s digests (each member's latest

@@ -135,7 +135,17 @@ def _v6(db: sqlite_utils.Database) -> None:
     db.execute("alter table papers add column abstract_truncated integer not null default 0")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: sqlite_utils.Database) -> None:
+    """Reaction removals that found no vote to undo (`Store.remember_reaction_removal`): Slack
+    does not order events and redelivers late, so a removal can arrive before its add; the late
+    add is then recognised (`Store.reaction_removed_since`) and not recorded."""
+    db["reaction_removals"].create({
+        "user_id": str, "reaction": str, "channel_id": str, "message_ts": str, "event_ts": str,
+        "created_at": str,
+    }, pk=("user_id", "reaction", "channel_id", "message_ts", "event_ts"))
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

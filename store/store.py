@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -1096,6 +1097,28 @@ class Store:
                              [event_key, utcnow()])
             return cur.rowcount > 0
 
+    def remember_reaction_removal(self, user_id: str, reaction: str, channel_id: str, message_ts: str,
+                                  event_ts: str) -> None:
+        """Remember that `user_id` removed `reaction` from message (channel, ts) at Slack's
+        `event_ts` while no vote of it was there to undo (its add has not arrived yet)."""
+        with self.transaction() as db:
+            db.execute("insert or ignore into reaction_removals (user_id, reaction, channel_id, message_ts, "
+                       "event_ts, created_at) values (?, ?, ?, ?, ?, ?)",
+                       [user_id, reaction, channel_id, message_ts, event_ts, utcnow()])
+
+    def reaction_removed_since(self, user_id: str, reaction: str, channel_id: str, message_ts: str,
+                               event_ts: str) -> bool:
+        """True when a remembered removal (`remember_reaction_removal`) of this user's `reaction`
+        on this message has an ``event_ts`` not earlier than `event_ts` (Slack event times,
+        ``"1700000100.000100"``, compared as numbers): an add with `event_ts` was already taken
+        back. False for an `event_ts` that is no number."""
+        when = _event_time(event_ts)
+        if when is None:
+            return False
+        rows = self.db.query("select event_ts from reaction_removals where user_id = ? and reaction = ? "
+                             "and channel_id = ? and message_ts = ?", [user_id, reaction, channel_id, message_ts])
+        return any((t := _event_time(r["event_ts"])) is not None and t >= when for r in rows)
+
     def add_message_papers(self, channel_id: str, ts: str, arxiv_ids: Iterable[str]) -> None:
         """Remember which papers the Slack message (channel, ts) shows, in order."""
         with self.transaction() as db:
@@ -1132,6 +1155,15 @@ class Store:
             "select arxiv_id from feedback where user_id = ? and undone_at is null order by id desc",
             [user_id])]
         return [a for a in dict.fromkeys(order) if net.get(a) == value][:limit]
+
+
+def _event_time(event_ts: Any) -> Decimal | None:
+    """A Slack event ts (``"1700000100.000100"``) as an exact number, or None."""
+    try:
+        value = Decimal(str(event_ts))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
 
 
 def _author_words(target: str) -> tuple[list[str], list[str]]:

@@ -182,3 +182,42 @@ def test_a_digest_settled_from_the_history_records_its_papers(seeded, slack_fake
     restarted = SlackPoster(make_client("xoxb-t", slack_fake.url), interval_s=0)
     assert resolve_pending(seeded, restarted, seeded.get_digest(key)) == (POSTED, ts)
     assert seeded.message_paper_ids("D7", ts) == [p.arxiv_id for p in papers]
+
+
+def test_a_removal_that_arrives_before_its_add_leaves_no_vote(tmp_path, seeded, slack_fake, monkeypatch):
+    """Slack does not order events and retries late: the removal found nothing to undo, then the
+    add (a retry of its first, timed-out delivery) was recorded — a 👍 the user took back."""
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        msg = _digest_now(bot, "C1")
+        shown = seeded.message_paper_ids("C1", msg["ts"])
+        add = _reaction("U5", "C1", msg["ts"], event_ts="1700000100.000100")
+        removal = _reaction("U5", "C1", msg["ts"], "reaction_removed", event_ts="1700000101.000100")
+        bot.event(removal, "EvRm")
+        time.sleep(0.5)  # let the removal be handled first, as in the bug (the outcome must not depend on it)
+        for retry in (1, 2):  # the add's retries, both late
+            bot.event(add, "EvAdd", retry=retry)
+        # another user's reaction in the meantime is recorded: it shows the events were handled
+        bot.event(_reaction("U6", "C1", msg["ts"], event_ts="1700000102.000100"), "EvOther")
+        wait_for(lambda: seeded.feedback_for(user_id="U6") == {a: 1 for a in shown}, what="U6's 👍")
+        time.sleep(0.3)
+        assert seeded.feedback_for(user_id="U5") == {}
+        assert seeded.reaction_removed_since("U5", "+1", "C1", msg["ts"], "1700000100.000100")
+        # reacting again later is a new reaction: it counts
+        bot.event(_reaction("U5", "C1", msg["ts"], event_ts="1700000200.000100"), "EvAgain")
+        wait_for(lambda: seeded.feedback_for(user_id="U5") == {a: 1 for a in shown}, what="the new 👍")
+        assert seeded.feedback_counts(shown[0], channel_id="C1") == (2, 0)
+
+
+def test_record_reaction_checks_the_removal_per_user_reaction_and_message(seeded):
+    seeded.remember_reaction_removal("U1", "+1", "C1", "1.1", "1700000101.5")
+    args = dict(value=1, reaction="+1", channel_id="C1", message_ts="1.1", event_id="E1")
+    assert feedback.record_reaction(seeded, "U1", ["2401.00001"], event_ts="1700000101.5", **args) == 0
+    assert feedback.record_reaction(seeded, "U1", ["2401.00001"], event_ts="1700000100.9", **args) == 0
+    assert feedback.record_reaction(seeded, "U2", ["2401.00001"], event_ts="1700000100.9", **args) == 1
+    assert feedback.record_reaction(seeded, "U1", ["2401.00001"], event_ts="1700000100.9",
+                                    **{**args, "message_ts": "2.2", "event_id": "E2"}) == 1
+    assert feedback.record_reaction(seeded, "U1", ["2401.00001"], event_ts="1700000102",
+                                    **{**args, "event_id": "E3"}) == 1
+    # a removal that did undo a vote is not remembered: only one with nothing to undo is
+    assert feedback.undo_reaction(seeded, "U2", ["2401.00001"], 1, "+1", "C1", "1.1", "1700000103") == 1
+    assert not seeded.reaction_removed_since("U2", "+1", "C1", "1.1", "1700000100")

@@ -4,9 +4,12 @@ Reactions: the reacted message (channel, ts) is mapped to the papers it shows, a
 it was posted (`paperbot.pipeline.deliver` records every digest message: main message and each
 thread reply). A reaction counts as feedback on exactly the papers of that message, and
 removing it undoes exactly that; a message with no record (not a digest, or posted by a
-paperbot before messages were recorded) counts for nothing — never for papers it does not show. Which emoji count as
-👍/👎 is configurable (``[slack] thumbs_up/thumbs_down``). Redeliveries (same ``event_id``,
-``X-Slack-Retry-Num``) change nothing.
+paperbot before messages were recorded) counts for nothing — never for papers it does not show.
+Which emoji count as 👍/👎 is configurable (``[slack] thumbs_up/thumbs_down``). Redeliveries (same ``event_id``,
+``X-Slack-Retry-Num``) change nothing. Slack does not order events and retries late, so a removal
+may come before its add: a removal with nothing to undo is remembered, and an add of the same
+reaction by the same user on the same message whose ``event_ts`` is not later is skipped
+(`recommender.feedback.record_reaction` / `undo_reaction`).
 """
 from __future__ import annotations
 
@@ -42,9 +45,8 @@ def register(app, services) -> None:
             return
         channel, ts = item.get("channel"), item.get("ts")
         event_id = body.get("event_id") or f"{event.get('user')}:{event.get('event_ts')}"
-        for aid in _papers_of(services, channel, ts):
-            feedback.record(services.store, event["user"], aid, value, "reaction",
-                            event_key=f"event:{event_id}:{aid}", channel_id=channel, message_ts=ts)
+        feedback.record_reaction(services.store, event["user"], _papers_of(services, channel, ts), value,
+                                 event["reaction"], channel, ts, event_id, event.get("event_ts"))
 
     @app.event("reaction_removed")
     def reaction_removed(body, event):
@@ -56,9 +58,9 @@ def register(app, services) -> None:
         if not services.store.claim_event(f"event:{event_id}"):
             return  # redelivered removal: already undone
         channel, ts = item.get("channel"), item.get("ts")
-        for aid in _papers_of(services, channel, ts):  # exactly the votes this reaction made
-            feedback.undo(services.store, event["user"], aid, value, source="reaction",
-                          channel_id=channel, message_ts=ts)
+        # exactly the votes this reaction made; none yet (its add comes late) → its add is skipped
+        feedback.undo_reaction(services.store, event["user"], _papers_of(services, channel, ts), value,
+                               event["reaction"], channel, ts, event.get("event_ts"))
 
     @app.event("app_home_opened")
     def app_home_opened(event, client):
