@@ -387,8 +387,27 @@ class TaskSetup:
     cur_rows: np.ndarray  # corpus rows of curated papers found in the corpus
 
 
+def unique_candidates(task: Mapping) -> tuple[list[str], list[str]]:
+    """``(candidates, repeated)``: the task's candidate ids, each once in its first position, and
+    the ids listed more than once (each once).  A ranking must hold every candidate exactly once
+    (a repeated id would be scored, shown and counted twice), so a task file that repeats a
+    candidate is de-duplicated with a warning rather than refused: the repeat carries no
+    information, and the rest of the task is usable."""
+    seen: set[str] = set()
+    out, repeated = [], []
+    for pid in task["candidates"]:
+        if pid in seen:
+            if pid not in repeated:
+                repeated.append(pid)
+            continue
+        seen.add(pid)
+        out.append(pid)
+    return out, repeated
+
+
 def _setup(task: Mapping, corpus: EvalCorpus) -> TaskSetup:
     public = {k: task[k] for k in PUBLIC_TASK_KEYS}
+    public["candidates"], _ = unique_candidates(public)
     cand_ids, cand_rows, missing = [], [], []
     for pid in public["candidates"]:
         r = corpus.rows.get(pid)
@@ -528,7 +547,9 @@ def run_eval(tasks_path: str, corpus_paths: Sequence[str], rankings_out: str, me
         corpus_paths: JSONL(.gz) corpus files (see :func:`load_corpus`).
         rankings_out: output JSONL path, one line per task ``{"name", "split",
             "ranking": [every candidate id, best first]}`` (+ ``"shown": {day: [ids]}``
-            with ``feedback_sim``).  Candidates missing from the corpus are ranked last.
+            with ``feedback_sim``).  Candidates missing from the corpus are ranked last; a
+            candidate listed twice in the task is ranked once (warning logged,
+            :func:`unique_candidates`).
         method: one of :data:`METHODS`.
         feedback_sim: also run the day-by-day feedback simulation (production,
             tfidf-centroid); ``ranking`` stays the curated-only ranking.
@@ -550,6 +571,10 @@ def run_eval(tasks_path: str, corpus_paths: Sequence[str], rankings_out: str, me
     rows_out, per_task = [], []
     for task in tasks:
         setup = _setup(task, corpus)
+        _, repeated = unique_candidates(task)
+        if repeated:
+            log(f"  warning: {task['name']} {task['split']} lists {len(repeated)} candidate id(s) more than "
+                f"once ({', '.join(repeated[:5])}{', …' if len(repeated) > 5 else ''}); each is ranked once")
         if setup.missing:
             log(f"  warning: {len(setup.missing)} candidate(s) of {task['name']} {task['split']} not in corpus")
         scores = static_scores(method, setup, corpus)

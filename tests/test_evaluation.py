@@ -250,3 +250,24 @@ def test_bad_corpus_and_tasks_files_say_which_file_and_line(tmp_path):
         with pytest.raises(ValueError, match=message) as info:
             E.load_tasks(str(bad))
         assert str(bad) in str(info.value)
+
+
+@pytest.mark.parametrize("feedback_sim", [False, True])
+def test_repeated_candidates_are_ranked_and_shown_once(tmp_path, feedback_sim):
+    task = json.loads(TASKS.read_text())[0]
+    cands = task["candidates"]
+    # three ids repeated (one of them twice) plus an id absent from the corpus listed twice
+    dup = dict(task, candidates=cands + [cands[0], cands[3], cands[3], cands[7], "9999.99999", "9999.99999"])
+    tp = tmp_path / "dup.json"
+    tp.write_text(json.dumps([dup]))
+    logged = []
+    out = tmp_path / "dup.jsonl"
+    s = E.run_eval(str(tp), [str(CORPUS)], str(out), feedback_sim=feedback_sim, log=logged.append)
+    line = _lines(out)[0]
+    assert len(line["ranking"]) == len(set(line["ranking"])) == len(cands) + 1
+    assert set(line["ranking"]) == set(cands) | {"9999.99999"}
+    assert s["tasks"][0]["n_candidates"] == len(cands) + 1
+    assert any("more than once" in str(m) and cands[3] in str(m) and "9999.99999" in str(m) for m in logged)
+    if feedback_sim:
+        shown = [pid for day in line["shown"].values() for pid in day]
+        assert len(shown) == len(set(shown))
