@@ -397,23 +397,31 @@ class Store:
         return [(r["arxiv_id"], r["change_seq"]) for r in self.db.query(
             f"select arxiv_id, change_seq {_FIRST_SEEN_SINCE}", [iso_time])]
 
-    def sample_papers(self, n: int, exclude: set[str] | None = None) -> list[Paper]:
-        """`n` stored papers spread evenly over the whole table (every paper when fewer are
-        stored), minus `exclude`: the ranker's background sample.
+    def sample_papers(self, n: int, exclude: set[str] | None = None,
+                      first_seen_before: str | None = None) -> list[Paper]:
+        """`n` stored papers spread evenly over the table (every paper when fewer are stored),
+        minus `exclude`: the ranker's background sample.
+
+        With `first_seen_before` (UTC ISO seconds) only papers first stored before that time are
+        sampled: a digest passes the start of its candidate window, so the background is the
+        feed the channel has already seen, never the candidates it is about to rank (as
+        `paperbot eval` measures it; see `paperbot.digests._ModelMemo.background`).
 
         The papers in storage (rowid) order are taken at positions ``⌊i · total / n⌋`` for
-        i = 0 … n-1, so the first and the latest stored papers are both in it, each stretch of
-        the table gives its share, and the same database gives the same sample. `exclude` (arXiv
-        ids) is removed afterwards, so up to ``len(exclude)`` fewer papers come back. Returned in
-        storage order; [] when `n` ≤ 0 or nothing is stored.
+        i = 0 … n-1 (`spread_positions`), so the first and the latest stored papers are both in
+        it, each stretch of the table gives its share, and the same database gives the same
+        sample. `exclude` (arXiv ids) is removed afterwards, so up to ``len(exclude)`` fewer
+        papers come back. Returned in storage order; [] when `n` ≤ 0 or nothing qualifies.
         """
         if n <= 0:
             return []
         conn = self.db.conn
-        rowids = [r[0] for r in conn.execute("select rowid from papers order by rowid")]
-        total = len(rowids)
-        if total > n:
-            rowids = [rowids[i * total // n] for i in range(n)]
+        if first_seen_before is None:
+            rowids = [r[0] for r in conn.execute("select rowid from papers order by rowid")]
+        else:
+            rowids = [r[0] for r in conn.execute(
+                "select rowid from papers where first_seen < ? order by rowid", [first_seen_before])]
+        rowids = [rowids[i] for i in spread_positions(len(rowids), n)]
         exclude = exclude or set()
         out: list[Paper] = []
         for i in range(0, len(rowids), 900):
@@ -424,9 +432,13 @@ class Store:
                     out.append(_row_to_paper(row))
         return out
 
-    def count_papers(self) -> int:
-        """Number of stored papers."""
-        return self.db["papers"].count
+    def count_papers(self, first_seen_before: str | None = None) -> int:
+        """Number of stored papers; with `first_seen_before` (UTC ISO seconds), of those first
+        stored before that time."""
+        if first_seen_before is None:
+            return self.db["papers"].count
+        return self.db.execute("select count(*) from papers where first_seen < ?",
+                               [first_seen_before]).fetchone()[0]
 
     def author_paper_ids(self, name: str, limit: int | None = None) -> list[str]:
         """arXiv ids of the stored papers that list `name` as one of their authors, newest first
@@ -1164,6 +1176,17 @@ def _event_time(event_ts: Any) -> Decimal | None:
     except InvalidOperation:
         return None
     return value if value.is_finite() else None
+
+
+def spread_positions(total: int, n: int) -> list[int]:
+    """``n`` positions spread evenly over ``range(total)``: ``⌊i · total / n⌋`` for i = 0 … n-1,
+    or every position when ``total <= n`` ([] when ``n <= 0``). The sampling rule of
+    `Store.sample_papers`, shared with `recommender.evaluation.background_rows`."""
+    if n <= 0:
+        return []
+    if total <= n:
+        return list(range(total))
+    return [i * total // n for i in range(n)]
 
 
 def _author_words(target: str) -> tuple[list[str], list[str]]:

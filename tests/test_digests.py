@@ -1,6 +1,8 @@
 """paperbot.digests: one digest per subject, sharing the background and candidate rows."""
 from datetime import date
 
+import numpy as np
+
 from feeds.arxiv_api import parse_response
 from feeds.curated import load_curated
 from feeds.records import Paper
@@ -222,3 +224,50 @@ def test_a_person_whose_likes_have_no_known_word_gets_an_empty_dm_digest_saying_
     d = digests.profile_digest("U1", "t", Profile(likes=[unknown]), store, model, date(2026, 11, 20), None, 5,
                                no_terms="nothing known")
     assert d.items == [] and d.empty_reason == "nothing known"
+
+
+def _history(store, monkeypatch, n):
+    """`n` papers on an unrelated topic first stored a month before the candidate window."""
+    import store.store as store_mod
+
+    old = [Paper(f"2510.{i:05d}", f"Galaxy survey photometry {i}", "Stellar mass functions of galaxies from deep "
+                 "imaging surveys and photometric redshifts.") for i in range(n)]
+    real = store_mod.utcnow
+    monkeypatch.setattr(store_mod, "utcnow", lambda: "2000-01-01T00:00:00+00:00")
+    store.upsert_papers(old)
+    monkeypatch.setattr(store_mod, "utcnow", real)
+    return old
+
+
+def test_background_is_sampled_before_the_candidate_window(store, monkeypatch):
+    """The background is the papers stored before the window (as `paperbot eval` measures it):
+    it sampled the whole store, whose latest papers are the candidates being ranked."""
+    from recommender.ranker import background_vector
+
+    model, curated, feed = _world(store)
+    old = _history(store, monkeypatch, digests.BACKGROUND_MIN_HISTORY)
+    since = digests.candidate_window_start(7)
+    bg = digests._MEMO.background(store, model, store.curated_ids(), since)
+    assert np.allclose(bg, background_vector(model.papers_matrix(old)))
+    whole = digests._MEMO.background(store, model, store.curated_ids())  # no window: the whole store
+    assert not np.allclose(whole, bg)
+    # and a digest uses the pre-window background
+    day = date(2026, 11, 20)
+    profile = Profile(positives=curated, follows=["rlhf_code"])
+    seen = []
+    real = digests._MEMO.background
+    monkeypatch.setattr(digests._MEMO, "background", lambda *a: seen.append(a[-1]) or real(*a))
+    digests.profile_digest("U1", "t", profile, store, model, day, None, 5)
+    assert seen == [since]
+
+
+def test_background_falls_back_to_the_whole_store_on_a_new_install(store, monkeypatch):
+    from recommender.ranker import background_vector
+
+    model, curated, feed = _world(store)
+    _history(store, monkeypatch, digests.BACKGROUND_MIN_HISTORY - 1)
+    since = digests.candidate_window_start(7)
+    bg = digests._MEMO.background(store, model, store.curated_ids(), since)
+    sample = store.sample_papers(digests.BACKGROUND_SIZE, exclude=store.curated_ids())
+    assert len(sample) > digests.BACKGROUND_MIN_HISTORY  # the window's papers are in it
+    assert np.allclose(bg, background_vector(model.papers_matrix(sample)))

@@ -134,3 +134,21 @@ def test_sample_papers_small_tables_and_sizes(store):
     assert [p.arxiv_id for p in store.sample_papers(10)] == [f"2401.{i:05d}" for i in range(5)]
     assert [p.arxiv_id for p in store.sample_papers(2)] == ["2401.00000", "2401.00002"]
     assert store.sample_papers(0) == [] and store.sample_papers(-1) == []
+
+
+def test_sample_papers_first_seen_before_samples_only_earlier_papers(store, monkeypatch):
+    """The digest's background must be the feed seen before the candidate window, never the
+    window's own candidates (they were 35.6 % of the sample on the first dev task)."""
+    import store.store as store_mod
+
+    monkeypatch.setattr(store_mod, "utcnow", lambda: "2026-01-01T00:00:00+00:00")
+    store.upsert_papers([Paper(arxiv_id=f"2401.{i:05d}", title="old") for i in range(30)])
+    monkeypatch.setattr(store_mod, "utcnow", lambda: "2026-02-01T00:00:00+00:00")
+    store.upsert_papers([Paper(arxiv_id=f"2402.{i:05d}", title="new") for i in range(30)])
+    since = "2026-01-15T00:00:00+00:00"
+    assert store.count_papers(first_seen_before=since) == 30 and store.count_papers() == 60
+    got = [p.arxiv_id for p in store.sample_papers(10, first_seen_before=since)]
+    assert got == [f"2401.{i:05d}" for i in range(0, 30, 3)]  # spread evenly over the earlier 30 only
+    assert [p.arxiv_id for p in store.sample_papers(10, exclude={"2401.00000"}, first_seen_before=since)] == got[1:]
+    assert any(a.startswith("2402.") for a in (p.arxiv_id for p in store.sample_papers(10)))  # whole table
+    assert store.sample_papers(10, first_seen_before="2025-01-01T00:00:00+00:00") == []
