@@ -17,7 +17,11 @@ Protocol (per task ``{name, split, window_days, curated, candidates, relevant}``
   vectorizer (document frequencies, ``min_df``/``max_df``/``max_features`` selection, IDF)
   is computed exactly from the rows of its own papers — numerically the same as calling
   ``TfidfVectorizer.fit`` on those texts, down to which of the terms tied at the
-  ``max_features`` cut are kept (see :class:`WindowedTfidf`), only faster.
+  ``max_features`` cut are kept (see :class:`WindowedTfidf`), only faster.  The text and
+  its tokenisation are production's own: ``recommender.tfidf.paper_text`` and
+  ``recommender.tfidf.TOKEN_PARAMS`` (inline LaTeX ``$…$`` stripped by
+  ``recommender.tfidf.preprocess``), the objects the digests' ``TfidfModel`` uses
+  (:data:`TOKENISATIONS`).
 * Rankings are built from ``curated`` only (plus simulated feedback with
   ``--feedback-sim``).  ``relevant`` is read only to print metrics and to play the user in
   the feedback simulation (the user clicks 👍 on relevant papers she is shown — that is the
@@ -28,8 +32,11 @@ Protocol (per task ``{name, split, window_days, curated, candidates, relevant}``
   are "shown", shown relevant papers get 👍 and the other shown ones 👎 through
   ``Profile.add_feedback``; hits = relevant papers shown.  The same walk without feedback
   gives the reference.  The written ``ranking`` stays the curated-only ranking.
-* Production background sample: 2,000 papers drawn (seed 0) among those announced before
-  the split.
+* Production background sample: 2,000 papers announced before the split, the task's curated
+  papers left out, at evenly spread positions (:func:`background_rows`) — what a digest
+  samples from the papers stored before its candidate window.  Remaining difference from a
+  digest: a store of more than 40,000 papers chooses its vocabulary on a 40,000-paper sample
+  (``TfidfModel.fit_sampled``); the evaluation chooses it on every paper of the window.
 
 Dev results (bench/dev_tasks.json, 3 corpus files, 2-core box; `/usr/bin/time paperbot eval …`,
 re-measured 2026-11-22; README.md's evaluation section has the command and the history):
@@ -63,6 +70,8 @@ from sklearn.preprocessing import normalize
 
 from recommender import metrics as M
 from recommender import ranker as R
+from recommender import tfidf as T
+from store.store import spread_positions
 
 METHODS = ("production", "tfidf-centroid", "asl-svm")
 
@@ -147,14 +156,18 @@ class WindowedTfidf:
     kept or dropped exactly as ``fit`` would (a stable sort kept others: 18 of 3,000 terms
     differed on 4,000 corpus papers).
 
-    Supported params: ``ngram_range``/``stop_words``/``lowercase`` must equal the ones given
-    at construction (they define the tokenisation); ``min_df``, ``max_df``, ``max_features``,
-    ``sublinear_tf``, ``smooth_idf``, ``norm`` may vary per call.  ``min_df`` must be an int
-    ≥ ``prune_min_df`` (terms rarer than that in the whole corpus were dropped).
+    Supported params: the tokenisation given at construction (``ngram_range``,
+    ``stop_words``, ``lowercase`` and any of ``preprocessor``, ``strip_accents``,
+    ``token_pattern``) may be repeated but not changed; ``min_df``, ``max_df``,
+    ``max_features``, ``sublinear_tf``, ``smooth_idf``, ``norm`` may vary per call.  ``min_df``
+    must be an int ≥ ``prune_min_df`` (terms rarer than that in the whole corpus were
+    dropped).  Raises ValueError otherwise.
     """
 
-    def __init__(self, texts: Sequence[str], ngram_range=(1, 2), stop_words="english", prune_min_df: int = 2):
-        self.token_params = dict(ngram_range=tuple(ngram_range), stop_words=stop_words, lowercase=True)
+    def __init__(self, texts: Sequence[str], ngram_range=(1, 2), stop_words="english", prune_min_df: int = 2,
+                 **token_params):
+        self.token_params = dict(ngram_range=tuple(ngram_range), stop_words=stop_words, lowercase=True,
+                                 **token_params)
         self.prune_min_df = prune_min_df
         cv = CountVectorizer(min_df=prune_min_df, dtype=np.int32, **self.token_params)
         self.counts = cv.fit_transform(texts).tocsr()
@@ -164,16 +177,15 @@ class WindowedTfidf:
     def to_state(self) -> dict:
         """Plain-data state (dict of numpy/scipy/builtin values) for an on-disk cache."""
         return {"counts": self.counts, "terms": self.terms, "prune_min_df": self.prune_min_df,
-                "ngram_range": list(self.token_params["ngram_range"]),
-                "stop_words": self.token_params["stop_words"]}
+                "token_params": dict(self.token_params, ngram_range=list(self.token_params["ngram_range"]))}
 
     @classmethod
     def from_state(cls, state: Mapping) -> "WindowedTfidf":
         """Inverse of :meth:`to_state` (no re-tokenisation).  Raises KeyError/TypeError on
         a malformed state."""
         self = cls.__new__(cls)
-        self.token_params = dict(ngram_range=tuple(state["ngram_range"]), stop_words=state["stop_words"],
-                                 lowercase=True)
+        tp = dict(state["token_params"])
+        self.token_params = dict(tp, ngram_range=tuple(tp["ngram_range"]))
         self.prune_min_df = int(state["prune_min_df"])
         self.counts = sp.csr_matrix(state["counts"])
         self.terms = np.asarray(state["terms"])
@@ -208,6 +220,7 @@ class WindowedTfidf:
             tfs = np.asarray(sub.sum(axis=0)).ravel().astype(p.get("dtype", np.float64))
             mask_inds = (-tfs[keep]).argsort()[:max_features]
             idx = np.sort(idx[mask_inds])
+        p.update(self.token_params)  # the returned vectorizer tokenises as the counts were
         vec = TfidfVectorizer(**p)
         vec.vocabulary_ = {str(t): i for i, t in enumerate(self.terms[idx])}
         smooth = p.get("smooth_idf", True)
@@ -263,10 +276,35 @@ def window_end(task: Mapping) -> str:
 # --------------------------------------------------------------------------------------
 # evaluation corpus: loaded and tokenised once per process (and optionally on disk)
 # --------------------------------------------------------------------------------------
-class EvalCorpus:
-    """Papers + shared tokenisation.  ``rows[id]`` → row; ``published`` (n,) str array."""
+def _production_text(p: Mapping) -> str:
+    return T.paper_text(p["title"], p["abstract"])
 
-    def __init__(self, papers: list[dict], log: Callable = print, tfidf: "WindowedTfidf | None" = None):
+
+# name → (paper dict → text, tokenisation params of WindowedTfidf).  "production" is what the
+# digests' TfidfModel sees: `recommender.tfidf.paper_text` and `recommender.tfidf.TOKEN_PARAMS`
+# (inline LaTeX stripped by `recommender.tfidf.preprocess`), the same objects, not a copy.
+TOKENISATIONS: dict[str, tuple[Callable[[Mapping], str], dict]] = {
+    "production": (_production_text, dict(T.TOKEN_PARAMS)),
+}
+
+
+def _token_params(tokenisation: str) -> dict:
+    """The ``WindowedTfidf.token_params`` a tokenisation name stands for (KeyError if unknown)."""
+    params = dict(TOKENISATIONS[tokenisation][1])
+    return dict(params, ngram_range=tuple(params.get("ngram_range", DEFAULT_NGRAMS)),
+                stop_words=params.get("stop_words", "english"), lowercase=True)
+
+
+class EvalCorpus:
+    """Papers + shared tokenisation.  ``rows[id]`` → row; ``published`` (n,) str array.
+
+    ``tokenisation`` names an entry of :data:`TOKENISATIONS` (the text of a paper and how it is
+    split into terms); ValueError if a given ``tfidf`` was tokenised otherwise."""
+
+    def __init__(self, papers: list[dict], log: Callable = print, tfidf: "WindowedTfidf | None" = None,
+                 tokenisation: str = "production"):
+        self.tokenisation = tokenisation
+        wanted = _token_params(tokenisation)
         self.papers = papers
         self.ids = [p["arxiv_id"] for p in papers]
         self.rows = {pid: i for i, pid in enumerate(self.ids)}
@@ -274,14 +312,19 @@ class EvalCorpus:
         if tfidf is not None:
             if tfidf.counts.shape[0] != len(papers):
                 raise ValueError(f"token counts have {tfidf.counts.shape[0]} rows for {len(papers)} papers")
+            if tfidf.token_params != wanted:
+                raise ValueError(f"token counts were not made with the {tokenisation!r} tokenisation")
             self.tfidf = tfidf
         else:
             t0 = time.time()
+            text_of = TOKENISATIONS[tokenisation][0]
+            rest = {k: v for k, v in wanted.items() if k not in ("ngram_range", "stop_words", "lowercase")}
             self.tfidf = WindowedTfidf(
-                [R.paper_text(p["title"], p["abstract"]) for p in papers],
-                ngram_range=DEFAULT_NGRAMS,
-                stop_words="english",
+                [text_of(p) for p in papers],
+                ngram_range=wanted["ngram_range"],
+                stop_words=wanted["stop_words"],
                 prune_min_df=5 if len(papers) >= 1000 else 1,
+                **rest,
             )
             log(f"tokenised {len(papers)} papers in {time.time() - t0:.1f}s ({self.tfidf.counts.shape[1]} terms)")
         self._meta: R.PaperMeta | None = None
@@ -308,9 +351,10 @@ DEFAULT_NGRAMS = (1, 2)
 _CORPUS_CACHE: dict = {}
 
 
-def get_corpus(paths: Sequence[str], log: Callable = print) -> EvalCorpus:
+def get_corpus(paths: Sequence[str], log: Callable = print, tokenisation: str = "production") -> EvalCorpus:
     """Load + tokenise the corpus once per process for a given list of files (memoised on
-    the paths' names, sizes and mtimes).
+    the paths' names, sizes and mtimes and the ``tokenisation``, a key of
+    :data:`TOKENISATIONS`).
 
     If the environment variable ``PAPERBOT_CACHE_DIR`` is set, the loaded papers and the
     token-count matrix are also cached there (joblib, one file per corpus key), which
@@ -320,6 +364,7 @@ def get_corpus(paths: Sequence[str], log: Callable = print) -> EvalCorpus:
     stale or foreign cache file is logged, ignored and rewritten.
     """
     key = tuple((os.path.abspath(p), os.path.getsize(p), os.path.getmtime(p)) for p in paths)
+    key = key + (("tokenisation", tokenisation),)
     if key in _CORPUS_CACHE:
         return _CORPUS_CACHE[key]
     cache_dir = os.environ.get("PAPERBOT_CACHE_DIR")
@@ -340,7 +385,8 @@ def get_corpus(paths: Sequence[str], log: Callable = print) -> EvalCorpus:
             # name its class "__main__.EvalCorpus" when written by `python -m
             # recommender.evaluation` and could not be loaded from any other entry point.
             state = joblib.load(cache_file)
-            corpus = EvalCorpus(state["papers"], log=log, tfidf=WindowedTfidf.from_state(state["tfidf"]))
+            corpus = EvalCorpus(state["papers"], log=log, tfidf=WindowedTfidf.from_state(state["tfidf"]),
+                                tokenisation=tokenisation)
             log(f"loaded cached corpus ({len(corpus.papers)} papers) from {cache_file} in {time.time() - t0:.1f}s")
         except Exception as exc:  # stale/foreign/corrupt cache: rebuild it, never fail on it
             log(f"ignoring unreadable corpus cache {cache_file} ({type(exc).__name__}); rebuilding it")
@@ -357,7 +403,7 @@ def get_corpus(paths: Sequence[str], log: Callable = print) -> EvalCorpus:
         if not papers:
             raise ValueError(f"no usable paper in the corpus file(s) {', '.join(paths)}: each line must be a JSON "
                              f"object with arxiv_id and published ({len(skipped)} lines skipped)")
-        corpus = EvalCorpus(papers, log=log)
+        corpus = EvalCorpus(papers, log=log, tokenisation=tokenisation)
         if cache_file:
             import joblib
 
@@ -373,7 +419,6 @@ def get_corpus(paths: Sequence[str], log: Callable = print) -> EvalCorpus:
 # methods: each maps (public task, corpus) -> scorer over the candidates
 # --------------------------------------------------------------------------------------
 BACKGROUND_SIZE = 2000
-BACKGROUND_SEED = 0
 
 
 @dataclass
@@ -420,20 +465,23 @@ def _setup(task: Mapping, corpus: EvalCorpus) -> TaskSetup:
     return TaskSetup(public, np.array(cand_rows, dtype=np.int64), cand_ids, missing, cur_rows)
 
 
-def background_rows(corpus: EvalCorpus, split: str, size: int = BACKGROUND_SIZE, seed: int = BACKGROUND_SEED):
-    """A fixed-seed uniform sample of papers announced before ``split`` (the product's
-    background sample: ordinary feed papers it has already seen)."""
+def background_rows(corpus: EvalCorpus, split: str, size: int = BACKGROUND_SIZE, exclude=()) -> np.ndarray:
+    """Corpus rows (sorted int64 array, at most ``size``) of the background sample: papers
+    announced before ``split`` minus the rows in ``exclude`` (the task's curated papers),
+    ``size`` of them taken at evenly spread positions (`store.store.spread_positions`, the rule
+    of `Store.sample_papers`).  This is what a digest samples (`paperbot.digests._ModelMemo
+    .background`: papers first stored before the candidate window, curated ones left out), with
+    ``published`` standing for ``first_seen`` and corpus order for storage order."""
     pool = np.flatnonzero(corpus.published < split)
-    if len(pool) <= size:
-        return pool
-    return np.sort(np.random.default_rng(seed).choice(pool, size, replace=False))
+    pool = pool[~np.isin(pool, np.asarray(exclude, dtype=np.int64))]
+    return pool[np.asarray(spread_positions(len(pool), size), dtype=np.int64)]
 
 
 def make_profile(setup: TaskSetup, corpus: EvalCorpus, config: R.RankerConfig | None = None):
     """Production profile of a task: curated papers as positives, background sample before
     the split.  Returns (profile, X over all corpus rows)."""
     vec, X = corpus.window(window_end(setup.task), R.PRODUCTION_TFIDF_PARAMS)
-    bg = background_rows(corpus, setup.task["split"])
+    bg = background_rows(corpus, setup.task["split"], exclude=setup.cur_rows)
     prof = R.Profile(
         X[setup.cur_rows],
         X_background=X[bg],

@@ -35,6 +35,12 @@ def preprocess(text: str) -> str:
     return re.sub(r"\$[^$]*\$", " ", text).lower()
 
 
+# How production turns a paper's text into terms: `preprocess`, English stop words, uni+bigrams
+# (sklearn's default token pattern). `paperbot eval` tokenises its corpus with these very settings
+# (`recommender.evaluation.TOKENISATIONS["production"]`), so it measures the vocabulary that ships.
+TOKEN_PARAMS = dict(preprocessor=preprocess, stop_words="english", ngram_range=(1, 2))
+
+
 MAX_FEATURES = 20_000  # the evaluated production setting (recommender.ranker.PRODUCTION_TFIDF_PARAMS)
 
 
@@ -50,8 +56,7 @@ def _vectorizer(n_docs: int, max_features: int, vocabulary: dict | None = None) 
     ones `paperbot eval` measures), plus LaTeX stripping; with `vocabulary` the terms are fixed
     (document-frequency limits then do not apply, sklearn ignores them)."""
     return TfidfVectorizer(
-        preprocessor=preprocess, stop_words="english",
-        ngram_range=(1, 2), sublinear_tf=True, min_df=_min_df(n_docs),
+        **TOKEN_PARAMS, sublinear_tf=True, min_df=_min_df(n_docs),
         max_df=0.5 if n_docs >= 50 else 1.0, max_features=max_features, vocabulary=vocabulary,
         dtype=np.float32)
 

@@ -271,3 +271,35 @@ def test_repeated_candidates_are_ranked_and_shown_once(tmp_path, feedback_sim):
     if feedback_sim:
         shown = [pid for day in line["shown"].values() for pid in day]
         assert len(shown) == len(set(shown))
+
+
+def test_eval_tokenises_as_the_production_model(tmp_path):
+    """The evaluation's TF-IDF of a window is the digests' TfidfModel (LaTeX `$…$` stripped by
+    recommender.tfidf.preprocess): it kept LaTeX tokens the product never sees."""
+    from recommender import tfidf as T
+    from recommender.ranker import PRODUCTION_TFIDF_PARAMS
+
+    papers = E.load_corpus([str(CORPUS)])
+    papers[0] = dict(papers[0], abstract=papers[0]["abstract"] + " $\\mathcal{O}(n \\log n)$ zzlatexonly")
+    papers[1] = dict(papers[1], abstract=papers[1]["abstract"] + " $\\mathcal{O}(n)$ zzlatexonly")
+    corpus = E.EvalCorpus(papers, log=lambda *a: None)
+    end = "2099-01-01"
+    params = dict(PRODUCTION_TFIDF_PARAMS, min_df=T._min_df(len(papers)), max_df=0.5)
+    vec, X = corpus.window(end, params)
+    model = T.TfidfModel.fit([T.paper_text(p["title"], p["abstract"]) for p in papers])
+    assert vec.vocabulary_ == model.vectorizer.vocabulary_
+    assert "mathcal" not in vec.vocabulary_ and "zzlatexonly" in vec.vocabulary_
+    assert np.allclose(X.toarray(), model.transform([T.paper_text(p["title"], p["abstract"]) for p in papers]).toarray(),
+                       atol=1e-6)
+
+
+def test_background_is_earlier_papers_without_the_curated_ones():
+    corpus = E.get_corpus([str(CORPUS)], log=lambda *a: None)
+    task = json.loads(TASKS.read_text())[0]
+    setup = E._setup(task, corpus)
+    bg = E.background_rows(corpus, task["split"], size=10, exclude=setup.cur_rows)
+    pool = [r for r in range(len(corpus.papers)) if corpus.published[r] < task["split"]
+            and r not in set(setup.cur_rows.tolist())]
+    assert len(pool) > 10
+    assert bg.tolist() == [pool[i * len(pool) // 10] for i in range(10)]  # Store.sample_papers' spread
+    assert E.background_rows(corpus, task["split"], size=10**6, exclude=setup.cur_rows).tolist() == pool
