@@ -21,7 +21,9 @@ Protocol (per task ``{name, split, window_days, curated, candidates, relevant}``
   its tokenisation are production's own: ``recommender.tfidf.paper_text`` and
   ``recommender.tfidf.TOKEN_PARAMS`` (inline LaTeX ``$…$`` stripped by
   ``recommender.tfidf.preprocess``), the objects the digests' ``TfidfModel`` uses
-  (:data:`TOKENISATIONS`).
+  (:data:`TOKENISATIONS`).  ``tfidf-centroid`` uses the same tokenisation; ``asl-svm``
+  uses arxiv-sanity-lite compute.py's own (title + abstract + author names, accents
+  stripped, tokens of 2+ characters starting with a letter or ``_``: ``ASL_TOKEN_PARAMS``).
 * Rankings are built from ``curated`` only (plus simulated feedback with
   ``--feedback-sim``).  ``relevant`` is read only to print metrics and to play the user in
   the feedback simulation (the user clicks 👍 on relevant papers she is shown — that is the
@@ -75,7 +77,14 @@ from store.store import spread_positions
 
 METHODS = ("production", "tfidf-centroid", "asl-svm")
 
-# arxiv-sanity-lite (karpathy/arxiv-sanity-lite, compute.py / serve.py) published settings.
+# arxiv-sanity-lite's reference (karpathy/arxiv-sanity-lite): compute.py's TfidfVectorizer
+# (strip_accents='unicode', lowercase, English stop words, token_pattern
+# r'(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b', ngram_range (1, 2), sublinear_tf, l2, smooth idf) over
+# ' '.join([title, summary, author names]) — ASL_TOKENISATION — with the issue's max_features
+# 20000, min_df 5, max_df 0.1 (compute.py's command-line defaults are 10000 / 5 / 0.5), and
+# serve.py's LinearSVC(C=0.01, class_weight='balanced').
+ASL_TOKEN_PARAMS = dict(ngram_range=(1, 2), stop_words="english", strip_accents="unicode",
+                        token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b")
 ASL_TFIDF_PARAMS = dict(
     ngram_range=(1, 2), max_features=20000, min_df=5, max_df=0.1, sublinear_tf=True, stop_words="english"
 )
@@ -283,9 +292,17 @@ def _production_text(p: Mapping) -> str:
 # name → (paper dict → text, tokenisation params of WindowedTfidf).  "production" is what the
 # digests' TfidfModel sees: `recommender.tfidf.paper_text` and `recommender.tfidf.TOKEN_PARAMS`
 # (inline LaTeX stripped by `recommender.tfidf.preprocess`), the same objects, not a copy.
+def _asl_text(p: Mapping) -> str:
+    """compute.py's document: ``' '.join([title, summary, ' '.join(author names)])``."""
+    return " ".join([p["title"], p["abstract"], " ".join(p["authors"])])
+
+
 TOKENISATIONS: dict[str, tuple[Callable[[Mapping], str], dict]] = {
     "production": (_production_text, dict(T.TOKEN_PARAMS)),
+    "asl": (_asl_text, dict(ASL_TOKEN_PARAMS)),
 }
+# the tokenisation each method ranks with
+METHOD_TOKENISATION = {"production": "production", "tfidf-centroid": "production", "asl-svm": "asl"}
 
 
 def _token_params(tokenisation: str) -> dict:
@@ -615,7 +632,7 @@ def run_eval(tasks_path: str, corpus_paths: Sequence[str], rankings_out: str, me
         raise ValueError("--feedback-sim is not supported for asl-svm (one SVM refit per day is too slow)")
     t0 = time.time()
     tasks = load_tasks(tasks_path)
-    corpus = get_corpus(corpus_paths, log=log)
+    corpus = get_corpus(corpus_paths, log=log, tokenisation=METHOD_TOKENISATION[method])
     rows_out, per_task = [], []
     for task in tasks:
         setup = _setup(task, corpus)

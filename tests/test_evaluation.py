@@ -303,3 +303,35 @@ def test_background_is_earlier_papers_without_the_curated_ones():
     assert len(pool) > 10
     assert bg.tolist() == [pool[i * len(pool) // 10] for i in range(10)]  # Store.sample_papers' spread
     assert E.background_rows(corpus, task["split"], size=10**6, exclude=setup.cur_rows).tolist() == pool
+
+
+def test_asl_svm_is_arxiv_sanity_lites_vectorizer_and_svm(tmp_path):
+    """asl-svm = karpathy/arxiv-sanity-lite compute.py's TfidfVectorizer (strip_accents='unicode',
+    token_pattern r'(?u)\\b[a-zA-Z_][a-zA-Z0-9_]+\\b', text = title + summary + author names; the
+    issue's max_features / min_df / max_df) + serve.py's LinearSVC: it used paperbot's own text
+    (no authors) and sklearn's default token pattern."""
+    from sklearn.svm import LinearSVC
+
+    papers = E.load_corpus([str(CORPUS)])
+    task = json.loads(TASKS.read_text())[0]
+    end = E.window_end(task)
+    texts = [" ".join([p["title"], p["abstract"], " ".join(p["authors"])]) for p in papers]
+    window = [i for i, p in enumerate(papers) if p["published"] < end]
+    ref = TfidfVectorizer(input="content", encoding="utf-8", decode_error="replace", strip_accents="unicode",
+                          lowercase=True, analyzer="word", stop_words="english",
+                          token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b", ngram_range=(1, 2),
+                          max_features=20000, norm="l2", use_idf=True, smooth_idf=True, sublinear_tf=True,
+                          max_df=0.1, min_df=5).fit([texts[i] for i in window])
+    corpus = E.get_corpus([str(CORPUS)], log=lambda *a: None, tokenisation="asl")
+    vec, X = corpus.window(end, E.ASL_TFIDF_PARAMS)
+    assert vec.vocabulary_ == ref.vocabulary_
+    assert np.allclose(X.toarray(), ref.transform(texts).toarray())
+    # the ranking paperbot eval writes is the reference SVM's
+    ids = [p["arxiv_id"] for p in papers]
+    Xr = ref.transform(texts)
+    y = np.isin([ids[i] for i in window], task["curated"]).astype(int)
+    clf = LinearSVC(C=0.01, class_weight="balanced", tol=1e-6, max_iter=10000).fit(Xr[window], y)
+    cand = [c for c in task["candidates"] if c in set(ids)]
+    expected = E.rank_ids(cand, clf.decision_function(Xr[[ids.index(c) for c in cand]]))
+    E.run_eval(str(TASKS), [str(CORPUS)], str(tmp_path / "a.jsonl"), method="asl-svm", log=lambda *a: None)
+    assert _lines(tmp_path / "a.jsonl")[0]["ranking"][:len(expected)] == expected
