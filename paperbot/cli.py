@@ -607,11 +607,17 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
 @click.option("--paper", "paper", required=True, help="arXiv id or abs/pdf URL.")
 @click.option("--up", "up", is_flag=True, help="👍: more like this.")
 @click.option("--down", "down", is_flag=True, help="👎: less like this.")
+@click.option("--channel", "channel_id", default=None,
+              help="Slack channel id (e.g. C012ABC) whose digest the vote is about: it then also shapes "
+                   "that channel's profile, as a button or reaction on the channel's digest does.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @click.option("--db", type=click.Path(dir_okay=False))
-def feedback(user_id: str, paper: str, up: bool, down: bool, config_path: str | None, db: str | None) -> None:
+def feedback(user_id: str, paper: str, up: bool, down: bool, channel_id: str | None, config_path: str | None,
+             db: str | None) -> None:
     """Record a 👍/👎 for a user through the same path as Slack buttons and reactions: exactly
-    one of --up / --down, and a non-empty --user."""
+    one of --up / --down, and a non-empty --user. Without --channel it shapes only the user's
+    own profile; with it, also the channel's (`recommender.profiles.profile_for_channel` reads
+    the feedback stored with that channel id)."""
     from feeds.records import InvalidArxivId, split_arxiv_id
     from recommender import feedback as fb
 
@@ -621,6 +627,10 @@ def feedback(user_id: str, paper: str, up: bool, down: bool, config_path: str | 
         raise click.UsageError("give --up or --down")
     if not user_id.strip():
         raise click.UsageError("--user: expected a Slack user id (e.g. U012ABC), got an empty string")
+    if channel_id is not None:
+        channel_id = channel_id.strip()
+        if not channel_id:
+            raise click.UsageError("--channel: expected a Slack channel id (e.g. C012ABC), got an empty string")
     value = 1 if up else -1
     try:
         arxiv_id, _ = split_arxiv_id(paper)
@@ -629,11 +639,12 @@ def feedback(user_id: str, paper: str, up: bool, down: bool, config_path: str | 
     cfg = _config(config_path, required=False)
     store = _open_store(cfg, db)
     try:
-        fb.record(store, user_id, arxiv_id, value, source="cli")
+        fb.record(store, user_id, arxiv_id, value, source="cli", channel_id=channel_id)
         known = store.get_paper(arxiv_id) is not None
     finally:
         store.close()
     click.echo(f"recorded {'👍' if value > 0 else '👎'} from {user_id} on {arxiv_id}"
+               + (f" for channel {channel_id}" if channel_id else "")
                + ("" if known else " (paper not in the store yet: it counts once it is polled or liked)"))
 
 

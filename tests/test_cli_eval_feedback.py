@@ -62,3 +62,32 @@ def test_paperbot_feedback_rejects_garbage(tmp_path):
     assert res.exit_code == 2 and "not an arXiv id" in res.output
     res = runner.invoke(main, ["feedback", "--user", "U1", "--paper", "2401.00001", "--db", str(tmp_path / "x.db")])
     assert res.exit_code == 2 and "--up or --down" in res.output
+
+
+def test_paperbot_feedback_with_channel_reaches_the_channel_profile(tmp_path):
+    """`paperbot feedback` stored no channel, so a CLI 👍/👎 could never shape a channel's profile."""
+    from paperbot.config import ChannelConfig
+    from recommender.profiles import profile_for_channel
+
+    db = tmp_path / "fb.db"
+    store = Store(db)
+    papers = load_curated(fixture_path("seeds", "papers_database.sample.json")).collections["rlhf_code"]
+    store.upsert_papers(papers)
+    store.close()
+    runner = CliRunner()
+    up = runner.invoke(main, ["feedback", "--user", "U1", "--paper", papers[0].arxiv_id, "--up",
+                              "--channel", "C123", "--db", str(db)])
+    down = runner.invoke(main, ["feedback", "--user", "U1", "--paper", papers[1].arxiv_id, "--down",
+                                "--channel", "C123", "--db", str(db)])
+    other = runner.invoke(main, ["feedback", "--user", "U1", "--paper", papers[2].arxiv_id, "--up", "--db", str(db)])
+    assert up.exit_code == down.exit_code == other.exit_code == 0, up.output
+    assert "for channel C123" in up.output
+    store = Store(db)
+    prof = profile_for_channel(store, ChannelConfig(id="C123", collections=[], keywords=[]))
+    assert [p.arxiv_id for p in prof.likes] == [papers[0].arxiv_id]
+    assert [p.arxiv_id for p in prof.negatives] == [papers[1].arxiv_id]
+    assert profile_for_user(store, "U1").likes[-1].arxiv_id == papers[2].arxiv_id  # the user's own too
+    store.close()
+    empty = runner.invoke(main, ["feedback", "--user", "U1", "--paper", papers[0].arxiv_id, "--up",
+                                 "--channel", " ", "--db", str(db)])
+    assert empty.exit_code == 2 and "--channel" in empty.output
