@@ -31,8 +31,10 @@ Protocol (per task ``{name, split, window_days, curated, candidates, relevant}``
 * Metrics: AP (mean = MAP), nDCG@20, Recall@50, P@10 from :mod:`recommender.metrics`.
 * Feedback simulation (``--feedback-sim``): for each day of the window (candidate
   ``published`` dates) the day's candidates are ranked by the current profile, the top 5
-  are "shown", shown relevant papers get 👍 and the other shown ones 👎 through
-  ``Profile.add_feedback``; hits = relevant papers shown.  The same walk without feedback
+  are "shown", shown relevant papers get 👍 and the other shown ones 👎 through the product's
+  feedback path (``recommender.feedback.record`` into an in-memory store), and the profile is
+  rebuilt from the stored feedback before the next day (:func:`simulate_feedback`);
+  hits = relevant papers shown.  The same walk without feedback
   gives the reference.  The written ``ranking`` stays the curated-only ranking.
 * Production background sample: 2,000 papers announced before the split, the task's curated
   papers left out, at evenly spread positions (:func:`background_rows`) — what a digest
@@ -72,7 +74,9 @@ from sklearn.preprocessing import normalize
 
 from recommender import metrics as M
 from recommender import ranker as R
+from recommender import feedback as FB
 from recommender import tfidf as T
+from store import Store
 from store.store import spread_positions
 
 METHODS = ("production", "tfidf-centroid", "asl-svm")
@@ -497,16 +501,35 @@ def background_rows(corpus: EvalCorpus, split: str, size: int = BACKGROUND_SIZE,
 def make_profile(setup: TaskSetup, corpus: EvalCorpus, config: R.RankerConfig | None = None):
     """Production profile of a task: curated papers as positives, background sample before
     the split.  Returns (profile, X over all corpus rows)."""
-    vec, X = corpus.window(window_end(setup.task), R.PRODUCTION_TFIDF_PARAMS)
-    bg = background_rows(corpus, setup.task["split"], exclude=setup.cur_rows)
-    prof = R.Profile(
-        X[setup.cur_rows],
-        X_background=X[bg],
-        positive_authors=[corpus.papers[r]["authors"] for r in setup.cur_rows],
-        terms=vec.get_feature_names_out(),
-        config=config,
-    )
-    return prof, X
+    builder, X = _profile_builder("production", setup, corpus, config)
+    return builder(), X
+
+
+def _profile_builder(method: str, setup: TaskSetup, corpus: EvalCorpus, config: R.RankerConfig | None = None):
+    """``(build, X)``: ``build(like_rows=(), dislike_rows=())`` returns the method's profile of
+    the task with those corpus rows as 👍 / 👎, made by
+    :func:`recommender.feedback.profile_from_feedback` as a digest makes it; X is the TF-IDF
+    matrix over all corpus rows.  The background vector is computed once per task (a digest
+    shares one too).  ValueError for a method without a profile (asl-svm)."""
+    if method == "production":
+        vec, X = corpus.window(window_end(setup.task), R.PRODUCTION_TFIDF_PARAMS)
+        bg = R.background_vector(X[background_rows(corpus, setup.task["split"], exclude=setup.cur_rows)])
+        terms = vec.get_feature_names_out()
+    elif method == "tfidf-centroid":
+        _, X = corpus.window(window_end(setup.task), ASL_TFIDF_PARAMS)
+        bg, terms, config = None, None, CENTROID_CONFIG
+    else:
+        raise ValueError(f"--feedback-sim supports production and tfidf-centroid, not {method!r}")
+    P = X[setup.cur_rows]
+    authors = [corpus.papers[r]["authors"] for r in setup.cur_rows]
+
+    def build(like_rows: Sequence[int] = (), dislike_rows: Sequence[int] = ()) -> R.Profile:
+        likes, dislikes = list(like_rows), list(dislike_rows)
+        return FB.profile_from_feedback(
+            P, authors, X[likes] if likes else None, [corpus.papers[r]["authors"] for r in likes],
+            X[dislikes] if dislikes else None, bg, terms, config)
+
+    return build, X
 
 
 CENTROID_CONFIG = R.RankerConfig(beta=0.0, w_author=0.0, w_nauth=0.0, w_hf=0.0)
@@ -552,38 +575,55 @@ def simulate_feedback(setup: TaskSetup, corpus: EvalCorpus, relevant: set, metho
     """Walk the window day by day, show the top ``per_day`` of each day's candidates.
 
     With ``use_feedback`` the simulated user clicks 👍 on shown relevant papers and 👎 on
-    the other shown ones, through :meth:`Profile.add_feedback`, before the next day.
+    the other shown ones.  Each vote goes through the product's one feedback path,
+    :func:`recommender.feedback.record`, into an in-memory store (``Store(":memory:")``, one
+    per task, the votes filed under the task's channel); before the next day the profile is
+    rebuilt from that store's feedback (``Store.feedback_for(channel_id=…)``: latest vote
+    per paper, 👍 → ``Profile.add_feedback``, 👎 → negatives) by
+    :func:`recommender.feedback.profile_from_feedback`, as every digest rebuilds its
+    channel's profile (`recommender.profiles.profile_for_channel`, `rank_profile`).
     ``relevant`` is used only as this user's judgement of what she was shown.
 
     Returns:
         (hits = number of relevant papers shown, {day: [shown ids]}).
+    Raises:
+        ValueError: ``method`` is not production or tfidf-centroid.
     """
-    if method == "production":
-        prof, X = make_profile(setup, corpus)
-    elif method == "tfidf-centroid":
-        _, X = corpus.window(window_end(setup.task), ASL_TFIDF_PARAMS)
-        prof = R.Profile(X[setup.cur_rows], config=CENTROID_CONFIG)
-    else:
-        raise ValueError(f"--feedback-sim supports production and tfidf-centroid, not {method!r}")
+    build, X = _profile_builder(method, setup, corpus)
     meta = corpus.meta
     days: dict[str, list[int]] = {}
     for pos, r in enumerate(setup.cand_rows):
         days.setdefault(corpus.published[r], []).append(pos)
+    row_of = {pid: r for pid, r in zip(setup.cand_ids, setup.cand_rows)}
+    channel = f"eval:{setup.task['name']}:{setup.task['split']}"
+    store = Store(":memory:") if use_feedback else None
+    prof = build() if store is None else None  # with feedback: built from the store each day
     hits, shown = 0, {}
-    for day in sorted(days):
-        pos = np.array(days[day])
-        rows = setup.cand_rows[pos]
-        s = prof.score(X[rows], meta.subset(rows))
-        top = np.argsort(-s, kind="stable")[:per_day]
-        shown[day] = [setup.cand_ids[pos[i]] for i in top]
-        for i in top:
-            pid = setup.cand_ids[pos[i]]
-            liked = pid in relevant
-            hits += liked
-            if use_feedback:
-                r = rows[i]
-                prof.add_feedback(X[r], 1 if liked else -1, authors=corpus.papers[r]["authors"])
+    try:
+        for day in sorted(days):
+            if store is not None:
+                votes = store.feedback_for(channel_id=channel)
+                prof = build([row_of[a] for a, v in votes.items() if v > 0],
+                             [row_of[a] for a, v in votes.items() if v < 0])
+            pos = np.array(days[day])
+            rows = setup.cand_rows[pos]
+            s = prof.score(X[rows], meta.subset(rows))
+            top = np.argsort(-s, kind="stable")[:per_day]
+            shown[day] = [setup.cand_ids[pos[i]] for i in top]
+            for i in top:
+                pid = setup.cand_ids[pos[i]]
+                liked = pid in relevant
+                hits += liked
+                if store is not None:
+                    FB.record(store, SIM_USER, pid, FB.UP if liked else FB.DOWN, source="eval",
+                              event_key=f"{channel}:{day}:{pid}", channel_id=channel)
+    finally:
+        if store is not None:
+            store.close()
     return hits, shown
+
+
+SIM_USER = "eval-user"
 
 
 # --------------------------------------------------------------------------------------

@@ -1,13 +1,21 @@
-"""The one feedback path: every 👍/👎 — Slack button, reaction, `/papers like`, the CLI, the
-evaluation's simulation — goes through `record`, which stores it (deduplicated on `event_key`)
-so that the next profile built from the store includes it.
+"""The one feedback path: every 👍/👎 — Slack button, reaction, `/papers like`, the CLI
+(`paperbot feedback`), the evaluation's simulation (`paperbot eval --feedback-sim`, into an
+in-memory store) — goes through `record`, which stores it (deduplicated on `event_key`) so that
+the next profile built from the store includes it.
 
 Profiles are rebuilt from the stored feedback (see `recommender.profiles`), so recording is the
 whole update: there is no second copy of a profile to keep in step. What a profile learns is read
 back through `net`: each person's latest live vote on a paper counts once, and for a channel the
 sign of its members' votes together decides (four 👍 and one 👎 make a 👍; a tie, nothing).
+The stored 👍/👎 become the ranker's profile in `profile_from_feedback`, which both a digest
+(`recommender.scoring.rank_profile`) and the evaluation's simulation call.
 """
 from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
 
 from store import Store
 
@@ -82,3 +90,39 @@ def net(store: Store, user_id: str | None = None, channel_id: str | None = None)
     vote counts once; the sign of the sum decides; a tie gives no entry) — see
     `Store.feedback_for`."""
     return store.feedback_for(user_id=user_id, channel_id=channel_id)
+
+
+def profile_from_feedback(X_positive, positive_authors: Sequence[Sequence[str]] | None = None,
+                          X_like=None, like_authors: Sequence[Sequence[str]] | None = None,
+                          X_dislike=None, background=None, terms=None, config=None):
+    """The production ranker's profile (`recommender.ranker.Profile`) of positives plus stored
+    feedback: the 👎 rows are its negatives and each 👍 row enters through
+    `Profile.add_feedback` (the 👍 weight, its authors joining the author prior), in the order
+    given — the order `Store.feedback_for` lists them.
+
+    Args:
+        X_positive: (n_pos, V) TF-IDF rows of the curated / followed papers.
+        positive_authors: n_pos author lists, or None.
+        X_like: (n_like, V) rows of the 👍 papers, or None.
+        like_authors: n_like author lists, or None.
+        X_dislike: (n_dislike, V) rows of the 👎 papers, or None.
+        background: (V,) `recommender.ranker.background_vector`, (n_bg, V) rows, or None.
+        terms: the V feature names (for explanations), or None.
+        config: a `recommender.ranker.RankerConfig`, or None for the default.
+    Returns:
+        the `recommender.ranker.Profile`.
+    Raises:
+        ValueError: the matrices disagree on V, or the author lists on the row counts.
+    """
+    from recommender.ranker import Profile
+
+    N = X_dislike if X_dislike is not None and X_dislike.shape[0] else None
+    prof = Profile(X_positive, X_negative=N, X_background=background, positive_authors=positive_authors,
+                   terms=terms, config=config)
+    if X_like is not None and X_like.shape[0]:
+        L = sp.csr_matrix(X_like, dtype=np.float64)
+        if like_authors is not None and len(like_authors) != L.shape[0]:
+            raise ValueError("like_authors must have one entry per 👍 row")
+        for i in range(L.shape[0]):
+            prof.add_feedback(L[i], +1, authors=like_authors[i] if like_authors is not None else None)
+    return prof

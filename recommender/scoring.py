@@ -173,11 +173,12 @@ def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Pap
     The profile is built from `positives` (curated papers, followed authors' papers, the keyword
     pseudo-paper; weight 1 each), `negatives` (👎) and the mean of `background` (a sample of the
     feed, contrasted away — Rocchio 1971 with a background term, see `recommender.ranker`); each
-    paper in `likes` (👍) enters through `Profile.add_feedback`, the same path the evaluation's
-    feedback simulation uses. Scores add the ranker's author / HF-upvote priors. Explanations are
-    the profile's own: the terms with the largest ``x_j · q_j`` (`Recommendation.terms`, shown as
-    matching the profile), the most similar positive, and the terms the paper shares with that
-    positive (`Recommendation.nearest_terms`, largest ``x_j · p_j``).
+    paper in `likes` (👍) enters through `Profile.add_feedback`: the profile is built by
+    `recommender.feedback.profile_from_feedback`, as in the evaluation's feedback simulation.
+    Scores add the ranker's author / HF-upvote priors. Explanations are the profile's own: the
+    terms with the largest ``x_j · q_j`` (`Recommendation.terms`, shown as matching the profile),
+    the most similar positive, and the terms the paper shares with that positive
+    (`Recommendation.nearest_terms`, largest ``x_j · p_j``).
 
     `background` may also be the ``(V,)`` vector of `recommender.ranker.background_vector`,
     computed once and shared by every profile of a run; `candidate_matrix`
@@ -199,7 +200,7 @@ def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Pap
         ValueError: neither `positives` nor `likes` holds a paper; `candidate_matrix` or
             `candidate_meta` does not have one row per candidate.
     """
-    from recommender.ranker import Profile as RankerProfile
+    from recommender.feedback import profile_from_feedback
 
     likes = likes or []
     if not candidates:
@@ -214,10 +215,8 @@ def rank_profile(model: TfidfModel, positives: list[Paper], candidates: list[Pap
         B = background
     else:
         B = model.papers_matrix(background) if background else None
-    prof = RankerProfile(P, X_negative=N, X_background=B, positive_authors=[p.authors for p in positives],
-                         terms=terms)
-    for p in likes:
-        prof.add_feedback(model.papers_matrix([p]), +1, authors=p.authors)
+    L = model.papers_matrix(likes) if likes else None
+    prof = profile_from_feedback(P, [p.authors for p in positives], L, [p.authors for p in likes], N, B, terms)
     if not prof.has_positive_terms:
         raise NoKnownTerms("none of the profile's papers or keywords has a word the model knows")
     if candidate_matrix is not None:

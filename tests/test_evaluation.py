@@ -79,18 +79,39 @@ def test_feedback_sim_shows_top5_per_day(tmp_path):
     assert 0 <= s["hits_without"] <= len(task["relevant"])
 
 
-def test_feedback_sim_uses_the_profile_feedback_path(tmp_path, monkeypatch):
-    calls = []
-    orig = E.R.Profile.add_feedback
+def test_feedback_sim_goes_through_feedback_record_and_rebuilds_the_profile(tmp_path, monkeypatch):
+    """Every simulated 👍/👎 goes through recommender.feedback.record into a store, and each day's
+    profile is rebuilt from that store's feedback, as a digest rebuilds a channel's profile: the
+    simulation called Profile.add_feedback directly, outside the product's feedback path."""
+    from recommender import feedback as FB
 
-    def spy(self, x_row, label, authors=None):
-        calls.append(label)
-        return orig(self, x_row, label, authors=authors)
+    recorded, built = [], []
+    real_record, real_build = FB.record, FB.profile_from_feedback
 
-    monkeypatch.setattr(E.R.Profile, "add_feedback", spy)
+    def spy_record(store, user_id, arxiv_id, value, source, event_key=None, channel_id=None, message_ts=None):
+        assert store.path == ":memory:"
+        recorded.append((arxiv_id, value, source, channel_id))
+        return real_record(store, user_id, arxiv_id, value, source, event_key=event_key, channel_id=channel_id,
+                           message_ts=message_ts)
+
+    def spy_build(X_positive, positive_authors=None, X_like=None, like_authors=None, X_dislike=None, *a, **k):
+        built.append((0 if X_like is None else X_like.shape[0], 0 if X_dislike is None else X_dislike.shape[0]))
+        return real_build(X_positive, positive_authors, X_like, like_authors, X_dislike, *a, **k)
+
+    monkeypatch.setattr(FB, "record", spy_record)
+    monkeypatch.setattr(FB, "profile_from_feedback", spy_build)
     s = E.run_eval(str(TASKS), [str(CORPUS)], str(tmp_path / "x.jsonl"), feedback_sim=True, log=lambda *a: None)
-    assert calls.count(1) == s["hits_with"]
-    assert len(calls) == sum(len(v) for v in _lines(tmp_path / "x.jsonl")[0]["shown"].values())
+    shown = _lines(tmp_path / "x.jsonl")[0]["shown"]
+    assert [v for _, v, _, _ in recorded].count(1) == s["hits_with"] > 0
+    assert [a for a, *_ in recorded] == [pid for day in sorted(shown) for pid in shown[day]]
+    assert {src for _, _, src, _ in recorded} == {"eval"} and len({c for *_, c in recorded}) == 1
+    # the last day's profile (the largest: votes only accumulate; the walk without feedback
+    # builds one empty-feedback profile) holds every vote of the days before it
+    last = len(shown[max(shown)])
+    ups = [v for _, v, _, _ in recorded][:-last]
+    assert max(built) == (ups.count(1), ups.count(-1)) and (0, 0) in built
+    # one profile for the written ranking, one a day with feedback, one for the walk without
+    assert len(built) == 1 + len(shown) + 1
 
 
 def test_main_cli_flags(tmp_path, capsys):
