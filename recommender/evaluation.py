@@ -42,15 +42,21 @@ Protocol (per task ``{name, split, window_days, curated, candidates, relevant}``
   digest: a store of more than 40,000 papers chooses its vocabulary on a 40,000-paper sample
   (``TfidfModel.fit_sampled``); the evaluation chooses it on every paper of the window.
 
-Dev results (bench/dev_tasks.json, 3 corpus files, 2-core box; `/usr/bin/time paperbot eval …`,
-re-measured 2026-11-22; README.md's evaluation section has the command and the history):
+Dev results (bench/dev_tasks.json, 3 corpus files, 99,297 papers, 2-core box shared with other
+jobs, load average ~3, so wall times are upper bounds; re-measured 2026-11-22 after the eval was
+given production's tokenisation and background and asl-svm compute.py's vectorizer)::
 
-    method           MAP    nDCG@20  R@50   P@10   wall   peak RSS
-    production       0.203  0.289    0.476  0.240  47 s*  1.6 GB   (*with --feedback-sim)
-    asl-svm          0.185  0.260    0.449  0.210  44 s   1.6 GB
-    tfidf-centroid   0.163  0.242    0.431  0.170  38 s*  1.6 GB
-    feedback sim hits (top 5/day, summed): production 92 with vs 86 without (1.07x);
-    tfidf-centroid 86 vs 84.
+    cd ../shared/data && /usr/bin/time -v paperbot eval --tasks bench/dev_tasks.json
+        --corpus corpus/corpus.jsonl corpus/corpus_supplement_hf_daily.jsonl.gz
+        corpus/corpus_supplement_cnchatarxiv.jsonl.gz --rankings out.jsonl --method M [--feedback-sim]
+    (one command line)
+
+    method           MAP    nDCG@20  R@50   P@10   wall    peak RSS
+    production       0.202  0.283    0.482  0.250  61 s*   1.6 GB   (*with --feedback-sim)
+    asl-svm          0.190  0.266    0.462  0.190  132 s   1.7 GB   (69 s of it tokenising)
+    tfidf-centroid   0.164  0.245    0.437  0.170  64 s*   1.6 GB
+    feedback sim hits (top 5/day, summed): production 93 with vs 86 without (1.08x);
+    tfidf-centroid 87 vs 85.
 
 The targets MAP 0.25 / nDCG@20 0.33 / R@50 0.55 / feedback ratio 1.3x are not reached;
 see the ranker module docstring for what was tried in the second round.
