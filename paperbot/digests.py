@@ -125,15 +125,17 @@ class _ModelMemo:
         feed the subject has already seen, as `paperbot eval` measures it (its background is
         2,000 papers announced before the task window; README's third research pass measured
         the window's own candidates as background at MAP 0.186 against 0.202-0.203 for
-        earlier papers). When fewer than `BACKGROUND_MIN_HISTORY` papers predate the window
-        (a new install whose first poll stored everything inside it), or `since` is None, the
-        whole store is sampled instead.
+        earlier papers). When fewer than `BACKGROUND_MIN_HISTORY` papers besides the curated
+        ones predate the window (a new install whose first poll stored everything inside it), or
+        `since` is None, the whole store is sampled instead.
 
         Recomputed when the model, the store, `since`, the number of papers (all, and before
         `since`) or of curated papers change; not when a sampled paper's text does."""
         from recommender.ranker import background_vector
         n_before = store.count_papers(first_seen_before=since) if since is not None else 0
-        before = since if n_before >= BACKGROUND_MIN_HISTORY else None
+        # curated papers are left out of the sample, and (bulk-loaded) they mostly predate the
+        # window: count only what is surely left, so a new install with a curated file falls back
+        before = since if n_before - len(curated) >= BACKGROUND_MIN_HISTORY else None
         key = (store.path, before, n_before, store.count_papers(), len(curated))
         with self._lock:
             self._for(model)

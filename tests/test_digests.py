@@ -135,7 +135,7 @@ def test_a_new_version_of_a_candidate_is_scored_on_its_new_text(store):
 
     cands = [p for p in store.papers_first_seen_since(digests.candidate_window_start(7))
              if p.arxiv_id not in store.curated_ids()]
-    bg = digests._MEMO.background(store, model, store.curated_ids())
+    bg = digests._MEMO.background(store, model, store.curated_ids(), digests.candidate_window_start(7))
     fresh = rank_profile(model, profile.positives, cands, profile.negatives, profile.likes, bg)
     got = {r.paper.arxiv_id: (r.paper.title, round(r.score, 9)) for r in second.items}
     assert got == {r.paper.arxiv_id: (r.paper.title, round(r.score, 9)) for r in fresh}
