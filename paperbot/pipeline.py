@@ -211,18 +211,15 @@ def deliver(store: Store, channel: ChannelConfig, digest: Digest, poster, slot: 
     return out
 
 
-def import_configured_curated(store: Store, path: str) -> str | None:
-    """Import one curated file named in the config's ``[curated] files``; None when it went in,
-    else one line saying why not (missing, unreadable, not the seed format, no usable paper).
-    Bad entries of a usable file are logged (warning) and skipped. Never raises for the file
-    itself, so one bad file cannot cost the run its polls (rss.arxiv.org does not replay a missed
-    day); database errors are raised as usual. Only adds papers: `sync_configured_curated`
-    also removes those the files no longer list."""
-    return _import_configured(store, path)[0]
+def import_configured_curated(store: Store, path: str) -> tuple[str | None, ImportReport | None]:
+    """Import one curated file named in the config's ``[curated] files`` (adding papers only).
 
-
-def _import_configured(store: Store, path: str) -> tuple[str | None, ImportReport | None]:
-    """`import_configured_curated`'s work: ``(problem or None, the report when the file was read)``."""
+    Returns ``(problem, report)``: problem is None when the file went in, else one line saying
+    why not (missing, unreadable, not the seed format, no usable paper); report is the
+    `ImportReport` whenever the file could be read. Bad entries of a usable file are logged
+    (warning) and skipped. Never raises for the file itself, so one bad file cannot cost the run
+    its polls (rss.arxiv.org does not replay a missed day); database errors are raised as usual.
+    `sync_configured_curated` builds on it to also remove what the files no longer list."""
     try:
         rep = import_curated(store, path)
     except FileNotFoundError:
@@ -259,7 +256,7 @@ def sync_configured_curated(store: Store, paths: list[str]) -> tuple[list[tuple[
     union: dict[str, list[str]] = {}
     bad: set[str] = set()
     for path in paths:
-        problem, rep = _import_configured(store, path)
+        problem, rep = import_configured_curated(store, path)
         if problem:
             problems.append((path, problem))
             continue

@@ -509,8 +509,6 @@ class Store:
         """
         ids = list(dict.fromkeys(arxiv_ids))
         with self.transaction() as db:
-            db["collections"].insert({"name": name, "description": description, "created_at": utcnow()},
-                                     ignore=True)
             removed = db.execute(
                 "delete from collection_papers where collection = ? and arxiv_id not in "
                 "(select value from json_each(?))", [name, json.dumps(ids)]).rowcount

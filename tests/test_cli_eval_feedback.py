@@ -37,12 +37,18 @@ def test_paperbot_eval_reference_method_and_bad_input(tmp_path):
     assert missing.exit_code != 0 and "Traceback" not in missing.output
 
 
-def test_paperbot_feedback_goes_through_the_single_path(tmp_path):
+def _store_with_curated_papers(tmp_path):
+    """``(db path, papers)``: a database holding the sample seed's rlhf_code papers (closed)."""
     db = tmp_path / "fb.db"
     store = Store(db)
     papers = load_curated(fixture_path("seeds", "papers_database.sample.json")).collections["rlhf_code"]
     store.upsert_papers(papers)
     store.close()
+    return db, papers
+
+
+def test_paperbot_feedback_goes_through_the_single_path(tmp_path):
+    db, papers = _store_with_curated_papers(tmp_path)
     runner = CliRunner()
     up = runner.invoke(main, ["feedback", "--user", "U1", "--paper", f"https://arxiv.org/abs/{papers[0].arxiv_id}v2",
                               "--up", "--db", str(db)])
@@ -69,11 +75,7 @@ def test_paperbot_feedback_with_channel_reaches_the_channel_profile(tmp_path):
     from paperbot.config import ChannelConfig
     from recommender.profiles import profile_for_channel
 
-    db = tmp_path / "fb.db"
-    store = Store(db)
-    papers = load_curated(fixture_path("seeds", "papers_database.sample.json")).collections["rlhf_code"]
-    store.upsert_papers(papers)
-    store.close()
+    db, papers = _store_with_curated_papers(tmp_path)
     runner = CliRunner()
     up = runner.invoke(main, ["feedback", "--user", "U1", "--paper", papers[0].arxiv_id, "--up",
                               "--channel", "C123", "--db", str(db)])

@@ -186,7 +186,8 @@ def test_the_example_configs_curated_file_gets_a_clear_message(tmp_path):
     cfg = load_config(Path(__file__).resolve().parent.parent / "config.example.toml")
     assert not Path(cfg.curated_files[0]).exists()
     store = Store(tmp_path / "pb.db")
-    why = import_configured_curated(store, cfg.curated_files[0])
+    why, report = import_configured_curated(store, cfg.curated_files[0])
+    assert report is None
     assert why.startswith("no such file; point [curated] files at your group's curated database")
     assert "papers_database.sample.json" in why
 
