@@ -565,7 +565,7 @@ def digests_resolve(key: str, posted: bool, not_posted: bool, ts: str | None, co
 @click.option("--db", type=click.Path(dir_okay=False), help="Override the database path.")
 def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str | None, db: str | None) -> None:
     """Search the stored papers as `/papers search` does: words, "quoted phrases" and the filters
-    author:NAME, cat:cs.LG, since:YYYY-MM-DD, source:hf|arxiv_rss|arxiv_api|curated|corpus."""
+    author:NAME, cat:cs.LG, since:YYYY-MM-DD, source:hf|arxiv_rss|arxiv_api|curated|corpus|lookup."""
     import json
 
     from bot.text import render_search_text

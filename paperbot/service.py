@@ -38,7 +38,7 @@ from recommender import feedback
 from recommender.profiles import profile_for_user, top_terms
 from recommender.search import SearchHit, more_like, search
 from recommender.tfidf import TfidfModel
-from store import Store
+from store import LOOKUP_SOURCE, Store
 
 log = logging.getLogger(__name__)
 
@@ -439,6 +439,11 @@ class PaperbotService:
     def ensure_paper(self, arxiv_id: str) -> Paper:
         """The stored paper, or its metadata fetched through the arXiv API and stored.
 
+        A fetched paper is stored with the source `LOOKUP_SOURCE` (``lookup``), one of
+        `store.store.BACKGROUND_SOURCES`: a look-up is not an announcement, so a years-old paper
+        someone likes does not enter every channel's next digest as new (its ``first_seen`` is its
+        own v1 day, as for the corpus).
+
         Raises:
             ServiceError: not found, or the arXiv API failed/unconfigured.
         """
@@ -453,6 +458,7 @@ class PaperbotService:
             raise ServiceError(f"could not fetch {arxiv_id} from the arXiv API ({str(exc)[:120]})") from None
         if not found:
             raise ServiceError(f"arXiv has no paper {arxiv_id}")
+        found = [dataclasses.replace(p, sources=[LOOKUP_SOURCE]) for p in found]
         self.store.upsert_papers(found)
         self._invalidate_model()
         return found[0]

@@ -1,8 +1,9 @@
 """`/papers search`: a query parser with filters and an FTS5 BM25 + TF-IDF cosine blend.
 
 Query syntax: free words plus filters ``author:NAME`` (``author:"Yann LeCun"``), ``cat:cs.LG``,
-``since:YYYY-MM-DD`` and ``source:hf`` (also ``arxiv_rss``, ``arxiv_api``, ``curated``, and
-``corpus`` for papers loaded with ``paperbot import-corpus``). Any text is accepted: words are
+``since:YYYY-MM-DD`` and ``source:hf`` (also ``arxiv_rss``, ``arxiv_api``, ``curated``,
+``corpus`` for papers loaded with ``paperbot import-corpus`` and ``lookup`` for papers fetched by
+id for ``/papers like``). Any text is accepted: words are
 quoted into a safe FTS5 expression (every token wrapped in double quotes, internal quotes doubled,
 https://sqlite.org/fts5.html#fts5_strings), so ``C++``, ``*``, ``"``, ``NEAR`` or emoji never
 reach FTS5 as syntax.
@@ -39,7 +40,8 @@ MAX_QUERY_TOKENS = 32
 SOURCE_ALIASES = {"hf": "hf_daily", "huggingface": "hf_daily", "hf_daily": "hf_daily",
                   "rss": "arxiv_rss", "arxiv_rss": "arxiv_rss", "api": "arxiv_api",
                   "arxiv_api": "arxiv_api", "curated": "curated",
-                  "corpus": "corpus"}  # papers loaded with `paperbot import-corpus` (feeds.corpus.SOURCE)
+                  "corpus": "corpus",  # papers loaded with `paperbot import-corpus` (feeds.corpus.SOURCE)
+                  "lookup": "lookup"}  # fetched by id for `/papers like` (store.LOOKUP_SOURCE)
 FILTERS = ("author", "cat", "since", "source")
 _TOKEN = re.compile(r'(\w+):"([^"]*)"?|"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -119,7 +121,7 @@ def _add_filter(q: SearchQuery, key: str, value: str) -> None:
     elif key == "source":
         src = SOURCE_ALIASES.get(value.lower())
         if src is None:
-            raise QueryError(f"source: expects one of hf, arxiv_rss, arxiv_api, curated, corpus; got {value[:40]!r}")
+            raise QueryError(f"source: expects one of hf, arxiv_rss, arxiv_api, curated, corpus, lookup; got {value[:40]!r}")
         q.source = src
 
 

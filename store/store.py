@@ -11,7 +11,8 @@ Other packages use only this class's public methods: no module reaches into the 
 ``papers.first_seen`` is when paperbot first learnt that the paper was *announced*, and a
 digest's candidates are the papers first seen within its window (`papers_first_seen_since`).
 A paper stored only from files loaded in bulk — the corpus (``paperbot import-corpus``) and the
-curated databases, i.e. a row whose every source is in `BACKGROUND_SOURCES` — was not announced
+curated databases — or fetched by id for ``/papers like`` (``lookup``), i.e. a row whose every
+source is in `BACKGROUND_SOURCES`, was not announced
 to us: its ``first_seen`` is its own announcement day (``published`` at 00:00 UTC, never later
 than now; the Unix epoch when the day is unknown), so years-old background papers never enter a
 digest while a corpus of the last few days still does. The first time a feed (any other source:
@@ -40,8 +41,11 @@ from feeds.records import Paper, norm_author
 from store.schema import SCHEMA_VERSION, SchemaTooNew, migrate
 
 _JSON_LIST_FIELDS = ("authors", "categories", "sources", "ai_keywords")
-# sources that load papers from files in bulk rather than announce them (see the module docstring)
-BACKGROUND_SOURCES = frozenset({"corpus", "curated"})
+# a paper fetched by id on a user's request (``/papers like`` of an unstored paper): not announced
+LOOKUP_SOURCE = "lookup"
+# sources that load papers from files in bulk or on request rather than announce them (see the
+# module docstring)
+BACKGROUND_SOURCES = frozenset({"corpus", "curated", LOOKUP_SOURCE})
 _UNKNOWN_DAY_FIRST_SEEN = "1970-01-01T00:00:00+00:00"
 BUSY_TIMEOUT_MS = 30_000
 

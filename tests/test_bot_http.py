@@ -427,6 +427,12 @@ def test_like_unknown_paper_fetches_it_through_the_arxiv_api(tmp_path, seeded, s
     assert seeded.get_paper(target.arxiv_id).title == target.title
     assert seeded.feedback_for(user_id="U6") == {target.arxiv_id: 1}
     assert target.title[:30] in prof
+    # a look-up is not an announcement: the years-old paper is stored as seen on its own v1 day,
+    # so it does not reach the next digests as a new paper
+    assert seeded.get_paper(target.arxiv_id).sources == ["lookup"]
+    assert target.published < "2026-01-01"
+    since = (datetime.now(timezone.utc) - timedelta(days=30)).isoformat(timespec="seconds")
+    assert target.arxiv_id not in {p.arxiv_id for p in seeded.papers_first_seen_since(since)}
 
 
 def test_like_of_a_paper_arxiv_does_not_have_or_while_the_api_is_down_says_so(tmp_path, seeded, slack_fake,
