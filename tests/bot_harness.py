@@ -129,7 +129,7 @@ class BotServer:
         return self.responses(path)[0]
 
 
-def wait_for(pred, timeout: float = 15, what: str = "condition") -> None:
+def wait_for(pred, timeout: float = 30, what: str = "condition") -> None:
     """Poll `pred` every 20 ms until truthy; AssertionError after `timeout` seconds."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
