@@ -25,6 +25,7 @@ from bot.blocks import escape_within
 from bot.commands_parser import parse_arxiv_id
 from bot.digest import Digest
 from bot.home import HomeData
+from bot.posting import SlackPoster
 from bot.scheduler import DigestScheduler, Target, cron_trigger
 from feeds.arxiv_api import ArxivAPIClient, ArxivAPIError
 from feeds.http import FetchError
@@ -33,7 +34,7 @@ from paperbot.config import DEFAULT_SCHEDULE, ChannelConfig, Config
 from paperbot.digests import channel_digest, empty_channel_digest, load_or_fit_model, profile_digest
 from paperbot.pipeline import DeliveryOutcome, deliver, sync_configured_curated
 from paperbot.poll import poll_all
-from paperbot.recovery import digest_key
+from paperbot.recovery import digest_key, recover_channel
 from recommender import feedback
 from recommender.profiles import profile_for_user, top_terms
 from recommender.search import SearchHit, more_like, search
@@ -234,8 +235,17 @@ class PaperbotService:
         except ValueError:
             return datetime.now(ZoneInfo(tz)).date()
 
+    def _settle_pending(self, target_id: str) -> None:
+        """Settle the digests a crash left pending for `target_id` (`recover_channel`) before its
+        next digest is built: a digest found not posted releases its papers, which must be
+        candidates of the digest built now, not of the one after (by then they may have left the
+        candidate window)."""
+        if isinstance(self.poster, SlackPoster):
+            recover_channel(self.store, self.poster, target_id)
+
     def run_channel_digest(self, channel_id: str, slot: str) -> DeliveryOutcome:
-        """Build and deliver one channel's digest for `slot` (at most once per slot).
+        """Build and deliver one channel's digest for `slot` (at most once per slot), after
+        settling the channel's digests a crash left pending.
 
         Raises:
             ServiceError: the channel has no digest configured or subscribed.
@@ -244,6 +254,7 @@ class PaperbotService:
         if ch is None:
             raise ServiceError("this channel has no digest yet: `/papers subscribe <collection | keywords>` first")
         self._maybe_poll()
+        self._settle_pending(channel_id)
         model = self.model()
         day = self._slot_day(slot, ch.timezone)
         if model is None:
@@ -251,14 +262,16 @@ class PaperbotService:
         else:
             digest = channel_digest(ch, self.store, model, day, self._failed_sources,
                                     self.config.recommender.candidate_days)
-        return deliver(self.store, ch, digest, self.poster, slot)
+        return deliver(self.store, ch, digest, self.poster, slot, settle_pending=False)
 
     def run_user_digest(self, user_id: str, slot: str) -> DeliveryOutcome:
-        """Build and deliver a personal digest by DM (posted to the user id), once per slot."""
+        """Build and deliver a personal digest by DM (posted to the user id), once per slot,
+        after settling the user's DM digests a crash left pending."""
         settings = self.store.user_settings(user_id)
         tz = settings.get(TZ_SETTING) or "UTC"
         size = int(settings.get(DM_SIZE_SETTING) or DM_MAX_PAPERS)
         self._maybe_poll()
+        self._settle_pending(user_id)
         model = self.model()
         day = self._slot_day(slot, tz)
         title = f"Your paper digest · {day}"
@@ -275,7 +288,7 @@ class PaperbotService:
                                     no_terms="None of your follows or 👍 papers has a word the model knows "
                                              "(e.g. a keyword in Chinese): follow a curated collection or an "
                                              "English keyword with `/papers subscribe …` in a DM with me.")
-        return deliver(self.store, target, digest, self.poster, slot)
+        return deliver(self.store, target, digest, self.poster, slot, settle_pending=False)
 
     # ---- follows -------------------------------------------------------------------------
     def _follow_values(self, value: str) -> tuple[str, list[str]]:

@@ -1,0 +1,56 @@
+"""Fault suite — the long-running bot: `paperbot serve`'s service and scheduler after a crash,
+at a restart, across clock changes. The real bolt app and service run against the Slack fake
+(tests/bot_harness.py); a crash is a digest intent left ``pending`` by a process that is gone."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+
+from paperbot.config import ChannelConfig
+from paperbot.digests import channel_digest
+from paperbot.recovery import digest_key
+from tests.bot_harness import BotServer, make_config, seed_store
+
+
+@pytest.fixture
+def seeded(store):
+    seed_store(store)
+    return store
+
+
+def dead_owner() -> str:
+    """The intent owner of a process that has exited (what a SIGKILLed `paperbot serve` leaves)."""
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return f"{socket.gethostname()}:{int(proc.stdout)}:0.000"
+
+
+def crash_after_intent(store, service, channel: ChannelConfig, slot: str) -> list[str]:
+    """Record the intent of `channel`'s digest for `slot` as a process killed before
+    chat.postMessage leaves it; returns the arXiv ids it meant to post."""
+    digest = channel_digest(channel, store, service.model(), date.today())
+    store.claim_digest(digest_key(channel.id, slot), channel.id, slot,
+                       [(r.paper.arxiv_id, r.score, r.why) for r in digest.items], owner=dead_owner())
+    return [r.paper.arxiv_id for r in digest.items]
+
+
+def shown(message: dict) -> list[str]:
+    return [b["block_id"][len("paper:"):] for b in message["blocks"] if b.get("block_id", "").startswith("paper:")]
+
+
+def test_papers_of_a_digest_interrupted_before_posting_are_in_the_next_digest(tmp_path, seeded, slack_fake,
+                                                                               monkeypatch):
+    """The pending intent is settled (not in the history → released) before the next digest is
+    built: settled after, its papers were still counted as sent while ranking, so the next digest
+    left them out and they waited one more digest — a weekly channel lost them to the window."""
+    ch = ChannelConfig(id="C2", name="#rl", collections=["rlhf_code"], max_papers=5)
+    with BotServer(make_config(tmp_path, [ch]), seeded, slack_fake, monkeypatch) as bot:
+        intended = crash_after_intent(seeded, bot.service, ch, "2026-11-20T09:00+00:00")
+        out = bot.service.run_channel_digest("C2", "2026-11-23T09:00+00:00")
+    assert out.status == "posted"
+    assert seeded.get_digest(digest_key("C2", "2026-11-20T09:00+00:00"))["status"] == "failed"
+    (message,) = slack_fake.posted("C2")
+    assert shown(message) == intended
