@@ -34,7 +34,7 @@ from paperbot.config import DEFAULT_SCHEDULE, ChannelConfig, Config
 from paperbot.digests import channel_digest, empty_channel_digest, load_or_fit_model, profile_digest
 from paperbot.pipeline import DeliveryOutcome, deliver, sync_configured_curated
 from paperbot.poll import poll_all
-from paperbot.recovery import digest_key, recover_channel
+from paperbot.recovery import digest_key, is_abandoned, recover_channel
 from recommender import feedback
 from recommender.profiles import profile_for_user, top_terms
 from recommender.search import SearchHit, more_like, search
@@ -219,9 +219,15 @@ class PaperbotService:
         return out
 
     def digest_done(self, target_id: str, slot: str) -> bool:
-        """True when the store has a posted or pending digest of `target_id` for `slot`."""
+        """True when the store has a posted digest of `target_id` for `slot`, or a pending one
+        that a live worker may still be posting. A pending intent its owner abandoned (the
+        process was killed around chat.postMessage) is not done: the run settles it from the
+        history first (found → recorded, not posted again; not found → posted now), so a
+        restart catches up the slot instead of leaving it to the next one."""
         row = self.store.get_digest(digest_key(target_id, slot))
-        return bool(row) and row["status"] in ("posted", "pending")
+        if not row:
+            return False
+        return row["status"] == "posted" or (row["status"] == "pending" and not is_abandoned(row))
 
     def _resync(self) -> None:
         if self.scheduler.scheduler.running:

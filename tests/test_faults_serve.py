@@ -6,14 +6,17 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-from datetime import date
+import time
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from bot.posting import digest_metadata
+from bot.scheduler import slot_name
 from paperbot.config import ChannelConfig
 from paperbot.digests import channel_digest
 from paperbot.recovery import digest_key
-from tests.bot_harness import BotServer, make_config, seed_store
+from tests.bot_harness import BotServer, make_config, seed_store, wait_for
 
 
 @pytest.fixture
@@ -54,3 +57,37 @@ def test_papers_of_a_digest_interrupted_before_posting_are_in_the_next_digest(tm
     assert seeded.get_digest(digest_key("C2", "2026-11-20T09:00+00:00"))["status"] == "failed"
     (message,) = slack_fake.posted("C2")
     assert shown(message) == intended
+
+
+def test_a_restart_catches_up_a_slot_whose_digest_was_interrupted_before_posting(tmp_path, seeded, slack_fake,
+                                                                                  monkeypatch):
+    """Killed between the intent and chat.postMessage, then restarted within the grace period:
+    the slot was missed, so it is caught up (the intent settled, then posted once, its papers
+    included) — a pending row used to count as delivered, so nothing went out until the next slot."""
+    now = datetime.now(timezone.utc) - timedelta(minutes=5)
+    ch = ChannelConfig(id="C2", name="#rl", collections=["rlhf_code"], max_papers=5,
+                       schedule=f"{now.minute} {now.hour} * * *")
+    slot = slot_name(now.replace(second=0, microsecond=0))
+    with BotServer(make_config(tmp_path, [ch]), seeded, slack_fake, monkeypatch, grace_s=3600) as bot:
+        intended = crash_after_intent(seeded, bot.service, ch, slot)
+        assert bot.service.scheduler.start() == ["C2"]
+        wait_for(lambda: seeded.get_digest(digest_key("C2", slot))["status"] == "posted", what="caught-up digest")
+    (message,) = slack_fake.posted("C2")
+    assert shown(message) == intended
+
+
+def test_a_restart_records_a_digest_that_landed_before_the_crash_and_posts_nothing(tmp_path, seeded, slack_fake,
+                                                                                    monkeypatch):
+    now = datetime.now(timezone.utc) - timedelta(minutes=5)
+    ch = ChannelConfig(id="C2", name="#rl", collections=["rlhf_code"], max_papers=5,
+                       schedule=f"{now.minute} {now.hour} * * *")
+    slot = slot_name(now.replace(second=0, microsecond=0))
+    with BotServer(make_config(tmp_path, [ch]), seeded, slack_fake, monkeypatch, grace_s=3600) as bot:
+        crash_after_intent(seeded, bot.service, ch, slot)
+        landed = bot.service.poster.post_message("C2", "digest", [], metadata=digest_metadata(digest_key("C2", slot)))
+        bot.service.scheduler.start()
+        wait_for(lambda: seeded.get_digest(digest_key("C2", slot))["status"] == "posted", what="settled digest")
+        bot.service.scheduler.run_now("C2")
+        time.sleep(0.5)
+    assert seeded.get_digest(digest_key("C2", slot))["message_ts"] == landed
+    assert len(slack_fake.calls_to("chat.postMessage")) == 1
