@@ -192,8 +192,9 @@ def latest_slot(trigger: CronTrigger, now: datetime, lookback: timedelta | None 
 
     A fire time that repeats the previous one's local wall-clock time (the hour clocks go back,
     when APScheduler fires a 02:30 job at 02:30 CEST and again at 02:30 CET) is not a new slot:
-    the first occurrence is returned for both. Steps are taken in UTC, because adding a second
-    to an aware local time is wall-clock arithmetic that drops the repeat and loops.
+    the first occurrence is returned for both, also when the first lies before the window
+    searched (a restart an hour after the repeat). Steps are taken in UTC, because adding a
+    second to an aware local time is wall-clock arithmetic that drops the repeat and loops.
     """
     windows = [w for w in _LOOKBACKS if lookback is None or w < lookback] + ([lookback] if lookback else [])
     for window in windows:
@@ -206,8 +207,26 @@ def latest_slot(trigger: CronTrigger, now: datetime, lookback: timedelta | None 
                 last = t
             t = trigger.get_next_fire_time(t, t.astimezone(timezone.utc) + timedelta(seconds=1))
         if last is not None:
-            return last
+            return _first_occurrence(trigger, last)
     return None
+
+
+_MAX_CLOCK_SHIFT = timedelta(hours=3)  # more than any daylight-saving shift (1 h; 30 min or 2 h in a few zones)
+
+
+def _first_occurrence(trigger: CronTrigger, fire: datetime) -> datetime:
+    """The earliest fire time of `trigger` with the same local wall-clock time as `fire` in the
+    `_MAX_CLOCK_SHIFT` before it: `fire` itself, unless it is the repeat of a time clocks went
+    back over."""
+    fire_utc = fire.astimezone(timezone.utc)  # aware times of one zone compare by wall clock: compare in UTC
+    t = trigger.get_next_fire_time(None, fire_utc - _MAX_CLOCK_SHIFT)
+    for _ in range(10_000):
+        if t is None or t.astimezone(timezone.utc) >= fire_utc:
+            break
+        if t.replace(tzinfo=None) == fire.replace(tzinfo=None):
+            return t
+        t = trigger.get_next_fire_time(t, t.astimezone(timezone.utc) + timedelta(seconds=1))
+    return fire
 
 
 class DigestScheduler:

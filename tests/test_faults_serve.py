@@ -91,3 +91,22 @@ def test_a_restart_records_a_digest_that_landed_before_the_crash_and_posts_nothi
         time.sleep(0.5)
     assert seeded.get_digest(digest_key("C2", slot))["message_ts"] == landed
     assert len(slack_fake.calls_to("chat.postMessage")) == 1
+
+
+def test_a_restart_in_the_hour_after_clocks_go_back_does_not_post_the_slot_again():
+    """02:30 Europe/Paris happens at 00:30 and again at 01:30 UTC on 2026-10-25; both are one slot.
+    Restarted at 02:45 UTC, the catch-up looked back 2 hours first, found only the repeat and
+    took it for a new slot, not delivered: the channel got a second digest that night."""
+    from bot.scheduler import DigestScheduler, Target, cron_trigger, latest_slot
+    trig = cron_trigger("30 2 * * *", "Europe/Paris")
+    for minute in (0, 45, 90, 119, 150, 179, 200):
+        now = datetime(2026, 10, 25, 0, 45, tzinfo=timezone.utc) + timedelta(minutes=minute)
+        assert slot_name(latest_slot(trig, now)) == "2026-10-25T00:30+00:00", now
+        assert slot_name(latest_slot(trig, now, timedelta(hours=6))) == "2026-10-25T00:30+00:00", now
+    runs: list[str] = []
+    delivered = {"2026-10-25T00:30+00:00"}
+    sched = DigestScheduler(lambda: [Target("C1", "30 2 * * *", "Europe/Paris", runs.append, delivered.__contains__)],
+                            clock=lambda: datetime(2026, 10, 25, 2, 45, tzinfo=timezone.utc))
+    sched.sync()
+    assert sched.catch_up() == []
+    assert runs == []
