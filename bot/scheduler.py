@@ -156,14 +156,20 @@ def too_frequent(trigger: CronTrigger, start: datetime, min_interval: timedelta 
     """The first gap shorter than `min_interval` between consecutive fire times of `trigger`,
     looking at the `window` after its first fire time at or after `start` (a week covers every
     hour and weekday pattern; a day-of-month schedule is looked at on its first day), or None
-    when it never fires that often: ``* * * * *`` → 1 minute, ``0 * * * *`` → None."""
+    when it never fires that often: ``* * * * *`` → 1 minute, ``0 * * * *`` → None. Gaps are
+    real elapsed time (taken in UTC): the wall-clock hour that clocks go back over is repeated
+    one hour later, not 0 minutes later."""
     prev = trigger.get_next_fire_time(None, start)
     if prev is None:
         return None
+    prev = prev.astimezone(timezone.utc)  # aware times of one zone subtract and compare by wall clock
     end = prev + window
     while True:
         nxt = trigger.get_next_fire_time(prev, prev + timedelta(seconds=1))
-        if nxt is None or nxt > end:
+        if nxt is None:
+            return None
+        nxt = nxt.astimezone(timezone.utc)
+        if nxt > end:
             return None
         if nxt - prev < min_interval:
             return nxt - prev

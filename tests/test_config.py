@@ -60,6 +60,27 @@ def test_too_frequent_schedule_message_names_the_key_and_the_rule():
     assert parse_config({"channels": [{"id": "C1", "schedule": "0 * * * *"}]}).channels[0].schedule == "0 * * * *"
 
 
+@pytest.mark.parametrize("schedule", ["30 2 * * *", "0 * * * *", "0 */2 * * *"])
+def test_a_schedule_crossing_the_hour_clocks_go_back_over_is_not_too_frequent(monkeypatch, schedule):
+    """In the week before 2026-10-25 a daily 02:30 Europe/Paris digest fires at 02:30 CEST and,
+    an hour later, at 02:30 CET: the gap was measured on the wall clock (0 minutes), so the
+    config was refused ("runs only 1 minute apart") and `paperbot serve` would not start."""
+    import datetime as dt
+
+    import paperbot.config
+
+    class Frozen(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime(2026, 10, 21, 12, tzinfo=dt.timezone.utc).astimezone(tz)
+
+    monkeypatch.setattr(paperbot.config, "datetime", Frozen)
+    cfg = parse_config({"channels": [{"id": "C1", "schedule": schedule, "timezone": "Europe/Paris"}]})
+    assert cfg.channels[0].schedule == schedule
+    with pytest.raises(ConfigError, match="30 minutes apart"):
+        parse_config({"channels": [{"id": "C1", "schedule": "*/30 * * * *", "timezone": "Europe/Paris"}]})
+
+
 def test_schedule_on_a_date_that_exists_only_in_leap_years_is_accepted():
     assert parse_config({"channels": [{"id": "C1", "schedule": "0 9 29 2 *"}]}).channels[0].schedule == "0 9 29 2 *"
 
