@@ -70,6 +70,11 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
     poll and the scheduler (catching up missed slots), so a bad setting stops the process before
     any digest goes out.
 
+    On SIGINT/SIGTERM no new request or digest starts, and the function returns only once the
+    digests being posted, the listeners at work and the start-up poll have finished: they use
+    `store`, which the caller closes next (closing a connection while another thread is inside a
+    query on it crashes the process with a segmentation fault).
+
     Raises:
         ServeError: a missing secret, a token Slack refuses, Slack unreachable, or the port taken;
             the message never holds a token.
@@ -103,9 +108,10 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
     def stop(*_):  # runs in the main thread, interrupting the wait below / the server's select loop
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, stop)
+    poll = None
     try:
         service.import_curated()  # collections exist before anyone runs `/papers subscribe <collection>`
-        service.start_background_poll()  # search has papers before the first digest
+        poll = service.start_background_poll()  # search has papers before the first digest
         caught = service.scheduler.start()
         for job, when in service.scheduler.jobs():
             log.warning("scheduled %s next at %s", job, when)
@@ -122,6 +128,9 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
             server.run()  # returns on KeyboardInterrupt (SIGINT, or SIGTERM via `stop`)
         log.warning("paperbot stopped")
     finally:
-        service.scheduler.shutdown(wait=False)
         if handler is not None:
             handler.close()
+        service.scheduler.shutdown(wait=True)  # a digest being posted finishes (and is recorded)
+        app.listener_runner.listener_executor.shutdown(wait=True)
+        if poll is not None:
+            poll.join()
