@@ -10,8 +10,12 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
+from bot.scheduler import slot_name
 from store import Store
 from tests.test_main_job import _write_config
 
@@ -77,3 +81,41 @@ def test_killed_between_intent_and_post_posts_exactly_once_after_restart(tmp_pat
     posted_ids = [e["value"] for b in landed[0]["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert set(posted_ids) >= set(intended_papers)
     assert sorted(store.digest_paper_ids(row["id"])) == sorted(intended_papers)
+
+
+def _serve(tmp_path: Path, cfg: Path, fake_url: str, crash: str | None, log_name: str) -> subprocess.Popen:
+    from tests.test_serve_cli import _env
+    env = _env(fake_url)
+    if crash:
+        env["PAPERBOT_TEST_CRASH"] = crash
+    return subprocess.Popen([sys.executable, "-c", WRAPPER, "serve", "--config", str(cfg), "--host", "127.0.0.1",
+                             "--port", "0"], cwd=tmp_path, env=env, stdout=open(tmp_path / log_name, "w"),
+                            stderr=subprocess.STDOUT)
+
+
+@pytest.mark.parametrize("crash", ["after_intent", "after_post"])
+def test_serve_killed_mid_catch_up_settles_and_delivers_the_slot_once_on_restart(tmp_path, slack_fake, crash):
+    """`paperbot serve` SIGKILLed while it catches up a missed slot (before or after
+    chat.postMessage), then started again within the grace period: the slot's digest is in the
+    channel exactly once and recorded as posted with its ts. The restart used to take the
+    pending intent for a delivered slot and do nothing until the next slot."""
+    from tests.bot_harness import wait_for
+    from tests.test_serve_cli import _config
+    missed = datetime.now(timezone.utc) - timedelta(minutes=3)
+    cfg = _config(tmp_path, f"{missed.minute} {missed.hour} * * *")
+    key = f"CRL:{slot_name(missed.replace(second=0, microsecond=0))}"
+    first = _serve(tmp_path, cfg, slack_fake.url, crash, "serve1.log")
+    assert first.wait(120) == -signal.SIGKILL, (tmp_path / "serve1.log").read_text()
+    assert len(slack_fake.posted("CRL")) == (1 if crash == "after_post" else 0)
+
+    second = _serve(tmp_path, cfg, slack_fake.url, None, "serve2.log")
+    try:
+        store = Store(tmp_path / "bot.db")
+        wait_for(lambda: store.get_digest(key)["status"] == "posted", 120, "the slot settled and posted")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(30) == 0, (tmp_path / "serve2.log").read_text()
+    top = [m for m in slack_fake.posted("CRL") if not m.get("thread_ts")]
+    assert len(top) == 1
+    assert store.get_digest(key)["message_ts"] == top[0]["ts"]
+    store.close()
