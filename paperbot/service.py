@@ -75,7 +75,8 @@ class PaperbotService:
         config: the loaded configuration.
         store: the open store.
         poster: what delivers digests (a `bot.posting.SlackPoster` in `paperbot serve`).
-        arxiv: the arXiv API client used by ``/papers like`` for unknown papers.
+        arxiv: the arXiv API client used by ``/papers like`` for unknown papers and by the polls'
+            arXiv API queries (one pacer for both).
         poll_max_age_s: a digest run polls the feeds first when the last poll is older
             (None: never poll from digest runs).
         grace_s: catch-up window for missed slots (see `bot.scheduler`).
@@ -153,7 +154,9 @@ class PaperbotService:
 
     def _poll_locked(self) -> None:
         self.import_curated()
-        outcomes = poll_all(self.config, self.store)
+        # the arXiv client of `/papers like`, so its pacer spaces the poll's API requests and the
+        # look-ups alike (one request at a time, 3 s apart)
+        outcomes = poll_all(self.config, self.store, api_client=self.arxiv)
         self._last_poll = time.monotonic()
         self._failed_sources = sum(1 for o in outcomes if o.error)
 

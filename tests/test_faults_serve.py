@@ -133,7 +133,7 @@ def test_sigterm_returns_only_after_the_start_up_poll_and_the_digest_in_flight_f
     monkeypatch.setenv("SLACK_API_URL", slack_fake.url)
     polled = threading.Event()
 
-    def slow_poll(config, store):  # still polling at SIGTERM; the catch-up digest waits for it
+    def slow_poll(config, store, **kw):  # still polling at SIGTERM; the catch-up digest waits for it
         time.sleep(4)
         store.record_feed_success("slow", "file:///slow", 0)
         polled.set()
@@ -152,3 +152,39 @@ def test_sigterm_returns_only_after_the_start_up_poll_and_the_digest_in_flight_f
     assert polled.is_set()
     slot = slot_name(now.replace(second=0, microsecond=0))
     assert seeded.get_digest(digest_key("C2", slot))["status"] == "posted"
+
+
+def test_a_like_during_a_poll_keeps_the_arxiv_api_pacing(tmp_path, store, monkeypatch):
+    """README: every arXiv API request starts ≥ 3 s after the previous one, one at a time. The bot
+    had two clients, each with its own pacer — `/papers like` for an unknown paper used the
+    service's, and every poll built a new one — so a like during a poll's API query sent a
+    second request at once, while the first was still being answered."""
+    import threading
+
+    import paperbot.poll
+    from feeds.arxiv_api import ArxivAPIClient
+    from paperbot.config import ArxivQueryConfig, HFDailyConfig
+    from paperbot.service import PaperbotService, ServiceError
+    from tests.conftest import fixture_path
+    from tests.fault_server import FaultServer, Step
+
+    body = fixture_path("arxiv_api", "q_testing_s0_m100_cfe7536492ca.xml").read_bytes()
+    with FaultServer() as srv:
+        srv.route("/api/query", Step(body=body, delay=0.5))
+        url = srv.url("/api/query")
+        # a client built anywhere else (the poll's own, before this fix) also talks to the fake
+        monkeypatch.setattr(paperbot.poll, "ArxivAPIClient",
+                            lambda fetcher=None: ArxivAPIClient(fetcher, url=url, min_interval=1.0))
+        cfg = make_config(tmp_path)
+        cfg.arxiv_queries = [ArxivQueryConfig(name="q", query="cat:cs.SE", max_results=100)]
+        cfg.hf_daily = HFDailyConfig(enabled=False)
+        service = PaperbotService(cfg, store, poster=None, arxiv=ArxivAPIClient(url=url, min_interval=1.0))
+        poll = threading.Thread(target=service.poll)
+        poll.start()
+        time.sleep(0.1)  # the poll's API query is on the wire
+        with pytest.raises(ServiceError):  # the fake's answer does not hold this id
+            service.ensure_paper("1707.08567")
+        poll.join()
+        starts = [r["at"] for r in srv.requests_to("/api/query")]
+    assert len(starts) == 2 and srv.max_in_flight == 1
+    assert starts[1] - starts[0] >= 0.99
