@@ -46,7 +46,8 @@ class Target:
         key: channel id, or ``dm:<user id>`` for a personal digest.
         schedule: 5-field crontab (``0 9 * * mon-fri``), in `timezone` (IANA name).
         run: ``run(slot)`` builds and delivers the digest of `slot` (idempotent per slot).
-        done: ``done(slot)`` is True when the store already has a digest row for that slot.
+        done: ``done(slot)`` is True when that slot needs no run: its digest is posted, or being
+            posted by a live worker (`paperbot.service.PaperbotService.digest_done`).
     """
 
     key: str
