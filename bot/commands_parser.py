@@ -10,7 +10,9 @@ Grammar (sub-command words are case-insensitive; empty text means ``help``)::
     unsubscribe <collection | keywords>
     follow author <name>               unfollow author <name>
     like <arXiv id or URL>             profile
-    digest now                         digest dm on|off
+    digest now                         digest dm on|off   (your personal digest by DM)
+    digest off|on                      (pause / resume this channel's scheduled digest; in a
+                                       DM: your DM digest)
     digest                             (shows the digest settings)
     digest schedule <when>             digest size <1-50>
     digest timezone <Area/City>
@@ -45,6 +47,7 @@ USAGE = """*`/papers` commands*
 • `/papers like <arXiv id or URL>` — 👍 a paper (an arxiv.org or huggingface.co/papers link; fetched from arXiv if unknown)
 • `/papers profile` — what your recommendations are based on
 • `/papers digest now` — this channel's digest (your own in a DM), right away
+• `/papers digest off` / `/papers digest on` — pause / resume this channel's scheduled digests (`digest now` still works; in a DM: your DM digest)
 • `/papers digest dm on|off` — your personal digest by DM
 • `/papers digest` — when and how many: `/papers digest schedule weekdays 09:00` (or `daily 08:30`, `mon,thu 10:00`, a crontab), `/papers digest size 5`, `/papers digest timezone Europe/Paris` (in a DM: your own digest)
 • `/papers help` — this message"""
@@ -58,9 +61,11 @@ USAGES = {
     "like": "usage: `/papers like <arXiv id or URL>`, e.g. `/papers like 2501.01234`, "
             "`/papers like https://arxiv.org/abs/2501.01234` or `/papers like https://huggingface.co/papers/2501.01234`",
     "profile": "usage: `/papers profile`",
-    "digest": "usage: `/papers digest now`, `/papers digest dm on|off`, `/papers digest schedule <when>`, "
-              "`/papers digest size <1-50>`, `/papers digest timezone <Area/City>`, or `/papers digest` "
-              "for the current settings",
+    "digest": "usage: `/papers digest now`, `/papers digest off|on`, `/papers digest dm on|off`, "
+              "`/papers digest schedule <when>`, `/papers digest size <1-50>`, `/papers digest timezone <Area/City>`, "
+              "or `/papers digest` for the current settings",
+    "pause": "usage: `/papers digest off` (pause this channel's scheduled digests) or `/papers digest on` "
+             "(resume them); your own digest by DM: `/papers digest dm on|off`",
     "schedule": "usage: `/papers digest schedule weekdays 09:00` (or `daily 08:30`, `mon,thu 10:00`, "
                 "or a crontab like `30 8 * * mon-fri`)",
     "size": "usage: `/papers digest size <1-50>` (papers per digest)",
@@ -134,9 +139,10 @@ class UsageError(ValueError):
 @dataclass(frozen=True)
 class Command:
     """A parsed command: `name` (``search``, ``subscribe``, ``unsubscribe``, ``follow_author``,
-    ``unfollow_author``, ``like``, ``profile``, ``digest_now``, ``digest_dm``, ``digest_show``,
-    ``digest_schedule``, ``digest_size``, ``digest_timezone``, ``help``) and its `value` (query
-    text, collection/keywords, author name, arXiv id without version, the DM on/off flag, a
+    ``unfollow_author``, ``like``, ``profile``, ``digest_now``, ``digest_dm``, ``digest_pause``,
+    ``digest_show``, ``digest_schedule``, ``digest_size``, ``digest_timezone``, ``help``) and its
+    `value` (query text, collection/keywords, author name, arXiv id without version, the DM
+    on/off flag, True to pause / False to resume scheduled digests (``digest off`` / ``on``), a
     5-field crontab, a paper count, or an IANA time zone name)."""
 
     name: str
@@ -317,6 +323,10 @@ def parse_command(text: str | None) -> Command:
             return Command("digest_now")
         if len(low) == 2 and low[0] == "dm" and low[1] in ("on", "off"):
             return Command("digest_dm", low[1] == "on")
+        if low and low[0] in ("off", "on"):
+            if len(low) != 1:  # `digest off now`: not a pause, not a digest now
+                raise UsageError(USAGES["pause"])
+            return Command("digest_pause", low[0] == "off")
         if not low or low in (["settings"], ["show"]):
             return Command("digest_show")
         arg = rest.split(None, 1)[1] if len(words) > 1 else ""

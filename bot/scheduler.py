@@ -7,8 +7,10 @@
   rows — not scheduler state — say whether a slot was delivered (`Target.done`), so a slot is
   posted at most once however many times its job runs.
 - Catch-up: on `start`, each target whose latest slot lies within `grace_s` and has no digest
-  row is run once (the process was down at 09:00). APScheduler's own ``misfire_grace_time`` and
-  ``coalesce=True`` cover a busy/paused scheduler while the process is up
+  row is run once (the process was down at 09:00), unless the slot came before the target's
+  `Target.since` (its digest was paused then); a paused channel is no target at all.
+  APScheduler's own ``misfire_grace_time`` and ``coalesce=True`` cover a busy/paused scheduler
+  while the process is up
   (https://apscheduler.readthedocs.io/en/3.x/userguide.html#missed-job-executions-and-coalescing).
 - Per-key locks make a catch-up run and a regular run of the same slot serialise.
 - Crontabs mean what they mean to cron: APScheduler 3.x numbers days of the week from Monday
@@ -48,6 +50,8 @@ class Target:
         run: ``run(slot)`` builds and delivers the digest of `slot` (idempotent per slot).
         done: ``done(slot)`` is True when that slot needs no run: its digest is posted, or being
             posted by a live worker (`paperbot.service.PaperbotService.digest_done`).
+        since: aware time before which no slot is caught up on start (the target's scheduled
+            digest was paused until then, e.g. ``/papers digest on``); None: no such limit.
     """
 
     key: str
@@ -55,6 +59,7 @@ class Target:
     timezone: str
     run: Callable[[str], Any]
     done: Callable[[str], bool]
+    since: datetime | None = None
 
     def trigger(self) -> CronTrigger:
         """The cron trigger (raises ValueError for a bad expression or time zone)."""
@@ -297,14 +302,14 @@ class DigestScheduler:
             self.scheduler.shutdown(wait=wait)
 
     def catch_up(self) -> list[str]:
-        """For each target whose latest slot is within `grace_s` of now and not yet delivered,
-        submit one run now. Returns those keys."""
+        """For each target whose latest slot is within `grace_s` of now, not before the
+        target's `Target.since` and not yet delivered, submit one run now. Returns those keys."""
         now = self._clock()
         caught = []
         for key, t in list(self._targets.items()):
             slot = latest_slot(t.trigger(), now, timedelta(seconds=self.grace_s))
-            if slot is None or t.done(slot_name(slot)):
-                continue
+            if slot is None or (t.since is not None and slot < t.since) or t.done(slot_name(slot)):
+                continue  # none, fell while the digest was paused, or delivered
             log.info("catching up missed digest %s for slot %s", key, slot_name(slot))
             self.scheduler.add_job(self._run_slot, args=[key, slot_name(slot)], id=f"catchup:{key}",
                                    replace_existing=True, misfire_grace_time=None)

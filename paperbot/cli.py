@@ -320,7 +320,8 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @click.option("--db", type=click.Path(dir_okay=False))
 def status(config_path: str | None, db: str | None) -> None:
-    """Per source: last outcome, last success, last error and counts; digests; store totals."""
+    """Per source: last outcome, last success, last error and counts; digests; channels whose
+    scheduled digest is paused; store totals."""
     cfg = _config(config_path, required=False)
     store = _open_store(cfg, db, must_exist=True)  # reporting on a database must not create one
     states = store.feed_health()
@@ -353,6 +354,12 @@ def status(config_path: str | None, db: str | None) -> None:
         if digests.get("pending"):
             click.echo("    pending digests are checked against the channel history on the next run "
                        "(now: `paperbot digests check`; by hand: `paperbot digests resolve KEY`)")
+    names = {c.id: c.name for c in cfg.channels}
+    paused = [(c["channel_id"], c.get("name") or names.get(c["channel_id"]) or "", c["digest_paused_at"])
+              for c in store.channels() if c.get("digest_paused_at")]
+    if paused:  # /papers digest off: no scheduled digest until /papers digest on
+        click.echo("scheduled digests paused: " + ", ".join(
+            f"{cid}{' ' + name if name else ''} (since {since})" for cid, name, since in paused))
     click.echo(f"papers: {store.count_papers()} · collections: {store.collections()}")
 
 

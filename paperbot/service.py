@@ -5,7 +5,9 @@
 - channels = config channels merged with channels created by ``/papers subscribe`` (their
   follows live in the store; schedule/time zone/max papers/min score come from the config, or
   the defaults for a channel created from Slack; ``/papers digest schedule|size|timezone``
-  stores a channel's own values, which then take precedence over the config file);
+  stores a channel's own values, which then take precedence over the config file;
+  ``/papers digest off|on`` pauses / resumes a channel's scheduled digest, stored on its row:
+  a paused channel has no scheduler job, while ``/papers digest now`` still posts);
 - DM digests for users whose ``dm_digest`` setting is on, scored with their own profile, on
   their own schedule, size and time zone (user settings, weekdays 09:00 UTC by default);
 - scheduled and on-demand digests (polling first when the last poll is older than
@@ -206,13 +208,22 @@ class PaperbotService:
         """Users with the personal DM digest on."""
         return self.store.users_with_setting(DM_SETTING, True)
 
+    def digest_paused_since(self, channel_id: str) -> str | None:
+        """When the channel's scheduled digest was paused (``/papers digest off``; UTC ISO-8601
+        seconds, ``2026-11-22T10:00:00+00:00``), or None while it runs."""
+        return (self.store.get_channel(channel_id) or {}).get("digest_paused_at") or None
+
     def targets(self) -> list[Target]:
-        """What the scheduler runs: every channel, and a DM digest per opted-in user (on the
-        user's ``digest_schedule`` in their ``timezone`` setting; weekdays 09:00 UTC by default)."""
+        """What the scheduler runs: every channel whose scheduled digest is not paused (with
+        catch-up limited to slots after it was last resumed), and a DM digest per opted-in
+        user (on the user's ``digest_schedule`` in their ``timezone`` setting; weekdays 09:00
+        UTC by default)."""
+        rows = {r["channel_id"]: r for r in self.store.channels()}
         out = [Target(c.id, c.schedule, c.timezone,
                       run=lambda slot, cid=c.id: self.run_channel_digest(cid, slot),
-                      done=lambda slot, cid=c.id: self.digest_done(cid, slot))
-               for c in self.channel_configs()]
+                      done=lambda slot, cid=c.id: self.digest_done(cid, slot),
+                      since=_parse_utc(rows.get(c.id, {}).get("digest_resumed_at")))
+               for c in self.channel_configs() if not rows.get(c.id, {}).get("digest_paused_at")]
         for uid in self.dm_users():
             settings = self.store.user_settings(uid)
             out.append(Target(DM_PREFIX + uid, settings.get(DM_SCHEDULE_SETTING) or DEFAULT_SCHEDULE,
@@ -325,6 +336,8 @@ class PaperbotService:
         if is_channel:
             ch = self.channel_config(subject_id)
             msg += f" Digest schedule: `{ch.schedule}` ({ch.timezone})."
+            if self.digest_paused_since(subject_id):
+                msg += " " + PAUSED_HINT
         return msg
 
     def unsubscribe(self, subject_id: str, value: str, is_channel: bool) -> str:
@@ -418,18 +431,23 @@ class PaperbotService:
             ServiceError: the channel has no digest yet.
         """
         cron, tz, size = self._digest_settings(subject_id, is_channel)
+        paused = self.digest_paused_since(subject_id) if is_channel else None
         try:
             nxt = cron_trigger(cron, tz).get_next_fire_time(None, datetime.now(ZoneInfo(tz)))
             when = f" · next: {nxt:%a %Y-%m-%d %H:%M}" if nxt else ""
         except (ValueError, KeyError):
             when = " · (this schedule is invalid; set a new one)"
+        if paused:
+            when = " · *paused*" + (f" since {_shown_utc(paused)}" if _parse_utc(paused) else "")
         return f"schedule `{cron}` ({tz}) · {size} paper{'s' if size != 1 else ''}{when}"
 
     def digest_settings_text(self, subject_id: str, is_channel: bool) -> str:
         """`digest_schedule_summary` as a sentence, then what a channel follows
         (`channel_follows_text`), or a hint when a user's DM digest is off."""
         if is_channel:
-            return (self.digest_schedule_summary(subject_id, True) + ". " + self.channel_follows_text(subject_id))
+            paused = " " + PAUSED_HINT if self.digest_paused_since(subject_id) else ""
+            return (self.digest_schedule_summary(subject_id, True) + "." + paused + " "
+                    + self.channel_follows_text(subject_id))
         dm_off = "" if self.store.user_settings(subject_id).get(DM_SETTING) else \
             " Your DM digest is off: `/papers digest dm on`."
         return self.digest_schedule_summary(subject_id, False) + "." + dm_off
@@ -456,6 +474,26 @@ class PaperbotService:
         self._resync()
         who = "This channel's digest" if is_channel else "Your DM digest"
         return f"{who}: " + self.digest_settings_text(subject_id, is_channel)
+
+    def set_digest_paused(self, channel_id: str, paused: bool) -> str:
+        """``/papers digest off`` (`paused`) / ``on`` in a channel: pause or resume its scheduled
+        digest (stored on the channel's row, `Store.set_digest_paused`, so it survives a
+        restart; a config-file channel gets a row), remove or re-add its scheduler job at once,
+        and return the reply. ``/papers digest now`` still works while paused.
+
+        Raises:
+            ServiceError: the channel has no digest (nothing subscribed, not in the config).
+        """
+        self._digest_settings(channel_id, True)  # raises for a channel without a digest
+        changed = self.store.set_digest_paused(channel_id, paused)
+        self._resync()
+        if paused:
+            return ("Scheduled digests of this channel are *paused*" + ("" if changed else " already") + ". "
+                    "`/papers digest on` resumes them; `/papers digest now` still posts one right away. "
+                    "(Your own digest by DM is `/papers digest dm on|off`.)")
+        return (("Scheduled digests of this channel are *on* again: " if changed else
+                 "Scheduled digests of this channel are on: ")
+                + self.digest_schedule_summary(channel_id, True) + ".")
 
     # ---- papers, search, feedback --------------------------------------------------------
     def ensure_paper(self, arxiv_id: str) -> Paper:
@@ -544,6 +582,25 @@ class PaperbotService:
                                          or "none"))
         lines.append("*DM digest:* " + (f"on — {d.dm_schedule}" if d.dm_digest else "off"))
         return "\n".join(lines)
+
+
+PAUSED_HINT = ("Scheduled digests are paused here (`/papers digest now` still posts one); "
+               "`/papers digest on` resumes them.")
+
+
+def _parse_utc(text: str | None) -> datetime | None:
+    """A stored UTC ISO-8601 time (``2026-11-22T10:00:00+00:00``) as an aware datetime, or None
+    (also for an unreadable or naive value)."""
+    try:
+        value = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    return value if value is not None and value.tzinfo is not None else None
+
+
+def _shown_utc(text: str) -> str:
+    """A stored UTC time for a reply: ``2026-11-22 10:00 UTC``."""
+    return f"{_parse_utc(text).astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
 
 
 def utc_slot_now() -> str:

@@ -145,7 +145,16 @@ def _v7(db: sqlite_utils.Database) -> None:
     }, pk=("user_id", "reaction", "channel_id", "message_ts", "event_ts"))
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(db: sqlite_utils.Database) -> None:
+    """A channel's scheduled digest can be paused from Slack (``/papers digest off|on``,
+    `Store.set_digest_paused`): ``channels.digest_paused_at`` is when it was paused (NULL: it
+    runs) and ``digest_resumed_at`` when it was last resumed, so catch-up on start never posts a
+    slot that fell while it was paused. Existing rows get NULL in both: not paused."""
+    db["channels"].add_column("digest_paused_at", str)
+    db["channels"].add_column("digest_resumed_at", str)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

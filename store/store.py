@@ -691,6 +691,22 @@ class Store:
         """Every channel's settings, list fields decoded."""
         return [_decode_channel(r) for r in self.db.query("select * from channels order by channel_id")]
 
+    def set_digest_paused(self, channel_id: str, paused: bool) -> bool:
+        """Pause (`paused`) or resume a channel's scheduled digest, creating its row if needed
+        (a channel of the config file has none until a setting is stored from Slack). Pausing
+        stamps ``digest_paused_at``; resuming clears it and stamps ``digest_resumed_at`` (UTC
+        ISO-8601 seconds, `utcnow`). Returns False when the channel already was in that state
+        (nothing written)."""
+        with self.transaction() as db:
+            rows = list(db.query("select digest_paused_at from channels where channel_id = ?", [channel_id]))
+            was_paused = bool(rows and rows[0]["digest_paused_at"])
+            if was_paused == bool(paused):
+                return False
+            now = utcnow()
+            self.upsert_channel(channel_id, **({"digest_paused_at": now} if paused else
+                                               {"digest_paused_at": None, "digest_resumed_at": now}))
+            return True
+
     # ---- digests -----------------------------------------------------------------------
     def begin_digest(self, digest_key: str, channel_id: str, slot: str,
                      papers: list[tuple[str, float, str]]) -> tuple[int, dict[str, Any]]:

@@ -111,9 +111,15 @@ def run_command(services, cmd: Command, body: dict, respond) -> None:
     elif cmd.name == "digest_now":
         from_slot = services.now_slot()
         out = services.run_user_digest(user, from_slot) if dm else services.run_channel_digest(channel, from_slot)
-        respond(response_type="ephemeral", text=digest_now_reply(out.status, out.n_papers, out.error, out.n_unposted, out.detail))
+        text = digest_now_reply(out.status, out.n_papers, out.error, out.n_unposted, out.detail)
+        if not dm and services.digest_paused_since(channel):
+            text += " (Scheduled digests of this channel are paused: `/papers digest on` resumes them.)"
+        respond(response_type="ephemeral", text=text)
     elif cmd.name == "digest_dm":
         respond(response_type="ephemeral", text=services.set_dm_digest(user, bool(cmd.value)))
+    elif cmd.name == "digest_pause":  # in a DM, "this conversation's digest" is the user's DM digest
+        respond(response_type="ephemeral" if dm else "in_channel",
+                text=services.set_dm_digest(user, not cmd.value) if dm else services.set_digest_paused(channel, cmd.value))
     elif cmd.name == "digest_show":
         who = "Your DM digest: " if dm else "This channel's digest: "
         respond(response_type="ephemeral", text=who + services.digest_settings_text(user if dm else channel, not dm))
