@@ -182,6 +182,20 @@ def too_frequent(trigger: CronTrigger, start: datetime, min_interval: timedelta 
         prev = nxt
 
 
+@functools.lru_cache(maxsize=1024)
+def schedule_gap(expr: str, tz: str) -> timedelta | None:
+    """`too_frequent` of the 5-field crontab `expr` in the IANA zone `tz`, looked at from
+    now: the first gap under `MIN_DIGEST_INTERVAL` (``* * * * *`` → 1 minute), or None for a
+    schedule that fires at most once an hour or never. Cached per (expr, tz): a week covers
+    every hour and weekday pattern, so the answer hardly depends on the day it is asked, and a
+    sync or a ``/papers digest`` reply asks it for every stored schedule (~7 ms for an hourly one).
+
+    Raises:
+        ValueError: not a valid crontab or time zone (`cron_trigger`).
+    """
+    return too_frequent(cron_trigger(expr, tz), datetime.now(timezone.utc))
+
+
 def describe_gap(gap: timedelta) -> str:
     """``1 minute``, ``30 minutes``: a gap found by `too_frequent`, for a reply or an error."""
     minutes = max(1, int(gap.total_seconds() // 60))

@@ -5,7 +5,9 @@
 - channels = config channels merged with channels created by ``/papers subscribe`` (their
   follows live in the store; schedule/time zone/max papers/min score come from the config, or
   the defaults for a channel created from Slack; ``/papers digest schedule|size|timezone``
-  stores a channel's own values, which then take precedence over the config file;
+  stores a channel's own values, which then take precedence over the config file — except a
+  stored schedule firing more often than once an hour, which only an older paperbot accepted:
+  the config's (or the default) schedule is used instead and each scheduler sync logs it;
   ``/papers digest off|on`` pauses / resumes a channel's scheduled digest, stored on its row:
   a paused channel has no scheduler job, while ``/papers digest now`` still posts);
 - DM digests for users whose ``dm_digest`` setting is on, scored with their own profile, on
@@ -28,7 +30,7 @@ from bot.commands_parser import parse_arxiv_id
 from bot.digest import Digest
 from bot.home import HomeData
 from bot.posting import SlackPoster
-from bot.scheduler import DigestScheduler, Target, cron_trigger
+from bot.scheduler import DigestScheduler, Target, cron_trigger, describe_gap, schedule_gap
 from feeds.arxiv_api import ArxivAPIClient, ArxivAPIError
 from feeds.http import FetchError
 from feeds.records import Paper, norm_author
@@ -186,16 +188,18 @@ class PaperbotService:
         out = []
         for c in self.config.channels:
             row = rows.get(c.id)
+            tz = (row or {}).get("timezone") or c.timezone
             out.append(c if row is None else dataclasses.replace(
-                c, schedule=row.get("schedule") or c.schedule, timezone=row.get("timezone") or c.timezone,
+                c, schedule=usable_schedule(row.get("schedule"), tz, c.schedule), timezone=tz,
                 max_papers=row.get("max_papers") or c.max_papers))
         known = {c.id for c in out}
         for row in rows.values():
             if row["channel_id"] in known or row["channel_id"] not in following:
                 continue
+            tz = row.get("timezone") or "UTC"
             out.append(ChannelConfig(
                 id=row["channel_id"], name=row.get("name") or "",
-                schedule=row.get("schedule") or DEFAULT_SCHEDULE, timezone=row.get("timezone") or "UTC",
+                schedule=usable_schedule(row.get("schedule"), tz, DEFAULT_SCHEDULE), timezone=tz,
                 max_papers=row.get("max_papers") or 10,
                 min_score=row["min_score"] if row.get("min_score") is not None else None))
         return out
@@ -224,10 +228,12 @@ class PaperbotService:
                       done=lambda slot, cid=c.id: self.digest_done(cid, slot),
                       since=_parse_utc(rows.get(c.id, {}).get("digest_resumed_at")))
                for c in self.channel_configs() if not rows.get(c.id, {}).get("digest_paused_at")]
+        for t in out:
+            _warn_refused(t.key, rows[t.key].get("schedule") if t.key in rows else None, t.schedule, t.timezone)
         for uid in self.dm_users():
-            settings = self.store.user_settings(uid)
-            out.append(Target(DM_PREFIX + uid, settings.get(DM_SCHEDULE_SETTING) or DEFAULT_SCHEDULE,
-                              settings.get(TZ_SETTING) or "UTC",
+            schedule, tz, _ = self._digest_settings(uid, False)
+            _warn_refused(DM_PREFIX + uid, self.store.user_settings(uid).get(DM_SCHEDULE_SETTING), schedule, tz)
+            out.append(Target(DM_PREFIX + uid, schedule, tz,
                               run=lambda slot, u=uid: self.run_user_digest(u, slot),
                               done=lambda slot, u=uid: self.digest_done(u, slot)))
         return out
@@ -420,8 +426,16 @@ class PaperbotService:
                 raise ServiceError("this channel has no digest yet: `/papers subscribe <collection | keywords>` first")
             return ch.schedule, ch.timezone, ch.max_papers
         st = self.store.user_settings(subject_id)
-        return (st.get(DM_SCHEDULE_SETTING) or DEFAULT_SCHEDULE, st.get(TZ_SETTING) or "UTC",
+        tz = st.get(TZ_SETTING) or "UTC"
+        return (usable_schedule(st.get(DM_SCHEDULE_SETTING), tz, DEFAULT_SCHEDULE), tz,
                 int(st.get(DM_SIZE_SETTING) or DM_MAX_PAPERS))
+
+    def _refused_schedule(self, subject_id: str, is_channel: bool) -> str | None:
+        """The schedule stored for a channel or a user's DM digest when it is not the one in
+        force (it fires more often than once an hour: `usable_schedule`), else None."""
+        stored = ((self.store.get_channel(subject_id) or {}).get("schedule") if is_channel
+                  else self.store.user_settings(subject_id).get(DM_SCHEDULE_SETTING))
+        return stored if stored and stored != self._digest_settings(subject_id, is_channel)[0] else None
 
     def digest_schedule_summary(self, subject_id: str, is_channel: bool) -> str:
         """Schedule, time zone, size and the next run as mrkdwn, e.g.
@@ -439,6 +453,10 @@ class PaperbotService:
             when = " · (this schedule is invalid; set a new one)"
         if paused:
             when = " · *paused*" + (f" since {_shown_utc(paused)}" if _parse_utc(paused) else "")
+        refused = self._refused_schedule(subject_id, is_channel)
+        if refused:  # stored by an older paperbot; shown escaped, it is user text
+            when += (f" (the stored schedule `{escape_within(refused, 100)}` fires more often than once an hour, "
+                     "so this one is used; `/papers digest schedule …` sets a new one)")
         return f"schedule `{cron}` ({tz}) · {size} paper{'s' if size != 1 else ''}{when}"
 
     def digest_settings_text(self, subject_id: str, is_channel: bool) -> str:
@@ -582,6 +600,36 @@ class PaperbotService:
                                          or "none"))
         lines.append("*DM digest:* " + (f"on — {d.dm_schedule}" if d.dm_digest else "off"))
         return "\n".join(lines)
+
+
+def usable_schedule(stored: str | None, tz: str, fallback: str) -> str:
+    """The schedule in force for a channel or DM digest: `stored` (a 5-field crontab set from
+    Slack, read in the IANA zone `tz`) unless it is empty or fires more often than once an hour
+    (`bot.scheduler.schedule_gap`; ``/papers digest schedule`` refuses such schedules, an older
+    paperbot stored them), then `fallback` (the config file's schedule or `DEFAULT_SCHEDULE`).
+    A stored value that is no valid crontab is returned as is: the scheduler logs it and leaves
+    the digest unscheduled, and ``/papers digest`` says it is invalid."""
+    if not stored:
+        return fallback
+    try:
+        return fallback if schedule_gap(stored, tz) is not None else stored
+    except ValueError:
+        return stored
+
+
+def _warn_refused(key: str, stored: str | None, used: str, tz: str) -> None:
+    """Log (warning) that digest `key`'s stored schedule is not the one `used`, naming the key
+    (a channel id or ``dm:<user id>``) and both schedules; nothing when they agree."""
+    if not stored or stored == used:
+        return
+    try:
+        gap = schedule_gap(stored, tz)
+    except ValueError:
+        return
+    if gap is not None:
+        log.warning("digest %s: the stored schedule %r fires every %s, more often than once an hour; "
+                    "using %r instead (set a new one with /papers digest schedule)",
+                    key, stored, describe_gap(gap), used)
 
 
 PAUSED_HINT = ("Scheduled digests are paused here (`/papers digest now` still posts one); "
