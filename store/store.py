@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,11 @@ LOOKUP_SOURCE = "lookup"
 BACKGROUND_SOURCES = frozenset({"corpus", "curated", LOOKUP_SOURCE})
 _UNKNOWN_DAY_FIRST_SEEN = "1970-01-01T00:00:00+00:00"
 BUSY_TIMEOUT_MS = 30_000
+# How long a reaction removal that found nothing to undo is kept (`Store.remember_reaction_removal`):
+# Slack retries a failed event delivery 3 times within about an hour
+# (https://api.slack.com/apis/events-api#retries), so the late add it waits for comes within
+# that; a week leaves a wide margin for an app that was down or slow to answer.
+REACTION_REMOVALS_KEPT = timedelta(days=7)
 
 
 # papers first stored at or after a time, newest announcement first (one window, two projections).
@@ -1130,11 +1135,23 @@ class Store:
     def remember_reaction_removal(self, user_id: str, reaction: str, channel_id: str, message_ts: str,
                                   event_ts: str) -> None:
         """Remember that `user_id` removed `reaction` from message (channel, ts) at Slack's
-        `event_ts` while no vote of it was there to undo (its add has not arrived yet)."""
+        `event_ts` while no vote of it was there to undo (its add has not arrived yet). Removals
+        remembered more than `REACTION_REMOVALS_KEPT` ago are dropped in the same transaction
+        (`prune_reaction_removals`): their late adds can no longer come."""
         with self.transaction() as db:
             db.execute("insert or ignore into reaction_removals (user_id, reaction, channel_id, message_ts, "
                        "event_ts, created_at) values (?, ?, ?, ?, ?, ?)",
                        [user_id, reaction, channel_id, message_ts, event_ts, utcnow()])
+            self.prune_reaction_removals()
+
+    def prune_reaction_removals(self, kept: timedelta = REACTION_REMOVALS_KEPT, now: datetime | None = None) -> int:
+        """Delete the remembered reaction removals stored (``created_at``, `utcnow`) more than
+        `kept` before `now` (aware; default: `utcnow`, the clock ``created_at`` was read from).
+        Returns how many were deleted."""
+        now = now or datetime.fromisoformat(utcnow())
+        cutoff = (now - kept).astimezone(timezone.utc).isoformat(timespec="seconds")
+        with self.transaction() as db:
+            return db.execute("delete from reaction_removals where created_at < ?", [cutoff]).rowcount
 
     def reaction_removed_since(self, user_id: str, reaction: str, channel_id: str, message_ts: str,
                                event_ts: str) -> bool:

@@ -5,7 +5,7 @@ removing it undoes exactly that; events arriving out of order change nothing for
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -221,3 +221,40 @@ def test_record_reaction_checks_the_removal_per_user_reaction_and_message(seeded
     # a removal that did undo a vote is not remembered: only one with nothing to undo is
     assert feedback.undo_reaction(seeded, "U2", ["2401.00001"], 1, "+1", "C1", "1.1", "1700000103") == 1
     assert not seeded.reaction_removed_since("U2", "+1", "C1", "1.1", "1700000100")
+
+
+def test_unmatched_removals_older_than_a_week_are_pruned_and_newer_ones_still_skip_a_late_add(
+        tmp_path, seeded, slack_fake, monkeypatch):
+    """`reaction_removals` kept every removal that found nothing to undo, forever; Slack retries an
+    event for about an hour, so storing a new one drops those older than a week."""
+    import store.store as store_module
+    real_utcnow, now = store_module.utcnow, datetime.now(timezone.utc)
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        msg = _digest_now(bot, "C1")
+        shown = seeded.message_paper_ids("C1", msg["ts"])
+        for user, age in (("U8", timedelta(days=8)), ("U9", timedelta(days=6))):  # remembered back then
+            monkeypatch.setattr(store_module, "utcnow", lambda t=now - age: t.isoformat(timespec="seconds"))
+            seeded.remember_reaction_removal(user, "+1", "C1", msg["ts"], "1700000101.000100")
+        monkeypatch.setattr(store_module, "utcnow", real_utcnow)
+        removed = dict(reaction="+1", channel_id="C1", message_ts=msg["ts"], event_ts="1700000100.000100")
+        assert seeded.reaction_removed_since("U8", **removed)  # nothing stored since: still there
+        # U5 removes a 👍 whose add has not arrived: remembered, and the old rows go
+        bot.event(_reaction("U5", "C1", msg["ts"], "reaction_removed", event_ts="1700000101.000100"), "EvRmU5")
+        wait_for(lambda: seeded.reaction_removed_since("U5", **removed), what="U5's removal remembered")
+        assert not seeded.reaction_removed_since("U8", **removed)  # 8 days old: pruned
+        assert seeded.reaction_removed_since("U9", **removed)  # 6 days old: kept
+        for user in ("U5", "U9"):  # their late adds (retries), within the week: skipped
+            bot.event(_reaction(user, "C1", msg["ts"], event_ts="1700000100.000100"), f"EvAdd{user}", retry=1)
+        bot.event(_reaction("U7", "C1", msg["ts"], event_ts="1700000102.000100"), "EvAddU7")  # a fresh 👍 counts
+        wait_for(lambda: seeded.feedback_for(user_id="U7") == {a: 1 for a in shown}, what="U7's 👍")
+        time.sleep(0.3)
+        assert seeded.feedback_for(user_id="U5") == {} and seeded.feedback_for(user_id="U9") == {}
+
+
+def test_prune_reaction_removals_keeps_the_horizon(seeded):
+    seeded.remember_reaction_removal("U1", "+1", "C1", "1.1", "1700000101.5")
+    later = datetime.now(timezone.utc) + timedelta(days=6, hours=23)
+    assert seeded.prune_reaction_removals(now=later) == 0
+    assert seeded.reaction_removed_since("U1", "+1", "C1", "1.1", "1700000100")
+    assert seeded.prune_reaction_removals(now=later + timedelta(hours=2)) == 1
+    assert not seeded.reaction_removed_since("U1", "+1", "C1", "1.1", "1700000100")
