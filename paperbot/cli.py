@@ -572,12 +572,15 @@ def digests_resolve(key: str, posted: bool, not_posted: bool, ts: str | None, co
 @click.option("--db", type=click.Path(dir_okay=False), help="Override the database path.")
 def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str | None, db: str | None) -> None:
     """Search the stored papers as `/papers search` does: words, "quoted phrases" and the filters
-    author:NAME, cat:cs.LG, since:YYYY-MM-DD, source:hf|arxiv_rss|arxiv_api|curated|corpus|lookup."""
+    author:NAME, cat:cs.LG, since:YYYY-MM-DD, source:hf|arxiv_rss|arxiv_api|curated|corpus|lookup;
+    a query that is only an arXiv id or an arxiv.org / huggingface.co paper link shows that
+    stored paper first, then the papers most like it."""
     import json
 
+    from bot.commands_parser import parse_arxiv_id
     from bot.text import render_search_text
     from recommender.matrix_cache import refresh
-    from recommender.search import QueryError, parse_query
+    from recommender.search import QueryError, SearchHit, more_like, parse_query
     from recommender.search import search as run_search
 
     text = " ".join(query)
@@ -593,7 +596,13 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
                                        "`paperbot import-corpus FILE` first")
         model, matrix = refresh(store, cfg.recommender.model_path, cfg.recommender.refit_days,
                                 on_refit=_say_refit)
-        hits = run_search(store, model, parsed, limit, matrix=matrix)
+        aid = parse_arxiv_id(text)
+        if aid is not None:  # as `paperbot.service.Service.search` answers `/papers search <id>`
+            paper = store.get_paper(aid)
+            hits = [] if paper is None else [SearchHit(paper, 1.0)] + (
+                more_like(store, model, aid, limit - 1) if limit > 1 else [])
+        else:
+            hits = run_search(store, model, parsed, limit, matrix=matrix)
     finally:
         store.close()
     if as_json:

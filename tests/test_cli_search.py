@@ -102,3 +102,20 @@ def test_source_corpus_finds_the_papers_of_import_corpus(tmp_path, monkeypatch):
     assert [json.loads(line)["arxiv_id"] for line in res.stdout.splitlines()] == ["2401.09999"]
     bad = CliRunner().invoke(main, ["search", "--db", str(db), "source:twitter", "reward"])
     assert bad.exit_code == 2 and "curated, corpus" in bad.output
+
+
+def test_a_query_that_is_only_an_arxiv_id_or_link_shows_that_paper_first(tmp_path, monkeypatch):
+    """`paperbot search` is documented as `/papers search` from the terminal, and `/papers search
+    2301.13816` shows that stored paper first, then the papers most like it. The CLI searched the
+    id's digits as words instead and printed "0 results" for a paper it held."""
+    db = _lab_db(tmp_path, monkeypatch)
+    for query in ("2301.13816", "https://arxiv.org/abs/2301.13816v4", "arXiv:2301.13816"):
+        res = CliRunner().invoke(main, ["search", "--db", str(db), "--json", "--limit", "3", query])
+        assert res.exit_code == 0, res.output
+        rows = [json.loads(line) for line in res.stdout.splitlines()]
+        assert [r["arxiv_id"] for r in rows][:1] == ["2301.13816"], query
+        assert len(rows) == 3 and len({r["arxiv_id"] for r in rows}) == 3
+    text = CliRunner().invoke(main, ["search", "--db", str(db), "2301.13816"])
+    assert text.stdout.splitlines()[2].endswith("Execution-based Code Generation using Deep Reinforcement Learning")
+    unknown = CliRunner().invoke(main, ["search", "--db", str(db), "2501.99999"])  # well-formed, not stored
+    assert unknown.exit_code == 0 and unknown.stdout.startswith("0 results")
