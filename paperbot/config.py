@@ -317,6 +317,8 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
             max_papers=_get(c, "max_papers", where, int, 10),
             min_score=_get(c, "min_score", where, float, None),
             when_empty=_get(c, "when_empty", where, str, "explain"))
+        if not ch.id.strip():  # chat.postMessage to "" fails with channel_not_found on every run
+            raise ConfigError(f"{where}id: expected a Slack channel id (e.g. 'C0123456789'), got {ch.id!r}")
         if ch.id in seen:
             raise ConfigError(f"{where}id: channel {ch.id!r} is configured twice")
         seen.add(ch.id)

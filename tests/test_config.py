@@ -37,6 +37,8 @@ def test_example_config_is_valid_and_documents_every_section():
     ({"feeds": {"arxiv_api": [{"name": "no query"}]}}, "feeds.arxiv_api[0].query"),
     ({"feeds": {"hf_daily": "yes"}}, "feeds.hf_daily"),
     ({"channels": [{"id": "C1"}, {"id": "C1"}]}, "channels[1].id"),
+    ({"channels": [{"id": ""}]}, "channels[0].id"),  # was accepted: a digest for channel "" every day
+    ({"channels": [{"id": "C1"}, {"id": "  "}]}, "channels[1].id"),
     ({"channels": [{"id": "C1", "max_papers": 0}]}, "channels[0].max_papers"),
     ({"channels": [{"id": "C1", "when_empty": "maybe"}]}, "channels[0].when_empty"),
     ({"channels": [{"id": "C1", "keywords": ["ok", 3]}]}, "channels[0].keywords[1]"),
