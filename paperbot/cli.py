@@ -56,14 +56,21 @@ class _Main(click.Group):
     """The ``paperbot`` group: a database error in any command (a damaged or foreign file, a
     schema from a newer paperbot, a read-only file, a lock held over the busy timeout, a full
     disk) ends the command with one ``Error: <db path>: <cause>`` line and exit status 1
-    instead of a traceback. SQLite rolls back the transaction that failed; what earlier
-    transactions committed stays."""
+    instead of a traceback; so does a TF-IDF model that cannot be written
+    (`recommender.matrix_cache.ModelFileError`). SQLite rolls back the transaction that failed;
+    what earlier transactions committed stays."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except (sqlite3.Error, SchemaTooNew) as exc:
             raise click.ClickException(_db_problem(ctx.meta.get(_DB_META), exc)) from None
+        except OSError as exc:
+            from recommender.matrix_cache import ModelFileError  # only on this path: numpy, scipy
+
+            if isinstance(exc, ModelFileError):  # names the file and recommender.model_path
+                raise click.ClickException(str(exc)) from None
+            raise
 
 
 def _no_db_hint(config: Config, db: str | None) -> str:

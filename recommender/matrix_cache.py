@@ -179,6 +179,22 @@ def sync(store, model: TfidfModel, cache: MatrixCache | None) -> tuple[MatrixCac
     return cache, len(ids)
 
 
+class ModelFileError(OSError):
+    """The TF-IDF model or its matrix cache could not be written (`recommender.model_path` in a
+    folder that cannot be created or written); the message names the file and the setting."""
+
+
+def _save(what: str, path: str | Path, save: Callable[[str | Path], None]) -> None:
+    try:
+        save(path)
+    except OSError as exc:
+        cause = exc.strerror or str(exc)
+        if exc.filename and str(exc.filename) != str(path):  # its folder: "…/afile: File exists"
+            cause = f"{exc.filename}: {cause}"
+        raise ModelFileError(f"{path}: cannot write the TF-IDF {what} ({cause}); check "
+                             "recommender.model_path and its folder") from exc
+
+
 def refresh(store, model_path: str | Path, refit_days: int = 7, force: bool = False,
             sample_size: int = 40_000,
             on_refit: Callable[[int], None] | None = None) -> tuple[TfidfModel, MatrixCache]:
@@ -188,7 +204,8 @@ def refresh(store, model_path: str | Path, refit_days: int = 7, force: bool = Fa
     `needs_refit(n_papers, refit_days)` or `force`; otherwise transforms only the new/changed
     papers. Both files are saved. `on_refit(n_papers)` is called just before a refit starts
     (a refit takes about 30 s at 47,000 papers; a CLI uses it to say why it is waiting).
-    Raises ValueError when the store holds no papers.
+    Raises ValueError when the store holds no papers, `ModelFileError` when the model or the
+    cache cannot be written.
     """
     cpath = cache_path_for(model_path)
     n = store.count_papers()
@@ -203,7 +220,7 @@ def refresh(store, model_path: str | Path, refit_days: int = 7, force: bool = Fa
             texts.append(paper_text(p.title, p.abstract))
         model, X = TfidfModel.fit_sampled(texts, sample_size=sample_size)
         del texts
-        model.save(model_path)
+        _save("model", model_path, model.save)
         cache = MatrixCache(ids=ids, matrix=X, fingerprint=model_fingerprint(model),
                             synced_seq=high)
         log.info("fitted TF-IDF on %d papers (%d terms)", len(ids), X.shape[1])
@@ -213,5 +230,5 @@ def refresh(store, model_path: str | Path, refit_days: int = 7, force: bool = Fa
         log.info("matrix cache: %d rows (re)transformed, %d cached", n_new, len(cache))
         if loaded is not None and n_new == 0:
             return model, cache  # nothing new: the file on disk is current (its synced_seq may lag, which only costs a re-check)
-    cache.save(cpath)
+    _save("matrix cache", cpath, cache.save)
     return model, cache

@@ -114,3 +114,28 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path):
     write_atomically(path, lambda f: f.write(b"new"))
     assert path.read_bytes() == b"new"
     assert path.stat().st_mode & 0o777 == 0o666 & ~atomic_file._UMASK  # as open() would make it
+
+
+def test_a_model_path_that_cannot_be_written_is_one_error_line_not_a_traceback(tmp_path, monkeypatch):
+    """`recommender.model_path` in a folder that cannot be created (here: under a file) made
+    `paperbot run --once` and `paperbot search` end in a FileNotFoundError / NotADirectoryError
+    traceback from deep inside the model save; the README promises one `Error:` line."""
+    from click.testing import CliRunner
+
+    from paperbot.cli import main
+    from tests.conftest import fixture_path
+
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    (tmp_path / "afile").write_text("not a folder")
+    cfg = tmp_path / "paperbot.toml"
+    cfg.write_text(f'[database]\npath = "lab.db"\n[feeds.hf_daily]\nenabled = false\n'
+                   f'[curated]\nfiles = ["{fixture_path("seeds", "papers_database.sample.json")}"]\n'
+                   '[[channels]]\nid = "C1"\ncollections = ["rlhf_code"]\n'
+                   '[recommender]\nmodel_path = "afile/model.joblib"\n')
+    for args in (["run", "--once"], ["search", "reward"]):
+        res = CliRunner().invoke(main, [*args, "--config", str(cfg)])
+        assert res.exit_code == 1, res.output
+        assert isinstance(res.exception, SystemExit), res.exception  # not an uncaught OSError
+        last = res.output.strip().splitlines()[-1]
+        assert last.startswith(f"Error: {tmp_path / 'afile' / 'model.joblib'}: cannot write the TF-IDF model"), last
+        assert f"({tmp_path / 'afile'}: File exists)" in last and "recommender.model_path" in last
