@@ -670,13 +670,15 @@ def run_eval(tasks_path: str, corpus_paths: Sequence[str], rankings_out: str, me
         hits_with, hits_without}], "mean": {AP, nDCG@20, R@50, P@10},
         "hits_with", "hits_without" (sums; None without feedback_sim), "wall_s"}.
     Raises:
-        ValueError for an unknown method or a malformed tasks file.
+        ValueError for an unknown method, a malformed tasks file or a `rankings_out` that cannot
+        be written (checked before any ranking work).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
     if feedback_sim and method == "asl-svm":
         raise ValueError("--feedback-sim is not supported for asl-svm (one SVM refit per day is too slow)")
     t0 = time.time()
+    _check_writable(rankings_out)
     tasks = load_tasks(tasks_path)
     corpus = get_corpus(corpus_paths, log=log, tokenisation=METHOD_TOKENISATION[method])
     rows_out, per_task = [], []
@@ -729,6 +731,19 @@ def run_eval(tasks_path: str, corpus_paths: Sequence[str], rankings_out: str, me
         log(f"FEEDBACK-SIM hits with feedback {w}  without {wo}  ({ratio}), top {SHOWN_PER_DAY}/day")
     log(f"wall {summary['wall_s']:.1f}s; rankings -> {rankings_out}")
     return summary
+
+
+def _check_writable(path: str) -> None:
+    """Raise ValueError (naming ``--rankings``) when `path` cannot be written, before the
+    ranking work it would otherwise throw away at the end; leaves no file behind."""
+    existed = os.path.lexists(path)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        open(path, "a", encoding="utf-8").close()
+    except OSError as exc:
+        raise ValueError(f"--rankings {path}: cannot write it ({exc.strerror or exc})") from None
+    if not existed:
+        os.unlink(path)
 
 
 def _fmt_task(rec: dict) -> str:

@@ -93,3 +93,23 @@ def test_paperbot_feedback_with_channel_reaches_the_channel_profile(tmp_path):
     empty = runner.invoke(main, ["feedback", "--user", "U1", "--paper", papers[0].arxiv_id, "--up",
                                  "--channel", " ", "--db", str(db)])
     assert empty.exit_code == 2 and "--channel" in empty.output
+
+
+def test_paperbot_eval_refuses_a_rankings_path_it_cannot_write_before_ranking(tmp_path, monkeypatch):
+    """--rankings was opened only after every task had been ranked (a minute and 1.6 GB on the
+    dev corpus), so a path that could not be written threw that work away and ended with a bare
+    "[Errno 2] No such file or directory" that did not say it was the output. It is now checked
+    first, and the error names the option."""
+    import recommender.evaluation as E
+
+    def no_corpus(*a, **k):
+        raise AssertionError("the corpus was loaded before --rankings was checked")
+
+    monkeypatch.setattr(E, "get_corpus", no_corpus)
+    (tmp_path / "afile").write_text("x")
+    for out in (tmp_path / "afile" / "r.jsonl", tmp_path):  # under a file; a folder
+        res = CliRunner().invoke(main, ["eval", "--tasks", str(TINY / "tasks.json"), "--corpus",
+                                        str(TINY / "corpus.jsonl"), "--rankings", str(out)])
+        assert res.exit_code == 1, res.output
+        assert res.output.startswith(f"Error: --rankings {out}: cannot write it ("), res.output
+    assert (tmp_path / "afile").read_text() == "x"
