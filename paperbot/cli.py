@@ -466,7 +466,10 @@ def eval_cmd(ctx: click.Context) -> None:
 
     try:
         code = eval_main(list(ctx.args))
-    except (OSError, ValueError) as exc:
+    except OSError as exc:  # "nope.json: No such file or directory", not "[Errno 2] …"
+        raise click.ClickException(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror
+                                   else str(exc)) from None
+    except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     sys.exit(code)
 

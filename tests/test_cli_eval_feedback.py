@@ -113,3 +113,15 @@ def test_paperbot_eval_refuses_a_rankings_path_it_cannot_write_before_ranking(tm
         assert res.exit_code == 1, res.output
         assert res.output.startswith(f"Error: --rankings {out}: cannot write it ("), res.output
     assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_paperbot_eval_missing_input_file_is_named_without_python_errno(tmp_path):
+    """A missing --tasks or --corpus file printed Python's repr-style
+    "Error: [Errno 2] No such file or directory: 'nope.json'"; every other command says
+    "FILE: cause"."""
+    for tasks, corpus in ((tmp_path / "nope.json", TINY / "corpus.jsonl"), (TINY / "tasks.json", tmp_path / "no.jsonl")):
+        res = CliRunner().invoke(main, ["eval", "--tasks", str(tasks), "--corpus", str(corpus),
+                                        "--rankings", str(tmp_path / "r.jsonl")])
+        missing = tasks if not tasks.exists() else corpus
+        assert res.exit_code == 1
+        assert res.output == f"Error: {missing}: No such file or directory\n", res.output
