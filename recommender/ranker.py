@@ -80,7 +80,7 @@ for feeds of new papers.  The dev tasks hold 116 relevant papers; the feedback r
 is 116 / 86 = 1.35x.
 
 Fourth round (``python bench/ranker_research.py --round 4``, 69 s; none kept): author signals act
-only on the five 2025 tasks (the older windows' candidates come from RSS items without authors).
+only on the four 2025 tasks (the older windows' candidates come from RSS items without authors).
 A "known group" prior (papers by the candidate's authors before the split) 0.206-0.208; two-hop
 co-authors of curated authors 0.211-0.217 (w 0.02-0.12), all of the gain from one task (0.06 →
 0.21) while two others fall; curated method names ("DAPO", "LIMO") mentioned by the candidate
