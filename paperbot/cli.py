@@ -651,7 +651,8 @@ def feedback(user_id: str, paper: str, up: bool, down: bool, channel_id: str | N
         raise click.UsageError("give --up or --down, not both")
     if not up and not down:
         raise click.UsageError("give --up or --down")
-    if not user_id.strip():
+    user_id = user_id.strip()  # as --channel: " U1" would be a user no Slack vote or profile reaches
+    if not user_id:
         raise click.UsageError("--user: expected a Slack user id (e.g. U012ABC), got an empty string")
     if channel_id is not None:
         channel_id = channel_id.strip()

@@ -125,3 +125,16 @@ def test_paperbot_eval_missing_input_file_is_named_without_python_errno(tmp_path
         missing = tasks if not tasks.exists() else corpus
         assert res.exit_code == 1
         assert res.output == f"Error: {missing}: No such file or directory\n", res.output
+
+
+def test_paperbot_feedback_user_id_is_stored_without_surrounding_spaces(tmp_path):
+    """--user was checked with strip() but stored as given, so `--user " U1"` (or an id pasted
+    with a trailing newline) recorded a vote for a user " U1" whose profile Slack's U1 never
+    reads; --channel was already stripped."""
+    db, papers = _store_with_curated_papers(tmp_path)
+    res = CliRunner().invoke(main, ["feedback", "--user", " U1\n", "--paper", papers[0].arxiv_id, "--up",
+                                    "--db", str(db)])
+    assert res.exit_code == 0 and f"recorded 👍 from U1 on {papers[0].arxiv_id}" in res.output
+    store = Store(db)
+    assert [p.arxiv_id for p in profile_for_user(store, "U1").likes] == [papers[0].arxiv_id]
+    store.close()
