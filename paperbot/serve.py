@@ -104,6 +104,9 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
             server = make_http_server(app, config.slack_signing_secret, host, port)
         except OSError as exc:
             raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        except ValueError as exc:  # waitress: "Invalid host/port specified." when --host does not resolve
+            raise ServeError(f"cannot listen on {host}:{port}: {exc} (--host must be an address or a "
+                             "name of this machine, e.g. 127.0.0.1 or 0.0.0.0)") from None
 
     def stop(*_):  # runs in the main thread, interrupting the wait below / the server's select loop
         raise KeyboardInterrupt

@@ -302,3 +302,15 @@ def test_serve_stops_when_the_socket_mode_websocket_does_not_connect(tmp_path, s
     assert done.returncode == 1
     assert f"Error: Slack gave a Socket Mode URL but its WebSocket (127.0.0.1:{port}) did not connect" in done.stderr
     assert "serving over Socket Mode" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_serve_stops_with_one_clear_line_when_the_host_is_no_address(tmp_path, slack_fake):
+    """`--host` that names no address (a typo; waitress raises ValueError("Invalid host/port
+    specified.") when it cannot resolve it) ended `paperbot serve` with a traceback."""
+    done = subprocess.run([sys.executable, "-m", "paperbot.cli", "serve", "--config",
+                           str(_config(tmp_path, "0 9 * * *")), "--host", "no-such-host.invalid", "--port", "0"],
+                          cwd=tmp_path, env=_env(slack_fake.url), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "Error: cannot listen on no-such-host.invalid:0: " in done.stderr and "--host" in done.stderr
+    assert slack_fake.calls_to("chat.postMessage") == []
