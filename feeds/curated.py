@@ -73,6 +73,10 @@ def _entry(entry) -> Paper:
     if not str(raw_id).strip():
         raise ValueError("no arxiv_id (or arXiv url)")
     arxiv_id, version = split_arxiv_id(str(raw_id))
+    for key in ("title", "summary", "url", "pdf_url"):
+        value = entry.get(key)
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{arxiv_id}: {key} must be a string, got {str(value)[:60]}")
     title = clean_text(entry.get("title"))
     if not title:
         raise ValueError(f"{arxiv_id}: missing title")

@@ -82,3 +82,20 @@ def test_cli_import_of_an_empty_object_says_nothing_was_imported(tmp_path):
     res = CliRunner().invoke(main, ["import", str(seed), "--db", str(tmp_path / "x.db")])
     assert res.exit_code == 0, res.output
     assert "seed.json holds no categories: nothing imported" in res.output
+
+
+def test_an_entry_field_of_the_wrong_type_is_skipped_with_a_message_naming_the_field(tmp_path):
+    """A non-string title or summary was reported with Python's own words ("expected string or
+    bytes-like object, got 'int'"), naming neither the paper nor the field; a non-string url or
+    pdf_url was stored as it was (a number or an object as the paper's link)."""
+    seed = tmp_path / "seed.json"
+    good = {"arxiv_id": "2301.13816", "title": "A title"}
+    seed.write_text(json.dumps({"rl": [{**good, "title": 5}, {**good, "summary": ["a"]},
+                                       {**good, "url": 7}, {**good, "pdf_url": {"a": 1}}]}))
+    res = CliRunner().invoke(main, ["import", str(seed), "--db", str(tmp_path / "x.db")])
+    assert "skipped rl[0]: 2301.13816: title must be a string, got 5" in res.output
+    assert "skipped rl[1]: 2301.13816: summary must be a string, got ['a']" in res.output
+    assert "skipped rl[2]: 2301.13816: url must be a string, got 7" in res.output
+    assert "skipped rl[3]: 2301.13816: pdf_url must be a string, got {'a': 1}" in res.output
+    assert "bytes-like" not in res.output
+    assert res.exit_code == 1 and "no paper could be read" in res.output
