@@ -44,6 +44,9 @@ def parse_curated(data: bytes | str | dict) -> CuratedParse:
         raise CuratedFormatError("curated database must be a JSON object {category: [papers]}")
     out = CuratedParse()
     for category, entries in data.items():
+        if not category.strip():  # a collection named "" could never be subscribed to or configured
+            out.errors.append((category, None, "a category needs a name (it becomes the collection's name)"))
+            continue
         if not isinstance(entries, list):
             out.errors.append((category, None, f"category {category!r} is not a list of papers"))
             continue
@@ -57,8 +60,10 @@ def parse_curated(data: bytes | str | dict) -> CuratedParse:
 
 
 def where(category: str, position: int | None) -> str:
-    """Where a skipped entry sat, for messages: ``rlhf_code[3]`` (0-based), or the category."""
-    return category if position is None else f"{category}[{position}]"
+    """Where a skipped entry sat, for messages: ``rlhf_code[3]`` (0-based), or the category
+    (quoted when it is blank: ``''``)."""
+    name = category if category.strip() else repr(category)
+    return name if position is None else f"{name}[{position}]"
 
 
 def load_curated(path: str | Path) -> CuratedParse:

@@ -99,3 +99,19 @@ def test_an_entry_field_of_the_wrong_type_is_skipped_with_a_message_naming_the_f
     assert "skipped rl[3]: 2301.13816: pdf_url must be a string, got {'a': 1}" in res.output
     assert "bytes-like" not in res.output
     assert res.exit_code == 1 and "no paper could be read" in res.output
+
+
+def test_a_category_with_an_empty_name_is_skipped_not_made_a_nameless_collection(tmp_path):
+    """{"": [...]} became a collection named "" ("collection : 1 papers added"), which no
+    `/papers subscribe` and no channel's `collections` can name."""
+    good = json.loads(fixture_path("seeds", "papers_database.sample.json").read_text())["rlhf_code"][0]
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"": [good], "  ": [good], "rl": [good]}))
+    db = tmp_path / "x.db"
+    res = CliRunner().invoke(main, ["import", str(seed), "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    assert "skipped '': a category needs a name (it becomes the collection's name)" in res.output
+    assert "skipped '  ': a category needs a name" in res.output
+    assert "collection rl: 1 papers added" in res.output and "collection :" not in res.output
+    from store import Store
+    assert Store(db).collections() == {"rl": 1}
