@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import sys
 import tempfile
@@ -561,8 +562,13 @@ def digests_resolve(key: str, posted: bool, not_posted: bool, ts: str | None, co
         raise click.UsageError("give --posted or --not-posted, not both")
     if not posted and not not_posted:
         raise click.UsageError("give --posted or --not-posted")
-    if ts and not posted:
+    if ts is not None and not posted:
         raise click.UsageError("--ts goes with --posted")
+    if ts is not None:
+        ts = ts.strip()
+        if not re.fullmatch(r"\d+\.\d+", ts):  # what conversations.history and reactions key on
+            raise click.UsageError(f"--ts: expected a Slack message ts such as 1724486400.000100, got {ts!r} "
+                                   "(a message link's p1724486400000100 is ts 1724486400.000100)")
     store = _open_store(_config(config_path, required=False), db, must_exist=True)
     try:
         row = settle_manually(store, key, posted, ts)

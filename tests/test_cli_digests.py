@@ -165,3 +165,26 @@ def test_check_on_a_missing_database_is_the_usual_one_line_error(tmp_path):
     assert res.exit_code == 1 and f"Error: no database at {db}" in res.output
     assert "SLACK_BOT_TOKEN" not in res.output and len(res.output.strip().splitlines()) == 1
     assert not db.exists()
+
+
+def test_resolve_refuses_a_ts_that_is_no_slack_message_ts(tmp_path):
+    """--ts was stored whatever it held (a pasted message link, "yesterday"): the digest then
+    pointed at a message that does not exist, so reactions on the real one counted for nothing."""
+    db = str(tmp_path / "p.db")
+    _pending(db, "C1:2026-08-24", ["2608.00001"])
+    for bad in ("p1724486400000100", "https://x.slack.com/archives/C1/p1724486400000100", "yesterday", ""):
+        res = _run("digests", "resolve", "C1:2026-08-24", "--posted", "--ts", bad, "--db", db)
+        assert res.exit_code == 2, (bad, res.output)
+        assert "--ts: expected a Slack message ts such as 1724486400.000100" in res.output
+    store = Store(db)
+    try:
+        assert store.get_digest("C1:2026-08-24")["status"] == "pending"  # nothing changed
+    finally:
+        store.close()
+    ok = _run("digests", "resolve", "C1:2026-08-24", "--posted", "--ts", " 1724486400.000100 ", "--db", db)
+    assert ok.exit_code == 0, ok.output
+    store = Store(db)
+    try:
+        assert store.get_digest("C1:2026-08-24")["message_ts"] == "1724486400.000100"
+    finally:
+        store.close()
