@@ -6,8 +6,8 @@ Two scorers, both on L2-normalised TF-IDF rows:
   1971, "Relevance feedback in information retrieval") of the positives with the feed's
   background mean and the 👎 papers subtracted, plus author / HF-upvote priors; 👍 enter through
   `Profile.add_feedback`. Its score is relative to the feed's average paper, so most papers score
-  below 0: without feedback the day's best paper scored median 0.054 (quartiles 0.006 / 0.102)
-  over the 380 dev-task days, below 0 on 91 of them (`bench/day_scores.py`); a 👍 adds up to 2 ×
+  below 0: without feedback the day's best paper scored median 0.054 (quartiles 0.009 / 0.108)
+  over the 380 dev-task days, below 0 on 89 of them (`bench/day_scores.py`); a 👍 adds up to 2 ×
   the cosine to the liked paper, so papers like it score 1-3 (range: `Profile.score`).
 * `rank` — the simpler formula the batched scale benchmark also computes
   (`recommender.batch`): score(c) = ½·cos(c, centroid(P)) + ½·max_{p∈P} cos(c, p), minus
