@@ -596,7 +596,7 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
     from bot.commands_parser import parse_arxiv_id
     from bot.text import render_search_text
     from recommender.matrix_cache import refresh
-    from recommender.search import QueryError, SearchHit, more_like, parse_query
+    from recommender.search import QueryError, paper_and_similar, parse_query
     from recommender.search import search as run_search
 
     text = " ".join(query)
@@ -613,10 +613,8 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
         model, matrix = refresh(store, cfg.recommender.model_path, cfg.recommender.refit_days,
                                 on_refit=_say_refit)
         aid = parse_arxiv_id(text)
-        if aid is not None:  # as `paperbot.service.Service.search` answers `/papers search <id>`
-            paper = store.get_paper(aid)
-            hits = [] if paper is None else [SearchHit(paper, 1.0)] + (
-                more_like(store, model, aid, limit - 1) if limit > 1 else [])
+        if aid is not None:  # as `paperbot.service.PaperbotService.search` answers `/papers search <id>`
+            hits = paper_and_similar(store, model, aid, limit)
         else:
             hits = run_search(store, model, parsed, limit, matrix=matrix)
     finally:

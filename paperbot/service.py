@@ -41,7 +41,7 @@ from paperbot.poll import poll_all
 from paperbot.recovery import digest_key, is_abandoned, recover_channel
 from recommender import feedback
 from recommender.profiles import profile_for_user, top_terms
-from recommender.search import SearchHit, more_like, search
+from recommender.search import SearchHit, more_like, paper_and_similar, search
 from recommender.tfidf import TfidfModel
 from store import LOOKUP_SOURCE, Store
 
@@ -555,12 +555,9 @@ class PaperbotService:
         like it; [] when it is not stored (its words — ``https``, ``arxiv``, ``abs`` — would only
         match unrelated papers)."""
         aid = parse_arxiv_id(text)
-        if aid is not None:
-            paper = self.store.get_paper(aid)
-            if paper is None:
-                return []
-            return [SearchHit(paper, 1.0)] + (self.more_like(aid, limit - 1) if limit > 1 else [])
         model = self.model()
+        if aid is not None:
+            return paper_and_similar(self.store, model, aid, limit)
         return search(self.store, model, text, limit, matrix=self._matrix_for(model))
 
     def more_like(self, arxiv_id: str, limit: int = 5) -> list[SearchHit]:

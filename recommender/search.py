@@ -249,6 +249,17 @@ def _fingerprint(model: TfidfModel) -> str:
     return fp
 
 
+def paper_and_similar(store: Store, model: TfidfModel | None, arxiv_id: str,
+                      limit: int = 10) -> list[SearchHit]:
+    """The answer to a query that is only an arXiv id or paper link: the stored paper first
+    (score 1.0), then the `limit` − 1 papers `more_like` it; [] when it is not stored (the
+    link's words — ``https``, ``arxiv``, ``abs`` — would only match unrelated papers)."""
+    paper = store.get_paper(arxiv_id)
+    if paper is None:
+        return []
+    return [SearchHit(paper, 1.0)] + (more_like(store, model, arxiv_id, limit - 1) if limit > 1 else [])
+
+
 def more_like(store: Store, model: TfidfModel | None, arxiv_id: str, limit: int = 5) -> list[SearchHit]:
     """Papers most similar to a stored paper ("more like this"): a search with the paper's title
     as the query text, the paper itself left out. [] for an unknown paper."""
