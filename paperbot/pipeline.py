@@ -72,7 +72,7 @@ class DeliveryOutcome:
     """What happened to one channel's digest."""
 
     channel_id: str
-    status: str  # posted | printed | skipped-duplicate | skipped-empty | failed | uncertain
+    status: str  # posted | printed | skipped-duplicate | skipped-empty | skipped-paused | failed | uncertain
     n_papers: int = 0  # papers that reached Slack (all of the digest's, unless a thread reply failed)
     ts: str | None = None
     error: str | None = None  # one clear line (for `failed`/`uncertain`)
@@ -293,6 +293,8 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
     reason (or nothing, with ``when_empty = "skip"``). `on_refit(n_papers)` is called before the
     TF-IDF model is refitted (see `load_or_fit_model`). Channels added from Slack
     (`/papers subscribe`) and DM digests are posted by `paperbot serve`'s scheduler, not here.
+    A channel paused from Slack (``/papers digest off``) gets nothing, its outcome
+    ``skipped-paused``, until ``/papers digest on``.
     """
     today = today or date.today()
     report = RunReport()
@@ -309,6 +311,12 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
             report.deliveries.append(DeliveryOutcome(channel.id, "failed", error=token_error.error,
                                                      error_code=token_error.error_code,
                                                      detail=f"not attempted: {token_error.detail}"))
+            continue
+        paused_at = (store.get_channel(channel.id) or {}).get("digest_paused_at")
+        if paused_at:
+            report.deliveries.append(DeliveryOutcome(
+                channel.id, "skipped-paused",
+                detail=f"paused with /papers digest off since {paused_at}; /papers digest on resumes it"))
             continue
         if isinstance(poster, SlackPoster):
             # settle digests a crash left pending first, so released papers are candidates again

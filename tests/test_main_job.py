@@ -244,3 +244,21 @@ def test_an_empty_store_with_when_empty_skip_stays_silent(tmp_path, slack_fake, 
     cfg = load_config(_empty_store_config(tmp_path, when_empty="skip"))
     (d,) = run_once(cfg, Store(cfg.database), today=date(2026, 8, 24)).deliveries
     assert d.status == "skipped-empty" and slack_fake.calls_to("chat.postMessage") == []
+
+
+def test_a_channel_paused_from_slack_gets_no_digest_from_run_once_until_resumed(tmp_path, slack_fake,
+                                                                                monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("SLACK_API_URL", slack_fake.url)
+    cfg = load_config(_empty_store_config(tmp_path))
+    store = Store(cfg.database)
+    assert store.set_digest_paused("C0EMPTY", True)  # what `/papers digest off` stores
+    (d,) = run_once(cfg, store, today=date(2026, 8, 24)).deliveries
+    assert (d.status, d.n_papers) == ("skipped-paused", 0) and "/papers digest on" in d.detail
+    assert slack_fake.calls_to("chat.postMessage") == []
+    res = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg.path)])
+    assert "channel C0EMPTY: skipped-paused (0 papers)" in res.output and res.exit_code == 0, res.output
+    assert slack_fake.calls_to("chat.postMessage") == []
+    assert store.set_digest_paused("C0EMPTY", False)  # `/papers digest on`
+    (d,) = run_once(cfg, store, today=date(2026, 8, 24)).deliveries
+    assert d.status == "posted" and len(slack_fake.posted("C0EMPTY")) == 1
