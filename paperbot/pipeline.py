@@ -312,7 +312,7 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
                                                      error_code=token_error.error_code,
                                                      detail=f"not attempted: {token_error.detail}"))
             continue
-        paused_at = (store.get_channel(channel.id) or {}).get("digest_paused_at")
+        paused_at = store.digest_paused_since(channel.id)
         if paused_at:
             report.deliveries.append(DeliveryOutcome(
                 channel.id, "skipped-paused",

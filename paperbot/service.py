@@ -215,7 +215,7 @@ class PaperbotService:
     def digest_paused_since(self, channel_id: str) -> str | None:
         """When the channel's scheduled digest was paused (``/papers digest off``; UTC ISO-8601
         seconds, ``2026-11-22T10:00:00+00:00``), or None while it runs."""
-        return (self.store.get_channel(channel_id) or {}).get("digest_paused_at") or None
+        return self.store.digest_paused_since(channel_id)
 
     def targets(self) -> list[Target]:
         """What the scheduler runs: every channel whose scheduled digest is not paused (with

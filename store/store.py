@@ -696,15 +696,20 @@ class Store:
         """Every channel's settings, list fields decoded."""
         return [_decode_channel(r) for r in self.db.query("select * from channels order by channel_id")]
 
+    def digest_paused_since(self, channel_id: str) -> str | None:
+        """When the channel's scheduled digest was paused (`set_digest_paused`; UTC ISO-8601
+        seconds, ``2026-11-22T10:00:00+00:00``), or None while it runs (or has no row)."""
+        rows = list(self.db.query("select digest_paused_at from channels where channel_id = ?", [channel_id]))
+        return (rows[0]["digest_paused_at"] or None) if rows else None
+
     def set_digest_paused(self, channel_id: str, paused: bool) -> bool:
         """Pause (`paused`) or resume a channel's scheduled digest, creating its row if needed
         (a channel of the config file has none until a setting is stored from Slack). Pausing
         stamps ``digest_paused_at``; resuming clears it and stamps ``digest_resumed_at`` (UTC
         ISO-8601 seconds, `utcnow`). Returns False when the channel already was in that state
         (nothing written)."""
-        with self.transaction() as db:
-            rows = list(db.query("select digest_paused_at from channels where channel_id = ?", [channel_id]))
-            was_paused = bool(rows and rows[0]["digest_paused_at"])
+        with self.transaction():  # read and write under one write lock
+            was_paused = self.digest_paused_since(channel_id) is not None
             if was_paused == bool(paused):
                 return False
             now = utcnow()
