@@ -7,9 +7,9 @@ rate limit, https://api.slack.com/methods/chat.postMessage#rate_limiting).
 """
 from __future__ import annotations
 
-import http.client
 import logging
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -23,14 +23,16 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks import digest_blocks, fallback_text, overflow_blocks, paper_ids_in_blocks
 from bot.digest import Digest
+from bot.slack_client import CONNECTION_ERRORS
 from bot.text import render_text
 from feeds.http import Pacer
 
 log = logging.getLogger(__name__)
 
 DIGEST_EVENT_TYPE = "paperbot_digest"
-# Transport-level failures of a Web API call (no HTTP answer): the call may or may not have taken effect.
-TRANSPORT_ERRORS = (URLError, ConnectionError, http.client.HTTPException, TimeoutError, socket.timeout)
+# Transport-level failures of a Web API call (no HTTP answer): the call may or may not have taken
+# effect (timeouts, resets, a TLS connection broken mid-answer — ssl.SSLError — …).
+TRANSPORT_ERRORS = tuple(CONNECTION_ERRORS)
 
 
 # Slack error codes after which a post may nevertheless have landed: chat.postMessage's docs say of
@@ -61,9 +63,10 @@ def digest_metadata(digest_key: str) -> dict:
 
 def _never_sent(exc: BaseException) -> bool:
     """True when a transport error happened before any byte of the request left: the connection
-    was refused or the host name did not resolve (``urllib`` wraps both in `URLError`)."""
+    was refused, the host name did not resolve, or the server's TLS certificate was refused in
+    the handshake (``urllib`` wraps all three in `URLError`)."""
     reason = exc.reason if isinstance(exc, URLError) else exc
-    return isinstance(reason, (ConnectionRefusedError, socket.gaierror))
+    return isinstance(reason, (ConnectionRefusedError, socket.gaierror, ssl.SSLCertVerificationError))
 
 
 def _is_ambiguous(exc: BaseException) -> bool:

@@ -16,6 +16,13 @@
 - Crontabs mean what they mean to cron: APScheduler 3.x numbers days of the week from Monday
   = 0, standard cron from Sunday = 0 (or 7), so `cron_trigger` rewrites a numeric day-of-week
   field into day names before handing it to APScheduler.
+- Retries: a run whose result says the failure was transient (``result.retryable``: Slack
+  unreachable, 5xx or rate-limited after every attempt, or delivery uncertain) is tried again
+  `RETRY_DELAYS` later (1, 5, 15, 30 minutes), as long as the retry comes before the target's
+  next slot (which carries the papers anyway) and the scheduler is not shutting down; each
+  retry checks `Target.done` first and the run itself settles a pending digest from the channel
+  history before posting, so a retry never posts twice. A clear refusal (``channel_not_found``,
+  ``invalid_auth`` …) or a crash is not retried: it would fail the same way.
 - Daylight saving: a wall-clock time that happens twice when clocks go back (02:30 in
   Europe/Paris on the last Sunday of October) makes APScheduler fire twice; `latest_slot` maps
   the repeat onto the first occurrence, so both runs share one slot and one digest.
@@ -27,8 +34,9 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -37,6 +45,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_GRACE_S = 6 * 3600
 MIN_DIGEST_INTERVAL = timedelta(hours=1)  # a schedule may fire at most once an hour
+RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(minutes=30))
 _LOOKBACKS = (timedelta(hours=2), timedelta(days=1), timedelta(days=8), timedelta(days=366))
 
 
@@ -237,6 +246,33 @@ def latest_slot(trigger: CronTrigger, now: datetime, lookback: timedelta | None 
     return None
 
 
+def first_slot_on(trigger: CronTrigger, day: date, tz: str) -> datetime | None:
+    """The first fire time of `trigger` on the local date `day` in the IANA zone `tz` (an aware
+    datetime), or None when the schedule does not fire that day (a weekend for ``mon-fri``).
+    ``paperbot run --once`` keys a day's digest to it, the slot `paperbot serve` posts at, so
+    the two never post the same day's digest twice.
+
+    Raises:
+        zoneinfo.ZoneInfoNotFoundError: `tz` is no time zone.
+    """
+    zone = ZoneInfo(tz)
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    fire = trigger.get_next_fire_time(None, start)
+    return fire if fire is not None and fire.astimezone(zone).date() == day else None
+
+
+def next_retry(trigger: CronTrigger, now: datetime, attempt: int,
+               delays: tuple[timedelta, ...] = RETRY_DELAYS) -> datetime | None:
+    """When retry number `attempt` + 1 (0-based `attempt`) of a slot that failed at `now` (aware)
+    is due: ``now + delays[attempt]`` — or None when the retries are used up or the trigger's
+    next fire time comes first (that slot's digest carries the papers anyway)."""
+    if attempt >= len(delays):
+        return None
+    when = now + delays[attempt]
+    upcoming = trigger.get_next_fire_time(None, now + timedelta(seconds=1))
+    return None if upcoming is not None and when >= upcoming else when
+
+
 _MAX_CLOCK_SHIFT = timedelta(hours=3)  # more than any daylight-saving shift (1 h; 30 min or 2 h in a few zones)
 
 
@@ -264,17 +300,22 @@ class DigestScheduler:
         grace_s: how late a missed slot may still be caught up on start (and the jobs'
             ``misfire_grace_time``).
         clock: ``clock()`` → aware now (tests may pin it).
+        retry_delays: how long after each transient failure of a slot it is tried again (see
+            the module doc); ``()`` turns retries off.
     """
 
     def __init__(self, targets: Callable[[], list[Target]], grace_s: int = DEFAULT_GRACE_S,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 retry_delays: tuple[timedelta, ...] = RETRY_DELAYS):
         self._targets_fn = targets
+        self.retry_delays = tuple(retry_delays)
         self.grace_s = grace_s
         self._clock = clock
         self._targets: dict[str, Target] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._sync_lock = threading.Lock()
+        self._stopping = threading.Event()
         self.scheduler = BackgroundScheduler(job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": grace_s}, timezone="UTC")
 
@@ -311,7 +352,9 @@ class DigestScheduler:
         return self.catch_up() if catch_up else []
 
     def shutdown(self, wait: bool = True) -> None:
-        """Stop the scheduler (waiting for running digests when `wait`)."""
+        """Stop the scheduler (waiting for running digests when `wait`); no retry is scheduled
+        from then on."""
+        self._stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
 
@@ -354,7 +397,8 @@ class DigestScheduler:
             return
         self._run_slot(key, slot_name(slot))
 
-    def _run_slot(self, key: str, slot: str) -> None:
+    def _run_slot(self, key: str, slot: str, attempt: int = 0) -> None:
+        """Deliver `slot` of target `key` unless it is done; `attempt` counts the retries so far."""
         t = self._targets.get(key)
         if t is None:
             return
@@ -363,6 +407,36 @@ class DigestScheduler:
                 log.info("digest %s slot %s already delivered", key, slot)
                 return
             try:
-                t.run(slot)
+                result = t.run(slot)
             except Exception:  # one failing digest must not stop the scheduler or other channels
                 log.exception("digest %s slot %s failed", key, slot)
+                return
+        if getattr(result, "retryable", False):
+            self._retry_later(t, slot, attempt, getattr(result, "error", None))
+
+    def _retry_later(self, t: Target, slot: str, attempt: int, error: str | None) -> None:
+        """Schedule retry number `attempt` + 1 of `slot` (`next_retry`), unless the retries are
+        used up, the retry would not come before the target's next slot, or the scheduler is
+        shutting down."""
+        why = f" ({error})" if error else ""
+        if attempt >= len(self.retry_delays):
+            log.error("digest %s slot %s still failing after %d retries%s; its papers go to the next digest",
+                      t.key, slot, attempt, why)
+            return
+        if self._stopping.is_set():
+            return
+        try:
+            trigger = t.trigger()
+        except ValueError:
+            return
+        now = self._clock()
+        when = next_retry(trigger, now, attempt, self.retry_delays)
+        if when is None:
+            upcoming = trigger.get_next_fire_time(None, now + timedelta(seconds=1))
+            log.warning("digest %s slot %s failed%s; not retried: the next slot (%s) comes first",
+                        t.key, slot, why, slot_name(upcoming))
+            return
+        log.warning("digest %s slot %s failed%s; retry %d/%d at %s", t.key, slot, why, attempt + 1,
+                    len(self.retry_delays), when.astimezone(timezone.utc).isoformat(timespec="seconds"))
+        self.scheduler.add_job(self._run_slot, "date", run_date=when, args=[t.key, slot, attempt + 1],
+                               id=f"retry:{t.key}", replace_existing=True, misfire_grace_time=None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import ssl
 from typing import Optional
 from urllib.error import URLError
 
@@ -37,7 +38,11 @@ NON_IDEMPOTENT_METHODS = frozenset({
     "files.upload", "files.completeUploadExternal", "conversations.create",
 })
 SERVER_ERROR_STATUSES = (500, 502, 503, 504)
-CONNECTION_ERRORS = [URLError, ConnectionError, http.client.HTTPException, TimeoutError, socket.timeout]
+# Transport failures (no HTTP answer). ssl.SSLError is an OSError but not a ConnectionError: a TLS
+# connection that breaks while the answer is read (SSLEOFError, "EOF occurred in violation of
+# protocol") reaches us raw, since urllib only wraps errors raised while sending in URLError.
+CONNECTION_ERRORS = [URLError, ConnectionError, http.client.HTTPException, TimeoutError, socket.timeout,
+                     ssl.SSLError]
 
 # Errors that concern the token, not a channel: every other call would fail the same way.
 TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired",

@@ -18,6 +18,7 @@ from bot.posting import TRANSPORT_ERRORS, DeliveryUncertain, PostResult, SlackPo
 from bot.slack_client import TOKEN_ERRORS, describe_error, error_code, make_client, transport_reason
 from feeds.curated import CuratedFormatError, load_curated, where
 from feeds.http import Fetcher
+from paperbot.channels import run_slot, with_stored_settings
 from paperbot.config import ChannelConfig, Config
 from paperbot.digests import channel_digest, empty_channel_digest, empty_reason, load_or_fit_model
 from paperbot.poll import SourceOutcome, poll_all
@@ -25,6 +26,11 @@ from paperbot.recovery import UNCERTAIN, digest_key, in_flight, is_abandoned, ow
 from store import Store
 
 log = logging.getLogger(__name__)
+
+# Slack error codes that say "not now" rather than "never": the rate limit, and the server-side
+# failures chat.postMessage documents (https://api.slack.com/methods/chat.postMessage#errors).
+TRANSIENT_ERROR_CODES = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
+                                   "request_timeout"})
 
 
 @dataclass
@@ -80,6 +86,17 @@ class DeliveryOutcome:
     error_code: str | None = None  # Slack's error code when Slack refused (``channel_not_found``)
     detail: str | None = None  # the clear explanation of `error` (what happened, what to do)
     n_unposted: int = 0  # papers of a failed thread reply: not shown, left for the next digest
+
+    @property
+    def retryable(self) -> bool:
+        """True when trying the same slot again later may succeed: the digest is ``uncertain``
+        (the history could not be read), or ``failed`` without a clear refusal — Slack was
+        unreachable, answered 5xx, or kept rate-limiting (`TRANSIENT_ERROR_CODES`). False for a
+        refusal such as ``channel_not_found`` or ``invalid_auth``, which would fail the same way.
+        `bot.scheduler.DigestScheduler` retries such slots."""
+        if self.status == "uncertain":
+            return True
+        return self.status == "failed" and (self.error_code is None or self.error_code in TRANSIENT_ERROR_CODES)
 
 
 @dataclass
@@ -294,7 +311,11 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
     TF-IDF model is refitted (see `load_or_fit_model`). Channels added from Slack
     (`/papers subscribe`) and DM digests are posted by `paperbot serve`'s scheduler, not here.
     A channel paused from Slack (``/papers digest off``) gets nothing, its outcome
-    ``skipped-paused``, until ``/papers digest on``.
+    ``skipped-paused``, until ``/papers digest on``. Schedule, time zone and size set from Slack
+    take precedence over the config file's (`paperbot.channels.with_stored_settings`), and each
+    digest is keyed to the day's first scheduled slot (`paperbot.channels.run_slot`, the slot
+    `paperbot serve` posts at; the date on a day the schedule does not fire), so a run and the
+    bot never post the same day's digest twice, and a second run that day posts nothing.
     """
     today = today or date.today()
     report = RunReport()
@@ -306,7 +327,9 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
     model = load_or_fit_model(config, store, on_refit=on_refit) if report.n_papers else None
     poster = poster or make_poster(config)
     token_error: DeliveryOutcome | None = None
-    for channel in config.channels:
+    for configured in config.channels:
+        # the schedule / time zone / size set from Slack apply here as in `paperbot serve`
+        channel = with_stored_settings(configured, store.get_channel(configured.id))
         if token_error is not None:  # the token is refused: every call would fail the same way
             report.deliveries.append(DeliveryOutcome(channel.id, "failed", error=token_error.error,
                                                      error_code=token_error.error_code,
@@ -325,7 +348,7 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
             digest = empty_channel_digest(channel, today, empty_reason(today, 0, channel.min_score, failed))
         else:
             digest = channel_digest(channel, store, model, today, failed, config.recommender.candidate_days)
-        outcome = deliver(store, channel, digest, poster, today.isoformat(), settle_pending=False)
+        outcome = deliver(store, channel, digest, poster, run_slot(channel, today), settle_pending=False)
         report.deliveries.append(outcome)
         if outcome.error_code in TOKEN_ERRORS:
             token_error = outcome

@@ -34,6 +34,7 @@ from bot.scheduler import DigestScheduler, Target, cron_trigger, describe_gap, s
 from feeds.arxiv_api import ArxivAPIClient, ArxivAPIError
 from feeds.http import FetchError
 from feeds.records import Paper, norm_author
+from paperbot.channels import usable_schedule, with_stored_settings
 from paperbot.config import DEFAULT_SCHEDULE, ChannelConfig, Config
 from paperbot.digests import channel_digest, empty_channel_digest, load_or_fit_model, profile_digest
 from paperbot.pipeline import DeliveryOutcome, deliver, sync_configured_curated
@@ -185,13 +186,7 @@ class PaperbotService:
         ``/papers subscribe``)."""
         rows = {r["channel_id"]: r for r in self.store.channels()}
         following = self.store.subjects_following()
-        out = []
-        for c in self.config.channels:
-            row = rows.get(c.id)
-            tz = (row or {}).get("timezone") or c.timezone
-            out.append(c if row is None else dataclasses.replace(
-                c, schedule=usable_schedule(row.get("schedule"), tz, c.schedule), timezone=tz,
-                max_papers=row.get("max_papers") or c.max_papers))
+        out = [with_stored_settings(c, rows.get(c.id)) for c in self.config.channels]
         known = {c.id for c in out}
         for row in rows.values():
             if row["channel_id"] in known or row["channel_id"] not in following:
@@ -597,21 +592,6 @@ class PaperbotService:
                                          or "none"))
         lines.append("*DM digest:* " + (f"on — {d.dm_schedule}" if d.dm_digest else "off"))
         return "\n".join(lines)
-
-
-def usable_schedule(stored: str | None, tz: str, fallback: str) -> str:
-    """The schedule in force for a channel or DM digest: `stored` (a 5-field crontab set from
-    Slack, read in the IANA zone `tz`) unless it is empty or fires more often than once an hour
-    (`bot.scheduler.schedule_gap`; ``/papers digest schedule`` refuses such schedules, an older
-    paperbot stored them), then `fallback` (the config file's schedule or `DEFAULT_SCHEDULE`).
-    A stored value that is no valid crontab is returned as is: the scheduler logs it and leaves
-    the digest unscheduled, and ``/papers digest`` says it is invalid."""
-    if not stored:
-        return fallback
-    try:
-        return fallback if schedule_gap(stored, tz) is not None else stored
-    except ValueError:
-        return stored
 
 
 def _warn_refused(key: str, stored: str | None, used: str, tz: str) -> None:

@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from paperbot.config import ChannelConfig
-from paperbot.service import usable_schedule
+from paperbot.channels import usable_schedule
 from tests.bot_harness import TOKEN, BotServer, make_config, seed_store
 
 
