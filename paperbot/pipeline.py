@@ -348,7 +348,12 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
             digest = empty_channel_digest(channel, today, empty_reason(today, 0, channel.min_score, failed))
         else:
             digest = channel_digest(channel, store, model, today, failed, config.recommender.candidate_days)
-        outcome = deliver(store, channel, digest, poster, run_slot(channel, today), settle_pending=False)
+        slot = run_slot(channel, today)
+        legacy = store.get_digest(digest_key(channel.id, today.isoformat())) if slot != today.isoformat() else None
+        if legacy and legacy["status"] == "posted":  # posted today by a paperbot that keyed run --once by date
+            report.deliveries.append(DeliveryOutcome(channel.id, "skipped-duplicate", ts=legacy["message_ts"]))
+            continue
+        outcome = deliver(store, channel, digest, poster, slot, settle_pending=False)
         report.deliveries.append(outcome)
         if outcome.error_code in TOKEN_ERRORS:
             token_error = outcome

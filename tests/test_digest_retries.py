@@ -330,3 +330,17 @@ def test_run_once_and_serve_share_the_slot_so_the_day_is_posted_once(tmp_path, s
     assert serve_slot == "2026-08-24T06:30+00:00" and target.done(serve_slot)  # serve will not post it again
     again = run_once(cfg, store, poster=slack_poster(slack_fake), today=day).deliveries[0]
     assert again.status == "skipped-duplicate" and len(top_level(slack_fake, "C0RLCODE")) == 1
+
+
+def test_run_once_does_not_repost_a_day_an_older_paperbot_posted_under_the_date_key(tmp_path, slack_fake):
+    """Before slots, run --once keyed a day's digest ``<channel>:<date>``: the upgrade day must
+    not get a second digest under the new slot key."""
+    cfg = load_config(_write_config(tmp_path))
+    store = Store(cfg.database)
+    day = date(2026, 8, 24)
+    legacy = digest_key("C0RLCODE", day.isoformat())
+    digest_id, _, _ = store.claim_digest(legacy, "C0RLCODE", day.isoformat(), [("2608.00001", 0.5, "w")], owner="x")
+    store.finish_digest(digest_id, "1700000000.000100")
+    (d,) = run_once(cfg, store, poster=slack_poster(slack_fake), today=day).deliveries
+    assert d.status == "skipped-duplicate" and d.ts == "1700000000.000100"
+    assert slack_fake.calls_to("chat.postMessage") == []
