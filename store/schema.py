@@ -154,7 +154,15 @@ def _v8(db: sqlite_utils.Database) -> None:
     db["channels"].add_column("digest_resumed_at", str)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(db: sqlite_utils.Database) -> None:
+    """``processed_events(created_at)``: `Store.claim_event` prunes the keys older than
+    `store.store.PROCESSED_EVENTS_KEPT` (``created_at < ?``), which without an index scans the
+    whole table, one row per event ever claimed. Rows already stored keep their
+    ``created_at`` and are pruned by the first claim after the upgrade."""
+    db["processed_events"].create_index(["created_at"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

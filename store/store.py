@@ -53,6 +53,14 @@ BUSY_TIMEOUT_MS = 30_000
 # (https://api.slack.com/apis/events-api#retries), so the late add it waits for comes within
 # that; a week leaves a wide margin for an app that was down or slow to answer.
 REACTION_REMOVALS_KEPT = timedelta(days=7)
+# How long a claimed Slack event key is kept (`Store.claim_event`, table ``processed_events``): a
+# key only has to outlive Slack's redeliveries of its event, 3 retries within about an hour
+# (https://api.slack.com/apis/events-api#retries); a week leaves the same wide margin for an app
+# that was down or slow to answer as `REACTION_REMOVALS_KEPT`.
+PROCESSED_EVENTS_KEPT = timedelta(days=7)
+# `Store.claim_event` prunes the keys older than `PROCESSED_EVENTS_KEPT` at most this often (per
+# `Store`): a key may outlive the week by up to this much, and claims in between only insert.
+PROCESSED_EVENTS_PRUNE_EVERY = timedelta(hours=1)
 
 
 # papers first stored at or after a time, newest announcement first (one window, two projections).
@@ -127,6 +135,7 @@ class Store:
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
+        self._events_pruned_at: datetime | None = None  # `claim_event`'s last prune, by `utcnow`
         migrate(self.db)
 
     # ---- connections -------------------------------------------------------------------
@@ -1131,11 +1140,33 @@ class Store:
 
     def claim_event(self, event_key: str) -> bool:
         """Mark a delivered event/action as processed; True the first time, False for a redelivery
-        (Slack retries with ``X-Slack-Retry-Num``)."""
+        (Slack retries with ``X-Slack-Retry-Num``) while the key is kept.
+
+        Keys are kept `PROCESSED_EVENTS_KEPT` (a week; Slack stops retrying within about an
+        hour): at most once per `PROCESSED_EVENTS_PRUNE_EVERY` (by `utcnow`, the clock that
+        stamps ``created_at``; a clock set back also prunes) a claim deletes the older ones in
+        its own transaction (`prune_processed_events`), so the table holds about a week of
+        events instead of every event ever delivered."""
+        now = utcnow()
         with self.transaction() as db:
             cur = db.execute("insert or ignore into processed_events (event_key, created_at) values (?, ?)",
-                             [event_key, utcnow()])
-            return cur.rowcount > 0
+                             [event_key, now])
+            claimed = cur.rowcount > 0
+            at = datetime.fromisoformat(now)
+            last = self._events_pruned_at
+            if last is None or not last <= at < last + PROCESSED_EVENTS_PRUNE_EVERY:
+                self.prune_processed_events(now=at)
+                self._events_pruned_at = at
+        return claimed
+
+    def prune_processed_events(self, kept: timedelta = PROCESSED_EVENTS_KEPT, now: datetime | None = None) -> int:
+        """Delete the claimed event keys (`claim_event`) stored (``created_at``, `utcnow`) more
+        than `kept` before `now` (aware; default: `utcnow`); one search of
+        ``idx_processed_events_created_at`` (schema v9). Returns how many were deleted."""
+        now = now or datetime.fromisoformat(utcnow())
+        cutoff = (now - kept).astimezone(timezone.utc).isoformat(timespec="seconds")
+        with self.transaction() as db:
+            return db.execute("delete from processed_events where created_at < ?", [cutoff]).rowcount
 
     def remember_reaction_removal(self, user_id: str, reaction: str, channel_id: str, message_ts: str,
                                   event_ts: str) -> None:

@@ -1,13 +1,15 @@
 """The SQLite store: merging sources, versions, WAL, schema version, digests, feedback."""
 import sqlite3
+from datetime import datetime, timedelta, timezone
 
 import pytest
+import sqlite_utils
 
 from feeds.arxiv_rss import parse_feed
 from feeds.hf_daily import parse_daily_papers
 from feeds.records import Paper
 from store import Store
-from store.schema import SCHEMA_VERSION, SchemaTooNew
+from store.schema import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew
 from tests.conftest import fixture_path
 
 
@@ -152,3 +154,77 @@ def test_sample_papers_first_seen_before_samples_only_earlier_papers(store, monk
     assert [p.arxiv_id for p in store.sample_papers(10, exclude={"2401.00000"}, first_seen_before=since)] == got[1:]
     assert any(a.startswith("2402.") for a in (p.arxiv_id for p in store.sample_papers(10)))  # whole table
     assert store.sample_papers(10, first_seen_before="2025-01-01T00:00:00+00:00") == []
+
+
+# ---- processed_events: claimed Slack event keys are kept a week --------------------------------
+def _event_keys(store):
+    return sorted(r["event_key"] for r in store.db.query("select event_key from processed_events"))
+
+
+def _clock_at(monkeypatch, when):
+    """`store.store.utcnow` (the clock that stamps and prunes event keys) reads `when`."""
+    import store.store as store_module
+    monkeypatch.setattr(store_module, "utcnow", lambda: when.isoformat(timespec="seconds"))
+
+
+def test_claimed_event_keys_older_than_a_week_are_pruned_and_a_recent_redelivery_is_still_refused(
+        store, monkeypatch):
+    """processed_events kept every claimed key for the life of the database although Slack
+    retries an event for only about an hour; a claim now drops the keys older than a week."""
+    now = datetime.now(timezone.utc)
+    _clock_at(monkeypatch, now - timedelta(days=8))
+    assert store.claim_event("event:Ev8")
+    _clock_at(monkeypatch, now - timedelta(days=6))
+    assert store.claim_event("event:Ev6")
+    assert _event_keys(store) == ["event:Ev6", "event:Ev8"]  # nothing was a week old when they came
+    _clock_at(monkeypatch, now)
+    assert store.claim_event("event:Ev0")
+    assert _event_keys(store) == ["event:Ev0", "event:Ev6"]  # 8 days old: pruned
+    assert not store.claim_event("event:Ev6")  # a redelivery within the week: still refused
+    assert not store.claim_event("event:Ev0")
+    assert store.claim_event("event:Ev8")  # forgotten: Slack stopped retrying it a week ago
+
+
+def test_claim_event_prunes_at_most_once_an_hour(store, monkeypatch):
+    now = datetime.now(timezone.utc)
+    statements: list[str] = []
+    pruned = []
+    store.db.conn.set_trace_callback(statements.append)
+    try:
+        for minutes, key in ((0, "a"), (30, "b"), (59, "c"), (61, "d"), (62, "e"), (-60 * 24, "f")):
+            _clock_at(monkeypatch, now + timedelta(minutes=minutes))
+            statements.clear()
+            assert store.claim_event(f"event:{key}")
+            pruned.append(any(sql.lower().startswith("delete from processed_events") for sql in statements))
+    finally:
+        store.db.conn.set_trace_callback(None)
+    # the first claim, the first one an hour after it, and one after the clock was set back
+    assert pruned == [True, False, False, True, False, True]
+
+
+def test_prune_processed_events_keeps_the_horizon(store):
+    assert store.claim_event("event:Ev1")
+    later = datetime.now(timezone.utc) + timedelta(days=6, hours=23)
+    assert store.prune_processed_events(now=later) == 0
+    assert store.prune_processed_events(now=later + timedelta(hours=2)) == 1
+    assert _event_keys(store) == []
+
+
+def test_a_v8_database_gets_the_created_at_index_and_its_old_keys_are_pruned(tmp_path):
+    path = tmp_path / "v8.db"
+    db = sqlite_utils.Database(sqlite3.connect(path))
+    for step in MIGRATIONS[:8]:
+        step(db)
+    db.conn.execute("PRAGMA user_version = 8")
+    now = datetime.now(timezone.utc)
+    for key, age in (("event:old", timedelta(days=30)), ("event:recent", timedelta(hours=1))):
+        db["processed_events"].insert({"event_key": key,
+                                       "created_at": (now - age).isoformat(timespec="seconds")})
+    db.conn.commit()
+    db.conn.close()
+    s = Store(path)
+    assert s.db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 9
+    assert [["created_at"]] == [i.columns for i in s.db["processed_events"].indexes if not i.unique]
+    assert not s.claim_event("event:recent")  # kept through the upgrade: a redelivery is refused
+    assert _event_keys(s) == ["event:recent"]  # and that claim pruned the month-old key
+    s.close()

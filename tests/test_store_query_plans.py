@@ -1,4 +1,4 @@
-"""The hot store queries use an index (schema v5 and v4), checked on the SQL each public method
+"""The hot store queries use an index (schema v4, v5 and v9), checked on the SQL each public method
 really runs (captured with ``set_trace_callback``, parameters expanded) through SQLite's
 ``EXPLAIN QUERY PLAN``. Timings are in bench/store_indexes.py, not here."""
 from feeds.records import Paper
@@ -50,3 +50,21 @@ def test_feedback_by_paper_and_by_channel_search_their_indexes(store):
     uses(plans_of(store, lambda: store.feedback_for(channel_id="C1")), "idx_feedback_channel_id")
     assert store.feedback_counts("2401.00001", "C1") == (1, 0) and store.feedback_for(channel_id="C1") == {
         "2401.00001": 1}
+
+
+def test_pruning_claimed_event_keys_searches_the_created_at_index(store):
+    """`Store.claim_event` deletes the keys older than a week; without the v9 index that DELETE
+    scans every key ever claimed."""
+    store.claim_event("event:Ev1")
+    conn = store.db.conn
+    seen: list[str] = []
+    conn.set_trace_callback(seen.append)
+    try:
+        store.prune_processed_events()
+    finally:
+        conn.set_trace_callback(None)
+    deletes = [sql for sql in seen if sql.lstrip().lower().startswith("delete")]
+    assert len(deletes) == 1
+    plan = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + deletes[0])]
+    assert plan and all(step.startswith("SEARCH") for step in plan), plan
+    assert any("idx_processed_events_created_at" in step for step in plan), plan
