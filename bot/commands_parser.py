@@ -7,7 +7,10 @@ Grammar (sub-command words are case-insensitive; empty text means ``help``)::
 
     search <query>                     subscribe <collection | keywords>  (each keyword needs a
                                        content word: not only stop words, emoji or mentions)
+    subscribe keywords <words>         (the words as keywords, even when they look like a
+                                       collection name)
     unsubscribe <collection | keywords>
+    unsubscribe keywords <words>
     follow author <name>               unfollow author <name>
     like <arXiv id or URL>             profile
     digest now                         digest dm on|off   (your personal digest by DM)
@@ -17,6 +20,12 @@ Grammar (sub-command words are case-insensitive; empty text means ``help``)::
     digest schedule <when>             digest size <1-50>
     digest timezone <Area/City>
     help
+
+``subscribe <text>`` follows the collection `text` names — exactly, or up to case and
+``-``/``_``/spaces (`match_collection`: ``RLHF-Code`` is ``rlhf_code``) — and otherwise takes
+`text` as comma-separated keywords; the service refuses a near miss of a collection name
+(``rlhf_cod``) and suggests the collection and the ``keywords`` form. ``unsubscribe`` reads a
+collection name the same way.
 
 ``<when>`` is ``weekdays HH:MM``, ``daily HH:MM``, ``mon,thu HH:MM`` (days mon … sun, ranges
 like ``mon-fri``) or a 5-field crontab such as ``30 8 * * mon-fri``.
@@ -29,7 +38,9 @@ Replies that echo them must escape them again.
 """
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -38,11 +49,20 @@ from feeds.records import NEW_ID_PATTERN, OLD_ID_PATTERN
 MAX_VALUE_CHARS = 200      # subscribe/follow values (a collection name, keywords, a person)
 MAX_QUERY_CHARS = 4000     # search text (Slack sends at most a few thousand characters)
 MAX_DIGEST_SIZE = 50       # papers per digest settable from Slack (Block Kit stays within limits)
+# `match_collection`: how alike (difflib's ratio, 2·matches / total length) a typed value and a
+# collection name must be for the value to count as a near miss of it. 0.85 takes one or two
+# typos in a name like ``rlhf_code`` (``rlhf_cod`` 0.94, ``rhlf_code`` 0.89, ``rlhf_cd`` 0.88)
+# but not a keyword that merely shares a word with it (``rlhf`` 0.62, ``code`` 0.62).
+NEAR_MISS_CUTOFF = 0.85
+# a value of more words than this is keywords, never a near miss of a collection name
+NEAR_MISS_MAX_WORDS = 2
+KEYWORDS_WORD = "keywords"  # `subscribe keywords <words>`: the words as keywords, whatever they look like
 
 USAGE = """*`/papers` commands*
 • `/papers search <words> [author:NAME] [cat:cs.LG] [since:YYYY-MM-DD] [source:hf]` — search stored papers
-• `/papers subscribe <collection | keywords>` — this channel's digest follows it (in a DM with the bot: your own)
-• `/papers unsubscribe <collection | keywords>` — stop following it
+• `/papers subscribe <collection | keywords>` — this channel's digest follows it (in a DM with the bot: your own); a collection name may differ in case, `-`, `_` or spaces
+• `/papers subscribe keywords <words>` — follow the words as keywords, even when they look like a collection name
+• `/papers unsubscribe <collection | keywords>` — stop following it (`/papers unsubscribe keywords <words>`: only keywords)
 • `/papers follow author <name>` / `/papers unfollow author <name>` — papers by this person count for your profile
 • `/papers like <arXiv id or URL>` — 👍 a paper (an arxiv.org or huggingface.co/papers link; fetched from arXiv if unknown)
 • `/papers profile` — what your recommendations are based on
@@ -54,8 +74,8 @@ USAGE = """*`/papers` commands*
 
 USAGES = {
     "search": "usage: `/papers search <words> [author:NAME] [cat:cs.LG] [since:YYYY-MM-DD] [source:hf]`",
-    "subscribe": "usage: `/papers subscribe <collection | keywords>`",
-    "unsubscribe": "usage: `/papers unsubscribe <collection | keywords>`",
+    "subscribe": "usage: `/papers subscribe <collection | keywords>` or `/papers subscribe keywords <words>`",
+    "unsubscribe": "usage: `/papers unsubscribe <collection | keywords>` or `/papers unsubscribe keywords <words>`",
     "follow": "usage: `/papers follow author <name>`",
     "unfollow": "usage: `/papers unfollow author <name>`",
     "like": "usage: `/papers like <arXiv id or URL>`, e.g. `/papers like 2501.01234`, "
@@ -136,12 +156,67 @@ class UsageError(ValueError):
     """Malformed command text; ``str(exc)`` is the short message to show the user."""
 
 
+_NAME_SEPARATORS = re.compile(r"[\s_-]+")
+
+
+def collection_key(text: str) -> str:
+    """`text` as collection names are compared with what people type: without surrounding
+    backticks or quotes (replies show names as `` `rlhf_code` ``), lower-cased, every run of
+    ``-``, ``_`` and white space one ``_``, none at either end: ``" RLHF-Code "``,
+    ``"rlhf code"`` and ``"`rlhf_code`"`` all give ``"rlhf_code"``."""
+    t = text.strip().strip("`'\"“”‘’").lower()
+    return _NAME_SEPARATORS.sub("_", t).strip("_")
+
+
+@dataclass(frozen=True)
+class CollectionMatch:
+    """What `match_collection` found: `name`, the one collection the text names (None when it
+    names none or several), and `close`, the collections it nearly names (sorted; empty when
+    `name` is set). ``name is None and not close``: the text is keywords."""
+
+    name: str | None = None
+    close: tuple[str, ...] = ()
+
+
+def match_collection(text: str, names: Iterable[str]) -> CollectionMatch:
+    """Which of the collection `names` the subscribe/unsubscribe `text` (as typed) means.
+
+    1. a name equal to `text` (after trimming): that one;
+    2. names whose `collection_key` equals the text's (case, ``-``, ``_`` and spaces aside):
+       that one, or all of them as `close` when several do (``RLHF`` and ``rlhf``);
+    3. for a text without commas of at most `NEAR_MISS_MAX_WORDS` words: the names whose key
+       is at least `NEAR_MISS_CUTOFF` alike (`difflib.get_close_matches`), as `close`
+       (``rlhf_cod`` → ``("rlhf_code",)``);
+    otherwise nothing: the text is keywords (``reward model, PPO``, ``rlhf``).
+    """
+    names = list(dict.fromkeys(n for n in names if isinstance(n, str) and n))
+    value = text.strip()
+    if value in names:
+        return CollectionMatch(value)
+    key = collection_key(value)
+    if not key:
+        return CollectionMatch()
+    same = sorted(n for n in names if collection_key(n) == key)
+    if len(same) == 1:
+        return CollectionMatch(same[0])
+    if same:
+        return CollectionMatch(close=tuple(same))
+    if "," in value or len(value.split()) > NEAR_MISS_MAX_WORDS:
+        return CollectionMatch()
+    by_key: dict[str, list[str]] = {}
+    for n in names:
+        by_key.setdefault(collection_key(n), []).append(n)
+    close_keys = difflib.get_close_matches(key, list(by_key), n=3, cutoff=NEAR_MISS_CUTOFF)
+    return CollectionMatch(close=tuple(sorted(n for k in close_keys for n in by_key[k])))
+
+
 @dataclass(frozen=True)
 class Command:
-    """A parsed command: `name` (``search``, ``subscribe``, ``unsubscribe``, ``follow_author``,
-    ``unfollow_author``, ``like``, ``profile``, ``digest_now``, ``digest_dm``, ``digest_pause``,
-    ``digest_show``, ``digest_schedule``, ``digest_size``, ``digest_timezone``, ``help``) and its
-    `value` (query text, collection/keywords, author name, arXiv id without version, the DM
+    """A parsed command: `name` (``search``, ``subscribe``, ``unsubscribe``,
+    ``subscribe_keywords``, ``unsubscribe_keywords``, ``follow_author``, ``unfollow_author``,
+    ``like``, ``profile``, ``digest_now``, ``digest_dm``, ``digest_pause``, ``digest_show``,
+    ``digest_schedule``, ``digest_size``, ``digest_timezone``, ``help``) and its `value` (query
+    text, collection/keywords, keywords only, author name, arXiv id without version, the DM
     on/off flag, True to pause / False to resume scheduled digests (``digest off`` / ``on``), a
     5-field crontab, a paper count, or an IANA time zone name)."""
 
@@ -295,10 +370,13 @@ def parse_command(text: str | None) -> Command:
             raise UsageError(f"search text is too long (at most {MAX_QUERY_CHARS} characters)")
         return Command("search", _value(rest, "search", MAX_QUERY_CHARS))
     if sub in ("subscribe", "unsubscribe"):
+        explicit = bool(words) and words[0].lower() == KEYWORDS_WORD
+        if explicit:  # `subscribe keywords <words>`: the words after it, as keywords
+            rest = rest.split(None, 1)[1] if len(words) > 1 else ""
         value = _value(rest, sub)
         if sub == "subscribe":  # unsubscribe must still remove whatever was stored
             _check_keywords(value)
-        return Command(sub, value)
+        return Command(f"{sub}_keywords" if explicit else sub, value)
     if sub in ("follow", "unfollow"):
         if not words or words[0].lower() != "author":
             raise UsageError(USAGES[sub])

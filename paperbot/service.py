@@ -26,7 +26,7 @@ from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from bot.blocks import escape_within
-from bot.commands_parser import parse_arxiv_id
+from bot.commands_parser import match_collection, parse_arxiv_id
 from bot.digest import Digest
 from bot.home import HomeData
 from bot.posting import SlackPoster
@@ -71,6 +71,34 @@ class ServiceError(RuntimeError):
     def user_message(self) -> str:
         """The text shown to the Slack user."""
         return str(self)
+
+
+class ServiceRefusal(ServiceError):
+    """A command understood but deliberately not carried out, for a reason the user can act on
+    (a near miss of a collection name: did you mean …?). Nothing was changed; `user_reply` is
+    the whole answer (mrkdwn, user values escaped), shown as is rather than as a failure."""
+
+    @property
+    def user_reply(self) -> str:
+        """The text shown to the Slack user."""
+        return str(self)
+
+
+def _names_list(names) -> str:
+    """``a``, ``a or b``, ``a, b or c`` of collection names, each as `` `name` ``."""
+    shown = [f"`{_shown(n)}`" for n in names]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+def _code_value(value: str) -> str:
+    """A typed value inside a suggested command's code span (escaped, no backticks)."""
+    return _shown(value.replace("`", ""))
+
+
+def _suggested(sub: str, names) -> str:
+    """The command that (un)subscribes the one suggested collection, or the form to use with
+    one of several: `` `/papers subscribe rlhf_code` ``, `` `/papers subscribe <name>` ``."""
+    return f"`/papers {sub} {_code_value(names[0])}`" if len(names) == 1 else f"`/papers {sub} <name>` with one of them"
 
 
 class PaperbotService:
@@ -312,16 +340,39 @@ class PaperbotService:
         return deliver(self.store, target, digest, self.poster, slot, settle_pending=False)
 
     # ---- follows -------------------------------------------------------------------------
-    def _follow_values(self, value: str) -> tuple[str, list[str]]:
-        if value in self.store.collections():
-            return "collection", [value]
+    def _follow_values(self, value: str, keywords_only: bool = False) -> tuple[str, list[str]]:
+        """``("collection", [name])`` when `value` names a stored collection
+        (`bot.commands_parser.match_collection`: exactly, or up to case and ``-``/``_``/spaces),
+        else ``("keyword", [comma-separated parts])``; only the latter with `keywords_only`.
+
+        Raises:
+            ServiceRefusal: `value` is a near miss of a collection name (or names several).
+        """
+        if not keywords_only:
+            found = match_collection(value, self.store.collections())
+            if found.name is not None:
+                return "collection", [found.name]
+            if found.close:
+                raise ServiceRefusal(
+                    f"There is no collection “{_shown(value)}”: did you mean {_names_list(found.close)}? "
+                    f"{_suggested('subscribe', found.close)} follows it; to follow your words as keywords "
+                    f"instead: `/papers subscribe keywords {_code_value(value)}`. Nothing was changed.")
         words = [w.strip() for w in value.split(",") if w.strip()]
         return "keyword", list(dict.fromkeys(words))
 
-    def subscribe(self, subject_id: str, value: str, is_channel: bool, channel_name: str = "") -> str:
-        """Follow a curated collection (an exact collection name) or keywords (comma-separated)
-        for a channel (creating its digest) or a user. Returns the reply text."""
-        kind, values = self._follow_values(value)
+    def subscribe(self, subject_id: str, value: str, is_channel: bool, channel_name: str = "",
+                  keywords_only: bool = False) -> str:
+        """Follow a curated collection or keywords (comma-separated; only keywords with
+        `keywords_only`, ``/papers subscribe keywords …``) for a channel (creating its digest) or
+        a user. A collection is named exactly or up to case and ``-``/``_``/spaces
+        (``RLHF-Code`` follows ``rlhf_code``). Returns the reply text.
+
+        Raises:
+            ServiceRefusal: `value` nearly names a collection (``rlhf_cod``): nothing is followed,
+                the reply suggests the collection and ``/papers subscribe keywords …``.
+            ServiceError: `value` holds no keyword.
+        """
+        kind, values = self._follow_values(value, keywords_only)
         if not values:
             raise ServiceError("give a collection name or some keywords")
         if is_channel and self.channel_config(subject_id) is None:
@@ -341,18 +392,23 @@ class PaperbotService:
                 msg += " " + PAUSED_HINT
         return msg
 
-    def unsubscribe(self, subject_id: str, value: str, is_channel: bool) -> str:
-        """Stop following a collection or keywords. A follow the channel's config file also has
-        stays in effect (only the file can change it), so the reply says so instead of
-        "Unfollowed" — also when a copy stored from Slack was just removed. A channel left
-        following nothing (and not in the config file) loses its scheduled digest, and the reply
-        says so."""
+    def unsubscribe(self, subject_id: str, value: str, is_channel: bool, keywords_only: bool = False) -> str:
+        """Stop following a collection or keywords (only keywords with `keywords_only`,
+        ``/papers unsubscribe keywords …``). A followed collection may be named up to case and
+        ``-``/``_``/spaces (`bot.commands_parser.match_collection`). A follow the channel's
+        config file also has stays in effect (only the file can change it), so the reply says so
+        instead of "Unfollowed" — also when a copy stored from Slack was just removed. A channel
+        left following nothing (and not in the config file) loses its scheduled digest, and the
+        reply says so. When nothing matched, a near miss of a followed collection is suggested."""
         keywords = [w.strip() for w in value.split(",") if w.strip()]
-        removed = [v for kind in ("collection", "keyword") for v in ([value] if kind == "collection" else keywords)
-                   if self.store.remove_follow(subject_id, kind, v)]
         cfg = next((c for c in self.config.channels if c.id == subject_id), None) if is_channel else None
+        followed = [*(cfg.collections if cfg else []), *self.store.follows(subject_id).get("collection", [])]
+        found = match_collection(value, followed)
+        collections = [] if keywords_only else list(dict.fromkeys([value, *([found.name] if found.name else [])]))
+        removed = [v for kind, vals in (("collection", collections), ("keyword", keywords)) for v in vals
+                   if self.store.remove_follow(subject_id, kind, v)]
         in_config = set(cfg.collections) | set(cfg.keywords) if cfg else set()
-        still = [v for v in dict.fromkeys([value, *keywords]) if v in in_config]
+        still = [v for v in dict.fromkeys([*collections, *keywords]) if v in in_config]
         gone = [v for v in dict.fromkeys(removed) if v not in in_config]
         if removed:
             self._resync()
@@ -366,7 +422,12 @@ class PaperbotService:
         if removed and is_channel and self.channel_config(subject_id) is None:
             parts.append("This channel follows nothing now, so it gets no scheduled digest; "
                          "`/papers subscribe <collection | keywords>` starts it again.")
-        return " ".join(parts) or f"Not following “{_shown(value)}”. `/papers profile` lists what you follow."
+        if parts:
+            return " ".join(parts)
+        if found.close and not keywords_only:
+            return (f"Not following “{_shown(value)}”: did you mean {_names_list(found.close)}? "
+                    f"{_suggested('unsubscribe', found.close)} stops it.")
+        return f"Not following “{_shown(value)}”. `/papers profile` lists what you follow."
 
     def channel_follows_text(self, channel_id: str) -> str:
         """What a channel's digest follows (config file and ``/papers subscribe``) as one mrkdwn

@@ -507,6 +507,50 @@ def test_subscribe_keywords_unsubscribe_and_config_follows(tmp_path, seeded, sla
     assert [c.id for c in bot.service.channel_configs()] == ["C5", "C6"]
 
 
+def test_a_typo_of_a_collection_name_is_not_subscribed_as_keywords(tmp_path, seeded, slack_fake, monkeypatch):
+    """`/papers subscribe rlhf_cod` followed the keyword “rlhf_cod” in silence: a digest of
+    whatever matched a typo. Now a near miss is refused with the collection suggested, the
+    name is matched up to case, `-`, `_` and spaces, and `subscribe keywords …` takes the words."""
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        bot.service.scheduler.start(catch_up=False)
+        _, rid = bot.command("subscribe rlhf_cod")
+        refused = bot.wait_response(rid)
+        assert refused["response_type"] == "ephemeral"
+        assert refused["text"].startswith("There is no collection “rlhf_cod”: did you mean `rlhf_code`? "
+                                          "`/papers subscribe rlhf_code` follows it")
+        assert "`/papers subscribe keywords rlhf_cod`" in refused["text"] and "Sorry" not in refused["text"]
+        assert seeded.follows("C1") == {} and seeded.channels() == []  # nothing followed, no digest created
+        assert "digest:C1" not in [j for j, _ in bot.service.scheduler.jobs()]
+        _, rid = bot.command("subscribe RLHF-Code")
+        out = bot.wait_response(rid)
+        assert out["response_type"] == "in_channel" and "now follows collection `rlhf_code`" in out["text"]
+        assert seeded.follows("C1") == {"collection": ["rlhf_code"]}
+        _, rid = bot.command("subscribe keywords rlhf_cod")
+        assert "now follows keyword “rlhf_cod”" in bot.wait_response(rid)["text"]
+        assert seeded.follows("C1") == {"collection": ["rlhf_code"], "keyword": ["rlhf_cod"]}
+        # in a DM: the same refusal, nothing followed for the user
+        _, rid = bot.command("subscribe Rlhf_Cdoe", user="U4", channel="D4", channel_name="directmessage")
+        assert "did you mean `rlhf_code`?" in bot.wait_response(rid)["text"] and seeded.follows("U4") == {}
+
+
+def test_unsubscribe_reads_collection_names_as_subscribe_does(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        seeded.add_follow("C1", "keyword", "rlhf_cod")  # what a typo subscribed to before
+        _, rid = bot.command("subscribe rlhf_code")
+        bot.wait_response(rid)
+        _, rid = bot.command("unsubscribe rlhf_cde")  # followed neither: the followed collection is suggested
+        assert bot.wait_response(rid)["text"] == ("Not following “rlhf_cde”: did you mean `rlhf_code`? "
+                                                  "`/papers unsubscribe rlhf_code` stops it.")
+        _, rid = bot.command("unsubscribe keywords rlhf_code")  # keywords only: the collection stays
+        assert bot.wait_response(rid)["text"].startswith("Not following “rlhf_code”. `/papers profile`")
+        _, rid = bot.command("unsubscribe rlhf_cod")  # the stored keyword itself is removed, no suggestion
+        assert bot.wait_response(rid)["text"] == "Unfollowed “rlhf_cod”."
+        assert seeded.follows("C1") == {"collection": ["rlhf_code"]}
+        _, rid = bot.command("unsubscribe Rlhf Code")
+        assert bot.wait_response(rid)["text"].startswith("Unfollowed “rlhf_code”.")
+        assert seeded.follows("C1") == {}
+
+
 def test_unsubscribing_everything_stops_the_channel_digest_and_subscribing_restarts_it(tmp_path, seeded, slack_fake,
                                                                                       monkeypatch):
     with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:

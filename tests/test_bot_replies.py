@@ -261,6 +261,16 @@ def test_subscribe_to_stop_words_only_is_refused_and_creates_no_digest(tmp_path,
     assert seeded.follows("C8") == {} and seeded.channels() == []
 
 
+
+def test_a_near_miss_of_a_collection_name_is_echoed_escaped(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        # what Slack sends for: /papers subscribe rlhf_code<  (a near miss of rlhf_code)
+        _, rid = bot.command("subscribe rlhf_code&lt;", channel="C8")
+        refused = bot.wait_response(rid)["text"]
+    assert "no collection “rlhf_code&lt;”: did you mean `rlhf_code`?" in refused
+    assert "`/papers subscribe keywords rlhf_code&lt;`" in refused and not _unescaped(refused)
+    assert seeded.follows("C8") == {} and seeded.channels() == []
+
 # ---- 11. unsubscribe says when the config file still follows it; /papers digest shows follows ---
 def test_unsubscribe_of_a_config_follow_says_it_stays_and_digest_shows_the_follows(tmp_path, seeded, slack_fake,
                                                                                    monkeypatch):

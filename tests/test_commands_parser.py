@@ -160,3 +160,69 @@ def test_zone_database_files_that_are_no_iana_zone_are_refused(name):
 @pytest.mark.parametrize("name", ["UTC", "Europe/Paris", "America/New_York", "Etc/GMT+5"])
 def test_iana_zone_names_are_accepted(name):
     assert parse_command(f"digest timezone {name}") == Command("digest_timezone", name)
+
+
+# ---- subscribe: a collection name up to case and -/_/spaces; a near miss is not keywords -------------
+def test_subscribe_keywords_is_the_explicit_keywords_form():
+    assert parse_command("subscribe keywords rlhf_cod") == Command("subscribe_keywords", "rlhf_cod")
+    assert parse_command("Subscribe KEYWORDS reward  model, PPO") == Command("subscribe_keywords", "reward model, PPO")
+    assert parse_command("unsubscribe keywords rlhf_cod") == Command("unsubscribe_keywords", "rlhf_cod")
+    # unsubscribe removes whatever is stored, stop words and all
+    assert parse_command("unsubscribe keywords the and of") == Command("unsubscribe_keywords", "the and of")
+    assert parse_command("subscribe keywordsmith") == Command("subscribe", "keywordsmith")  # only the word itself
+    assert parse_command("subscribe rlhf_cod") == Command("subscribe", "rlhf_cod")  # the service matches names
+
+
+@pytest.mark.parametrize("sent,fragment", [
+    ("subscribe keywords", "usage: `/papers subscribe"), ("unsubscribe keywords  ", "usage: `/papers unsubscribe"),
+    ("subscribe keywords the and of", "has no word to match papers on"),
+])
+def test_subscribe_keywords_needs_words_with_content(sent, fragment):
+    with pytest.raises(UsageError) as exc:
+        parse_command(sent)
+    assert fragment in str(exc.value)
+
+
+def test_the_usage_text_and_lines_name_the_keywords_form():
+    from bot.commands_parser import USAGE, USAGES
+    assert "`/papers subscribe keywords <words>`" in USAGE and "`/papers subscribe keywords <words>`" in USAGES["subscribe"]
+    assert "`/papers unsubscribe keywords <words>`" in USAGES["unsubscribe"]
+
+
+NAMES = ["rlhf_code", "awesome-RLHF", "Awesome-LLM-Reasoning"]
+
+
+@pytest.mark.parametrize("text,name", [
+    ("rlhf_code", "rlhf_code"), (" RLHF-Code ", "rlhf_code"), ("rlhf code", "rlhf_code"), ("Rlhf__CODE", "rlhf_code"),
+    ("`rlhf_code`", "rlhf_code"),  # copied from a reply, which shows names in backticks
+    ("awesome rlhf", "awesome-RLHF"), ("awesome_llm_reasoning", "Awesome-LLM-Reasoning"),
+])
+def test_match_collection_ignores_case_dashes_underscores_and_spaces(text, name):
+    from bot.commands_parser import CollectionMatch, match_collection
+    assert match_collection(text, NAMES) == CollectionMatch(name)
+
+
+@pytest.mark.parametrize("text,close", [
+    ("rlhf_cod", ("rlhf_code",)), ("rhlf_code", ("rlhf_code",)), ("rlhf_cd", ("rlhf_code",)),
+    ("RLHF cod", ("rlhf_code",)), ("awesome-rlfh", ("awesome-RLHF",)),
+    ("awesome-llm-reasonin", ("Awesome-LLM-Reasoning",)),
+])
+def test_match_collection_finds_near_misses(text, close):
+    from bot.commands_parser import CollectionMatch, match_collection
+    assert match_collection(text, NAMES) == CollectionMatch(None, close)
+
+
+@pytest.mark.parametrize("text", [
+    "rlhf", "code", "RLHF code generation", "rlhf_cod, PPO", "reward model", "PPO", "reasoning", "-_-", "",
+])
+def test_match_collection_leaves_keywords_alone(text):
+    """Words that share a word with a name, several keywords or more than two words are keywords."""
+    from bot.commands_parser import CollectionMatch, match_collection
+    assert match_collection(text, NAMES) == CollectionMatch()
+
+
+def test_match_collection_names_differing_only_in_case_are_both_suggested():
+    from bot.commands_parser import CollectionMatch, collection_key, match_collection
+    assert match_collection("Rlhf", ["RLHF", "rlhf", "x"]) == CollectionMatch(None, ("RLHF", "rlhf"))
+    assert match_collection("rlhf", ["RLHF", "rlhf"]) == CollectionMatch("rlhf")  # an exact name wins
+    assert collection_key(" “RLHF - code” ") == "rlhf_code"

@@ -1,8 +1,10 @@
 """``/papers`` slash command: ack at once (Slack wants it within 3 s), then do the work and
 answer through ``respond`` (the command's response_url), ephemeral unless stated otherwise.
 
-Malformed input gets the usage line (`bot.commands_parser.UsageError`); any failure gets one
-short line, never a stack trace (the trace goes to the log). The parser hands on values as the
+Malformed input gets the usage line (`bot.commands_parser.UsageError`); a command the service
+refuses for a reason the user can act on (an exception with a ``user_reply``, e.g. a near miss
+of a collection name) gets that reply, ephemeral; any failure gets one short line, never a stack
+trace (the trace goes to the log). The parser hands on values as the
 user typed them (Slack's ``&amp;`` etc. decoded), so every plain-text message that may echo one
 (usage lines, query and service errors) is escaped before it is sent
 (https://api.slack.com/reference/surfaces/formatting#escaping); replies built by the service
@@ -48,6 +50,10 @@ def register(app, services) -> None:
             respond(response_type="ephemeral", replace_original=False,
                     text=escape_mrkdwn(f"{exc}. {USAGES['search']}"))
         except Exception as exc:  # user sees one line; the log gets the trace
+            reply = getattr(exc, "user_reply", None)
+            if reply:  # refused on purpose (e.g. did you mean `rlhf_code`?): built and escaped by the service
+                respond(response_type="ephemeral", replace_original=False, text=reply)
+                return
             msg = getattr(exc, "user_message", None)
             if msg is None:
                 log.exception("/papers %s failed", cmd.name)
@@ -93,12 +99,14 @@ def run_command(services, cmd: Command, body: dict, respond) -> None:
         hits = services.search(cmd.value)
         respond(response_type="ephemeral", text=f"{len(hits)} results for your search",
                 blocks=search_blocks(cmd.value, hits))
-    elif cmd.name == "subscribe":
+    elif cmd.name in ("subscribe", "subscribe_keywords"):
         respond(response_type="ephemeral" if dm else "in_channel",
-                text=services.subscribe(user if dm else channel, cmd.value, not dm, body.get("channel_name", "")))
-    elif cmd.name == "unsubscribe":
+                text=services.subscribe(user if dm else channel, cmd.value, not dm, body.get("channel_name", ""),
+                                        keywords_only=cmd.name == "subscribe_keywords"))
+    elif cmd.name in ("unsubscribe", "unsubscribe_keywords"):
         respond(response_type="ephemeral" if dm else "in_channel",
-                text=services.unsubscribe(user if dm else channel, cmd.value, not dm))
+                text=services.unsubscribe(user if dm else channel, cmd.value, not dm,
+                                          keywords_only=cmd.name == "unsubscribe_keywords"))
     elif cmd.name in ("follow_author", "unfollow_author"):
         respond(response_type="ephemeral", text=services.follow_author(user, cmd.value, cmd.name == "follow_author"))
     elif cmd.name == "like":
