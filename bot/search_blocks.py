@@ -10,7 +10,9 @@ from bot.blocks import (MAX_AUTHORS_TEXT, MAX_BLOCKS, MAX_CONTEXT_TEXT, MAX_SECT
 from recommender.search import SearchHit
 
 RESULTS_LIMIT = (MAX_BLOCKS - 1) // 2  # header context + (section, actions) per hit
-NO_MATCH = "No stored paper matches. Try fewer words, or drop a filter."
+# no stored paper holds any of the query's words (the search takes papers holding any word when
+# too few hold all, so fewer words would find nothing more) or passes its filters
+NO_MATCH = "No stored paper matches these words; try other words, or drop a filter."
 
 
 def results_heading(n: int, query_text: str) -> str:

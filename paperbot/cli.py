@@ -598,6 +598,7 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
     from recommender.matrix_cache import refresh
     from recommender.search import QueryError, paper_and_similar, parse_query
     from recommender.search import search as run_search
+    from recommender.tfidf import EmptyVocabulary
 
     text = " ".join(query)
     try:
@@ -610,8 +611,13 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
         if not store.count_papers():
             raise click.ClickException(f"no papers in {store.path}: run `paperbot run --once` or "
                                        "`paperbot import-corpus FILE` first")
-        model, matrix = refresh(store, cfg.recommender.model_path, cfg.recommender.refit_days,
-                                on_refit=_say_refit)
+        try:
+            model, matrix = refresh(store, cfg.recommender.model_path, cfg.recommender.refit_days,
+                                    on_refit=_say_refit)
+        except EmptyVocabulary:  # as `/papers search` answers (PaperbotService._search_model)
+            model, matrix = None, None
+            click.echo("note: the stored papers hold no word TF-IDF keeps (only stop words?); "
+                       "results are ranked by BM25 alone", err=True)
         aid = parse_arxiv_id(text)
         if aid is not None:  # as `paperbot.service.PaperbotService.search` answers `/papers search <id>`
             hits = paper_and_similar(store, model, aid, limit)

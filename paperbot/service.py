@@ -43,7 +43,7 @@ from paperbot.recovery import digest_key, is_abandoned, recover_channel
 from recommender import feedback
 from recommender.profiles import profile_for_user, top_terms
 from recommender.search import SearchHit, more_like, paper_and_similar, search
-from recommender.tfidf import TfidfModel
+from recommender.tfidf import EmptyVocabulary, TfidfModel
 from store import LOOKUP_SOURCE, Store
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,9 @@ TZ_SETTING = "timezone"
 DIGEST_SETTINGS = ("schedule", "max_papers", "timezone")  # what /papers digest … may change
 DM_MAX_PAPERS = 10
 DM_MIN_SCORE = None  # personal digests: always the top papers
+NO_PAPERS_TO_SEARCH = ("No papers are stored yet, so there is nothing to search: the feeds have not been "
+                       "polled (the first poll after `paperbot serve` starts takes a few minutes). Whoever runs "
+                       "paperbot can fill the store with `paperbot run --once` or `paperbot import-corpus FILE`.")
 
 
 def _shown(value: str) -> str:
@@ -75,8 +78,9 @@ class ServiceError(RuntimeError):
 
 class ServiceRefusal(ServiceError):
     """A command understood but deliberately not carried out, for a reason the user can act on
-    (a near miss of a collection name: did you mean …?). Nothing was changed; `user_reply` is
-    the whole answer (mrkdwn, user values escaped), shown as is rather than as a failure."""
+    (a near miss of a collection name: did you mean …?; a search while no paper is stored).
+    Nothing was changed; `user_reply` is the whole answer (mrkdwn, user values escaped), shown
+    as is rather than as a failure."""
 
     @property
     def user_reply(self) -> str:
@@ -603,22 +607,41 @@ class PaperbotService:
         stored = feedback.record(self.store, user_id, paper.arxiv_id, feedback.UP, "like", event_key=event_key)
         return paper, stored
 
+    def _search_model(self) -> TfidfModel | None:
+        """`model`, or None when the stored papers give TF-IDF no term (`EmptyVocabulary`: only
+        stop words, say): searches then rank by BM25 alone instead of failing."""
+        try:
+            return self.model()
+        except EmptyVocabulary as exc:
+            log.warning("searching by BM25 alone: %s", exc)
+            return None
+
     def search(self, text: str, limit: int = 10) -> list[SearchHit]:
-        """`recommender.search.search` with the current model (raises its `QueryError`).
+        """`recommender.search.search` with the current model (BM25 alone when there is none, see
+        `_search_model`; raises its `QueryError`). [] when no stored paper matches.
 
         A query that is only an arXiv id or an arxiv.org / huggingface.co paper URL
         (`bot.commands_parser.parse_arxiv_id`) finds that stored paper first, then the papers most
         like it; [] when it is not stored (its words — ``https``, ``arxiv``, ``abs`` — would only
-        match unrelated papers)."""
+        match unrelated papers).
+
+        Raises:
+            ServiceRefusal: no paper is stored at all (`NO_PAPERS_TO_SEARCH`: "no match" would
+                mislead), checked only when nothing was found.
+        """
         aid = parse_arxiv_id(text)
-        model = self.model()
+        model = self._search_model()
         if aid is not None:
-            return paper_and_similar(self.store, model, aid, limit)
-        return search(self.store, model, text, limit, matrix=self._matrix_for(model))
+            hits = paper_and_similar(self.store, model, aid, limit)
+        else:
+            hits = search(self.store, model, text, limit, matrix=self._matrix_for(model))
+        if not hits and not self.store.count_papers():
+            raise ServiceRefusal(NO_PAPERS_TO_SEARCH)
+        return hits
 
     def more_like(self, arxiv_id: str, limit: int = 5) -> list[SearchHit]:
-        """Papers similar to one stored paper."""
-        return more_like(self.store, self.model(), arxiv_id, limit)
+        """Papers similar to one stored paper (BM25 alone when there is no model, as `search`)."""
+        return more_like(self.store, self._search_model(), arxiv_id, limit)
 
     @staticmethod
     def now_slot() -> str:

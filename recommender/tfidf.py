@@ -23,6 +23,13 @@ from recommender.atomic_file import write_atomically
 MODEL_FORMAT = 1
 
 
+class EmptyVocabulary(ValueError):
+    """The texts give the model no term: they hold only English stop words, LaTeX or
+    punctuation, or `min_df`/`max_df` prune every term (scikit-learn's "empty vocabulary" and
+    "After pruning, no terms remain" errors). Nothing can be fitted; a search can still rank by
+    BM25 alone (`recommender.search.search` with no model)."""
+
+
 def paper_text(title: str, abstract: str) -> str:
     """The text a paper is represented by: ``"<title>. <abstract>"`` — the representation the
     production ranker was evaluated with (`recommender.ranker.paper_text`)."""
@@ -61,6 +68,19 @@ def _vectorizer(n_docs: int, max_features: int, vocabulary: dict | None = None) 
         dtype=np.float32)
 
 
+def _fit(vec: TfidfVectorizer, texts: list[str], transform: bool = False):
+    """``vec.fit(texts)`` (``vec.fit_transform(texts)`` with `transform`: its matrix).
+
+    Raises:
+        EmptyVocabulary: no term is left to fit (scikit-learn raises a bare ValueError; the
+            settings of `_vectorizer` are always valid, so that is its only cause here).
+    """
+    try:
+        return vec.fit_transform(texts) if transform else vec.fit(texts)
+    except ValueError as exc:
+        raise EmptyVocabulary(f"no term to fit TF-IDF on ({exc})") from None
+
+
 @dataclass
 class TfidfModel:
     """A fitted vectorizer plus when/on how many documents it was fitted."""
@@ -77,12 +97,12 @@ class TfidfModel:
         corpus-wide boilerplate.
 
         Raises:
-            ValueError: `texts` is empty or holds no usable words.
+            ValueError: `texts` is empty; `EmptyVocabulary` (a ValueError): it holds no usable word.
         """
         if not texts:
             raise ValueError("cannot fit TF-IDF on zero documents")
         vec = _vectorizer(len(texts), max_features)
-        vec.fit(texts)
+        _fit(vec, texts)
         return cls(vec, len(texts))
 
     @classmethod
@@ -98,13 +118,13 @@ class TfidfModel:
         ``len(texts) <= sample_size`` the vocabulary is exactly `fit`'s.
 
         Raises:
-            ValueError: `texts` is empty or holds no usable words.
+            ValueError: `texts` is empty; `EmptyVocabulary` (a ValueError): it holds no usable word.
         """
         if not texts:
             raise ValueError("cannot fit TF-IDF on zero documents")
         if len(texts) <= sample_size:  # the sample is everything: one pass gives both
             vec = _vectorizer(len(texts), max_features)
-            X = vec.fit_transform(texts).tocsr()
+            X = _fit(vec, texts, transform=True).tocsr()
             vec.vocabulary_ = {t: int(i) for t, i in vec.vocabulary_.items()}
             if hasattr(vec, "stop_words_"):
                 del vec.stop_words_
@@ -113,7 +133,7 @@ class TfidfModel:
         pick = np.sort(rng.choice(len(texts), size=sample_size, replace=False))
         sample = [texts[i] for i in pick]
         vocab_vec = _vectorizer(len(sample), max_features)
-        vocab_vec.fit(sample)
+        _fit(vocab_vec, sample)
         # plain ints: a dict of 200k numpy scalars takes seconds to unpickle, plain ints ~0.5 s
         vocabulary = {t: int(i) for t, i in vocab_vec.vocabulary_.items()}
         del vocab_vec, sample

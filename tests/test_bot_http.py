@@ -112,6 +112,54 @@ def test_malformed_commands_get_usage_not_traces(tmp_path, seeded, slack_fake, m
     assert expect in msg and "Traceback" not in msg
 
 
+def _result_texts(out) -> list[str]:
+    """The section texts of a search answer (paper sections and the no-match line)."""
+    return [b["text"]["text"] for b in out.get("blocks", []) if b["type"] == "section"]
+
+
+def test_search_of_words_no_stored_paper_holds_says_so(tmp_path, seeded, slack_fake, monkeypatch):
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command("search zzqxv wubbalubba")  # in no paper, so in neither FTS5 nor the TF-IDF vocabulary
+        out = bot.wait_response(rid)
+    assert out["response_type"] == "ephemeral"
+    assert _result_texts(out) == ["No stored paper matches these words; try other words, or drop a filter."]
+
+
+def test_search_of_an_empty_store_says_no_papers_are_stored_yet(tmp_path, store, slack_fake, monkeypatch):
+    """With nothing stored (before the first poll) a search answered “0 results … No stored paper
+    matches. Try fewer words”, which sends the user rewording a query that cannot match."""
+    with BotServer(make_config(tmp_path), store, slack_fake, monkeypatch) as bot:
+        answers = []
+        for query in ("reward model", "2501.01234"):
+            _, rid = bot.command(f"search {query}")
+            answers.append(bot.wait_response(rid))
+    for out in answers:
+        assert out["response_type"] == "ephemeral" and "blocks" not in out
+        assert out["text"].startswith("No papers are stored yet, so there is nothing to search")
+        assert "`paperbot run --once`" in out["text"] and "Sorry" not in out["text"]
+
+
+def test_search_when_the_stored_papers_give_tfidf_no_term_ranks_by_bm25(tmp_path, store, slack_fake, monkeypatch):
+    """Papers made only of stop words cannot fit a TF-IDF model (scikit-learn: "empty
+    vocabulary"); `/papers search` and "More like this" answered "Sorry, something went wrong"."""
+    from feeds.records import Paper
+    store.upsert_papers([Paper("2501.00001", "The", "", sources=["curated"]),
+                         Paper("2501.00002", "Of the", "And then.", sources=["curated"])])
+    with BotServer(make_config(tmp_path), store, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command("search the")
+        found = bot.wait_response(rid)
+        _, rid = bot.command("search reward")
+        none = bot.wait_response(rid)
+        _, rid = bot.action("more_like_this", "2501.00002", ephemeral=True)
+        like = bot.wait_response(rid)
+    assert [b["block_id"] for b in found["blocks"] if b.get("block_id", "").startswith("paper:")] == [
+        "paper:2501.00001", "paper:2501.00002"]
+    assert "TF-IDF 0.00" in _result_texts(found)[0]
+    assert _result_texts(none) == ["No stored paper matches these words; try other words, or drop a filter."]
+    assert [b["block_id"] for b in like["blocks"] if b.get("block_id", "").startswith("paper:")] == [
+        "paper:2501.00001"]
+
+
 def test_search_filters_author_cat_since_source(tmp_path, seeded, slack_fake, monkeypatch):
     with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
         hits = bot.service.search("learning cat:cs.CL since:2024-01-01", limit=50)

@@ -119,3 +119,38 @@ def test_a_query_that_is_only_an_arxiv_id_or_link_shows_that_paper_first(tmp_pat
     assert text.stdout.splitlines()[2].endswith("Execution-based Code Generation using Deep Reinforcement Learning")
     unknown = CliRunner().invoke(main, ["search", "--db", str(db), "2501.99999"])  # well-formed, not stored
     assert unknown.exit_code == 0 and unknown.stdout.startswith("0 results")
+
+
+def test_search_of_words_no_stored_paper_holds_says_so(tmp_path, monkeypatch):
+    db = _lab_db(tmp_path, monkeypatch)
+    res = CliRunner().invoke(main, ["search", "--db", str(db), "zzqxv", "wubbalubba"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout == ("0 results for “zzqxv wubbalubba”\n"
+                          "No stored paper matches these words; try other words, or drop a filter.\n")
+
+
+def test_search_of_an_empty_database_says_how_to_fill_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "empty.db"
+    Store(db).close()
+    res = CliRunner().invoke(main, ["search", "--db", str(db), "reward"])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.output == (f"Error: no papers in {db}: run `paperbot run --once` or `paperbot import-corpus FILE` "
+                          "first\n")
+
+
+def test_search_when_the_stored_papers_give_tfidf_no_term_ranks_by_bm25(tmp_path, monkeypatch):
+    """Papers made only of stop words cannot fit a TF-IDF model (scikit-learn: "empty
+    vocabulary"); `paperbot search` died with that ValueError's traceback."""
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "stop.db"
+    Store(db).upsert_papers([Paper("2501.00001", "The", "", sources=["curated"]),
+                             Paper("2501.00002", "Of the", "And then.", sources=["curated"])])
+    found = CliRunner().invoke(main, ["search", "--db", str(db), "--json", "the"])
+    assert found.exit_code == 0, found.output
+    rows = [json.loads(line) for line in found.stdout.splitlines()]
+    assert [r["arxiv_id"] for r in rows] == ["2501.00001", "2501.00002"] and {r["cosine"] for r in rows} == {0.0}
+    assert "ranked by BM25 alone" in found.stderr
+    none = CliRunner().invoke(main, ["search", "--db", str(db), "reward"])
+    assert none.exit_code == 0 and none.stdout.endswith("No stored paper matches these words; try other words, "
+                                                        "or drop a filter.\n")
