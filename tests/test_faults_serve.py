@@ -188,3 +188,19 @@ def test_a_like_during_a_poll_keeps_the_arxiv_api_pacing(tmp_path, store, monkey
         starts = [r["at"] for r in srv.requests_to("/api/query")]
     assert len(starts) == 2 and srv.max_in_flight == 1
     assert starts[1] - starts[0] >= 0.99
+
+
+def test_a_restart_does_not_catch_up_a_slot_that_fell_before_the_channel_subscribed(tmp_path, seeded, slack_fake):
+    """A channel created with `/papers subscribe` at 10:00 had no 09:00 digest to miss: a restart
+    at 11:00 posted it anyway. A config-file channel on the same schedule is still caught up."""
+    from paperbot.service import PaperbotService
+
+    now = datetime.now(timezone.utc) - timedelta(minutes=5)
+    schedule = f"{now.minute} {now.hour} * * *"
+    ch = ChannelConfig(id="C2", name="#rl", collections=["rlhf_code"], schedule=schedule)
+    seeded.upsert_channel("C9", name="new", schedule=schedule)  # created now, after the slot
+    seeded.add_follow("C9", "collection", "rlhf_code")
+    service = PaperbotService(make_config(tmp_path, [ch]), seeded, poster=None, poll_max_age_s=None, grace_s=3600)
+    assert sorted(t.key for t in service.targets()) == ["C2", "C9"]
+    service.scheduler.sync()
+    assert service.scheduler.catch_up() == ["C2"]
