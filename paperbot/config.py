@@ -2,7 +2,7 @@
 
 The file is named by ``--config`` or ``PAPERBOT_CONFIG``. Secrets are never read from files:
 ``SLACK_BOT_TOKEN``, ``SLACK_SIGNING_SECRET``, ``SLACK_APP_TOKEN``; ``SLACK_API_URL`` overrides
-the Slack Web API base URL (tests, emulators). A bad value raises `ConfigError` naming the key
+the Slack Web API base URL (tests, emulators), ``ARXIV_API_URL`` the arXiv API endpoint. A bad value raises `ConfigError` naming the key
 (``channels[0].max_papers: expected an integer, got 'ten'``). Relative paths are resolved against
 the config file's folder.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.slack_client import DEFAULT_SLACK_API_URL
+from feeds.arxiv_api import API_URL as DEFAULT_ARXIV_API_URL
 from feeds.arxiv_rss import ANNOUNCE_TYPES, DEFAULT_ANNOUNCE_TYPES
 
 DEFAULT_SCHEDULE = "0 9 * * mon-fri"  # arXiv announces nothing on weekends
@@ -134,6 +135,13 @@ class Config:
         """Slack Web API base URL: ``SLACK_API_URL`` or Slack's, always ending in ``/``."""
         url = os.environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
         return url if url.endswith("/") else url + "/"
+
+    @property
+    def arxiv_api_url(self) -> str:
+        """The arXiv API endpoint every arXiv API call goes to (search queries, ``/papers like``
+        look-ups, ``paperbot import`` id look-ups): ``ARXIV_API_URL`` (a local fake in tests, a
+        mirror) or ``https://export.arxiv.org/api/query``."""
+        return os.environ.get("ARXIV_API_URL", "").strip() or DEFAULT_ARXIV_API_URL
 
 
 def model_path_for(database: str | Path) -> str:

@@ -116,7 +116,7 @@ def poll_all(config: Config, store: Store, fetcher: Fetcher | None = None,
     today = today or datetime.now(timezone.utc).date()  # HF daily-papers pages are UTC dates
     outcomes: list[SourceOutcome] = []
     if api_client is None and config.arxiv_queries:
-        api_client = ArxivAPIClient(fetcher)  # one client → one pacer for every query
+        api_client = ArxivAPIClient(fetcher, url=config.arxiv_api_url)  # one client → one pacer for every query
     for f in config.arxiv_feeds:
         url = f.url or arxiv_rss.feed_url(f.categories, f.kind)
         keep = tuple(f.announce_types)

@@ -44,7 +44,7 @@ def build(config: Config, store: Store, socket_mode: bool = False, arxiv: ArxivA
                          "or set SLACK_APP_TOKEN for Socket Mode)")
     client = make_client(token, config.slack_api_url)
     poster = SlackPoster(client, config.slack.post_interval_s)
-    service = PaperbotService(config, store, poster, arxiv=arxiv or ArxivAPIClient(),
+    service = PaperbotService(config, store, poster, arxiv=arxiv or ArxivAPIClient(url=config.arxiv_api_url),
                               poll_max_age_s=poll_max_age_s, grace_s=grace_s)
     try:
         app = build_app(service, client, config.slack_signing_secret, socket_mode=socket_mode)

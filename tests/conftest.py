@@ -46,6 +46,7 @@ def slack_fake():
 
 @pytest.fixture(autouse=True)
 def _no_slack_env(monkeypatch):
-    """Tests never inherit real Slack secrets from the environment."""
-    for var in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL", "PAPERBOT_CONFIG"):
+    """Tests never inherit real Slack secrets, or an arXiv API endpoint, from the environment."""
+    for var in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL", "PAPERBOT_CONFIG",
+                "ARXIV_API_URL"):
         monkeypatch.delenv(var, raising=False)

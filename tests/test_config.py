@@ -120,6 +120,24 @@ def test_secrets_come_from_environment(monkeypatch):
     assert cfg.slack_api_url == "http://127.0.0.1:9/api/"
 
 
+def test_arxiv_api_url_from_the_environment_is_where_arxiv_api_queries_go(monkeypatch, store):
+    """ARXIV_API_URL points the arXiv API clients at another endpoint (here a fake on 127.0.0.1
+    answering with a real recording); there was no way to, short of code."""
+    from feeds.arxiv_api import API_URL
+    from paperbot.poll import poll_all
+    from tests.arxiv_api_fake import ArxivAPIFake
+
+    cfg = parse_config({"feeds": {"arxiv_api": [{"name": "q", "query": "testing", "max_results": 10}],
+                                  "hf_daily": {"enabled": False}}})
+    assert cfg.arxiv_api_url == API_URL == "https://export.arxiv.org/api/query"
+    with ArxivAPIFake() as api:
+        monkeypatch.setenv("ARXIV_API_URL", api.url)
+        assert cfg.arxiv_api_url == api.url
+        (outcome,) = poll_all(cfg, store)
+    assert outcome.error is None and outcome.papers == 10
+    assert [q["search_query"] for q in api.queries] == ["testing"]
+
+
 @pytest.mark.parametrize("data,key", [
     ({"slack": {"post_interval_s": float("inf")}}, "slack.post_interval_s"),  # OverflowError mid-digest
     ({"slack": {"post_interval_s": float("nan")}}, "slack.post_interval_s"),
