@@ -31,7 +31,14 @@ MAX_TOTAL = 30000
 
 
 class ArxivAPIError(RuntimeError):
-    """The arXiv API answered with its error feed (e.g. ``incorrect id format for abc``)."""
+    """The arXiv API answered with its error feed (e.g. ``incorrect id format for abc``), or with
+    something that is not an answer (not Atom, truncated, an error status)."""
+
+
+class ArxivAPIRejected(ArxivAPIError):
+    """The API's own error feed: it refused the request as asked (e.g. ``incorrect id format
+    for abc``), so the same request gets the same answer; a look-up of several ids can be split
+    to find the one it refuses."""
 
 
 @dataclass
@@ -69,7 +76,7 @@ def parse_response(body: bytes | str, status: int = 200) -> APIPage:
         entry_id = entry.get("id")
         if isinstance(entry_id, str) and "/api/errors" in entry_id:
             summary = entry.get("summary")
-            raise ArxivAPIError(f"arXiv API error: {clean_text(summary if isinstance(summary, str) else '') or 'unknown error'}")
+            raise ArxivAPIRejected(f"arXiv API error: {clean_text(summary if isinstance(summary, str) else '') or 'unknown error'}")
     if not parsed.get("version"):
         raise ArxivAPIError(f"arXiv API answered HTTP {status} with a body that is not Atom")
     if status >= 400:

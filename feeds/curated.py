@@ -1,16 +1,34 @@
-"""The curated database seed format: ``{category: [paper, …]}``.
+"""Curated databases: ``{section: [entry, …]}``, one curated collection per section.
 
-Each paper is ``{title, authors[], summary, arxiv_id (with version), published (YYYY-MM-DD),
-categories[], url, pdf_url}`` (see ``../shared/data/seeds/papers_database.sample.json``).
-Categories become curated collections of the same name.
+An entry is either of (mixed freely, even within one section):
+
+- a paper object, the seed format (``../shared/data/seeds/papers_database.sample.json``):
+  ``{title, authors[], summary, arxiv_id (with version), published (YYYY-MM-DD), categories[],
+  url, pdf_url}``;
+- a bare arXiv id or link, as awesome-list style files keep their lists
+  (``../shared/data/curated_lists/*.json``: ``{"section path": [arXiv ids in list order]}``):
+  ``"2501.01234"``, ``"2501.01234v2"``, ``"arXiv:2501.01234"``,
+  ``"https://arxiv.org/abs/2501.01234"`` (any form `feeds.records.split_arxiv_id` reads). Only
+  the id is in the file; the paper's metadata comes from the store or the arXiv API
+  (`paperbot.pipeline.import_curated`).
+
+Sections become collections named by `collection_name`.
 """
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from feeds.records import InvalidArxivId, Paper, clean_text, iso_date, split_arxiv_id
+
+# how awesome-list files join the headings of a section path ("Papers > 2024")
+SECTION_SEPARATOR = " > "
+# the source of every paper a curated file brings, spelled out or looked up by its id: one of
+# `store.store.BACKGROUND_SOURCES`, so an old paper imported today is not new in a digest
+CURATED_SOURCE = "curated"
 
 
 class CuratedFormatError(ValueError):
@@ -19,19 +37,30 @@ class CuratedFormatError(ValueError):
 
 @dataclass
 class CuratedParse:
-    """Parsed seed file: ``collections[name] = [Paper, …]`` in file order, and one
-    ``(category, position, reason)`` per bad entry that was skipped (position ``None`` when the
-    whole category was skipped; :func:`where` formats the pair for messages)."""
+    """A parsed curated file, sections in file order.
+
+    ``collections[section]`` holds the section's paper objects as `Paper` s (file order);
+    ``ids[section]`` the arXiv id (without version) of every usable entry of the section, paper
+    objects and bare ids alike, in file order; ``errors`` one ``(section, position, reason)`` per
+    bad entry that was skipped (position ``None`` when the whole section was skipped; :func:`where`
+    formats the pair for messages)."""
 
     collections: dict[str, list[Paper]] = field(default_factory=dict)
+    ids: dict[str, list[str]] = field(default_factory=dict)
     errors: list[tuple[str, int | None, str]] = field(default_factory=list)
+
+    def bare_ids(self) -> list[str]:
+        """The ids the file gives only bare (no section holds a paper object for them), each
+        once, in file order: the papers whose metadata must be found elsewhere."""
+        spelled_out = {p.arxiv_id for papers in self.collections.values() for p in papers}
+        return list(dict.fromkeys(a for ids in self.ids.values() for a in ids if a not in spelled_out))
 
 
 def parse_curated(data: bytes | str | dict) -> CuratedParse:
-    """Parse the seed format. Bad entries are reported with their position and skipped.
+    """Parse a curated file. Bad entries are reported with their position and skipped.
 
     Raises:
-        CuratedFormatError: not JSON, or the top level is not ``{category: [entries]}``.
+        CuratedFormatError: not JSON, or the top level is not ``{section: [entries]}``.
     """
     if not isinstance(data, dict):
         try:
@@ -41,22 +70,54 @@ def parse_curated(data: bytes | str | dict) -> CuratedParse:
         except RecursionError:
             raise CuratedFormatError("curated database is not usable: JSON nested too deeply") from None
     if not isinstance(data, dict):
-        raise CuratedFormatError("curated database must be a JSON object {category: [papers]}")
+        raise CuratedFormatError("curated database must be a JSON object {category: [papers or arXiv ids]}, "
+                                 f"not a {_json_type(data)}")
     out = CuratedParse()
     for category, entries in data.items():
         if not category.strip():  # a collection named "" could never be subscribed to or configured
             out.errors.append((category, None, "a category needs a name (it becomes the collection's name)"))
             continue
         if not isinstance(entries, list):
-            out.errors.append((category, None, f"category {category!r} is not a list of papers"))
+            out.errors.append((category, None, f"category {category!r} is not a list of papers or arXiv ids"))
             continue
         papers = out.collections.setdefault(category, [])
+        ids = out.ids.setdefault(category, [])
         for pos, entry in enumerate(entries):
             try:
-                papers.append(_entry(entry))
+                if isinstance(entry, str):
+                    ids.append(split_arxiv_id(entry)[0])
+                    continue
+                paper = _entry(entry)
             except (InvalidArxivId, ValueError, TypeError, AttributeError) as exc:
                 out.errors.append((category, pos, str(exc)))
+                continue
+            papers.append(paper)
+            ids.append(paper.arxiv_id)
     return out
+
+
+def collection_name(section: str) -> str:
+    """The collection a section's papers go to.
+
+    A section path, headings joined with ``" > "`` as awesome-list files write them
+    (``"Awesome RLHF (RL with Human Feedback) > Papers > 2020 and before"``), becomes its
+    headings, each lower-cased with every run of characters other than letters and digits made
+    one ``-`` (trimmed), joined with ``/``
+    (``awesome-rlhf-rl-with-human-feedback/papers/2020-and-before``). That is one word for
+    `/papers subscribe` (which collapses spaces and reads commas as keyword separators), and
+    the same name on every import. A heading with no letter or digit (only emoji) is left out
+    of the path. A name without ``" > "`` (a seed-format category such as ``rlhf_code``) is
+    kept as written, as it always was.
+    """
+    if SECTION_SEPARATOR not in section:
+        return section
+    parts = [_slug(p) for p in section.split(SECTION_SEPARATOR)]
+    return "/".join(p for p in parts if p) or section.strip()
+
+
+def _slug(heading: str) -> str:
+    text = unicodedata.normalize("NFKC", heading).casefold()
+    return re.sub(r"[\W_]+", "-", text).strip("-")
 
 
 def where(category: str, position: int | None) -> str:
@@ -67,13 +128,18 @@ def where(category: str, position: int | None) -> str:
 
 
 def load_curated(path: str | Path) -> CuratedParse:
-    """Read and parse a seed file. Raises CuratedFormatError or OSError."""
+    """Read and parse a curated file. Raises CuratedFormatError or OSError."""
     return parse_curated(Path(path).read_bytes())
+
+
+def _json_type(value) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean",
+            type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def _entry(entry) -> Paper:
     if not isinstance(entry, dict):
-        raise TypeError(f"entry is a {type(entry).__name__}, not an object")
+        raise TypeError(f"entry is a {_json_type(entry)}, not a paper object or an arXiv id")
     raw_id = entry.get("arxiv_id") or entry.get("url") or ""
     if not str(raw_id).strip():
         raise ValueError("no arxiv_id (or arXiv url)")
@@ -96,5 +162,5 @@ def _entry(entry) -> Paper:
         categories=[str(c) for c in cats] if isinstance(cats, list) else [],
         published=iso_date(entry.get("published")),
         abs_url=entry.get("url") or None, pdf_url=entry.get("pdf_url") or None,
-        sources=["curated"],
+        sources=[CURATED_SOURCE],
     )

@@ -219,38 +219,88 @@ def run(once: bool, config_path: str | None, db: str | None) -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @click.option("--db", type=click.Path(dir_okay=False))
 @click.option("--replace", is_flag=True,
-              help="Make each category's collection hold exactly this file's papers of it (remove the others).")
-def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool) -> None:
-    """Import a curated database (seed format {category: [papers]}) into collections.
+              help="Make each collection hold exactly this file's papers of it (remove the others).")
+@click.option("--collection", metavar="NAME",
+              help="Put the papers of every section into this one collection (default: one collection per section).")
+@click.option("--no-lookup", is_flag=True,
+              help="Resolve bare arXiv ids from the database only (offline): no arXiv API look-ups.")
+def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool, collection: str | None,
+               no_lookup: bool) -> None:
+    """Import a curated database into collections: a JSON object {section: [entries]} whose
+    entries are paper objects (the seed format: {arxiv_id or url, title, summary, authors, …})
+    and/or bare arXiv ids or links ("2501.01234", "https://arxiv.org/abs/2501.01234"), as
+    awesome-list files keep them.
 
-    Papers are added to the collections named after the file's categories; papers already in
-    them stay. With --replace, each of those collections is made to hold exactly the file's
-    papers of its category (papers no longer in the file are removed; a category with an
-    unreadable entry is only added to); collections of other categories are not touched.
-    (The `[curated] files` of the config are synced like this on every run, to the union of
-    all the files.) Bad entries are reported with their position and skipped; when the file
-    holds entries but none of them is a usable paper, the command fails (exit 1)."""
-    from paperbot.pipeline import import_curated
+    Each section becomes a collection: a section path "A > B > C" is named a/b/c (lower case,
+    other characters as -), any other section name is kept as written; --collection NAME puts
+    every section into NAME. A bare id takes its paper from the database (e.g. loaded with
+    `paperbot import-corpus`), else from the arXiv API (100 ids a request, 3 s apart); ids that
+    cannot be found are listed at the end ("unresolved: ID (why)") and the rest is imported.
+    Imported papers are background: an old one never shows up in a digest as new.
 
+    Papers are added; papers already in the collections stay. With --replace, each of the
+    file's collections is made to hold exactly the file's papers of it (papers no longer in the
+    file are removed; a section with an unreadable entry is only added to); other collections
+    are not touched. (The `[curated] files` of the config are synced like this on every run, to
+    the union of all the files; a run takes bare ids from the database only.) Bad entries are
+    reported with their position and skipped. Exit status 1 when nothing at all could be
+    imported (no entry is a paper, or no id could be resolved)."""
+    from feeds.arxiv_api import ArxivAPIClient
+    from feeds.http import Fetcher
+    from paperbot.pipeline import LOOKUP_BATCH, import_curated
+
+    if collection is not None:
+        collection = " ".join(collection.split())  # as /papers subscribe reads the name
+        if not collection:
+            raise click.UsageError("--collection: expected a collection name, got an empty string")
     cfg = _config(config_path, required=False)
     store = _open_store(cfg, db)
+    fetcher = None if no_lookup else Fetcher()
+    arxiv = None if fetcher is None else ArxivAPIClient(fetcher, url=cfg.arxiv_api_url)
+
+    def say_lookup(n: int) -> None:
+        calls = -(-n // LOOKUP_BATCH)
+        click.echo(f"looking up {n} arXiv ids on the arXiv API ({calls} request{'s' if calls != 1 else ''}"
+                   + (", 3 s apart" if calls > 1 else "") + ")…", err=True)
+
     try:
-        report = import_curated(store, file, replace=replace)
+        report = import_curated(store, file, replace=replace, arxiv=arxiv, collection=collection,
+                                on_lookup=say_lookup)
     except CuratedFormatError as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        if fetcher is not None:
+            fetcher.close()
+    name = Path(file).name
     for cat, pos, reason in report.errors:
         click.echo(f"skipped {where(cat, pos)}: {reason}", err=True)
+
+    def say_unresolved() -> None:
+        for aid, why in report.unresolved.items():
+            click.echo(f"unresolved: {aid} ({why})", err=True)
+        if report.unresolved and no_lookup:
+            click.echo("run the import without --no-lookup to fetch them from the arXiv API", err=True)
+
+    if report.papers == 0 and report.unresolved:  # nothing landed: not a success
+        say_unresolved()
+        raise click.ClickException(f"nothing imported from {name}: none of its {len(report.unresolved)} arXiv ids "
+                                   "could be resolved" + (f" and {len(report.errors)} entries were skipped"
+                                                          if report.errors else ""))
     if report.errors and report.papers == 0:  # like import-corpus: a wrong file is not a success
         raise click.ClickException(
-            f"no paper could be read from {Path(file).name} ({len(report.errors)} entries skipped): expected "
-            "the seed format {category: [{arxiv_id or url, title, summary, authors, …}, …]}")
+            f"no paper could be read from {name} ({len(report.errors)} entries skipped): expected "
+            "{section: [paper objects {arxiv_id or url, title, summary, authors, …} or arXiv ids]}")
     if not report.collections:
-        click.echo(f"{Path(file).name} holds no categories: nothing imported", err=True)
-    for name, n in report.collections.items():
-        removed = f", {report.removed[name]} removed" if name in report.removed else ""
-        click.echo(f"collection {name}: {n} papers added{removed} ({store.collections().get(name, 0)} in total)")
-    for name in report.not_synced:
-        click.echo(f"collection {name}: not replaced, only added to: an entry of it could not be read", err=True)
+        click.echo(f"{name} holds no categories: nothing imported", err=True)
+    for coll, n in report.collections.items():
+        removed = f", {report.removed[coll]} removed" if coll in report.removed else ""
+        click.echo(f"collection {coll}: {n} papers added{removed} ({store.collections().get(coll, 0)} in total)")
+    for coll in report.not_synced:
+        click.echo(f"collection {coll}: not replaced, only added to: an entry of it could not be read", err=True)
+    if report.from_store or report.fetched or report.unresolved:
+        click.echo(f"arXiv ids: {report.from_store} found in the database, {report.fetched} fetched from the "
+                   f"arXiv API, {len(report.unresolved)} unresolved")
+    say_unresolved()
 
 
 @main.command("import-corpus")

@@ -91,7 +91,7 @@ class ArxivAPIFake:
         return [q["id_list"].split(",") for q in self.queries if q.get("id_list")]
 
     def __enter__(self) -> ArxivAPIFake:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def __exit__(self, *exc) -> None:
