@@ -10,7 +10,7 @@ An entry is either of (mixed freely, even within one section):
   ``"2501.01234"``, ``"2501.01234v2"``, ``"arXiv:2501.01234"``,
   ``"https://arxiv.org/abs/2501.01234"`` (any form `feeds.records.split_arxiv_id` reads). Only
   the id is in the file; the paper's metadata comes from the store or the arXiv API
-  (`paperbot.pipeline.import_curated`).
+  (`paperbot.curated_import.import_curated`).
 
 Sections become collections named by `collection_name`.
 """

@@ -247,7 +247,7 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
     imported (no entry is a paper, or no id could be resolved)."""
     from feeds.arxiv_api import ArxivAPIClient
     from feeds.http import Fetcher
-    from paperbot.pipeline import LOOKUP_BATCH, import_curated
+    from paperbot.curated_import import LOOKUP_BATCH, import_curated
 
     if collection is not None:
         collection = " ".join(collection.split())  # as /papers subscribe reads the name

@@ -37,7 +37,8 @@ from feeds.records import Paper, norm_author
 from paperbot.channels import usable_schedule, with_stored_settings
 from paperbot.config import DEFAULT_SCHEDULE, ChannelConfig, Config
 from paperbot.digests import channel_digest, empty_channel_digest, load_or_fit_model, profile_digest
-from paperbot.pipeline import DeliveryOutcome, deliver, sync_configured_curated
+from paperbot.pipeline import DeliveryOutcome, deliver
+from paperbot.curated_import import sync_configured_curated
 from paperbot.poll import poll_all
 from paperbot.recovery import digest_key, is_abandoned, recover_channel
 from recommender import feedback
@@ -160,7 +161,7 @@ class PaperbotService:
 
     def import_curated(self) -> None:
         """Import the configured curated files and sync their collections to them
-        (`paperbot.pipeline.sync_configured_curated`: papers no file lists any more leave the
+        (`paperbot.curated_import.sync_configured_curated`: papers no file lists any more leave the
         collection); a bad file is logged, not raised."""
         try:
             problems, removed = sync_configured_curated(self.store, self.config.curated_files)

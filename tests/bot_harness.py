@@ -17,7 +17,7 @@ import httpx
 from bot.app import make_http_server
 from feeds.arxiv_api import parse_response
 from paperbot.config import ChannelConfig, Config, RecommenderConfig, SlackConfig
-from paperbot.pipeline import import_curated
+from paperbot.curated_import import import_curated
 from paperbot.serve import build
 from store import Store
 from tests.conftest import fixture_path

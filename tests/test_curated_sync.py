@@ -7,7 +7,8 @@ from click.testing import CliRunner
 from bot.posting import TerminalPoster
 from paperbot.cli import main
 from paperbot.config import Config, HFDailyConfig, RecommenderConfig
-from paperbot.pipeline import import_curated, run_once, sync_configured_curated
+from paperbot.pipeline import run_once
+from paperbot.curated_import import import_curated, sync_configured_curated
 from tests.conftest import fixture_path
 
 SEED = json.loads(fixture_path("seeds", "papers_database.sample.json").read_text())

@@ -106,6 +106,6 @@ max_papers = 10
 
 
 def test_curated_papers_are_not_announcements_either(store):
-    from paperbot.pipeline import import_curated
+    from paperbot.curated_import import import_curated
     import_curated(store, str(fixture_path("seeds", "papers_database.sample.json")))
     assert store.count_papers() == 49 and _window(store) == []

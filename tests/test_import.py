@@ -4,7 +4,7 @@ import json
 from click.testing import CliRunner
 
 from paperbot.cli import main
-from paperbot.pipeline import import_curated
+from paperbot.curated_import import import_curated
 from tests.conftest import fixture_path
 
 

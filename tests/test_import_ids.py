@@ -13,7 +13,7 @@ from feeds.curated import collection_name, parse_curated
 from feeds.http import Fetcher
 from paperbot import digests
 from paperbot.cli import main
-from paperbot.pipeline import import_curated, sync_configured_curated
+from paperbot.curated_import import import_curated, sync_configured_curated
 from store import Store
 from tests.arxiv_api_fake import ArxivAPIFake
 from tests.conftest import closed_loopback_port, fixture_path

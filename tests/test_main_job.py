@@ -181,7 +181,7 @@ def test_bad_curated_files_are_one_line_each_and_the_run_goes_on(tmp_path, slack
 
 def test_the_example_configs_curated_file_gets_a_clear_message(tmp_path):
     """config.example.toml names papers_database.json, which does not ship beside it."""
-    from paperbot.pipeline import import_configured_curated
+    from paperbot.curated_import import import_configured_curated
 
     cfg = load_config(Path(__file__).resolve().parent.parent / "config.example.toml")
     assert not Path(cfg.curated_files[0]).exists()
