@@ -261,41 +261,35 @@ def test_no_retry_is_scheduled_once_shutdown_has_begun():
     assert not [j for j in sched.scheduler.get_jobs() if j.id.startswith("retry:")]
 
 
-def test_serve_retries_a_rate_limited_digest_and_posts_it_once(tmp_path, store, slack_fake, monkeypatch):
-    """End to end through the real service: Slack keeps answering ``ratelimited`` (after the
-    client's own 429 retries) for the first run; the retry posts the digest, once."""
+def serve_one_failing_slot(tmp_path, store, slack_fake, monkeypatch, error: str, until: str) -> None:
+    """Run a channel's latest slot through the real service and scheduler (retries 0.2 s apart),
+    chat.postMessage answering ``{"ok": false, "error": error}`` the first time; return once
+    the slot's digest has status `until` and a retry would have come."""
     seed_store(store)
     now = datetime.now(timezone.utc) - timedelta(minutes=5)
     ch = ChannelConfig(id="C2", name="#rl", collections=["rlhf_code"], max_papers=5,
                        schedule=f"{now.minute} {now.hour} * * *")
-    slack_fake.script("chat.postMessage", 200, {"ok": False, "error": "ratelimited"})
+    slack_fake.script("chat.postMessage", 200, {"ok": False, "error": error})
+    slot = slot_name(now.replace(second=0, microsecond=0))
     with BotServer(make_config(tmp_path, [ch]), store, slack_fake, monkeypatch) as bot:
-        bot.service.scheduler = DigestScheduler(bot.service.targets,
-                                                retry_delays=(timedelta(seconds=0.2),) * 4)
+        bot.service.scheduler = DigestScheduler(bot.service.targets, retry_delays=(timedelta(seconds=0.2),) * 4)
         bot.service.scheduler.start(catch_up=False)
         bot.service.scheduler.run_now("C2")
-        slot = slot_name(now.replace(second=0, microsecond=0))
-        wait_for(lambda: (store.get_digest(digest_key("C2", slot)) or {}).get("status") == "posted",
-                 what="retried digest")
+        wait_for(lambda: (store.get_digest(digest_key("C2", slot)) or {}).get("status") == until,
+                 what=f"digest {until}")
+        time.sleep(1.0)  # a retry (0.2 s) would have come by now
+
+
+def test_serve_retries_a_rate_limited_digest_and_posts_it_once(tmp_path, store, slack_fake, monkeypatch):
+    """End to end through the real service: Slack answers ``ratelimited`` (after the client's
+    own 429 retries) the first time; the retry posts the digest, once."""
+    serve_one_failing_slot(tmp_path, store, slack_fake, monkeypatch, "ratelimited", until="posted")
     assert len(top_level(slack_fake, "C2")) == 1
     assert len(slack_fake.calls_to("chat.postMessage")) == 2
 
 
 def test_serve_does_not_retry_a_refused_channel(tmp_path, store, slack_fake, monkeypatch):
-    seed_store(store)
-    now = datetime.now(timezone.utc) - timedelta(minutes=5)
-    ch = ChannelConfig(id="C2", name="#rl", collections=["rlhf_code"], max_papers=5,
-                       schedule=f"{now.minute} {now.hour} * * *")
-    slack_fake.script("chat.postMessage", 200, {"ok": False, "error": "channel_not_found"})
-    with BotServer(make_config(tmp_path, [ch]), store, slack_fake, monkeypatch) as bot:
-        bot.service.scheduler = DigestScheduler(bot.service.targets,
-                                                retry_delays=(timedelta(seconds=0.1),) * 4)
-        bot.service.scheduler.start(catch_up=False)
-        bot.service.scheduler.run_now("C2")
-        slot = slot_name(now.replace(second=0, microsecond=0))
-        wait_for(lambda: (store.get_digest(digest_key("C2", slot)) or {}).get("status") == "failed",
-                 what="refused digest")
-        time.sleep(1.0)  # a retry (0.1 s) would have come by now
+    serve_one_failing_slot(tmp_path, store, slack_fake, monkeypatch, "channel_not_found", until="failed")
     assert len(slack_fake.calls_to("chat.postMessage")) == 1
 
 
