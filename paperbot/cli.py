@@ -664,7 +664,7 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
         try:
             model, matrix = refresh(store, cfg.recommender.model_path, cfg.recommender.refit_days,
                                     on_refit=_say_refit)
-        except EmptyVocabulary:  # as `/papers search` answers (PaperbotService._search_model)
+        except EmptyVocabulary:  # as `/papers search` answers (PaperbotService._model_or_none)
             model, matrix = None, None
             click.echo("note: the stored papers hold no word TF-IDF keeps (only stop words?); "
                        "results are ranked by BM25 alone", err=True)

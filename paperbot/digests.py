@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 
 NO_TERMS = ("Nothing to rank against: none of the followed keywords or papers has a word the model knows "
             "(e.g. a keyword in Chinese, or only stop words); follow a curated collection or an English keyword.")
+# the reason of every digest while the stored papers give TF-IDF no term (`EmptyVocabulary`): no
+# model can be fitted, so nothing can be ranked, whatever the channel follows
+NO_VOCABULARY = ("Nothing to rank yet: the stored papers have no words the recommender can index (only "
+                 "stop words, formulas or punctuation); digests start once papers with real titles or "
+                 "abstracts are stored.")
 BACKGROUND_SIZE = 2000  # papers in the ranker's background sample (as in the evaluation)
 # fewest papers stored before the candidate window for the background to be drawn from them alone;
 # below it (a new install) the whole store is sampled, candidates included
@@ -191,6 +196,8 @@ def load_or_fit_model(config: Config, store: Store, force: bool = False,
 
     Raises:
         ValueError: the store holds no papers.
+        recommender.tfidf.EmptyVocabulary: (a ValueError) the stored papers give TF-IDF no term
+            (only stop words, say); nothing is saved. A digest then says `NO_VOCABULARY`.
     """
     from recommender.matrix_cache import refresh
     # memory-bounded refit (vocabulary on a sample above 40k papers) only when needed; the

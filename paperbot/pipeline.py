@@ -20,9 +20,10 @@ from feeds.http import Fetcher
 from paperbot.channels import run_slot, with_stored_settings
 from paperbot.config import ChannelConfig, Config
 from paperbot.curated_import import sync_configured_curated
-from paperbot.digests import channel_digest, empty_channel_digest, empty_reason, load_or_fit_model
+from paperbot.digests import NO_VOCABULARY, channel_digest, empty_channel_digest, empty_reason, load_or_fit_model
 from paperbot.poll import SourceOutcome, poll_all
 from paperbot.recovery import UNCERTAIN, digest_key, in_flight, is_abandoned, owner_id, recover_channel
+from recommender.tfidf import EmptyVocabulary
 from store import Store
 
 log = logging.getLogger(__name__)
@@ -196,9 +197,11 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
     synced to them (`sync_configured_curated`: papers no file lists any more are removed, counted
     in `RunReport.curated_removed`); a file that cannot be imported is reported in
     `RunReport.curated_errors` and the run goes on (polling, digests).
-    When the store holds no paper at all, each channel gets an empty digest with its one-line
-    reason (or nothing, with ``when_empty = "skip"``). `on_refit(n_papers)` is called before the
-    TF-IDF model is refitted (see `load_or_fit_model`). Channels added from Slack
+    When the store holds no paper at all, or only papers that give TF-IDF no term (only stop
+    words: `EmptyVocabulary`, so no model can be fitted; `paperbot.digests.NO_VOCABULARY`), each
+    channel gets an empty digest with its one-line reason (or nothing, with ``when_empty =
+    "skip"``). `on_refit(n_papers)` is called before the TF-IDF model is refitted (see
+    `load_or_fit_model`). Channels added from Slack
     (`/papers subscribe`) and DM digests are posted by `paperbot serve`'s scheduler, not here.
     A channel paused from Slack (``/papers digest off``) gets nothing, its outcome
     ``skipped-paused``, until ``/papers digest on``. Schedule, time zone and size set from Slack
@@ -213,8 +216,14 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
     report.sources = poll_all(config, store, fetcher, today=today)
     report.n_papers = store.count_papers()
     failed = sum(1 for s in report.sources if s.error)
-    # no paper at all: nothing to fit a model on, but every channel still hears why it is empty
-    model = load_or_fit_model(config, store, on_refit=on_refit) if report.n_papers else None
+    # no paper at all, or no word to fit a model on: every channel still hears why it is empty
+    model, no_model = None, None
+    if report.n_papers:
+        try:
+            model = load_or_fit_model(config, store, on_refit=on_refit)
+        except EmptyVocabulary as exc:
+            log.warning("every digest is empty: %s", exc)
+            no_model = NO_VOCABULARY
     poster = poster or make_poster(config)
     token_error: DeliveryOutcome | None = None
     for configured in config.channels:
@@ -235,7 +244,8 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
             # settle digests a crash left pending first, so released papers are candidates again
             recover_channel(store, poster, channel.id)
         if model is None:
-            digest = empty_channel_digest(channel, today, empty_reason(today, 0, channel.min_score, failed))
+            digest = empty_channel_digest(channel, today,
+                                          no_model or empty_reason(today, 0, channel.min_score, failed))
         else:
             digest = channel_digest(channel, store, model, today, failed, config.recommender.candidate_days)
         slot = run_slot(channel, today)

@@ -36,7 +36,8 @@ from feeds.http import FetchError
 from feeds.records import Paper, norm_author
 from paperbot.channels import usable_schedule, with_stored_settings
 from paperbot.config import DEFAULT_SCHEDULE, ChannelConfig, Config
-from paperbot.digests import channel_digest, empty_channel_digest, load_or_fit_model, profile_digest
+from paperbot.digests import (NO_VOCABULARY, channel_digest, empty_channel_digest, load_or_fit_model,
+                              profile_digest)
 from paperbot.pipeline import DeliveryOutcome, deliver
 from paperbot.curated_import import sync_configured_curated
 from paperbot.poll import poll_all
@@ -57,6 +58,7 @@ TZ_SETTING = "timezone"
 DIGEST_SETTINGS = ("schedule", "max_papers", "timezone")  # what /papers digest … may change
 DM_MAX_PAPERS = 10
 DM_MIN_SCORE = None  # personal digests: always the top papers
+NO_PAPERS_STORED = "No papers stored yet (feeds not polled)."  # a digest's reason while the store is empty
 NO_PAPERS_TO_SEARCH = ("No papers are stored yet, so there is nothing to search: the feeds have not been "
                        "polled (the first poll after `paperbot serve` starts takes a few minutes). Whoever runs "
                        "paperbot can fill the store with `paperbot run --once` or `paperbot import-corpus FILE`.")
@@ -129,6 +131,7 @@ class PaperbotService:
         self.poll_max_age_s = poll_max_age_s
         self._model: TfidfModel | None = None
         self._model_lock = threading.Lock()
+        self._no_vocabulary_seq: int | None = None  # Store.change_seq when a fit last found no term
         self._poll_lock = threading.Lock()
         self._last_poll: float | None = None
         self._failed_sources = 0
@@ -137,11 +140,45 @@ class PaperbotService:
 
     # ---- model and polling ---------------------------------------------------------------
     def model(self) -> TfidfModel | None:
-        """The TF-IDF model (loaded or fitted once, refitted after a poll); None with no papers."""
+        """The TF-IDF model (loaded or fitted once, refitted after a poll); None with no papers.
+
+        Raises:
+            EmptyVocabulary: the stored papers give TF-IDF no term (only stop words, say). The
+                failure is remembered with the store's `Store.change_seq`: until a paper is
+                stored or changed, later calls raise at once instead of reading and fitting every
+                paper again (each digest of a scheduler run, each App Home view and search would).
+        """
         with self._model_lock:
             if self._model is None and self.store.count_papers():
-                self._model = load_or_fit_model(self.config, self.store)
+                seq = self.store.change_seq()  # read before the fit reads the papers: a later write exceeds it
+                if seq == self._no_vocabulary_seq:
+                    raise EmptyVocabulary("the stored papers give TF-IDF no term (unchanged since the last fit)")
+                try:
+                    self._model = load_or_fit_model(self.config, self.store)
+                except EmptyVocabulary as exc:
+                    self._no_vocabulary_seq = seq
+                    log.warning("%s: digests are empty and searches rank by BM25 alone until papers with other "
+                                "words are stored", exc)
+                    raise
             return self._model
+
+    def _model_or_none(self) -> TfidfModel | None:
+        """`model`, or None when the stored papers give TF-IDF no term (`EmptyVocabulary`):
+        searches then rank by BM25 alone, and the App Home shows no profile terms, instead of
+        failing."""
+        try:
+            return self.model()
+        except EmptyVocabulary:
+            return None
+
+    def _digest_model(self) -> tuple[TfidfModel | None, str]:
+        """``(model, "")``, or ``(None, why every digest is empty)``: `NO_PAPERS_STORED`, or
+        `paperbot.digests.NO_VOCABULARY` when the stored papers give TF-IDF no term."""
+        try:
+            model = self.model()
+        except EmptyVocabulary:
+            return None, NO_VOCABULARY
+        return model, "" if model is not None else NO_PAPERS_STORED
 
     def _invalidate_model(self) -> None:
         with self._model_lock:
@@ -311,10 +348,10 @@ class PaperbotService:
             raise ServiceError("this channel has no digest yet: `/papers subscribe <collection | keywords>` first")
         self._maybe_poll()
         self._settle_pending(channel_id)
-        model = self.model()
+        model, no_model = self._digest_model()
         day = self._slot_day(slot, ch.timezone)
         if model is None:
-            digest = empty_channel_digest(ch, day, "No papers stored yet (feeds not polled).")
+            digest = empty_channel_digest(ch, day, no_model)
         else:
             digest = channel_digest(ch, self.store, model, day, self._failed_sources,
                                     self.config.recommender.candidate_days)
@@ -328,13 +365,12 @@ class PaperbotService:
         size = int(settings.get(DM_SIZE_SETTING) or DM_MAX_PAPERS)
         self._maybe_poll()
         self._settle_pending(user_id)
-        model = self.model()
+        model, no_model = self._digest_model()
         day = self._slot_day(slot, tz)
         title = f"Your paper digest · {day}"
         target = ChannelConfig(id=user_id, name="you", max_papers=size, min_score=DM_MIN_SCORE)
         if model is None:
-            digest = Digest(channel_id=user_id, title=title, date=day.isoformat(),
-                            empty_reason="No papers stored yet (feeds not polled).")
+            digest = Digest(channel_id=user_id, title=title, date=day.isoformat(), empty_reason=no_model)
         else:
             digest = profile_digest(user_id, title, profile_for_user(self.store, user_id), self.store, model,
                                     day, DM_MIN_SCORE, size, self._failed_sources,
@@ -610,18 +646,9 @@ class PaperbotService:
         stored = feedback.record(self.store, user_id, paper.arxiv_id, feedback.UP, "like", event_key=event_key)
         return paper, stored
 
-    def _search_model(self) -> TfidfModel | None:
-        """`model`, or None when the stored papers give TF-IDF no term (`EmptyVocabulary`: only
-        stop words, say): searches then rank by BM25 alone instead of failing."""
-        try:
-            return self.model()
-        except EmptyVocabulary as exc:
-            log.warning("searching by BM25 alone: %s", exc)
-            return None
-
     def search(self, text: str, limit: int = 10) -> list[SearchHit]:
         """`recommender.search.search` with the current model (BM25 alone when there is none, see
-        `_search_model`; raises its `QueryError`). [] when no stored paper matches.
+        `_model_or_none`; raises its `QueryError`). [] when no stored paper matches.
 
         A query that is only an arXiv id or an arxiv.org / huggingface.co paper URL
         (`bot.commands_parser.parse_arxiv_id`) finds that stored paper first, then the papers most
@@ -633,7 +660,7 @@ class PaperbotService:
                 mislead), checked only when nothing was found.
         """
         aid = parse_arxiv_id(text)
-        model = self._search_model()
+        model = self._model_or_none()
         if aid is not None:
             hits = paper_and_similar(self.store, model, aid, limit)
         else:
@@ -644,7 +671,7 @@ class PaperbotService:
 
     def more_like(self, arxiv_id: str, limit: int = 5) -> list[SearchHit]:
         """Papers similar to one stored paper (BM25 alone when there is no model, as `search`)."""
-        return more_like(self.store, self._search_model(), arxiv_id, limit)
+        return more_like(self.store, self._model_or_none(), arxiv_id, limit)
 
     @staticmethod
     def now_slot() -> str:
@@ -660,7 +687,7 @@ class PaperbotService:
         liked = [(a, papers[a].title, papers[a].abs_url)
                  for a in liked_ids if a in papers]
         return HomeData(user_id=user_id, follows=self.store.follows(user_id),
-                        top_terms=top_terms(self.model(), prof, 10), liked=liked,
+                        top_terms=top_terms(self._model_or_none(), prof, 10), liked=liked,
                         dm_digest=bool(self.store.user_settings(user_id).get(DM_SETTING)),
                         collections=sorted(self.store.collections()),
                         dm_schedule=self.digest_schedule_summary(user_id, False))
