@@ -32,13 +32,14 @@ def render_text(digest: Digest, width: int = 100) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_search_text(query: str, hits: list[SearchHit], width: int = 100) -> str:
+def render_search_text(query: str, hits: list[SearchHit], width: int = 100, no_match: str = NO_MATCH) -> str:
     """Search results as plain text, the terminal twin of `bot.search_blocks.search_blocks`: a
     header line, then per hit rank, title, authors, date, category, HF upvotes, link and the
-    blended score with its BM25 and TF-IDF cosine parts (`recommender.search.search`)."""
+    blended score with its BM25 and TF-IDF cosine parts (`recommender.search.search`); with no
+    hit, the line `no_match` instead."""
     lines = [results_heading(len(hits), " ".join(query.split()))]
     if not hits:
-        lines.append(NO_MATCH)
+        lines.append(no_match)
     for i, hit in enumerate(hits, 1):
         p = hit.paper
         meta = [format_authors(p.authors)] if p.authors else []

@@ -640,13 +640,15 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
     """Search the stored papers as `/papers search` does: words, "quoted phrases" and the filters
     author:NAME, cat:cs.LG, since:YYYY-MM-DD, source:hf|arxiv_rss|arxiv_api|curated|corpus|lookup;
     a query that is only an arXiv id or an arxiv.org / huggingface.co paper link shows that
-    stored paper first, then the papers most like it."""
+    stored paper first, then the papers most like it (for a paper not stored: a line saying so and
+    what fetches it, `/papers like ID`)."""
     import json
 
     from bot.commands_parser import parse_arxiv_id
+    from bot.search_blocks import NO_MATCH
     from bot.text import render_search_text
     from recommender.matrix_cache import refresh
-    from recommender.search import QueryError, paper_and_similar, parse_query
+    from recommender.search import PaperNotStored, QueryError, paper_and_similar, parse_query
     from recommender.search import search as run_search
     from recommender.tfidf import EmptyVocabulary
 
@@ -669,13 +671,22 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
             click.echo("note: the stored papers hold no word TF-IDF keeps (only stop words?); "
                        "results are ranked by BM25 alone", err=True)
         aid = parse_arxiv_id(text)
+        not_stored = None
         if aid is not None:  # as `paperbot.service.PaperbotService.search` answers `/papers search <id>`
-            hits = paper_and_similar(store, model, aid, limit)
+            try:
+                hits = paper_and_similar(store, model, aid, limit)
+            except PaperNotStored:
+                hits = []
+                not_stored = (f"{aid} is not stored: `/papers like {aid}` in Slack fetches it from arXiv (and "
+                              "records a 👍), as does `paperbot import` of a curated file listing it; search "
+                              "for it again after that.")
         else:
             hits = run_search(store, model, parsed, limit, matrix=matrix)
     finally:
         store.close()
     if as_json:
+        if not_stored:
+            click.echo(not_stored, err=True)
         for h in hits:
             p = h.paper
             click.echo(json.dumps({"arxiv_id": p.arxiv_id, "title": p.title, "authors": p.authors,
@@ -685,7 +696,7 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
                                    "bm25": round(h.bm25, 4), "cosine": round(h.cosine, 4)},
                                   ensure_ascii=False))
     else:
-        click.echo(render_search_text(text, hits), nl=False)
+        click.echo(render_search_text(text, hits, no_match=not_stored or NO_MATCH), nl=False)
 
 
 @main.command()

@@ -44,7 +44,7 @@ from paperbot.poll import poll_all
 from paperbot.recovery import digest_key, is_abandoned, recover_channel
 from recommender import feedback
 from recommender.profiles import profile_for_user, top_terms
-from recommender.search import SearchHit, more_like, paper_and_similar, search
+from recommender.search import PaperNotStored, SearchHit, more_like, paper_and_similar, search
 from recommender.tfidf import EmptyVocabulary, TfidfModel
 from store import LOOKUP_SOURCE, Store
 
@@ -68,6 +68,14 @@ def _shown(value: str) -> str:
     """A followed value (as the user typed it) for a mrkdwn reply: escaped, at most 200 characters
     (https://api.slack.com/reference/surfaces/formatting#escaping)."""
     return escape_within(value, 200)
+
+
+def not_stored_reply(arxiv_id: str) -> str:
+    """The answer to ``/papers search <arXiv id>`` when that paper is not stored (mrkdwn, the id
+    escaped): say so and point to ``/papers like``, which fetches it from the arXiv API."""
+    aid = _shown(arxiv_id)
+    return (f"{aid} is not stored, so there is nothing to show or compare it with. `/papers like {aid}` "
+            "fetches it from arXiv (and records your 👍); search for it again after that.")
 
 
 class ServiceError(RuntimeError):
@@ -652,17 +660,21 @@ class PaperbotService:
 
         A query that is only an arXiv id or an arxiv.org / huggingface.co paper URL
         (`bot.commands_parser.parse_arxiv_id`) finds that stored paper first, then the papers most
-        like it; [] when it is not stored (its words — ``https``, ``arxiv``, ``abs`` — would only
-        match unrelated papers).
+        like it (its words — ``https``, ``arxiv``, ``abs`` — would only match unrelated papers).
 
         Raises:
             ServiceRefusal: no paper is stored at all (`NO_PAPERS_TO_SEARCH`: "no match" would
-                mislead), checked only when nothing was found.
+                mislead), checked only when nothing was found; or the query is the id of a paper
+                that is not stored (`not_stored_reply`: ``/papers like`` fetches it).
         """
         aid = parse_arxiv_id(text)
         model = self._model_or_none()
         if aid is not None:
-            hits = paper_and_similar(self.store, model, aid, limit)
+            try:
+                hits = paper_and_similar(self.store, model, aid, limit)
+            except PaperNotStored:  # before anything is stored, that is the answer to give
+                raise ServiceRefusal(not_stored_reply(aid) if self.store.count_papers()
+                                     else NO_PAPERS_TO_SEARCH) from None
         else:
             hits = search(self.store, model, text, limit, matrix=self._matrix_for(model))
         if not hits and not self.store.count_papers():

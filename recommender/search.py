@@ -51,6 +51,16 @@ class QueryError(ValueError):
     """A malformed filter (bad date, unknown source, empty query); the message is user-facing."""
 
 
+class PaperNotStored(LookupError):
+    """`paper_and_similar` of a paper the store does not hold (`arxiv_id`): a front end says so
+    and points to what fetches it (``/papers like <id>``), since "no stored paper matches these
+    words" would send the user rewording an id."""
+
+    def __init__(self, arxiv_id: str):
+        super().__init__(f"{arxiv_id} is not stored")
+        self.arxiv_id = arxiv_id
+
+
 @dataclass
 class SearchQuery:
     """A parsed search: free `text` plus filters."""
@@ -252,11 +262,15 @@ def _fingerprint(model: TfidfModel) -> str:
 def paper_and_similar(store: Store, model: TfidfModel | None, arxiv_id: str,
                       limit: int = 10) -> list[SearchHit]:
     """The answer to a query that is only an arXiv id or paper link: the stored paper first
-    (score 1.0), then the `limit` − 1 papers `more_like` it; [] when it is not stored (the
-    link's words — ``https``, ``arxiv``, ``abs`` — would only match unrelated papers)."""
+    (score 1.0), then the `limit` − 1 papers `more_like` it.
+
+    Raises:
+        PaperNotStored: the store does not hold the paper (no words are searched instead: the
+            link's — ``https``, ``arxiv``, ``abs`` — would only match unrelated papers).
+    """
     paper = store.get_paper(arxiv_id)
     if paper is None:
-        return []
+        raise PaperNotStored(arxiv_id)
     return [SearchHit(paper, 1.0)] + (more_like(store, model, arxiv_id, limit - 1) if limit > 1 else [])
 
 

@@ -69,11 +69,22 @@ def test_search_for_an_arxiv_id_or_url_shows_that_paper_first(tmp_path, seeded, 
     with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
         _, rid = bot.command(f"search {query}")
         out = bot.wait_response(rid)
-        _, rid = bot.command("search 2501.99999")  # a well-formed id the store does not have
-        missing = bot.wait_response(rid)
     sections = [b["block_id"] for b in out["blocks"] if b.get("block_id", "").startswith("paper:")]
     assert sections[0] == "paper:0804.0970" and len(sections) > 1 and "paper:0804.0970" not in sections[1:]
-    assert not [b for b in missing["blocks"] if b.get("block_id", "").startswith("paper:")]
+
+
+@pytest.mark.parametrize("query", ["2501.99999", "https://arxiv.org/abs/2501.99999v2"])
+def test_search_for_the_id_of_a_paper_not_stored_says_so_and_points_to_like(tmp_path, seeded, slack_fake,
+                                                                             monkeypatch, query):
+    """It answered the generic "No stored paper matches these words; try other words", which
+    sends the user rewording an id; `/papers like` is what fetches the paper."""
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command(f"search {query}")  # a well-formed id the store does not have
+        missing = bot.wait_response(rid)
+    assert missing["response_type"] == "ephemeral" and "blocks" not in missing
+    assert missing["text"] == ("2501.99999 is not stored, so there is nothing to show or compare it with. "
+                               "`/papers like 2501.99999` fetches it from arXiv (and records your 👍); search for "
+                               "it again after that.")
 
 
 HOSTILE = ['C++', '"unbalanced quote', '*', 'NEAR(reward model, 3)', 'reward AND OR NOT', '🤖🎉 reward',

@@ -117,8 +117,20 @@ def test_a_query_that_is_only_an_arxiv_id_or_link_shows_that_paper_first(tmp_pat
         assert len(rows) == 3 and len({r["arxiv_id"] for r in rows}) == 3
     text = CliRunner().invoke(main, ["search", "--db", str(db), "2301.13816"])
     assert text.stdout.splitlines()[2].endswith("Execution-based Code Generation using Deep Reinforcement Learning")
-    unknown = CliRunner().invoke(main, ["search", "--db", str(db), "2501.99999"])  # well-formed, not stored
-    assert unknown.exit_code == 0 and unknown.stdout.startswith("0 results")
+
+
+
+def test_a_query_that_is_the_id_of_a_paper_not_stored_says_so_and_what_fetches_it(tmp_path, monkeypatch):
+    """It printed the generic "No stored paper matches these words; try other words", which
+    sends the user rewording an id."""
+    db = _lab_db(tmp_path, monkeypatch)
+    hint = ("2501.99999 is not stored: `/papers like 2501.99999` in Slack fetches it from arXiv (and records a 👍), "
+            "as does `paperbot import` of a curated file listing it; search for it again after that.")
+    unknown = CliRunner().invoke(main, ["search", "--db", str(db), "arXiv:2501.99999v3"])  # well-formed, not stored
+    assert unknown.exit_code == 0, unknown.output
+    assert unknown.stdout == f"0 results for “arXiv:2501.99999v3”\n{hint}\n"
+    as_json = CliRunner().invoke(main, ["search", "--db", str(db), "--json", "2501.99999"])
+    assert as_json.exit_code == 0 and as_json.stdout == "" and as_json.stderr == hint + "\n"
 
 
 def test_search_of_words_no_stored_paper_holds_says_so(tmp_path, monkeypatch):
