@@ -172,10 +172,13 @@ def demo(db: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="paperbot-demo-") as tmp:
         cfg = demo_config(tmp, db)  # with --db, the model goes next to it (lab.db → lab-model.joblib)
         store = _open_store(cfg, None)
-        click.echo("paperbot demo: polling bundled captures (arXiv RSS/Atom, arXiv API, HF daily papers)…", err=True)
-        report = run_once(cfg, store, poster=TerminalPoster())
+        try:
+            click.echo("paperbot demo: polling bundled captures (arXiv RSS/Atom, arXiv API, HF daily papers)…",
+                       err=True)
+            report = run_once(cfg, store, poster=TerminalPoster())
+        finally:  # before the temporary folder (which may hold the database) is removed
+            store.close()
         _print_sources(report)
-        store.close()
     click.echo(f"done in {time.perf_counter() - started:.1f}s · {report.n_papers} papers in the store", err=True)
 
 
@@ -199,7 +202,10 @@ def run(once: bool, config_path: str | None, db: str | None) -> None:
         raise click.UsageError("use `paperbot run --once` for one round, or `paperbot serve` for the scheduled bot")
     cfg = _config(config_path)
     store = _open_store(cfg, db)
-    report = run_once(cfg, store, on_refit=_say_refit)
+    try:
+        report = run_once(cfg, store, on_refit=_say_refit)
+    finally:
+        store.close()
     _print_sources(report)
     for d in report.deliveries:
         click.echo(f"  channel {d.channel_id}: {d.status} ({d.n_papers} papers)"
@@ -254,23 +260,26 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
         if not collection:
             raise click.UsageError("--collection: expected a collection name, got an empty string")
     cfg = _config(config_path, required=False)
-    store = _open_store(cfg, db)
-    fetcher = None if no_lookup else Fetcher()
-    arxiv = None if fetcher is None else ArxivAPIClient(fetcher, url=cfg.arxiv_api_url)
 
     def say_lookup(n: int) -> None:
         calls = -(-n // LOOKUP_BATCH)
         click.echo(f"looking up {n} arXiv ids on the arXiv API ({calls} request{'s' if calls != 1 else ''}"
                    + (", 3 s apart" if calls > 1 else "") + ")…", err=True)
 
+    store = _open_store(cfg, db)
+    fetcher = None
     try:
+        fetcher = None if no_lookup else Fetcher()
+        arxiv = None if fetcher is None else ArxivAPIClient(fetcher, url=cfg.arxiv_api_url)
         report = import_curated(store, file, replace=replace, arxiv=arxiv, collection=collection,
                                 on_lookup=say_lookup)
+        in_total = store.collections()  # {collection: papers}, for the report below
     except CuratedFormatError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         if fetcher is not None:
             fetcher.close()
+        store.close()
     name = Path(file).name
     for cat, pos, reason in report.errors:
         click.echo(f"skipped {where(cat, pos)}: {reason}", err=True)
@@ -294,7 +303,7 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
         click.echo(f"{name} holds no categories: nothing imported", err=True)
     for coll, n in report.collections.items():
         removed = f", {report.removed[coll]} removed" if coll in report.removed else ""
-        click.echo(f"collection {coll}: {n} papers added{removed} ({store.collections().get(coll, 0)} in total)")
+        click.echo(f"collection {coll}: {n} papers added{removed} ({in_total.get(coll, 0)} in total)")
     for coll in report.not_synced:
         click.echo(f"collection {coll}: not replaced, only added to: an entry of it could not be read", err=True)
     if report.from_store or report.fetched or report.unresolved:
@@ -324,7 +333,6 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
     from feeds.corpus import CorpusFormatError, CorpusReader
 
     cfg = _config(config_path, required=False)
-    store = _open_store(cfg, db)
     total_bytes = sum(Path(f).stat().st_size for f in files)
     totals = {"inserted": 0, "updated": 0, "unchanged": 0}
     n_papers = 0
@@ -334,31 +342,36 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
                         TextColumn("{task.fields[papers]:,} papers · {task.fields[rate]:,.0f}/s"),
                         TimeElapsedColumn(), TimeRemainingColumn(), disable=no_progress,
                         transient=False)
-    with progress:
-        task = progress.add_task("importing", total=total_bytes, papers=0, rate=0.0)
-        done_bytes = 0
-        for f in files:
-            reader = CorpusReader(Path(f))
-            progress.update(task, description=Path(f).name)
+    store = _open_store(cfg, db)
+    try:
+        with progress:
+            task = progress.add_task("importing", total=total_bytes, papers=0, rate=0.0)
+            done_bytes = 0
+            for f in files:
+                reader = CorpusReader(Path(f))
+                progress.update(task, description=Path(f).name)
 
-            def advance(n: int, reader: CorpusReader = reader, base: int = done_bytes) -> None:
-                nonlocal n_papers
-                n_papers += n
-                rate = n_papers / max(time.perf_counter() - started, 1e-9)
-                progress.update(task, completed=base + reader.bytes_read, papers=n_papers, rate=rate)
+                def advance(n: int, reader: CorpusReader = reader, base: int = done_bytes) -> None:
+                    nonlocal n_papers
+                    n_papers += n
+                    rate = n_papers / max(time.perf_counter() - started, 1e-9)
+                    progress.update(task, completed=base + reader.bytes_read, papers=n_papers, rate=rate)
 
-            before = store.count_papers()
-            try:
-                counts = store.bulk_upsert_papers(reader, batch=batch, progress=advance)
-            except CorpusFormatError as exc:
-                kept = store.count_papers() - before
-                raise click.ClickException(f"{exc}; {kept} new papers of this file were stored before it "
-                                           "(committed batches), earlier files are complete") from None
-            done_bytes += Path(f).stat().st_size
-            progress.update(task, completed=done_bytes)
-            for k in totals:
-                totals[k] += counts[k]
-            skipped += [(Path(f).name, line, why) for line, why in reader.skipped]
+                before = store.count_papers()
+                try:
+                    counts = store.bulk_upsert_papers(reader, batch=batch, progress=advance)
+                except CorpusFormatError as exc:
+                    kept = store.count_papers() - before
+                    raise click.ClickException(f"{exc}; {kept} new papers of this file were stored before it "
+                                               "(committed batches), earlier files are complete") from None
+                done_bytes += Path(f).stat().st_size
+                progress.update(task, completed=done_bytes)
+                for k in totals:
+                    totals[k] += counts[k]
+                skipped += [(Path(f).name, line, why) for line, why in reader.skipped]
+        n_stored = store.count_papers()
+    finally:
+        store.close()
     elapsed = time.perf_counter() - started
     for name, line, why in skipped[:20]:
         click.echo(f"skipped {name}:{line}: {why}", err=True)
@@ -371,7 +384,7 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
     size_mb = Path(store.path).stat().st_size / 1e6 if store.path != ":memory:" else 0.0
     click.echo(f"{n_papers:,} papers in {elapsed:.1f}s ({n_papers / max(elapsed, 1e-9):,.0f} papers/s): "
                f"{totals['inserted']:,} new, {totals['updated']:,} updated, {totals['unchanged']:,} unchanged, "
-               f"{len(skipped)} lines skipped · {store.count_papers():,} papers in {store.path} ({size_mb:,.0f} MB)")
+               f"{len(skipped)} lines skipped · {n_stored:,} papers in {store.path} ({size_mb:,.0f} MB)")
 
 
 @main.command()
@@ -382,43 +395,46 @@ def status(config_path: str | None, db: str | None) -> None:
     scheduled digest is paused; store totals."""
     cfg = _config(config_path, required=False)
     store = _open_store(cfg, db, must_exist=True)  # reporting on a database must not create one
-    states = store.feed_health()
-    if not states:
-        click.echo("no source has been polled yet")
-    for s in states:
-        state = {"ok": "ok", "not_modified": "ok (not modified)", "failed": "FAILED"}.get(
-            s.get("last_status") or "", "ok" if s.get("last_success") else "never polled")
-        parts = [f"{s['source']}: {state}", f"last success {s.get('last_success') or 'never'}",
-                 f"last run {s.get('last_count') or 0} papers, {s.get('skipped_count') or 0} skipped",
-                 # summed over every poll: a document fetched again counts its papers again, so
-                 # these are parsed items, not distinct papers
-                 f"in all polls {s.get('total_count') or 0} items parsed, {s.get('skipped_total') or 0} skipped, "
-                 f"{s.get('repaired_count') or 0} repaired"]
-        if s.get("consecutive_failures"):
-            n = s["consecutive_failures"]
-            parts.append(f"{n} consecutive failure{'s' if n != 1 else ''}")
-        if s.get("failure_count"):
-            parts.append(f"{s['failure_count']} failures in all")
-        if s.get("last_error"):
-            parts.append(f"last error at {s['last_error_at']}: {s['last_error']}")
-        click.echo(" · ".join(parts))
-        for reason in s["last_skipped"][:3]:
-            click.echo(f"    skipped {reason}")
-    digests = store.digest_counts()
-    if digests:
-        click.echo("digests: " + ", ".join(f"{n} {k}" for k, n in digests.items()))
-        for d in store.digests("failed", 3):
-            click.echo(f"    failed {d['digest_key']}: {d.get('error') or '?'}")
-        if digests.get("pending"):
-            click.echo("    pending digests are checked against the channel history on the next run "
-                       "(now: `paperbot digests check`; by hand: `paperbot digests resolve KEY`)")
-    names = {c.id: c.name for c in cfg.channels}
-    paused = [(c["channel_id"], c.get("name") or names.get(c["channel_id"]) or "", c["digest_paused_at"])
-              for c in store.channels() if c.get("digest_paused_at")]
-    if paused:  # /papers digest off: no scheduled digest until /papers digest on
-        click.echo("scheduled digests paused: " + ", ".join(
-            f"{cid}{' ' + name if name else ''} (since {since})" for cid, name, since in paused))
-    click.echo(f"papers: {store.count_papers()} · collections: {store.collections()}")
+    try:
+        states = store.feed_health()
+        if not states:
+            click.echo("no source has been polled yet")
+        for s in states:
+            state = {"ok": "ok", "not_modified": "ok (not modified)", "failed": "FAILED"}.get(
+                s.get("last_status") or "", "ok" if s.get("last_success") else "never polled")
+            parts = [f"{s['source']}: {state}", f"last success {s.get('last_success') or 'never'}",
+                     f"last run {s.get('last_count') or 0} papers, {s.get('skipped_count') or 0} skipped",
+                     # summed over every poll: a document fetched again counts its papers again, so
+                     # these are parsed items, not distinct papers
+                     f"in all polls {s.get('total_count') or 0} items parsed, {s.get('skipped_total') or 0} skipped, "
+                     f"{s.get('repaired_count') or 0} repaired"]
+            if s.get("consecutive_failures"):
+                n = s["consecutive_failures"]
+                parts.append(f"{n} consecutive failure{'s' if n != 1 else ''}")
+            if s.get("failure_count"):
+                parts.append(f"{s['failure_count']} failures in all")
+            if s.get("last_error"):
+                parts.append(f"last error at {s['last_error_at']}: {s['last_error']}")
+            click.echo(" · ".join(parts))
+            for reason in s["last_skipped"][:3]:
+                click.echo(f"    skipped {reason}")
+        digests = store.digest_counts()
+        if digests:
+            click.echo("digests: " + ", ".join(f"{n} {k}" for k, n in digests.items()))
+            for d in store.digests("failed", 3):
+                click.echo(f"    failed {d['digest_key']}: {d.get('error') or '?'}")
+            if digests.get("pending"):
+                click.echo("    pending digests are checked against the channel history on the next run "
+                           "(now: `paperbot digests check`; by hand: `paperbot digests resolve KEY`)")
+        names = {c.id: c.name for c in cfg.channels}
+        paused = [(c["channel_id"], c.get("name") or names.get(c["channel_id"]) or "", c["digest_paused_at"])
+                  for c in store.channels() if c.get("digest_paused_at")]
+        if paused:  # /papers digest off: no scheduled digest until /papers digest on
+            click.echo("scheduled digests paused: " + ", ".join(
+                f"{cid}{' ' + name if name else ''} (since {since})" for cid, name, since in paused))
+        click.echo(f"papers: {store.count_papers()} · collections: {store.collections()}")
+    finally:
+        store.close()
 
 
 @main.command()
