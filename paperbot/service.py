@@ -46,7 +46,7 @@ from recommender import feedback
 from recommender.profiles import profile_for_user, top_terms
 from recommender.search import PaperNotStored, SearchHit, more_like, paper_and_similar, search
 from recommender.tfidf import EmptyVocabulary, TfidfModel
-from store import LOOKUP_SOURCE, Store
+from store import LOOKUP_SOURCE, Store, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +293,8 @@ class PaperbotService:
     def targets(self) -> list[Target]:
         """What the scheduler runs: every channel whose scheduled digest is not paused (with
         catch-up limited to slots after it was last resumed and, for a channel created with
-        ``/papers subscribe``, after it was created), and a DM digest per opted-in
+        ``/papers subscribe``, after it subscribed — again, when it had unsubscribed from
+        everything), and a DM digest per opted-in
         user (on the user's ``digest_schedule`` in their ``timezone`` setting; weekdays 09:00
         UTC by default)."""
         rows = {r["channel_id"]: r for r in self.store.channels()}
@@ -427,7 +428,9 @@ class PaperbotService:
         if not values:
             raise ServiceError("give a collection name or some keywords")
         if is_channel and self.channel_config(subject_id) is None:
-            self.store.upsert_channel(subject_id, name=channel_name or "")
+            # the channel's digest starts now (first subscription, or again after it followed
+            # nothing): a restart must not catch up a slot that fell before (`_catch_up_since`)
+            self.store.upsert_channel(subject_id, name=channel_name or "", digest_resumed_at=utcnow())
         added = [v for v in values if self.store.add_follow(subject_id, kind, v)]
         self._resync()
         who = "This channel" if is_channel else "You"
@@ -751,9 +754,10 @@ def _parse_utc(text: str | None) -> datetime | None:
 
 def _catch_up_since(row: dict, in_config: bool) -> datetime | None:
     """The time before which a channel's missed slots are not caught up (`bot.scheduler.Target.since`):
-    the later of its last ``/papers digest on`` and, for a channel created from Slack (not in the
-    config file), its row's creation (a channel that subscribed at 10:00 had no 09:00 digest to
-    miss); None when neither is known."""
+    the later of its ``digest_resumed_at`` (its last ``/papers digest on``, or the
+    ``/papers subscribe`` that started its digest again after it followed nothing) and, for a
+    channel created from Slack (not in the config file), its row's creation (a channel that
+    subscribed at 10:00 had no 09:00 digest to miss); None when neither is known."""
     times = [_parse_utc(row.get("digest_resumed_at"))]
     if not in_config:
         times.append(_parse_utc(row.get("created_at")))

@@ -204,3 +204,22 @@ def test_a_restart_does_not_catch_up_a_slot_that_fell_before_the_channel_subscri
     assert sorted(t.key for t in service.targets()) == ["C2", "C9"]
     service.scheduler.sync()
     assert service.scheduler.catch_up() == ["C2"]
+
+
+def test_a_restart_does_not_catch_up_a_slot_that_fell_before_a_channel_subscribed_again(tmp_path, seeded):
+    """A channel created with `/papers subscribe` long ago that unsubscribed from everything had
+    no digest at 09:00; subscribing again at 10:00 starts it anew. The catch-up limit was the
+    row's first creation, so a restart at 11:00 posted the 09:00 digest it never had."""
+    from paperbot.service import PaperbotService
+
+    now = datetime.now(timezone.utc) - timedelta(minutes=5)
+    schedule = f"{now.minute} {now.hour} * * *"
+    long_ago = (now - timedelta(days=30)).isoformat(timespec="seconds")
+    seeded.upsert_channel("C9", name="old", schedule=schedule, created_at=long_ago)
+    service = PaperbotService(make_config(tmp_path), seeded, poster=None, poll_max_age_s=None, grace_s=3600)
+    assert service.targets() == []  # it follows nothing: no digest at the slot
+    service.subscribe("C9", "rlhf_code", True, "old")  # now, after the slot
+    assert [t.key for t in service.targets()] == ["C9"]
+    service.scheduler.sync()
+    assert service.scheduler.catch_up() == []
+    assert seeded.get_channel("C9")["created_at"] == long_ago  # the row itself is not re-created
