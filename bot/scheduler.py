@@ -21,7 +21,9 @@
   `RETRY_DELAYS` later (1, 5, 15, 30 minutes), as long as the retry comes before the target's
   next slot (which carries the papers anyway) and the scheduler is not shutting down; each
   retry checks `Target.done` first and the run itself settles a pending digest from the channel
-  history before posting, so a retry never posts twice. A clear refusal (``channel_not_found``,
+  history before posting, so a retry never posts twice. A retry does nothing for a target gone
+  since `sync` (paused, unsubscribed) nor for a slot before its `Target.since` (paused and
+  resumed meanwhile). A clear refusal (``channel_not_found``,
   ``invalid_auth`` …) or a crash is not retried: it would fail the same way.
 - Daylight saving: a wall-clock time that happens twice when clocks go back (02:30 in
   Europe/Paris on the last Sunday of October) makes APScheduler fire twice; `latest_slot` maps
@@ -59,8 +61,8 @@ class Target:
         run: ``run(slot)`` builds and delivers the digest of `slot` (idempotent per slot).
         done: ``done(slot)`` is True when that slot needs no run: its digest is posted, or being
             posted by a live worker (`paperbot.service.PaperbotService.digest_done`).
-        since: aware time before which no slot is caught up on start (the target's scheduled
-            digest was paused until then, e.g. ``/papers digest on``); None: no such limit.
+        since: aware time before which no slot is caught up on start or retried (the target's
+            scheduled digest was paused until then, e.g. ``/papers digest on``); None: no such limit.
     """
 
     key: str
@@ -273,6 +275,19 @@ def next_retry(trigger: CronTrigger, now: datetime, attempt: int,
     return None if upcoming is not None and when >= upcoming else when
 
 
+def _stale_retry(t: Target, slot: str) -> str | None:
+    """Why a retry of `slot` (a `slot_name`) must not run for the target as it is now — the
+    slot fell before `Target.since` (the digest was paused and resumed meanwhile: such a slot
+    is not caught up either) — or None when it may run."""
+    try:
+        when = datetime.fromisoformat(slot)
+    except ValueError:
+        return None
+    if t.since is not None and when < t.since:
+        return "the slot fell before the digest was resumed"
+    return None
+
+
 _MAX_CLOCK_SHIFT = timedelta(hours=3)  # more than any daylight-saving shift (1 h; 30 min or 2 h in a few zones)
 
 
@@ -405,6 +420,10 @@ class DigestScheduler:
         with self._lock(key):
             if t.done(slot):
                 log.info("digest %s slot %s already delivered", key, slot)
+                return
+            stale = _stale_retry(t, slot) if attempt else None
+            if stale:
+                log.info("digest %s slot %s: retry %d dropped: %s", key, slot, attempt, stale)
                 return
             try:
                 result = t.run(slot)

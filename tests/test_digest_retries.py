@@ -261,6 +261,42 @@ def test_no_retry_is_scheduled_once_shutdown_has_begun():
     assert not [j for j in sched.scheduler.get_jobs() if j.id.startswith("retry:")]
 
 
+def fail_once_then_change_targets(change, schedule: str = "0 9 * * *") -> list[str]:
+    """Run target C1's latest slot (failing transiently, retried 1 s later), call
+    ``change(targets, slot)`` — it may replace the list the scheduler syncs from — and sync, as
+    `/papers digest off|on|schedule` does; returns the slots run once the retry had its time."""
+    runs: list[str] = []
+
+    def run(slot):
+        runs.append(slot)
+        return outcome("failed")
+
+    targets = [Target("C1", schedule, "UTC", run, lambda s: False)]
+    sched = DigestScheduler(lambda: list(targets), retry_delays=(timedelta(seconds=1),))
+    sched.start(catch_up=False)
+    try:
+        sched.run_now("C1")
+        wait_for(lambda: any(j.id == "retry:C1" for j in sched.scheduler.get_jobs()), timeout=10,
+                 what="the retry job")
+        change(targets, run, runs[0])
+        sched.sync()
+        time.sleep(1.8)  # the retry (1 s) has come by now
+    finally:
+        sched.shutdown()
+    return runs
+
+
+def test_a_retry_does_not_post_a_slot_that_fell_before_the_digest_was_resumed():
+    """`/papers digest off` after the failure, `/papers digest on` before the retry: the retry
+    posted the slot anyway, although a slot that fell before a resume is not caught up."""
+    def pause_then_resume(targets, run, slot):
+        targets.clear()  # off: the target is gone
+        targets.append(Target("C1", "0 9 * * *", "UTC", run, lambda s: False,
+                              since=datetime.now(timezone.utc)))  # on again
+
+    assert fail_once_then_change_targets(pause_then_resume) == [latest("0 9 * * *")]
+
+
 def serve_one_failing_slot(tmp_path, store, slack_fake, monkeypatch, error: str, until: str) -> None:
     """Run a channel's latest slot through the real service and scheduler (retries 0.2 s apart),
     chat.postMessage answering ``{"ok": false, "error": error}`` the first time; return once
