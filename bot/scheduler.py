@@ -22,8 +22,9 @@
   next slot (which carries the papers anyway) and the scheduler is not shutting down; each
   retry checks `Target.done` first and the run itself settles a pending digest from the channel
   history before posting, so a retry never posts twice. A retry does nothing for a target gone
-  since `sync` (paused, unsubscribed) nor for a slot before its `Target.since` (paused and
-  resumed meanwhile). A clear refusal (``channel_not_found``,
+  since `sync` (paused, unsubscribed), for a slot before its `Target.since` (paused and
+  resumed meanwhile), nor once a later slot of its current schedule has come (the schedule
+  was changed after the retry was planned). A clear refusal (``channel_not_found``,
   ``invalid_auth`` …) or a crash is not retried: it would fail the same way.
 - Daylight saving: a wall-clock time that happens twice when clocks go back (02:30 in
   Europe/Paris on the last Sunday of October) makes APScheduler fire twice; `latest_slot` maps
@@ -275,16 +276,24 @@ def next_retry(trigger: CronTrigger, now: datetime, attempt: int,
     return None if upcoming is not None and when >= upcoming else when
 
 
-def _stale_retry(t: Target, slot: str) -> str | None:
-    """Why a retry of `slot` (a `slot_name`) must not run for the target as it is now — the
-    slot fell before `Target.since` (the digest was paused and resumed meanwhile: such a slot
-    is not caught up either) — or None when it may run."""
+def _stale_retry(t: Target, slot: str, now: datetime) -> str | None:
+    """Why a retry of `slot` (a `slot_name`) must not run at `now` (aware) for the target as it
+    is now — the slot fell before `Target.since` (the digest was paused and resumed meanwhile:
+    such a slot is not caught up either), or a later slot of the target's current schedule has
+    come (`latest_slot`; the schedule was changed after the retry was planned, and that slot's
+    digest carries the papers) — or None when it may run."""
     try:
         when = datetime.fromisoformat(slot)
     except ValueError:
         return None
     if t.since is not None and when < t.since:
         return "the slot fell before the digest was resumed"
+    try:
+        latest = latest_slot(t.trigger(), now)
+    except ValueError:
+        return None
+    if latest is not None and latest > when:
+        return f"a later slot ({slot_name(latest)}) has come"
     return None
 
 
@@ -421,7 +430,7 @@ class DigestScheduler:
             if t.done(slot):
                 log.info("digest %s slot %s already delivered", key, slot)
                 return
-            stale = _stale_retry(t, slot) if attempt else None
+            stale = _stale_retry(t, slot, self._clock()) if attempt else None
             if stale:
                 log.info("digest %s slot %s: retry %d dropped: %s", key, slot, attempt, stale)
                 return

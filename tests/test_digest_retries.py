@@ -297,6 +297,20 @@ def test_a_retry_does_not_post_a_slot_that_fell_before_the_digest_was_resumed():
     assert fail_once_then_change_targets(pause_then_resume) == [latest("0 9 * * *")]
 
 
+def test_a_retry_does_not_post_once_a_later_slot_of_a_changed_schedule_has_come():
+    """The schedule changed between a failure and its retry (`/papers digest schedule`) and the
+    new schedule's slot has come meanwhile (and carries the papers): the retry still posted the
+    old slot, a second digest minutes after that one, because "before the next slot" was
+    reckoned with the old schedule when the retry was planned."""
+    now = datetime.now(timezone.utc)
+    old, new = (f"{t.minute} {t.hour} * * *" for t in (now - timedelta(minutes=10), now - timedelta(minutes=5)))
+
+    def reschedule(targets, run, slot):
+        targets[:] = [Target("C1", new, "UTC", run, lambda s: False)]
+
+    assert fail_once_then_change_targets(reschedule, schedule=old) == [latest(old)]
+
+
 def serve_one_failing_slot(tmp_path, store, slack_fake, monkeypatch, error: str, until: str) -> None:
     """Run a channel's latest slot through the real service and scheduler (retries 0.2 s apart),
     chat.postMessage answering ``{"ok": false, "error": error}`` the first time; return once
