@@ -56,6 +56,10 @@ MAX_DIGEST_SIZE = 50       # papers per digest settable from Slack (Block Kit st
 NEAR_MISS_CUTOFF = 0.85
 # a value of more words than this is keywords, never a near miss of a collection name
 NEAR_MISS_MAX_WORDS = 2
+# a collection whose name (`collection_key`) is shorter than this is never nearly named: in a
+# name of a few letters one letter more is another word, not a typo (``code`` / ``codex``,
+# ``codec``; ``llm`` / ``mllm``), and the cutoff would refuse it
+NEAR_MISS_MIN_CHARS = 5
 KEYWORDS_WORD = "keywords"  # `subscribe keywords <words>`: the words as keywords, whatever they look like
 
 USAGE = """*`/papers` commands*
@@ -185,8 +189,9 @@ def match_collection(text: str, names: Iterable[str]) -> CollectionMatch:
     2. names whose `collection_key` equals the text's (case, ``-``, ``_`` and spaces aside):
        that one, or all of them as `close` when several do (``RLHF`` and ``rlhf``);
     3. for a text without commas of at most `NEAR_MISS_MAX_WORDS` words: the names whose key
-       is at least `NEAR_MISS_CUTOFF` alike (`difflib.get_close_matches`), as `close`
-       (``rlhf_cod`` → ``("rlhf_code",)``);
+       (of at least `NEAR_MISS_MIN_CHARS` characters) is at least `NEAR_MISS_CUTOFF` alike
+       (`difflib.get_close_matches`), as `close` (``rlhf_cod`` → ``("rlhf_code",)``; ``codex``
+       is no near miss of ``code``);
     otherwise nothing: the text is keywords (``reward model, PPO``, ``rlhf``).
     """
     names = list(dict.fromkeys(n for n in names if isinstance(n, str) and n))
@@ -205,7 +210,8 @@ def match_collection(text: str, names: Iterable[str]) -> CollectionMatch:
         return CollectionMatch()
     by_key: dict[str, list[str]] = {}
     for n in names:
-        by_key.setdefault(collection_key(n), []).append(n)
+        if len(collection_key(n)) >= NEAR_MISS_MIN_CHARS:
+            by_key.setdefault(collection_key(n), []).append(n)
     close_keys = difflib.get_close_matches(key, list(by_key), n=3, cutoff=NEAR_MISS_CUTOFF)
     return CollectionMatch(close=tuple(sorted(n for k in close_keys for n in by_key[k])))
 

@@ -221,6 +221,16 @@ def test_match_collection_leaves_keywords_alone(text):
     assert match_collection(text, NAMES) == CollectionMatch()
 
 
+@pytest.mark.parametrize("text,name", [("codex", "code"), ("Codec", "code"), ("MLLM", "llm")])
+def test_a_keyword_one_letter_off_a_short_collection_name_is_a_keyword(text, name):
+    """In a name of four letters or fewer one letter more is another word, not a typo: with a
+    collection `code` (`paperbot import --collection code`), `/papers subscribe codex` — a
+    keyword of 57 papers of the real corpus (and an `ai_keywords` entry of the HF daily papers)
+    — was refused as "did you mean `code`?"."""
+    from bot.commands_parser import CollectionMatch, match_collection
+    assert match_collection(text, [name, *NAMES]) == CollectionMatch()
+
+
 def test_match_collection_names_differing_only_in_case_are_both_suggested():
     from bot.commands_parser import CollectionMatch, collection_key, match_collection
     assert match_collection("Rlhf", ["RLHF", "rlhf", "x"]) == CollectionMatch(None, ("RLHF", "rlhf"))
