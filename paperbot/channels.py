@@ -9,7 +9,8 @@ digest twice.
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 from bot.scheduler import cron_trigger, first_slot_on, schedule_gap, slot_name
 from paperbot.config import ChannelConfig
@@ -52,3 +53,15 @@ def run_slot(channel: ChannelConfig, day: date) -> str:
     except (ValueError, LookupError):  # bad crontab; unknown zone (ZoneInfoNotFoundError is a KeyError)
         fire = None
     return slot_name(fire) if fire is not None else day.isoformat()
+
+
+def channel_today(channel: ChannelConfig, now: datetime | None = None) -> date:
+    """The date it is in `channel`'s time zone at `now` (aware; default: the current time): the
+    day ``paperbot run --once`` builds and keys that channel's digest for, so a channel in Tokyo
+    run from a server in UTC at 20:00 gets the Tokyo morning's digest, the one `serve` posts.
+    An unknown zone counts as UTC."""
+    now = now or datetime.now(timezone.utc)
+    try:
+        return now.astimezone(ZoneInfo(channel.timezone)).date()
+    except (ValueError, LookupError):
+        return now.astimezone(timezone.utc).date()

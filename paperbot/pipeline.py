@@ -17,7 +17,7 @@ from bot.digest import Digest
 from bot.posting import TRANSPORT_ERRORS, DeliveryUncertain, PostResult, SlackPoster, TerminalPoster
 from bot.slack_client import TOKEN_ERRORS, describe_error, error_code, make_client, transport_reason
 from feeds.http import Fetcher
-from paperbot.channels import run_slot, with_stored_settings
+from paperbot.channels import channel_today, run_slot, with_stored_settings
 from paperbot.config import ChannelConfig, Config
 from paperbot.curated_import import sync_configured_curated
 from paperbot.digests import NO_VOCABULARY, channel_digest, empty_channel_digest, empty_reason, load_or_fit_model
@@ -208,9 +208,10 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
     take precedence over the config file's (`paperbot.channels.with_stored_settings`), and each
     digest is keyed to the day's first scheduled slot (`paperbot.channels.run_slot`, the slot
     `paperbot serve` posts at; the date on a day the schedule does not fire), so a run and the
-    bot never post the same day's digest twice, and a second run that day posts nothing.
+    bot never post the same day's digest twice, and a second run that day posts nothing. Without
+    `today`, each channel's day is the date in its own time zone (`paperbot.channels.channel_today`).
     """
-    today = today or date.today()
+    given, today = today, today or date.today()
     report = RunReport()
     report.curated_errors, report.curated_removed = sync_configured_curated(store, config.curated_files)
     report.sources = poll_all(config, store, fetcher, today=today)
@@ -243,14 +244,15 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
         if isinstance(poster, SlackPoster):
             # settle digests a crash left pending first, so released papers are candidates again
             recover_channel(store, poster, channel.id)
+        day = given or channel_today(channel)  # the channel's own date: the day serve posts for
         if model is None:
-            digest = empty_channel_digest(channel, today,
-                                          no_model or empty_reason(today, 0, channel.min_score, failed))
+            digest = empty_channel_digest(channel, day,
+                                          no_model or empty_reason(day, 0, channel.min_score, failed))
         else:
-            digest = channel_digest(channel, store, model, today, failed, config.recommender.candidate_days)
-        slot = run_slot(channel, today)
-        legacy = store.get_digest(digest_key(channel.id, today.isoformat())) if slot != today.isoformat() else None
-        if legacy and legacy["status"] == "posted":  # posted today by a paperbot that keyed run --once by date
+            digest = channel_digest(channel, store, model, day, failed, config.recommender.candidate_days)
+        slot = run_slot(channel, day)
+        legacy = store.get_digest(digest_key(channel.id, day.isoformat())) if slot != day.isoformat() else None
+        if legacy and legacy["status"] == "posted":  # posted that day by a paperbot that keyed run --once by date
             report.deliveries.append(DeliveryOutcome(channel.id, "skipped-duplicate", ts=legacy["message_ts"]))
             continue
         outcome = deliver(store, channel, digest, poster, slot, settle_pending=False)

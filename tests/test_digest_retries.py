@@ -388,3 +388,26 @@ def test_run_once_does_not_repost_a_day_an_older_paperbot_posted_under_the_date_
     (d,) = run_once(cfg, store, poster=slack_poster(slack_fake), today=day).deliveries
     assert d.status == "skipped-duplicate" and d.ts == "1700000000.000100"
     assert slack_fake.calls_to("chat.postMessage") == []
+
+
+def test_run_once_keys_each_channel_to_its_own_date(tmp_path, slack_fake):
+    """A server in UTC at 20:00 is already at tomorrow 05:00 in Tokyo: the run built and keyed
+    the Tokyo channel's digest for the server's date, a slot that had passed there, so on the
+    first day it posted what `serve` then posted again for the Tokyo morning."""
+    from paperbot.channels import channel_today
+
+    evening = datetime(2026, 11, 22, 20, 0, tzinfo=timezone.utc)
+    assert channel_today(ChannelConfig("C1", timezone="Asia/Tokyo"), evening) == date(2026, 11, 23)
+    assert channel_today(ChannelConfig("C1", timezone="America/New_York"), evening) == date(2026, 11, 22)
+    assert channel_today(ChannelConfig("C1", timezone="Not/AZone"), evening) == date(2026, 11, 22)
+
+    cfg = load_config(_write_config(tmp_path))
+    store = Store(cfg.database)
+    # a zone whose date is not the UTC date right now: UTC+14 from 10:00 UTC on, else UTC-12
+    zone = "Pacific/Kiritimati" if datetime.now(timezone.utc).hour >= 10 else "Etc/GMT+12"
+    store.upsert_channel("C0RLCODE", schedule="0 9 * * *", timezone=zone)
+    (d,) = run_once(cfg, store, poster=slack_poster(slack_fake)).deliveries  # no `today`: each channel's own
+    assert d.status == "posted"
+    ch = ChannelConfig("C0RLCODE", schedule="0 9 * * *", timezone=zone)
+    assert channel_today(ch) != datetime.now(timezone.utc).date()
+    assert store.get_digest(digest_key("C0RLCODE", run_slot(ch, channel_today(ch))))["status"] == "posted"
