@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 DM_PREFIX = "dm:"
 DM_SETTING = "dm_digest"
+DM_SINCE_SETTING = "dm_digest_since"  # when the DM digest was last turned on (UTC ISO-8601)
 DM_SCHEDULE_SETTING = "digest_schedule"
 DM_SIZE_SETTING = "digest_size"
 TZ_SETTING = "timezone"
@@ -296,7 +297,7 @@ class PaperbotService:
         ``/papers subscribe``, after it subscribed — again, when it had unsubscribed from
         everything), and a DM digest per opted-in
         user (on the user's ``digest_schedule`` in their ``timezone`` setting; weekdays 09:00
-        UTC by default)."""
+        UTC by default; catch-up limited to slots after the digest was turned on)."""
         rows = {r["channel_id"]: r for r in self.store.channels()}
         in_file = {c.id for c in self.config.channels}
         out = [Target(c.id, c.schedule, c.timezone,
@@ -311,7 +312,8 @@ class PaperbotService:
             _warn_refused(DM_PREFIX + uid, self.store.user_settings(uid).get(DM_SCHEDULE_SETTING), schedule, tz)
             out.append(Target(DM_PREFIX + uid, schedule, tz,
                               run=lambda slot, u=uid: self.run_user_digest(u, slot),
-                              done=lambda slot, u=uid: self.digest_done(u, slot)))
+                              done=lambda slot, u=uid: self.digest_done(u, slot),
+                              since=_parse_utc(self.store.user_settings(uid).get(DM_SINCE_SETTING))))
         return out
 
     def digest_done(self, target_id: str, slot: str) -> bool:
@@ -322,8 +324,19 @@ class PaperbotService:
         restart catches up the slot instead of leaving it to the next one."""
         row = self.store.get_digest(digest_key(target_id, slot))
         if not row:
-            return False
+            return self._day_posted_by_date_key(target_id, slot)
         return row["status"] == "posted" or (row["status"] == "pending" and not is_abandoned(row))
+
+    def _day_posted_by_date_key(self, channel_id: str, slot: str) -> bool:
+        """True when a channel's digest for the slot's day (in the channel's time zone) is posted
+        under a date key (``C1:2026-11-23``): ``paperbot run --once`` keyed digests by date before
+        it keyed them by slot, and still does on a day its schedule does not fire (see
+        `paperbot.channels.run_slot`), so the bot does not post that day a second time."""
+        ch = self.channel_config(channel_id) if not channel_id.startswith(DM_PREFIX) else None
+        if ch is None:
+            return False
+        row = self.store.get_digest(digest_key(channel_id, self._slot_day(slot, ch.timezone).isoformat()))
+        return bool(row) and row["status"] == "posted"
 
     def _resync(self) -> None:
         if self.scheduler.scheduler.running:
@@ -516,7 +529,11 @@ class PaperbotService:
         return f"Unfollowed {_shown(removed[0])}." if removed else f"You do not follow {_shown(name)}."
 
     def set_dm_digest(self, user_id: str, on: bool) -> str:
-        """Turn the personal DM digest on/off (and (un)schedule it)."""
+        """Turn the personal DM digest on/off (and (un)schedule it); turning it on stores when
+        (``dm_digest_since``), so a restart does not catch up a slot that fell before."""
+        if on and not self.store.user_settings(user_id).get(DM_SETTING):
+            # catch-up after a restart starts here: a slot before the digest was on had nothing to miss
+            self.store.set_user_setting(user_id, DM_SINCE_SETTING, utcnow())
         self.store.set_user_setting(user_id, DM_SETTING, bool(on))
         self._resync()
         if not on:

@@ -223,3 +223,41 @@ def test_a_restart_does_not_catch_up_a_slot_that_fell_before_a_channel_subscribe
     service.scheduler.sync()
     assert service.scheduler.catch_up() == []
     assert seeded.get_channel("C9")["created_at"] == long_ago  # the row itself is not re-created
+
+
+def test_a_restart_does_not_catch_up_a_dm_slot_from_before_the_dm_digest_was_turned_on(tmp_path, seeded,
+                                                                                       slack_fake):
+    """`/papers digest dm on` at 10:00, a restart at 11:00: the 09:00 DM slot had nothing to miss."""
+    from paperbot.service import PaperbotService
+
+    now = datetime.now(timezone.utc) - timedelta(minutes=5)
+    service = PaperbotService(make_config(tmp_path, []), seeded, poster=None, poll_max_age_s=None, grace_s=3600)
+    for user in ("U1", "U2"):
+        seeded.set_user_setting(user, "digest_schedule", f"{now.minute} {now.hour} * * *")
+    seeded.set_user_setting("U1", "dm_digest", True)  # on before this change: no time stored, caught up
+    service.set_dm_digest("U2", True)  # on now, after the slot
+    service.set_dm_digest("U2", True)  # again: the time it was first turned on stays
+    since = seeded.user_settings("U2")["dm_digest_since"]
+    service.set_dm_digest("U2", True)
+    assert seeded.user_settings("U2")["dm_digest_since"] == since
+    service.scheduler.sync()
+    assert service.scheduler.catch_up() == ["dm:U1"]
+
+
+def test_serve_does_not_post_a_day_run_once_posted_under_a_date_key(tmp_path, seeded, slack_fake):
+    """An older `paperbot run --once` (or one on a day its schedule did not fire) keyed the day's
+    digest `C2:<date>`; the bot's slot of that day is then delivered, not posted again."""
+    from paperbot.service import PaperbotService
+
+    now = datetime.now(timezone.utc) - timedelta(minutes=5)
+    ch = ChannelConfig(id="C2", name="#rl", collections=["rlhf_code"], schedule=f"{now.minute} {now.hour} * * *")
+    service = PaperbotService(make_config(tmp_path, [ch]), seeded, poster=None, poll_max_age_s=None, grace_s=3600)
+    slot = slot_name(now.replace(second=0, microsecond=0))
+    assert not service.digest_done("C2", slot)
+    day = now.date().isoformat()
+    digest_id, _, _ = seeded.claim_digest(digest_key("C2", day), "C2", day, [("2608.00001", 0.5, "w")], owner="x")
+    assert not service.digest_done("C2", slot)  # pending under the date key: not known to be posted
+    seeded.finish_digest(digest_id, "1700000000.000100")
+    assert service.digest_done("C2", slot)
+    service.scheduler.sync()
+    assert service.scheduler.catch_up() == []
