@@ -99,9 +99,7 @@ def test_a_tls_eof_in_one_channel_does_not_stop_run_once(tmp_path, slack_fake, m
 
 
 def two_channel_config(tmp_path):
-    path = _write_config(tmp_path)
-    path.write_text(path.read_text() + '\n[[channels]]\nid = "C1OTHER"\ncollections = ["rlhf_code"]\nmax_papers = 3\n')
-    return path
+    return _write_config(tmp_path, more_channels=[dict(id="C1OTHER", collections=["rlhf_code"], max_papers=3)])
 
 
 def slack_poster(slack_fake) -> SlackPoster:
@@ -135,18 +133,23 @@ def run_target(results: list, done: set[str], schedule: str = "0 9 * * *") -> tu
     return Target("C1", schedule, "UTC", run, done.__contains__), runs
 
 
-def drive(sched: DigestScheduler, key: str, settle: float = 1.0) -> None:
-    """Run `key`'s job now and wait until no retry job is left."""
-    sched.run_now(key)
-    deadline = time.monotonic() + 15
-    time.sleep(0.2)
-    while time.monotonic() < deadline:
-        if not any(j.id.startswith("retry:") for j in sched.scheduler.get_jobs()):
-            time.sleep(settle)  # a retry in flight may still add the next one
+def drive(targets: list[Target], retry_delays: tuple[timedelta, ...], settle: float = 1.0) -> None:
+    """Start a scheduler of `targets`, run C1's job now, wait until no retry job is left, stop."""
+    sched = DigestScheduler(lambda: targets, retry_delays=retry_delays)
+    sched.start(catch_up=False)
+    try:
+        sched.run_now("C1")
+        deadline = time.monotonic() + 15
+        time.sleep(0.2)
+        while time.monotonic() < deadline:
             if not any(j.id.startswith("retry:") for j in sched.scheduler.get_jobs()):
-                return
-        time.sleep(0.05)
-    raise AssertionError("retries did not settle")
+                time.sleep(settle)  # a retry in flight may still add the next one
+                if not any(j.id.startswith("retry:") for j in sched.scheduler.get_jobs()):
+                    return
+            time.sleep(0.05)
+        raise AssertionError("retries did not settle")
+    finally:
+        sched.shutdown()
 
 
 FAST = (timedelta(seconds=0.05),) * 4  # the scheduler tests below run on the real clock
@@ -171,12 +174,7 @@ def test_next_retry_follows_the_delays_and_stops_before_the_next_slot():
 def test_a_transient_failure_is_retried_until_the_digest_is_posted(caplog):
     ok = SimpleNamespace(retryable=False)
     target, runs = run_target([outcome("failed"), outcome("uncertain"), ok], set())
-    sched = DigestScheduler(lambda: [target], retry_delays=FAST)
-    sched.start(catch_up=False)
-    try:
-        drive(sched, "C1")
-    finally:
-        sched.shutdown()
+    drive([target], retry_delays=FAST)
     assert runs == [latest("0 9 * * *")] * 3
     assert "failed (why); retry 1/4 at" in caplog.text and "retry 2/4 at" in caplog.text
     assert "retry 3/4" not in caplog.text
@@ -184,24 +182,14 @@ def test_a_transient_failure_is_retried_until_the_digest_is_posted(caplog):
 
 def test_retries_stop_after_the_last_delay_and_say_so(caplog):
     target, runs = run_target([outcome("failed")], set())
-    sched = DigestScheduler(lambda: [target], retry_delays=FAST)
-    sched.start(catch_up=False)
-    try:
-        drive(sched, "C1")
-    finally:
-        sched.shutdown()
+    drive([target], retry_delays=FAST)
     assert len(runs) == 5  # the run and four retries
     assert "still failing after 4 retries (why); its papers go to the next digest" in caplog.text
 
 
 def test_a_refusal_is_not_retried_and_a_done_slot_is_not_run_again():
     target, runs = run_target([outcome("failed", "channel_not_found")], set())
-    sched = DigestScheduler(lambda: [target], retry_delays=FAST)
-    sched.start(catch_up=False)
-    try:
-        drive(sched, "C1")
-    finally:
-        sched.shutdown()
+    drive([target], retry_delays=FAST)
     assert runs == [latest("0 9 * * *")]
 
     done: set[str] = set()
@@ -212,24 +200,13 @@ def test_a_refusal_is_not_retried_and_a_done_slot_is_not_run_again():
         done.add(slot)
         return outcome("uncertain")
 
-    sched = DigestScheduler(lambda: [Target("C1", "0 9 * * *", "UTC", run_then_land, done.__contains__)],
-                            retry_delays=FAST)
-    sched.start(catch_up=False)
-    try:
-        drive(sched, "C1")
-    finally:
-        sched.shutdown()
+    drive([Target("C1", "0 9 * * *", "UTC", run_then_land, done.__contains__)], retry_delays=FAST)
     assert runs == [latest("0 9 * * *")]  # the retry checked `done` first
 
 
 def test_no_retry_when_the_next_slot_comes_first(caplog):
     target, runs = run_target([outcome("failed")], set(), schedule="* * * * *")
-    sched = DigestScheduler(lambda: [target], retry_delays=(timedelta(minutes=2),))
-    sched.start(catch_up=False)
-    try:
-        drive(sched, "C1")
-    finally:
-        sched.shutdown()
+    drive([target], retry_delays=(timedelta(minutes=2),))
     assert len(runs) == 1
     assert "not retried: the next slot (" in caplog.text and ") comes first" in caplog.text
 

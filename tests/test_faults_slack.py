@@ -255,11 +255,8 @@ def test_papers_of_a_failed_thread_reply_are_released_to_the_next_digest(store, 
 
 # ---- clear errors, once, and other channels go on ---------------------------------------------
 def _three_channel_config(tmp_path):
-    path = _write_config(tmp_path)
-    path.write_text(path.read_text()
-                    + '\n[[channels]]\nid = "C0OUT"\ncollections = ["rlhf_code"]\nmax_papers = 3\n'
-                    + '\n[[channels]]\nid = "C0OK"\ncollections = ["rlhf_code"]\nmax_papers = 3\n')
-    return load_config(path)
+    return load_config(_write_config(tmp_path, more_channels=[dict(id=cid, collections=["rlhf_code"], max_papers=3)
+                                                               for cid in ("C0OUT", "C0OK")]))
 
 
 def test_channel_errors_are_reported_once_and_other_channels_go_on(tmp_path, slack_fake, monkeypatch, caplog):

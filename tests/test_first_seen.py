@@ -10,7 +10,7 @@ from feeds.arxiv_rss import parse_feed
 from feeds.corpus import CorpusReader
 from paperbot import digests
 from paperbot.cli import main
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, write_config
 
 ATOM = fixture_path("arxiv_rss", "atom_cs.AI_2025-08-20.xml")
 CORPUS = fixture_path("corpus_sample.jsonl")  # 6 real papers announced 2025-03 … 2025-05
@@ -74,26 +74,8 @@ def test_a_recent_corpus_paper_is_still_new_and_an_undated_one_is_not(store, tmp
 
 
 def test_import_corpus_then_run_once_recommends_only_what_the_feed_announced(tmp_path):
-    cfg = tmp_path / "paperbot.toml"
-    cfg.write_text(f"""
-[database]
-path = "bot.db"
-[[feeds.arxiv_rss]]
-name = "cs.AI"
-categories = ["cs.AI"]
-url = "{ATOM.as_uri()}"
-[feeds.hf_daily]
-enabled = false
-[curated]
-files = ["{fixture_path('seeds', 'papers_database.sample.json')}"]
-[recommender]
-model_path = "model.joblib"
-[[channels]]
-id = "C0RLCODE"
-name = "#rl-code"
-collections = ["rlhf_code"]
-max_papers = 10
-""")
+    cfg = write_config(tmp_path, rss=[("cs.AI", ["cs.AI"], ATOM.as_uri())], curated=[fixture_path('seeds', 'papers_database.sample.json')],
+                       channels=[dict(id="C0RLCODE", name="#rl-code", collections=["rlhf_code"], max_papers=10)])
     db = str(tmp_path / "bot.db")
     imp = CliRunner().invoke(main, ["import-corpus", "--db", db, "--no-progress", str(CORPUS),
                                     str(fixture_path("corpus_author_wei_li.jsonl"))])

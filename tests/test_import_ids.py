@@ -16,7 +16,7 @@ from paperbot.cli import main
 from paperbot.curated_import import import_curated, sync_configured_curated
 from store import Store
 from tests.arxiv_api_fake import ArxivAPIFake
-from tests.conftest import closed_loopback_port, fixture_path
+from tests.conftest import closed_loopback_port, fixture_path, write_config
 
 CORPUS = fixture_path("corpus_sample.jsonl")  # 6 real papers, 2505.11480 … 2503.19186
 CORPUS_IDS = [json.loads(line)["arxiv_id"] for line in CORPUS.read_text().splitlines()]
@@ -161,22 +161,8 @@ def test_papers_fetched_for_a_list_are_not_new_even_once_they_leave_the_collecti
 
 def test_run_once_after_importing_a_list_counts_only_the_feed_as_new(tmp_path, monkeypatch):
     atom = fixture_path("arxiv_rss", "atom_cs.AI_2025-08-20.xml")
-    cfg = tmp_path / "paperbot.toml"
-    cfg.write_text(f"""
-[database]
-path = "bot.db"
-[[feeds.arxiv_rss]]
-name = "cs.AI"
-categories = ["cs.AI"]
-url = "{atom.as_uri()}"
-[feeds.hf_daily]
-enabled = false
-[recommender]
-model_path = "model.joblib"
-[[channels]]
-id = "C0LIST"
-collections = ["lists/mine"]
-""")
+    cfg = write_config(tmp_path, rss=[("cs.AI", ["cs.AI"], atom.as_uri())],
+                       channels=[dict(id="C0LIST", collections=["lists/mine"])])
     with ArxivAPIFake() as api:
         monkeypatch.setenv("ARXIV_API_URL", api.url)
         first = CliRunner().invoke(main, ["import", _write(tmp_path / "l.json", {"Lists > Mine": [UNKNOWN, "1707.08567"]}),

@@ -12,7 +12,7 @@ from paperbot.cli import main
 from paperbot.config import load_config
 from paperbot.pipeline import run_once
 from store import Store
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, write_config
 
 
 def test_demo_end_to_end_in_a_temp_dir(tmp_path):
@@ -30,35 +30,21 @@ def test_demo_end_to_end_in_a_temp_dir(tmp_path):
     assert list(tmp_path.iterdir()) == []  # nothing left behind in the working directory
 
 
-def _write_config(tmp_path: Path) -> Path:
-    cfg = tmp_path / "paperbot.toml"
-    cfg.write_text(f"""
-[database]
-path = "bot.db"
-[[feeds.arxiv_rss]]
-name = "cs.AI"
-categories = ["cs.AI"]
-url = "{fixture_path('arxiv_rss', 'atom_cs.AI_2025-08-20.xml').as_uri()}"
-[[feeds.arxiv_api]]
-name = "search"
-url = "{fixture_path('arxiv_api', 'q_testing_s0_m100_cfe7536492ca.xml').as_uri()}"
-[[feeds.arxiv_rss]]
-name = "gone"
-categories = ["cs.LG"]
-url = "{(tmp_path / 'missing.xml').as_uri()}"
-[feeds.hf_daily]
-urls = ["{fixture_path('hf_daily', '2026-08-21.json').as_uri()}", "{fixture_path('hf_daily', '2025-01-10_wrapped.json').as_uri()}"]
-[curated]
-files = ["{fixture_path('seeds', 'papers_database.sample.json')}"]
-[recommender]
-model_path = "model.joblib"
-[[channels]]
-id = "C0RLCODE"
-name = "#rl-code"
-collections = ["rlhf_code"]
-max_papers = 5
-""")
-    return cfg
+SEED = fixture_path("seeds", "papers_database.sample.json")
+
+
+def _write_config(tmp_path: Path, broken_source: bool = True, curated=(SEED,), more_channels=()) -> Path:
+    """The main job's test config: a real Atom day, a real arXiv API page, two real HF days, the
+    seed curated file and channel C0RLCODE (5 papers); with `broken_source` also an RSS source
+    whose file is missing; `more_channels` (dicts) after C0RLCODE."""
+    gone = [("gone", ["cs.LG"], (tmp_path / "missing.xml").as_uri())] if broken_source else []
+    return write_config(
+        tmp_path,
+        rss=[("cs.AI", ["cs.AI"], fixture_path("arxiv_rss", "atom_cs.AI_2025-08-20.xml").as_uri())] + gone,
+        api=[("search", fixture_path("arxiv_api", "q_testing_s0_m100_cfe7536492ca.xml").as_uri())],
+        hf=[fixture_path("hf_daily", name).as_uri() for name in ("2026-08-21.json", "2025-01-10_wrapped.json")],
+        curated=curated,
+        channels=[dict(id="C0RLCODE", name="#rl-code", collections=["rlhf_code"], max_papers=5), *more_channels])
 
 
 def test_run_once_posts_to_slack_fake_and_never_twice(tmp_path, slack_fake, monkeypatch):
@@ -106,9 +92,7 @@ def test_run_once_without_token_prints_and_records_nothing(tmp_path, slack_fake)
 
 
 def test_slack_error_is_reported_and_does_not_stop_other_channels(tmp_path, slack_fake, monkeypatch):
-    cfg_path = _write_config(tmp_path)
-    text = cfg_path.read_text() + '\n[[channels]]\nid = "C0SECOND"\ncollections = ["rlhf_code"]\n'
-    cfg_path.write_text(text)
+    cfg_path = _write_config(tmp_path, more_channels=[dict(id="C0SECOND", collections=["rlhf_code"])])
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
     monkeypatch.setenv("SLACK_API_URL", slack_fake.url)
     slack_fake.script("chat.postMessage", body={"ok": False, "error": "channel_not_found"})
@@ -120,10 +104,7 @@ def test_slack_error_is_reported_and_does_not_stop_other_channels(tmp_path, slac
 
 
 def test_run_once_exits_0_only_when_every_source_and_digest_succeeded(tmp_path, slack_fake, monkeypatch):
-    cfg_path = _write_config(tmp_path)
-    text = cfg_path.read_text()
-    start = text.index('[[feeds.arxiv_rss]]\nname = "gone"')
-    cfg_path.write_text(text[:start] + text[text.index("[feeds.hf_daily]"):])  # drop the broken source
+    cfg_path = _write_config(tmp_path, broken_source=False)
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
     monkeypatch.setenv("SLACK_API_URL", slack_fake.url)
     ok = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg_path)])
@@ -145,23 +126,12 @@ def test_demo_db_keeps_its_model_next_to_it_named_after_it(tmp_path):
     assert not (tmp_path / "paperbot-demo-model.joblib").exists()
 
 
-def _without_broken_source(cfg_path: Path) -> None:
-    text = cfg_path.read_text()
-    start = text.index('[[feeds.arxiv_rss]]\nname = "gone"')
-    cfg_path.write_text(text[:start] + text[text.index("[feeds.hf_daily]"):])
-
-
 def test_bad_curated_files_are_one_line_each_and_the_run_goes_on(tmp_path, slack_fake, monkeypatch):
     """A missing or non-seed curated file used to stop run --once with a traceback before any
     source was polled (and rss.arxiv.org does not replay the day)."""
-    cfg_path = _write_config(tmp_path)
-    _without_broken_source(cfg_path)
+    cfg_path = _write_config(tmp_path, broken_source=False, curated=["nope.json", "list.json", "notes.json", SEED])
     (tmp_path / "list.json").write_text("[1, 2]")
     (tmp_path / "notes.json").write_text("not json")
-    seed = fixture_path("seeds", "papers_database.sample.json")
-    text = cfg_path.read_text().replace(f'files = ["{seed}"]',
-                                        f'files = ["nope.json", "list.json", "notes.json", "{seed}"]')
-    cfg_path.write_text(text)
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
     monkeypatch.setenv("SLACK_API_URL", slack_fake.url)
     res = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg_path)])

@@ -15,31 +15,15 @@ from paperbot.config import ChannelConfig
 from paperbot.digests import NO_VOCABULARY
 from recommender.tfidf import TfidfModel
 from tests.bot_harness import BotServer, make_config, wait_for
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, write_config
 
 STOP_WORDS_FEED = fixture_path("arxiv_rss", "atom_stop_words_only.xml")
 
 
 def _config(tmp_path: Path) -> Path:
     """A config whose one feed holds only stop-word papers (no HF request: nothing leaves 127.0.0.1)."""
-    cfg = tmp_path / "paperbot.toml"
-    cfg.write_text(f"""
-[database]
-path = "bot.db"
-[[feeds.arxiv_rss]]
-name = "cs.AI"
-categories = ["cs.AI"]
-url = "{STOP_WORDS_FEED.as_uri()}"
-[feeds.hf_daily]
-enabled = false
-[recommender]
-model_path = "model.joblib"
-[[channels]]
-id = "C0STOP"
-name = "#stop"
-keywords = ["reward model"]
-""")
-    return cfg
+    return write_config(tmp_path, rss=[("cs.AI", ["cs.AI"], STOP_WORDS_FEED.as_uri())],
+                        channels=[dict(id="C0STOP", name="#stop", keywords=["reward model"])])
 
 
 def _blocks_text(call: dict) -> str:

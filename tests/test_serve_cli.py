@@ -17,37 +17,18 @@ import httpx
 from bot.scheduler import slot_name
 from store import Store
 from tests.bot_harness import SECRET, TOKEN, sign, wait_for
-from tests.conftest import closed_loopback_port, fixture_path
+from tests.conftest import closed_loopback_port, fixture_path, write_config
 from tests.socket_mode_fake import SocketModeFake
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _config(tmp_path: Path, cron: str) -> Path:
-    cfg = tmp_path / "paperbot.toml"
-    cfg.write_text(f"""
-[database]
-path = "bot.db"
-[[feeds.arxiv_api]]
-name = "search"
-url = "{fixture_path('arxiv_api', 'q_testing_s0_m100_cfe7536492ca.xml').as_uri()}"
-[feeds.hf_daily]
-urls = ["{fixture_path('hf_daily', '2026-08-21.json').as_uri()}"]
-[curated]
-files = ["{fixture_path('seeds', 'papers_database.sample.json')}"]
-[recommender]
-model_path = "model.joblib"
-[[channels]]
-id = "CRL"
-name = "#rl"
-collections = ["rlhf_code"]
-schedule = "{cron}"
-timezone = "UTC"
-max_papers = 30
-[slack]
-post_interval_s = 0.0
-""")
-    return cfg
+    return write_config(tmp_path, api=[("search", fixture_path('arxiv_api', 'q_testing_s0_m100_cfe7536492ca.xml').as_uri())],
+                        hf=[fixture_path('hf_daily', '2026-08-21.json').as_uri()], curated=[fixture_path('seeds', 'papers_database.sample.json')],
+                        channels=[dict(id="CRL", name="#rl", collections=["rlhf_code"], schedule=cron, timezone="UTC",
+                                       max_papers=30)],
+                        extra="[slack]\npost_interval_s = 0.0\n")
 
 
 def _env(slack_api_url: str, app_token: str | None = None) -> dict:
