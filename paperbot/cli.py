@@ -432,7 +432,10 @@ def status(config_path: str | None, db: str | None) -> None:
         if paused:  # /papers digest off: no scheduled digest until /papers digest on
             click.echo("scheduled digests paused: " + ", ".join(
                 f"{cid}{' ' + name if name else ''} (since {since})" for cid, name, since in paused))
-        click.echo(f"papers: {store.count_papers()} · collections: {store.collections()}")
+        collections = store.collections()
+        click.echo(f"papers: {store.count_papers()} · collections: {len(collections)}")
+        for name, n in collections.items():  # one a line: the name as `/papers subscribe` takes it
+            click.echo(f"    {name}: {n} paper{'s' if n != 1 else ''}")
     finally:
         store.close()
 

@@ -196,6 +196,11 @@ def test_cli_reports_the_unknown_id_at_the_end_and_imports_the_rest(tmp_path, ap
     assert "collection lists/mine: 1 papers added (1 in total)" in lines
     assert "arXiv ids: 0 found in the database, 1 fetched from the arXiv API, 1 unresolved" in lines
     assert lines[-1] == f"unresolved: {UNKNOWN} (not on arXiv)"
+    # `paperbot status` lists the collections one a line, as `/papers subscribe` takes the names
+    # (it printed the Python dict: {'lists/mine': 1})
+    status = CliRunner().invoke(main, ["status", "--db", str(tmp_path / "x.db")])
+    assert status.exit_code == 0, status.output
+    assert status.output.splitlines()[-2:] == ["papers: 1 · collections: 1", "    lists/mine: 1 paper"]
 
 
 def test_cli_fails_only_when_nothing_at_all_could_be_imported(tmp_path, api):
