@@ -259,7 +259,10 @@ def first_slot_on(trigger: CronTrigger, day: date, tz: str) -> datetime | None:
         zoneinfo.ZoneInfoNotFoundError: `tz` is no time zone.
     """
     zone = ZoneInfo(tz)
-    start = datetime.combine(day, time.min, tzinfo=zone)
+    # through UTC and back: on a day whose midnight does not exist (clocks jump from 00:00 to
+    # 01:00, as in America/Santiago), start at the first real instant, 01:00 — a schedule at
+    # 00:00 does not fire that day under APScheduler, so it has no slot then either
+    start = datetime.combine(day, time.min, tzinfo=zone).astimezone(timezone.utc).astimezone(zone)
     fire = trigger.get_next_fire_time(None, start)
     return fire if fire is not None and fire.astimezone(zone).date() == day else None
 

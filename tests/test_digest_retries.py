@@ -330,6 +330,12 @@ def test_run_slot_is_the_days_first_scheduled_slot_in_the_channels_zone():
     assert run_slot(twice, date(2026, 11, 22)) == "2026-11-22T09:00+00:00"
     assert first_slot_on(cron_trigger("0 9 * * *", "Asia/Tokyo"), date(2026, 11, 23), "Asia/Tokyo") \
         == datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
+    # 2026-09-06 in Santiago has no midnight (00:00 → 01:00): serve does not fire a 00:00 schedule
+    # that day, so the day has no slot (the run keys it by date) instead of a time that never was
+    midnight = cron_trigger("0 0 * * *", "America/Santiago")
+    assert latest_slot(midnight, datetime(2026, 9, 6, 12, 0, tzinfo=timezone.utc)).day == 5
+    assert first_slot_on(midnight, date(2026, 9, 6), "America/Santiago") is None
+    assert slot_name(first_slot_on(midnight, date(2026, 9, 7), "America/Santiago")) == "2026-09-07T03:00+00:00"
 
 
 def test_run_once_and_serve_share_the_slot_so_the_day_is_posted_once(tmp_path, slack_fake, monkeypatch):
