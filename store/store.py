@@ -136,7 +136,11 @@ class Store:
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._events_pruned_at: datetime | None = None  # `claim_event`'s last prune, by `utcnow`
-        migrate(self.db)
+        try:
+            migrate(self.db)
+        except BaseException:  # a refused database (SchemaTooNew, not SQLite): no connection left open
+            self.close()
+            raise
 
     # ---- connections -------------------------------------------------------------------
     @property

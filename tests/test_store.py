@@ -26,8 +26,21 @@ def test_reopening_keeps_data_and_newer_schema_refuses(tmp_path):
     assert s2.get_paper("2401.00001").title == "A title"
     s2.db.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     s2.close()
-    with pytest.raises(SchemaTooNew):
-        Store(tmp_path / "a.db")
+    opened = []
+    real_connect = sqlite3.connect
+
+    def connect(*args, **kwargs):
+        opened.append(real_connect(*args, **kwargs))
+        return opened[-1]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sqlite3, "connect", connect)
+        with pytest.raises(SchemaTooNew):
+            Store(tmp_path / "a.db")
+    assert opened  # and the refused store closed what it opened (it stayed open, unreachable)
+    for conn in opened:
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            conn.execute("select 1")
 
 
 def test_same_paper_from_rss_and_hf_is_merged(store):
