@@ -8,7 +8,9 @@ An entry is either of (mixed freely, even within one section):
 - a bare arXiv id or link, as awesome-list style files keep their lists
   (``../shared/data/curated_lists/*.json``: ``{"section path": [arXiv ids in list order]}``):
   ``"2501.01234"``, ``"2501.01234v2"``, ``"arXiv:2501.01234"``,
-  ``"https://arxiv.org/abs/2501.01234"`` (any form `feeds.records.split_arxiv_id` reads). Only
+  ``"https://arxiv.org/abs/2501.01234"`` (any form `feeds.records.split_arxiv_id` reads; an
+  old-style id loses its subject class, ``math.GT/0309136`` → ``math/0309136``, the form the
+  arXiv API answers with: `feeds.records.without_subject_class`). Only
   the id is in the file; the paper's metadata comes from the store or the arXiv API
   (`paperbot.curated_import.import_curated`).
 
@@ -22,7 +24,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from feeds.records import InvalidArxivId, Paper, clean_text, iso_date, split_arxiv_id
+from feeds.records import InvalidArxivId, Paper, clean_text, iso_date, split_arxiv_id, without_subject_class
 
 # how awesome-list files join the headings of a section path ("Papers > 2024")
 SECTION_SEPARATOR = " > "
@@ -85,7 +87,7 @@ def parse_curated(data: bytes | str | dict) -> CuratedParse:
         for pos, entry in enumerate(entries):
             try:
                 if isinstance(entry, str):
-                    ids.append(split_arxiv_id(entry)[0])
+                    ids.append(without_subject_class(split_arxiv_id(entry)[0]))
                     continue
                 paper = _entry(entry)
             except (InvalidArxivId, ValueError, TypeError, AttributeError) as exc:
@@ -144,6 +146,7 @@ def _entry(entry) -> Paper:
     if not str(raw_id).strip():
         raise ValueError("no arxiv_id (or arXiv url)")
     arxiv_id, version = split_arxiv_id(str(raw_id))
+    arxiv_id = without_subject_class(arxiv_id)
     for key in ("title", "summary", "url", "pdf_url"):
         value = entry.get(key)
         if value is not None and not isinstance(value, str):

@@ -44,6 +44,17 @@ def split_arxiv_id(raw: str) -> tuple[str, int | None]:
     return m.group("id"), int(version) if version else None
 
 
+def without_subject_class(arxiv_id: str) -> str:
+    """An old-style id without its subject class: ``math.GT/0309136`` → ``math/0309136``; any
+    other id as it is. The subject class is not part of the identifier: arXiv's preferred
+    external form drops it (https://info.arxiv.org/help/arxiv_identifier_for_services.html:
+    ``math.CA/0611800v2`` is ``arXiv:math/0611800v2``), and the arXiv API answers with that
+    form (``<id>http://arxiv.org/abs/cs/0503050v1</id>`` for a cs.SE paper), so an id written
+    with its subject class must drop it to find the paper the API stored."""
+    archive, slash, number = arxiv_id.partition("/")
+    return f"{archive.partition('.')[0]}/{number}" if slash else arxiv_id
+
+
 def is_arxiv_id(raw: str) -> bool:
     """True when `raw` contains a recognisable arXiv identifier (see `split_arxiv_id`)."""
     try:

@@ -11,6 +11,7 @@ from feeds.arxiv_api import ArxivAPIClient
 from feeds.corpus import CorpusReader
 from feeds.curated import collection_name, parse_curated
 from feeds.http import Fetcher
+from feeds.records import Paper
 from paperbot import digests
 from paperbot.cli import main
 from paperbot.curated_import import import_curated, sync_configured_curated
@@ -296,3 +297,16 @@ def test_a_configured_id_list_is_synced_from_the_store_without_arxiv_look_ups(st
     _write(tmp_path / "list.json", {"Lists > Mine": ["1707.08567"]})
     problems, _ = sync_configured_curated(store, [path])
     assert problems and "1 arXiv ids not in the store (`paperbot import FILE` fetches them from arXiv)" in problems[0][1]
+
+
+# ---- messy real lists ---------------------------------------------------------------------------------
+def test_old_style_ids_with_a_subject_class_find_the_paper_the_arxiv_api_stored_without_it(store, tmp_path):
+    # the arXiv API answers an old-style paper as archive/YYMMNNN (`cs/0503050v1` for a cs.SE
+    # paper): a list that writes math.GT/0309136 means that paper, not a different one
+    store.upsert_papers([Paper(arxiv_id="math/0309136", title="A stored old paper", sources=["arxiv_api"])])
+    parsed = parse_curated(json.dumps({"Old": ["https://arxiv.org/abs/math.GT/0309136v2", "hep-th/9901001",
+                                               "cs/0112017v2", {"arxiv_id": "math.GT/0309136v1", "title": "T"}]}))
+    assert parsed.ids == {"Old": ["math/0309136", "hep-th/9901001", "cs/0112017", "math/0309136"]}
+    path = _write(tmp_path / "list.json", {"Old": ["arXiv:math.GT/0309136"]})
+    rep = import_curated(store, path)
+    assert (rep.from_store, rep.unresolved) == (1, {}) and store.collection_ids("Old") == ["math/0309136"]
