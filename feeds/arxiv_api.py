@@ -209,6 +209,26 @@ class ArxivAPIClient:
             if got == 0 or start >= page.total_results:
                 break
 
+    def lookup(self, ids: Iterable[str]) -> ParseResult:
+        """Look up at most 100 papers by arXiv id in one call; the result's `complete` is False
+        when the answer is cut short or holds fewer entries than its ``opensearch:totalResults``
+        counts (arXiv counts the ids it found: 0 for an id it does not know), as when arXiv
+        answers with an empty page now and then: an id missing from such an answer may
+        exist. Bad entries are skipped with a reason (`parse_response`).
+
+        Raises:
+            ValueError: more than 100 ids; ArxivAPIError: e.g. for a malformed id
+            (`ArxivAPIRejected`); FetchError on network failure.
+        """
+        ids = list(ids)
+        if len(ids) > 100:
+            raise ValueError(f"lookup takes at most 100 ids a call, got {len(ids)}")
+        page = self._call({"id_list": ",".join(ids), "start": 0, "max_results": len(ids)})
+        result = page.result
+        if len(result.papers) + len(result.skipped) < min(page.total_results, len(ids)):
+            result.complete = False
+        return result
+
     def by_ids(self, ids: Iterable[str]) -> list[Paper]:
         """Look up papers by arXiv id (with or without version), in batches of 100.
 

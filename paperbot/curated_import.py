@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 # long URL; 100 is what `ArxivAPIClient.by_ids` sends too
 LOOKUP_BATCH = 100
 NOT_ON_ARXIV = "not on arXiv"
+# an id missing from an answer that was cut short or held fewer papers than it counted
+INCOMPLETE_ANSWER = "not in arXiv's answer, which was incomplete; run the import again to look it up"
 
 
 @dataclass
@@ -59,7 +61,9 @@ def resolve_ids(store: Store, ids: list[str], arxiv: ArxivAPIClient | None = Non
     429/5xx handling (`feeds.http.Fetcher`) apply. A fetched paper is stored at once, with the
     source ``curated`` (a background source: an old paper does not become new in a digest).
 
-    Never raises for the API: an id the API answers without (``not on arXiv``) is unresolved; an
+    Never raises for the API: an id the API answers without (``not on arXiv``) is unresolved,
+    with `INCOMPLETE_ANSWER` instead when that answer was incomplete (cut short, or fewer
+    papers than it counted: `ArxivAPIClient.lookup`), as the paper may well exist; an
     id list the API refuses with its error feed (a malformed id) is split in halves until the
     refused id is alone; a network failure (after the fetcher's retries) or an answer that is
     not Atom leaves that batch unresolved and stops the look-ups (the rest are reported
@@ -87,7 +91,7 @@ def resolve_ids(store: Store, ids: list[str], arxiv: ArxivAPIClient | None = Non
             out.unresolved.update({a: f"not looked up after the arXiv API failed ({failure})" for a in chunk})
             continue
         try:
-            papers = arxiv.by_ids(chunk)
+            answer = arxiv.lookup(chunk)
         except ArxivAPIRejected as exc:
             if len(chunk) > 1:  # one id of the list is refused: find it, look the others up
                 half = len(chunk) // 2
@@ -103,11 +107,12 @@ def resolve_ids(store: Store, ids: list[str], arxiv: ArxivAPIClient | None = Non
             continue
         wanted = set(chunk)
         found = {p.arxiv_id: dataclasses.replace(p, sources=[CURATED_SOURCE])
-                 for p in papers if p.arxiv_id in wanted}
+                 for p in answer.papers if p.arxiv_id in wanted}
         if found:
             store.upsert_papers(found.values())
         out.fetched += [a for a in chunk if a in found]
-        out.unresolved.update({a: NOT_ON_ARXIV for a in chunk if a not in found})
+        why = NOT_ON_ARXIV if answer.complete else INCOMPLETE_ANSWER
+        out.unresolved.update({a: why for a in chunk if a not in found})
     return out
 
 

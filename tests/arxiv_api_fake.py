@@ -12,12 +12,14 @@ which the client reports as an arXiv API failure.
 
 `fail_first` answers the first requests with those statuses (``Retry-After: 0``) before the
 recordings take over (429 / 503 handling); `refuse` names ids whose presence in an ``id_list``
-gets arXiv's real HTTP 400 error feed (recorded for ``id_list=abc``).
+gets arXiv's real HTTP 400 error feed (recorded for ``id_list=abc``); `rewrite` (``body ->
+body``) changes every recorded body before it is sent (a page arXiv sends cut short or empty).
 """
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -46,10 +48,12 @@ class ArxivAPIFake:
     """``with ArxivAPIFake(fail_first=[429]) as api:`` — `api.url` is the query endpoint;
     `api.queries` holds every request's query (``{name: value}``), `api.id_lists` the id lists."""
 
-    def __init__(self, fail_first: list[int] | None = None, refuse: set[str] | None = None):
+    def __init__(self, fail_first: list[int] | None = None, refuse: set[str] | None = None,
+                 rewrite: Callable[[bytes], bytes] | None = None):
         self.queries: list[dict[str, str]] = []
         self._fail = list(fail_first or [])
         self._refuse = set(refuse or ())
+        self._rewrite = rewrite or (lambda body: body)
         self._recorded = recordings()
         self._lock = threading.Lock()
         outer = self
@@ -83,7 +87,7 @@ class ArxivAPIFake:
         found = self._recorded.get(_key(query))
         if found is None:
             return 404, f"no recording for {self.queries[-1]}".encode(), {"Content-Type": "text/plain"}
-        return (*found, atom)
+        return found[0], self._rewrite(found[1]), atom
 
     @property
     def id_lists(self) -> list[list[str]]:

@@ -95,3 +95,27 @@ def test_by_ids_raises_on_error_feed():
     clock = FakeClock()
     with pytest.raises(ArxivAPIError):
         ArxivAPIClient(ErrFetcher(), clock=clock, sleep=clock.sleep).by_ids(["abc"])
+
+
+def test_lookup_says_when_its_answer_is_incomplete():
+    """An id look-up answered cut short (a truncated body: the last entry is dropped) or with
+    fewer entries than its totalResults counts is not complete: a paper missing from it may exist."""
+    body = api_exchange("q_testing_s0_m10_bc5a6c384fe9.json")["body"]
+
+    def client(text):
+        class OneAnswer:
+            def get(self, url, params=None, accept_error_body=False, **kw):
+                return FetchResult(url, 200, text.encode())
+        clock = FakeClock()
+        return ArxivAPIClient(OneAnswer(), clock=clock, sleep=clock.sleep)
+
+    ids = [f"2501.{i:05d}" for i in range(10)]  # 10 ids asked; the recording holds 10 entries
+    whole = client(body).lookup(ids)
+    assert whole.complete and len(whole.papers) == 10
+    cut = client(body[:body.rindex("</entry>")]).lookup(ids)
+    assert not cut.complete and len(cut.papers) == 9
+    one_less = body[:body.index("<entry>")] + body[body.index("</entry>") + len("</entry>"):]
+    short = client(one_less).lookup(ids)  # totalResults is far more than the 9 entries
+    assert not short.complete and len(short.papers) == 9
+    with pytest.raises(ValueError, match="at most 100 ids"):
+        client(body).lookup([f"2501.{i:05d}" for i in range(101)])

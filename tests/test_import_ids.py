@@ -310,3 +310,19 @@ def test_old_style_ids_with_a_subject_class_find_the_paper_the_arxiv_api_stored_
     path = _write(tmp_path / "list.json", {"Old": ["arXiv:math.GT/0309136"]})
     rep = import_curated(store, path)
     assert (rep.from_store, rep.unresolved) == (1, {}) and store.collection_ids("Old") == ["math/0309136"]
+
+
+def test_an_id_missing_from_an_incomplete_answer_is_not_reported_as_not_on_arxiv(store, tmp_path):
+    # arXiv now and then answers with an empty page: totalResults counts the paper it found
+    # (1 of 0808.05394, 1707.08567), but no <entry> came
+    def empty_page(body):
+        return re.sub(rb"<entry>.*</entry>", b"", body, flags=re.S)
+
+    path = _write(tmp_path / "list.json", {"Papers": [UNKNOWN, "1707.08567"]})
+    with ArxivAPIFake(rewrite=empty_page) as api:
+        rep = import_curated(store, path, arxiv=_client(api))
+    why = "not in arXiv's answer, which was incomplete; run the import again to look it up"
+    assert rep.unresolved == {UNKNOWN: why, "1707.08567": why}
+    with ArxivAPIFake() as api:  # the next run finds it
+        rep = import_curated(store, path, arxiv=_client(api))
+    assert rep.unresolved == {UNKNOWN: "not on arXiv"} and store.collection_ids("Papers") == ["1707.08567"]
