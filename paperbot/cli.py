@@ -230,8 +230,9 @@ def run(once: bool, config_path: str | None, db: str | None) -> None:
               help="Put the papers of every section into this one collection (default: one collection per section).")
 @click.option("--no-lookup", is_flag=True,
               help="Resolve bare arXiv ids from the database only (offline): no arXiv API look-ups.")
+@click.option("--no-progress", is_flag=True, help="No progress line per arXiv API request (e.g. in cron logs).")
 def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool, collection: str | None,
-               no_lookup: bool) -> None:
+               no_lookup: bool, no_progress: bool) -> None:
     """Import a curated database into collections: a JSON object {section: [entries]} whose
     entries are paper objects (the seed format: {arxiv_id or url, title, summary, authors, …})
     and/or bare arXiv ids or links ("2501.01234", "https://arxiv.org/abs/2501.01234"), as
@@ -240,8 +241,9 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
     Each section becomes a collection: a section path "A > B > C" is named a/b/c (lower case,
     other characters as -), any other section name is kept as written; --collection NAME puts
     every section into NAME. A bare id takes its paper from the database (e.g. loaded with
-    `paperbot import-corpus`), else from the arXiv API (100 ids a request, 3 s apart); ids that
-    cannot be found are listed at the end ("unresolved: ID (why)") and the rest is imported.
+    `paperbot import-corpus`), else from the arXiv API (100 ids a request, 3 s apart, a progress
+    line on stderr after each unless --no-progress); ids that cannot be found are listed at the
+    end ("unresolved: ID (why)") and the rest is imported.
     Imported papers are background: an old one never shows up in a digest as new.
 
     Papers are added; papers already in the collections stay. With --replace, each of the
@@ -266,13 +268,17 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
         click.echo(f"looking up {n} arXiv ids on the arXiv API ({calls} request{'s' if calls != 1 else ''}"
                    + (", 3 s apart" if calls > 1 else "") + ")…", err=True)
 
+    def say_progress(done: int, n: int, fetched: int) -> None:
+        if not no_progress:
+            click.echo(f"  {done}/{n} arXiv ids looked up, {fetched} found", err=True)
+
     store = _open_store(cfg, db)
     fetcher = None
     try:
         fetcher = None if no_lookup else Fetcher()
         arxiv = None if fetcher is None else ArxivAPIClient(fetcher, url=cfg.arxiv_api_url)
         report = import_curated(store, file, replace=replace, arxiv=arxiv, collection=collection,
-                                on_lookup=say_lookup)
+                                on_lookup=say_lookup, on_progress=say_progress)
         in_total = store.collections()  # {collection: papers}, for the report below
     except CuratedFormatError as exc:
         raise click.ClickException(str(exc)) from None

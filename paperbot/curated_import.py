@@ -54,7 +54,8 @@ class Resolution:
 
 
 def resolve_ids(store: Store, ids: list[str], arxiv: ArxivAPIClient | None = None,
-                batch: int = LOOKUP_BATCH, on_lookup: Callable[[int], None] | None = None) -> Resolution:
+                batch: int = LOOKUP_BATCH, on_lookup: Callable[[int], None] | None = None,
+                on_progress: Callable[[int, int, int], None] | None = None) -> Resolution:
     """Make sure the papers of `ids` (arXiv ids without version) are stored: first from the
     store, then, with `arxiv`, through the arXiv API ``id_list`` look-up, `batch` ids a call
     (≤ 100) on that client, so its pacing (≥ 3 s between calls, retries included), retries and
@@ -69,7 +70,12 @@ def resolve_ids(store: Store, ids: list[str], arxiv: ArxivAPIClient | None = Non
     not Atom leaves that batch unresolved and stops the look-ups (the rest are reported
     ``not looked up``), so a down or throttling arXiv is not asked again and again. Without
     `arxiv`, ids not stored are unresolved (``not in the database``). `on_lookup(n)` is called
-    before the first API call with the number of ids to look up. Database errors are raised.
+    before the first API call with the number of ids to look up, `on_progress(done, n, fetched)`
+    after each API call that settled ids (the ids settled so far out of those `n`, and how many of
+    them were fetched): a list of 1,000 ids takes 10 calls 3 s apart, more with retries.
+    Database errors are raised; the papers of each answer are stored before the next call, so an
+    interrupted look-up (KeyboardInterrupt) keeps what was fetched and a second run does not
+    ask for it again.
     """
     ids = list(dict.fromkeys(ids))
     stored = store.get_papers(ids)
@@ -85,6 +91,7 @@ def resolve_ids(store: Store, ids: list[str], arxiv: ArxivAPIClient | None = Non
     batch = max(1, min(batch, LOOKUP_BATCH))
     queue = [missing[i:i + batch] for i in range(0, len(missing), batch)]
     failure: str | None = None
+    done = 0
     while queue:
         chunk = queue.pop(0)
         if failure is not None:
@@ -98,6 +105,9 @@ def resolve_ids(store: Store, ids: list[str], arxiv: ArxivAPIClient | None = Non
                 queue[:0] = [chunk[:half], chunk[half:]]
                 continue
             out.unresolved[chunk[0]] = f"arXiv refused it: {_api_reason(exc)}"
+            done += 1
+            if on_progress is not None:
+                on_progress(done, len(missing), len(out.fetched))
             continue
         except (ArxivAPIError, FetchError) as exc:
             failure = _api_reason(exc)
@@ -113,6 +123,9 @@ def resolve_ids(store: Store, ids: list[str], arxiv: ArxivAPIClient | None = Non
         out.fetched += [a for a in chunk if a in found]
         why = NOT_ON_ARXIV if answer.complete else INCOMPLETE_ANSWER
         out.unresolved.update({a: why for a in chunk if a not in found})
+        done += len(chunk)
+        if on_progress is not None:
+            on_progress(done, len(missing), len(out.fetched))
     return out
 
 
@@ -124,13 +137,15 @@ def _api_reason(exc: Exception) -> str:
 
 def import_curated(store: Store, path: str, replace: bool = False, arxiv: ArxivAPIClient | None = None,
                    collection: str | None = None, batch: int = LOOKUP_BATCH,
-                   on_lookup: Callable[[int], None] | None = None) -> ImportReport:
+                   on_lookup: Callable[[int], None] | None = None,
+                   on_progress: Callable[[int, int, int], None] | None = None) -> ImportReport:
     """Import a curated database file (`feeds.curated`: paper objects and/or bare arXiv ids per
     section) into collections: one per section, named by `feeds.curated.collection_name`, or
     all into `collection` when it is given.
 
     Paper objects are stored as they are; bare ids are resolved by `resolve_ids` (the store,
-    then the arXiv API when `arxiv` is given; `batch` ids a call, `on_lookup` as there). An id
+    then the arXiv API when `arxiv` is given; `batch` ids a call, `on_lookup` and `on_progress` as
+    there). An id
     that cannot be resolved is reported in `ImportReport.unresolved` and left out; the rest
     lands. Bad entries are reported (section, position, reason) and skipped.
 
@@ -148,7 +163,7 @@ def import_curated(store: Store, path: str, replace: bool = False, arxiv: ArxivA
     objects = [p for papers in parsed.collections.values() for p in papers]
     if objects:
         store.upsert_papers(objects)
-    found = resolve_ids(store, parsed.bare_ids(), arxiv, batch, on_lookup)
+    found = resolve_ids(store, parsed.bare_ids(), arxiv, batch, on_lookup, on_progress)
     report.from_store, report.fetched, report.unresolved = len(found.from_store), len(found.fetched), found.unresolved
     name_of = (lambda section: collection) if collection else collection_name
     targets: dict[str, list[str]] = {}

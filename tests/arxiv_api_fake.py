@@ -14,6 +14,10 @@ which the client reports as an arXiv API failure.
 recordings take over (429 / 503 handling); `refuse` names ids whose presence in an ``id_list``
 gets arXiv's real HTTP 400 error feed (recorded for ``id_list=abc``); `rewrite` (``body ->
 body``) changes every recorded body before it is sent (a page arXiv sends cut short or empty).
+`compose=True` answers any id list (a long list's batches) as arXiv would from the recordings:
+the entries of the ids recorded alone (``1707.08567``, ``1605.08386``, ``astro-ph/0601001``, …),
+in a feed counting them (arXiv's recorded answer for an unknown id, with them added); other
+ids are not on arXiv.
 """
 from __future__ import annotations
 
@@ -49,11 +53,12 @@ class ArxivAPIFake:
     `api.queries` holds every request's query (``{name: value}``), `api.id_lists` the id lists."""
 
     def __init__(self, fail_first: list[int] | None = None, refuse: set[str] | None = None,
-                 rewrite: Callable[[bytes], bytes] | None = None):
+                 rewrite: Callable[[bytes], bytes] | None = None, compose: bool = False):
         self.queries: list[dict[str, str]] = []
         self._fail = list(fail_first or [])
         self._refuse = set(refuse or ())
         self._rewrite = rewrite or (lambda body: body)
+        self._compose = compose
         self._recorded = recordings()
         self._lock = threading.Lock()
         outer = self
@@ -85,9 +90,22 @@ class ArxivAPIFake:
         if ids & self._refuse:
             return (*self._recorded[("id_list", "abc")], atom)
         found = self._recorded.get(_key(query))
+        if found is None and self._compose and query.get("id_list"):
+            found = self._composed(query["id_list"][0].split(","))
         if found is None:
             return 404, f"no recording for {self.queries[-1]}".encode(), {"Content-Type": "text/plain"}
         return found[0], self._rewrite(found[1]), atom
+
+    def _composed(self, ids: list[str]) -> tuple[int, bytes]:
+        entries = []
+        for aid in ids:
+            one = self._recorded.get(("id_list", aid))
+            if one is not None and b"<entry>" in one[1]:
+                body = one[1]
+                entries.append(body[body.index(b"<entry>"):body.rindex(b"</entry>") + len(b"</entry>")])
+        status, empty = self._recorded[("id_list", "0000.0000")]  # 0 results
+        body = empty.replace(b"<opensearch:totalResults>0<", f"<opensearch:totalResults>{len(entries)}<".encode())
+        return status, body.replace(b"</feed>", b"\n".join(entries) + b"\n</feed>")
 
     @property
     def id_lists(self) -> list[list[str]]:

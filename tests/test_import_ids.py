@@ -326,3 +326,45 @@ def test_an_id_missing_from_an_incomplete_answer_is_not_reported_as_not_on_arxiv
     with ArxivAPIFake() as api:  # the next run finds it
         rep = import_curated(store, path, arxiv=_client(api))
     assert rep.unresolved == {UNKNOWN: "not on arXiv"} and store.collection_ids("Papers") == ["1707.08567"]
+
+
+def test_a_list_of_1000_ids_goes_in_batches_of_100_3_s_apart_with_progress_after_each(store, tmp_path):
+    store.bulk_upsert_papers(CorpusReader(CORPUS))
+    unknown = [f"2601.{i:05d}" for i in range(1, 993)]
+    ids = CORPUS_IDS + unknown[:500] + ["1707.08567"] + unknown[500:] + ["https://arxiv.org/pdf/1605.08386v1.pdf"]
+    assert len(ids) == 1000
+    path = _write(tmp_path / "list.json", {"Big > List": ids})
+    clock, progress, lookups = FakeClock(), [], []
+    with ArxivAPIFake(compose=True) as api:
+        rep = import_curated(store, path, arxiv=_client(api, clock), on_lookup=lookups.append,
+                             on_progress=lambda *a: progress.append(a))
+    assert lookups == [994]  # the 6 stored papers are not asked for
+    assert [len(x) for x in api.id_lists] == [100] * 9 + [94]
+    assert sum(api.id_lists, []) == unknown[:500] + ["1707.08567"] + unknown[500:] + ["1605.08386"]
+    assert clock.sleeps == [3.0] * 9
+    assert progress == [(100 * k, 994, 0) for k in range(1, 6)] + [(100 * k, 994, 1) for k in range(6, 10)] + [(994, 994, 2)]
+    assert (rep.from_store, rep.fetched, len(rep.unresolved)) == (6, 2, 992)
+    assert set(rep.unresolved.values()) == {"not on arXiv"}
+    assert store.collection_ids("big/list") == CORPUS_IDS + ["1707.08567", "1605.08386"]
+
+
+def test_cli_prints_a_progress_line_after_each_arxiv_request_unless_no_progress(tmp_path, monkeypatch):
+    import feeds.arxiv_api
+
+    clock = FakeClock()
+    real = feeds.arxiv_api.ArxivAPIClient
+    monkeypatch.setattr(feeds.arxiv_api, "ArxivAPIClient",  # the command's client, on a fake clock
+                        lambda fetcher, url: real(fetcher, url=url, clock=clock, sleep=clock.sleep))
+    ids = ["1707.08567"] + [f"2601.{i:05d}" for i in range(1, 149)] + ["1605.08386"]
+    path = _write(tmp_path / "list.json", {"Papers": ids})
+    with ArxivAPIFake(compose=True) as api:
+        monkeypatch.setenv("ARXIV_API_URL", api.url)
+        res = CliRunner().invoke(main, ["import", path, "--db", str(tmp_path / "x.db")])
+        quiet = CliRunner().invoke(main, ["import", path, "--db", str(tmp_path / "y.db"), "--no-progress"])
+    assert res.exit_code == 0 and quiet.exit_code == 0, res.output + quiet.output
+    assert clock.sleeps == [3.0, 3.0]  # each run: 2 requests 3 s apart
+    lines = res.output.splitlines()
+    start = lines.index("looking up 150 arXiv ids on the arXiv API (2 requests, 3 s apart)…")
+    assert lines[start + 1:start + 3] == ["  100/150 arXiv ids looked up, 1 found", "  150/150 arXiv ids looked up, 2 found"]
+    assert "looking up 150 arXiv ids" in quiet.output and "arXiv ids looked up" not in quiet.output
+    assert "arXiv ids: 0 found in the database, 2 fetched from the arXiv API, 148 unresolved" in quiet.output
