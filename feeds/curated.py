@@ -59,14 +59,17 @@ class CuratedParse:
 
 
 def parse_curated(data: bytes | str | dict) -> CuratedParse:
-    """Parse a curated file. Bad entries are reported with their position and skipped.
+    """Parse a curated file. Bad entries are reported with their position and skipped. A section
+    written twice (the same key twice in the object, which JSON allows and `json.loads` would
+    reduce to the last) is one section holding both lists' entries in file order (positions
+    count on from the first list), so no entry is silently lost.
 
     Raises:
         CuratedFormatError: not JSON, or the top level is not ``{section: [entries]}``.
     """
     if not isinstance(data, dict):
         try:
-            data = json.loads(data)
+            data = json.loads(data, object_pairs_hook=_JSONObject)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise CuratedFormatError(f"curated database is not valid JSON: {exc}") from None
         except RecursionError:
@@ -75,7 +78,8 @@ def parse_curated(data: bytes | str | dict) -> CuratedParse:
         raise CuratedFormatError("curated database must be a JSON object {category: [papers or arXiv ids]}, "
                                  f"not a {_json_type(data)}")
     out = CuratedParse()
-    for category, entries in data.items():
+    seen: dict[str, int] = {}  # section -> entries read so far (a section written twice counts on)
+    for category, entries in (data.pairs if isinstance(data, _JSONObject) else data.items()):
         if not category.strip():  # a collection named "" could never be subscribed to or configured
             out.errors.append((category, None, "a category needs a name (it becomes the collection's name)"))
             continue
@@ -84,7 +88,9 @@ def parse_curated(data: bytes | str | dict) -> CuratedParse:
             continue
         papers = out.collections.setdefault(category, [])
         ids = out.ids.setdefault(category, [])
-        for pos, entry in enumerate(entries):
+        first = seen.get(category, 0)
+        seen[category] = first + len(entries)
+        for pos, entry in enumerate(entries, start=first):
             try:
                 if isinstance(entry, str):
                     ids.append(without_subject_class(split_arxiv_id(entry)[0]))
@@ -96,6 +102,15 @@ def parse_curated(data: bytes | str | dict) -> CuratedParse:
             papers.append(paper)
             ids.append(paper.arxiv_id)
     return out
+
+
+class _JSONObject(dict):
+    """A JSON object that also keeps its ``(key, value)`` pairs in file order, a repeated key
+    included (the dict keeps the last value, as `json.loads` does)."""
+
+    def __init__(self, pairs: list[tuple[str, object]]):
+        super().__init__(pairs)
+        self.pairs = pairs
 
 
 def collection_name(section: str) -> str:

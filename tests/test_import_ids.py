@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from feeds.arxiv_api import ArxivAPIClient
 from feeds.corpus import CorpusReader
-from feeds.curated import collection_name, parse_curated
+from feeds.curated import collection_name, load_curated, parse_curated
 from feeds.http import Fetcher
 from feeds.records import Paper
 from paperbot import digests
@@ -368,3 +368,24 @@ def test_cli_prints_a_progress_line_after_each_arxiv_request_unless_no_progress(
     assert lines[start + 1:start + 3] == ["  100/150 arXiv ids looked up, 1 found", "  150/150 arXiv ids looked up, 2 found"]
     assert "looking up 150 arXiv ids" in quiet.output and "arXiv ids looked up" not in quiet.output
     assert "arXiv ids: 0 found in the database, 2 fetched from the arXiv API, 148 unresolved" in quiet.output
+
+
+def test_a_section_written_twice_keeps_the_entries_of_both_and_replace_removes_none_of_them(store, tmp_path):
+    # JSON allows a key twice (a hand-kept list that gained a second "Papers > 2017" block);
+    # json.loads keeps only the last, which lost the first block and with --replace removed
+    # its papers from the collection
+    store.bulk_upsert_papers(CorpusReader(CORPUS))
+    path = tmp_path / "list.json"
+    path.write_text(f'{{"Papers > 2025": ["{CORPUS_IDS[0]}", "{CORPUS_IDS[1]}"], "Other": ["{CORPUS_IDS[2]}"], '
+                    f'"Papers > 2025": ["{CORPUS_IDS[3]}", "see above", "{CORPUS_IDS[0]}"]}}')
+    parsed = load_curated(path)
+    assert parsed.ids == {"Papers > 2025": [CORPUS_IDS[0], CORPUS_IDS[1], CORPUS_IDS[3], CORPUS_IDS[0]],
+                          "Other": [CORPUS_IDS[2]]}
+    assert [(s, pos) for s, pos, _ in parsed.errors] == [("Papers > 2025", 3)]  # 2nd of the second list
+    store.add_to_collection("papers/2025", [CORPUS_IDS[1]])
+    rep = import_curated(store, str(path), replace=True)
+    assert store.collection_ids("papers/2025") == [CORPUS_IDS[1], CORPUS_IDS[0], CORPUS_IDS[3]]
+    assert rep.not_synced == ["papers/2025"]  # "see above" is a bad entry: only added to
+    path.write_text(path.read_text().replace('"see above", ', ""))
+    rep = import_curated(store, str(path), replace=True)
+    assert rep.removed == {"papers/2025": 0, "Other": 0}
