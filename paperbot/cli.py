@@ -268,7 +268,10 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
         click.echo(f"looking up {n} arXiv ids on the arXiv API ({calls} request{'s' if calls != 1 else ''}"
                    + (", 3 s apart" if calls > 1 else "") + ")…", err=True)
 
+    fetched_so_far = [0]
+
     def say_progress(done: int, n: int, fetched: int) -> None:
+        fetched_so_far[0] = fetched
         if not no_progress:
             click.echo(f"  {done}/{n} arXiv ids looked up, {fetched} found", err=True)
 
@@ -282,6 +285,13 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
         in_total = store.collections()  # {collection: papers}, for the report below
     except CuratedFormatError as exc:
         raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        # each answer's papers are stored before the next request; the collections change only
+        # after the look-ups, each in one transaction: nothing is half done, and the next run
+        # asks arXiv only for what is still missing
+        click.echo(f"interrupted: the {fetched_so_far[0]} papers fetched from the arXiv API so far are stored; "
+                   "run the same command again to finish (stored ids are not looked up again)", err=True)
+        raise click.Abort() from None
     finally:
         if fetcher is not None:
             fetcher.close()

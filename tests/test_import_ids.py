@@ -389,3 +389,35 @@ def test_a_section_written_twice_keeps_the_entries_of_both_and_replace_removes_n
     path.write_text(path.read_text().replace('"see above", ', ""))
     rep = import_curated(store, str(path), replace=True)
     assert rep.removed == {"papers/2025": 0, "Other": 0}
+
+
+def test_interrupting_the_look_ups_keeps_what_was_fetched_and_a_second_run_finishes_the_job(tmp_path, monkeypatch):
+    import feeds.arxiv_api
+
+    class Interrupted(FakeClock):
+        def sleep(self, s):  # Ctrl-C while waiting the 3 s before the second request
+            raise KeyboardInterrupt
+
+    clocks = [Interrupted(), FakeClock()]
+    real = feeds.arxiv_api.ArxivAPIClient
+    monkeypatch.setattr(feeds.arxiv_api, "ArxivAPIClient",
+                        lambda fetcher, url: real(fetcher, url=url, clock=clocks[0], sleep=clocks[0].sleep))
+    db = str(tmp_path / "x.db")
+    ids = ["1707.08567"] + [f"2601.{i:05d}" for i in range(1, 149)] + ["1605.08386"]
+    with ArxivAPIFake(compose=True) as api:
+        monkeypatch.setenv("ARXIV_API_URL", api.url)
+        assert CliRunner().invoke(main, ["import", _write(tmp_path / "l.json", {"A": ["1605.08386"]}),
+                                         "--db", db, "--no-progress"]).exit_code == 0
+        path = _write(tmp_path / "l.json", {"A": ids})
+        res = CliRunner().invoke(main, ["import", path, "--db", db, "--replace"])
+        assert res.exit_code == 1 and "Traceback" not in res.output
+        assert ("interrupted: the 1 papers fetched from the arXiv API so far are stored; run the same command "
+                "again to finish (stored ids are not looked up again)") in res.output
+        s = Store(db)
+        assert s.get_paper("1707.08567").sources == ["curated"]  # the first answer's paper is stored
+        assert s.collection_ids("A") == ["1605.08386"]  # and the collection is as it was, not half synced
+        clocks.pop(0)
+        again = CliRunner().invoke(main, ["import", path, "--db", db, "--replace", "--no-progress"])
+    assert again.exit_code == 0, again.output
+    assert api.id_lists[-1] == ids[101:149]  # only what is still missing is asked for
+    assert s.collection_ids("A") == ["1605.08386", "1707.08567"]
