@@ -44,7 +44,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from feeds.records import NEW_ID_PATTERN, OLD_ID_PATTERN
+from feeds.records import NEW_ID_PATTERN, OLD_ID_PATTERN, without_subject_class
 
 MAX_VALUE_CHARS = 200      # subscribe/follow values (a collection name, keywords, a person)
 MAX_QUERY_CHARS = 4000     # search text (Slack sends at most a few thousand characters)
@@ -330,7 +330,9 @@ def parse_timezone(text: str) -> str:
 def parse_arxiv_id(text: str) -> str | None:
     """The arXiv id (without version) in `text` — a bare id, ``arXiv:…``, an arxiv.org abs/pdf
     URL or a Hugging Face paper URL (``https://huggingface.co/papers/2501.01234``), also in Slack's
-    ``<url|label>`` form — or None (also for anything that is not a string)."""
+    ``<url|label>`` form — or None (also for anything that is not a string). An old-style id
+    comes without its subject class, as the arXiv API answers with it: ``math.GT/0309136`` →
+    ``math/0309136``."""
     if not isinstance(text, str):
         return None
     t = text.strip()
@@ -340,9 +342,10 @@ def parse_arxiv_id(text: str) -> str | None:
     aid = m.group(1)
     if "/" not in aid:
         return aid
+    # an old-style id as arXiv and the store spell it: archive in lower case, no subject class
+    # (math.GT/0309136 is math/0309136: `feeds.records.without_subject_class`)
     archive, number = aid.split("/")
-    name, dot, subject = archive.partition(".")  # canonical case: math.GT/0309136, hep-th/9901001
-    return f"{name.lower()}{dot}{subject.upper()}/{number}"
+    return without_subject_class(f"{archive.lower()}/{number}")
 
 
 def _value(rest: str, sub: str, limit: int = MAX_VALUE_CHARS) -> str:

@@ -100,7 +100,10 @@ def test_parse_arxiv_id():
     assert parse_arxiv_id("http://export.arxiv.org/abs/2401.00001v1") == "2401.00001"
     assert parse_arxiv_id("2401.0001x") is None and parse_arxiv_id("") is None
     # old-style ids keep arXiv's case whatever was typed: archive lower, subject class upper
-    assert parse_arxiv_id("<https://arxiv.org/abs/MATH.gt/0309136v1|paper>") == "math.GT/0309136"
+    # the form arXiv and the store use: no subject class (/papers like math.GT/0309136 looked up
+    # an id the store never holds, and fetched the paper again under math/0309136)
+    assert parse_arxiv_id("<https://arxiv.org/abs/MATH.gt/0309136v1|paper>") == "math/0309136"
+    assert parse_arxiv_id("hep-th/9901001v2") == "hep-th/9901001"
     assert parse_arxiv_id("arXiv:hep-th/9901001") == "hep-th/9901001"
     # a month that does not exist is a typo, not an id
     assert parse_arxiv_id("2513.01234") is None and parse_arxiv_id("hep-th/9913001") is None
