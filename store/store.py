@@ -1167,10 +1167,15 @@ class Store:
         """Delete the claimed event keys (`claim_event`) stored (``created_at``, `utcnow`) more
         than `kept` before `now` (aware; default: `utcnow`); one search of
         ``idx_processed_events_created_at`` (schema v9). Returns how many were deleted."""
+        return self._prune_older("processed_events", kept, now)
+
+    def _prune_older(self, table: str, kept: timedelta, now: datetime | None) -> int:
+        """Delete the rows of `table` whose ``created_at`` (`utcnow`) is more than `kept` before
+        `now` (aware; default: `utcnow`, the clock ``created_at`` was read from); their count."""
         now = now or datetime.fromisoformat(utcnow())
         cutoff = (now - kept).astimezone(timezone.utc).isoformat(timespec="seconds")
         with self.transaction() as db:
-            return db.execute("delete from processed_events where created_at < ?", [cutoff]).rowcount
+            return db.execute(f"delete from {table} where created_at < ?", [cutoff]).rowcount
 
     def remember_reaction_removal(self, user_id: str, reaction: str, channel_id: str, message_ts: str,
                                   event_ts: str) -> None:
@@ -1188,10 +1193,7 @@ class Store:
         """Delete the remembered reaction removals stored (``created_at``, `utcnow`) more than
         `kept` before `now` (aware; default: `utcnow`, the clock ``created_at`` was read from).
         Returns how many were deleted."""
-        now = now or datetime.fromisoformat(utcnow())
-        cutoff = (now - kept).astimezone(timezone.utc).isoformat(timespec="seconds")
-        with self.transaction() as db:
-            return db.execute("delete from reaction_removals where created_at < ?", [cutoff]).rowcount
+        return self._prune_older("reaction_removals", kept, now)
 
     def reaction_removed_since(self, user_id: str, reaction: str, channel_id: str, message_ts: str,
                                event_ts: str) -> bool:
