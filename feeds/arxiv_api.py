@@ -28,6 +28,9 @@ API_URL = "https://export.arxiv.org/api/query"
 MIN_INTERVAL_S = 3.0
 MAX_PAGE = 2000
 MAX_TOTAL = 30000
+# ids per id_list call (`ArxivAPIClient.lookup`): the API takes up to 2,000 results a call, but a
+# long id_list makes a long URL
+MAX_IDS_PER_CALL = 100
 
 
 class ArxivAPIError(RuntimeError):
@@ -221,8 +224,8 @@ class ArxivAPIClient:
             (`ArxivAPIRejected`); FetchError on network failure.
         """
         ids = list(ids)
-        if len(ids) > 100:
-            raise ValueError(f"lookup takes at most 100 ids a call, got {len(ids)}")
+        if len(ids) > MAX_IDS_PER_CALL:
+            raise ValueError(f"lookup takes at most {MAX_IDS_PER_CALL} ids a call, got {len(ids)}")
         page = self._call({"id_list": ",".join(ids), "start": 0, "max_results": len(ids)})
         result = page.result
         if len(result.papers) + len(result.skipped) < min(page.total_results, len(ids)):
@@ -237,8 +240,6 @@ class ArxivAPIClient:
         """
         ids = list(ids)
         papers: list[Paper] = []
-        for i in range(0, len(ids), 100):
-            batch = ids[i:i + 100]
-            page = self._call({"id_list": ",".join(batch), "start": 0, "max_results": len(batch)})
-            papers.extend(page.result.papers)
+        for i in range(0, len(ids), MAX_IDS_PER_CALL):
+            papers.extend(self.lookup(ids[i:i + MAX_IDS_PER_CALL]).papers)
         return papers

@@ -13,16 +13,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from feeds.arxiv_api import ArxivAPIClient, ArxivAPIError, ArxivAPIRejected
+from feeds.arxiv_api import MAX_IDS_PER_CALL, ArxivAPIClient, ArxivAPIError, ArxivAPIRejected
 from feeds.curated import CURATED_SOURCE, CuratedFormatError, collection_name, load_curated, where
 from feeds.http import FetchError
 from store import Store
 
 log = logging.getLogger(__name__)
 
-# ids per arXiv API look-up: the API takes up to 2,000 results a call, but a long id_list makes a
-# long URL; 100 is what `ArxivAPIClient.by_ids` sends too
-LOOKUP_BATCH = 100
+LOOKUP_BATCH = MAX_IDS_PER_CALL  # ids per arXiv API look-up
 NOT_ON_ARXIV = "not on arXiv"
 # an id missing from an answer that was cut short or held fewer papers than it counted
 INCOMPLETE_ANSWER = "not in arXiv's answer, which was incomplete; run the import again to look it up"
@@ -58,7 +56,7 @@ def resolve_ids(store: Store, ids: list[str], arxiv: ArxivAPIClient | None = Non
                 on_progress: Callable[[int, int, int], None] | None = None) -> Resolution:
     """Make sure the papers of `ids` (arXiv ids without version) are stored: first from the
     store, then, with `arxiv`, through the arXiv API ``id_list`` look-up, `batch` ids a call
-    (≤ 100) on that client, so its pacing (≥ 3 s between calls, retries included), retries and
+    (≤ `MAX_IDS_PER_CALL`, 100) on that client, so its pacing (≥ 3 s between calls, retries included), retries and
     429/5xx handling (`feeds.http.Fetcher`) apply. A fetched paper is stored at once, with the
     source ``curated`` (a background source: an old paper does not become new in a digest).
 
