@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from bot.scheduler import cron_trigger, first_slot_on, schedule_gap, slot_name
 from paperbot.config import ChannelConfig
+from paperbot.recovery import digest_key
+from store import Store
 
 
 def usable_schedule(stored: str | None, tz: str, fallback: str) -> str:
@@ -53,6 +55,15 @@ def run_slot(channel: ChannelConfig, day: date) -> str:
     except (ValueError, LookupError):  # bad crontab; unknown zone (ZoneInfoNotFoundError is a KeyError)
         fire = None
     return slot_name(fire) if fire is not None else day.isoformat()
+
+
+def posted_under_date_key(store: Store, channel_id: str, day: date) -> dict | None:
+    """The digest row of `channel_id` for `day` posted under a date key (``C1:2026-11-23``), or
+    None: ``paperbot run --once`` keyed digests by date before it keyed them by slot, and still
+    does on a day the schedule does not fire (`run_slot`), so that day counts as delivered for
+    the run and for `paperbot serve` alike."""
+    row = store.get_digest(digest_key(channel_id, day.isoformat()))
+    return row if row and row["status"] == "posted" else None
 
 
 def channel_today(channel: ChannelConfig, now: datetime | None = None) -> date:

@@ -17,7 +17,7 @@ from bot.digest import Digest
 from bot.posting import TRANSPORT_ERRORS, DeliveryUncertain, PostResult, SlackPoster, TerminalPoster
 from bot.slack_client import TOKEN_ERRORS, describe_error, error_code, make_client, transport_reason
 from feeds.http import Fetcher
-from paperbot.channels import channel_today, run_slot, with_stored_settings
+from paperbot.channels import channel_today, posted_under_date_key, run_slot, with_stored_settings
 from paperbot.config import ChannelConfig, Config
 from paperbot.curated_import import sync_configured_curated
 from paperbot.digests import NO_VOCABULARY, channel_digest, empty_channel_digest, empty_reason, load_or_fit_model
@@ -245,16 +245,16 @@ def run_once(config: Config, store: Store, poster=None, fetcher: Fetcher | None 
             # settle digests a crash left pending first, so released papers are candidates again
             recover_channel(store, poster, channel.id)
         day = given or channel_today(channel)  # the channel's own date: the day serve posts for
+        slot = run_slot(channel, day)
+        legacy = posted_under_date_key(store, channel.id, day) if slot != day.isoformat() else None
+        if legacy:  # the day is delivered already: no digest to build
+            report.deliveries.append(DeliveryOutcome(channel.id, "skipped-duplicate", ts=legacy["message_ts"]))
+            continue
         if model is None:
             digest = empty_channel_digest(channel, day,
                                           no_model or empty_reason(day, 0, channel.min_score, failed))
         else:
             digest = channel_digest(channel, store, model, day, failed, config.recommender.candidate_days)
-        slot = run_slot(channel, day)
-        legacy = store.get_digest(digest_key(channel.id, day.isoformat())) if slot != day.isoformat() else None
-        if legacy and legacy["status"] == "posted":  # posted that day by a paperbot that keyed run --once by date
-            report.deliveries.append(DeliveryOutcome(channel.id, "skipped-duplicate", ts=legacy["message_ts"]))
-            continue
         outcome = deliver(store, channel, digest, poster, slot, settle_pending=False)
         report.deliveries.append(outcome)
         if outcome.error_code in TOKEN_ERRORS:

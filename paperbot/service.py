@@ -34,7 +34,7 @@ from bot.scheduler import DigestScheduler, Target, cron_trigger, describe_gap, s
 from feeds.arxiv_api import ArxivAPIClient, ArxivAPIError
 from feeds.http import FetchError
 from feeds.records import Paper, norm_author
-from paperbot.channels import usable_schedule, with_stored_settings
+from paperbot.channels import posted_under_date_key, usable_schedule, with_stored_settings
 from paperbot.config import DEFAULT_SCHEDULE, ChannelConfig, Config
 from paperbot.digests import (NO_VOCABULARY, channel_digest, empty_channel_digest, load_or_fit_model,
                               profile_digest)
@@ -328,15 +328,12 @@ class PaperbotService:
         return row["status"] == "posted" or (row["status"] == "pending" and not is_abandoned(row))
 
     def _day_posted_by_date_key(self, channel_id: str, slot: str) -> bool:
-        """True when a channel's digest for the slot's day (in the channel's time zone) is posted
-        under a date key (``C1:2026-11-23``): ``paperbot run --once`` keyed digests by date before
-        it keyed them by slot, and still does on a day its schedule does not fire (see
-        `paperbot.channels.run_slot`), so the bot does not post that day a second time."""
-        ch = self.channel_config(channel_id) if not channel_id.startswith(DM_PREFIX) else None
-        if ch is None:
-            return False
-        row = self.store.get_digest(digest_key(channel_id, self._slot_day(slot, ch.timezone).isoformat()))
-        return bool(row) and row["status"] == "posted"
+        """True when the digest of a channel for the slot's day (in the channel's time zone) is
+        posted under a date key (`paperbot.channels.posted_under_date_key`); False for a user's
+        DM digest, which only the bot posts."""
+        ch = self.channel_config(channel_id)
+        return ch is not None and posted_under_date_key(self.store, channel_id,
+                                                        self._slot_day(slot, ch.timezone)) is not None
 
     def _resync(self) -> None:
         if self.scheduler.scheduler.running:
