@@ -295,15 +295,14 @@ class PaperbotService:
         """What the scheduler runs: every channel whose scheduled digest is not paused (with
         catch-up limited to slots after it was last resumed and, for a channel created with
         ``/papers subscribe``, after it subscribed — again, when it had unsubscribed from
-        everything), and a DM digest per opted-in
+        everything: both stamp ``digest_resumed_at``), and a DM digest per opted-in
         user (on the user's ``digest_schedule`` in their ``timezone`` setting; weekdays 09:00
         UTC by default; catch-up limited to slots after the digest was turned on)."""
         rows = {r["channel_id"]: r for r in self.store.channels()}
-        in_file = {c.id for c in self.config.channels}
         out = [Target(c.id, c.schedule, c.timezone,
                       run=lambda slot, cid=c.id: self.run_channel_digest(cid, slot),
                       done=lambda slot, cid=c.id: self.digest_done(cid, slot),
-                      since=_catch_up_since(rows.get(c.id, {}), c.id in in_file))
+                      since=_parse_utc(rows.get(c.id, {}).get("digest_resumed_at")))
                for c in self.channel_configs() if not rows.get(c.id, {}).get("digest_paused_at")]
         for t in out:
             _warn_refused(t.key, rows[t.key].get("schedule") if t.key in rows else None, t.schedule, t.timezone)
@@ -439,7 +438,7 @@ class PaperbotService:
             raise ServiceError("give a collection name or some keywords")
         if is_channel and self.channel_config(subject_id) is None:
             # the channel's digest starts now (first subscription, or again after it followed
-            # nothing): a restart must not catch up a slot that fell before (`_catch_up_since`)
+            # nothing): a restart must not catch up a slot that fell before (`targets`: `Target.since`)
             self.store.upsert_channel(subject_id, name=channel_name or "", digest_resumed_at=utcnow())
         added = [v for v in values if self.store.add_follow(subject_id, kind, v)]
         self._resync()
@@ -764,19 +763,6 @@ def _parse_utc(text: str | None) -> datetime | None:
     except ValueError:
         return None
     return value if value is not None and value.tzinfo is not None else None
-
-
-def _catch_up_since(row: dict, in_config: bool) -> datetime | None:
-    """The time before which a channel's missed slots are not caught up (`bot.scheduler.Target.since`):
-    the later of its ``digest_resumed_at`` (its last ``/papers digest on``, or the
-    ``/papers subscribe`` that started its digest again after it followed nothing) and, for a
-    channel created from Slack (not in the config file), its row's creation (a channel that
-    subscribed at 10:00 had no 09:00 digest to miss); None when neither is known."""
-    times = [_parse_utc(row.get("digest_resumed_at"))]
-    if not in_config:
-        times.append(_parse_utc(row.get("created_at")))
-    times = [t for t in times if t is not None]
-    return max(times) if times else None
 
 
 def _shown_utc(text: str) -> str:

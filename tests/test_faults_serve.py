@@ -198,9 +198,9 @@ def test_a_restart_does_not_catch_up_a_slot_that_fell_before_the_channel_subscri
     now = datetime.now(timezone.utc) - timedelta(minutes=5)
     schedule = f"{now.minute} {now.hour} * * *"
     ch = ChannelConfig(id="C2", name="#rl", collections=["rlhf_code"], schedule=schedule)
-    seeded.upsert_channel("C9", name="new", schedule=schedule)  # created now, after the slot
-    seeded.add_follow("C9", "collection", "rlhf_code")
     service = PaperbotService(make_config(tmp_path, [ch]), seeded, poster=None, poll_max_age_s=None, grace_s=3600)
+    service.subscribe("C9", "rlhf_code", is_channel=True, channel_name="new")  # now, after the slot
+    seeded.upsert_channel("C9", schedule=schedule)  # as /papers digest schedule stores it
     assert sorted(t.key for t in service.targets()) == ["C2", "C9"]
     service.scheduler.sync()
     assert service.scheduler.catch_up() == ["C2"]
