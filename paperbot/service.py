@@ -308,11 +308,12 @@ class PaperbotService:
             _warn_refused(t.key, rows[t.key].get("schedule") if t.key in rows else None, t.schedule, t.timezone)
         for uid in self.dm_users():
             schedule, tz, _ = self._digest_settings(uid, False)
-            _warn_refused(DM_PREFIX + uid, self.store.user_settings(uid).get(DM_SCHEDULE_SETTING), schedule, tz)
+            settings = self.store.user_settings(uid)
+            _warn_refused(DM_PREFIX + uid, settings.get(DM_SCHEDULE_SETTING), schedule, tz)
             out.append(Target(DM_PREFIX + uid, schedule, tz,
                               run=lambda slot, u=uid: self.run_user_digest(u, slot),
                               done=lambda slot, u=uid: self.digest_done(u, slot),
-                              since=_parse_utc(self.store.user_settings(uid).get(DM_SINCE_SETTING))))
+                              since=_parse_utc(settings.get(DM_SINCE_SETTING))))
         return out
 
     def digest_done(self, target_id: str, slot: str) -> bool:
