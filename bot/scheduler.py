@@ -329,11 +329,13 @@ class DigestScheduler:
         clock: ``clock()`` → aware now (tests may pin it).
         retry_delays: how long after each transient failure of a slot it is tried again (see
             the module doc); ``()`` turns retries off.
+        stopping: the event `shutdown` sets (shared with whoever starts the shutdown before
+            calling it, so a digest failing in between schedules no retry); a new one if None.
     """
 
     def __init__(self, targets: Callable[[], list[Target]], grace_s: int = DEFAULT_GRACE_S,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 retry_delays: tuple[timedelta, ...] = RETRY_DELAYS):
+                 retry_delays: tuple[timedelta, ...] = RETRY_DELAYS, stopping: threading.Event | None = None):
         self._targets_fn = targets
         self.retry_delays = tuple(retry_delays)
         self.grace_s = grace_s
@@ -342,7 +344,7 @@ class DigestScheduler:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._sync_lock = threading.Lock()
-        self._stopping = threading.Event()
+        self._stopping = stopping or threading.Event()
         self.scheduler = BackgroundScheduler(job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": grace_s}, timezone="UTC")
 

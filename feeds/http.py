@@ -31,6 +31,25 @@ USER_AGENT = "paperbot/0.1 (+https://github.com/paperbot; research-group paper a
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
+class Stopped(Exception):
+    """A wait between requests (arXiv pacing, retry backoff) was cut short because the process
+    is shutting down (`stoppable_sleep`): nothing more is fetched. Not a `FetchError`: the
+    source did not fail, so a poll records nothing for it (`paperbot.poll.poll_all`)."""
+
+
+def stoppable_sleep(stop: threading.Event):
+    """A ``time.sleep(seconds)`` for `Fetcher`, `Pacer` and `feeds.arxiv_api.ArxivAPIClient`
+    that `stop` can cut short: it returns after `seconds` as ``time.sleep`` would, but raises
+    `Stopped` as soon as `stop` is set (at once when it already is). ``paperbot serve`` uses it
+    so that SIGINT/SIGTERM does not wait out retry backoffs (2 to 60 s each) and 3-second arXiv
+    pacing across every remaining source."""
+
+    def sleep(seconds: float) -> None:
+        if stop.wait(max(0.0, seconds)):
+            raise Stopped("shutting down")
+    return sleep
+
+
 class FetchError(RuntimeError):
     """A fetch failed for good (after retries): carries the URL, status (if any) and reason."""
 

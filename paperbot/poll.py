@@ -7,15 +7,16 @@ as failed for this run and the others go on.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 import re
-from datetime import date, datetime, timedelta, timezone
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
 from feeds import arxiv_rss, hf_daily
 from feeds.arxiv_api import ArxivAPIClient, ArxivAPIError, parse_response
 from feeds.arxiv_rss import FeedParseError
 from feeds.hf_daily import HFParseError
-from feeds.http import FetchError, Fetcher
+from feeds.http import Fetcher, FetchError, Stopped, stoppable_sleep
 from feeds.records import ParseResult
 from paperbot.config import Config
 from store import Store
@@ -94,13 +95,16 @@ def _poll_document(store: Store, fetcher: Fetcher, source: str, url: str, parse)
             _record_success(store, outcome, clear_validators=True)
     except POLL_ERRORS as exc:
         _record_failure(store, outcome, exc, expected=True)
+    except Stopped:  # shutting down: not a failure of the source (`poll_all`)
+        raise
     except Exception as exc:  # noqa: BLE001 - one source's surprise must not stop the others
         _record_failure(store, outcome, exc, expected=False)
     return outcome
 
 
 def poll_all(config: Config, store: Store, fetcher: Fetcher | None = None,
-             today: date | None = None, api_client: ArxivAPIClient | None = None) -> list[SourceOutcome]:
+             today: date | None = None, api_client: ArxivAPIClient | None = None,
+             stop: threading.Event | None = None) -> list[SourceOutcome]:
     """Poll every source in `config` once; returns one `SourceOutcome` per source.
 
     Never raises for one source's failure: network errors after the fetcher's retry budget,
@@ -111,44 +115,71 @@ def poll_all(config: Config, store: Store, fetcher: Fetcher | None = None,
 
     Hugging Face daily papers are polled for the `hf_daily.days_back` days ending on `today`
     (default: the current UTC date), each day a source of its own (`hf_day_source`).
+
+    `stop` (``paperbot serve``'s shutdown event): once it is set no further source is polled, and
+    a source waiting between attempts (retry backoff, arXiv pacing) stops at once when `fetcher`
+    and `api_client` sleep with `feeds.http.stoppable_sleep` of the same event (the default
+    fetcher does). The sources not polled are logged and get no outcome and no feed-state
+    change: they did not fail, and the next poll fetches them as usual.
     """
-    fetcher = fetcher or Fetcher()
-    today = today or datetime.now(timezone.utc).date()  # HF daily-papers pages are UTC dates
-    outcomes: list[SourceOutcome] = []
+    if fetcher is None:
+        fetcher = Fetcher(sleep=stoppable_sleep(stop)) if stop is not None else Fetcher()
+    today = today or datetime.now(UTC).date()  # HF daily-papers pages are UTC dates
     if api_client is None and config.arxiv_queries:
         api_client = ArxivAPIClient(fetcher, url=config.arxiv_api_url)  # one client → one pacer for every query
+    sources = []  # (name, poll it → SourceOutcome), in polling order
     for f in config.arxiv_feeds:
         url = f.url or arxiv_rss.feed_url(f.categories, f.kind)
         keep = tuple(f.announce_types)
-        outcomes.append(_poll_document(store, fetcher, f.name, url,
-                                       lambda body, keep=keep: arxiv_rss.parse_feed(body, keep=keep)))
+        sources.append((f.name, lambda name=f.name, url=url, keep=keep: _poll_document(
+            store, fetcher, name, url, lambda body: arxiv_rss.parse_feed(body, keep=keep))))
     for q in config.arxiv_queries:
         if q.url:  # a fixed document (bundled capture)
-            outcomes.append(_poll_document(store, fetcher, q.name, q.url,
-                                           lambda body: parse_response(body).result))
-            continue
-        outcome = SourceOutcome(q.name, q.query)
-        client = api_client
-        try:
-            result = client.search_result(q.query, max_results=q.max_results)
-            _store_result(store, outcome, result)
-            _record_success(store, outcome)
-        except POLL_ERRORS as exc:
-            _record_failure(store, outcome, exc, expected=True)
-        except Exception as exc:  # noqa: BLE001 - one source's surprise must not stop the others
-            _record_failure(store, outcome, exc, expected=False)
-        outcomes.append(outcome)
+            sources.append((q.name, lambda q=q: _poll_document(store, fetcher, q.name, q.url,
+                                                                lambda body: parse_response(body).result)))
+        else:
+            sources.append((q.name, lambda q=q: _poll_query(store, api_client, q.name, q.query, q.max_results)))
+    days = []
     if config.hf_daily.enabled and config.hf_daily.urls:  # fixed documents (bundled captures)
         for url in config.hf_daily.urls:
-            outcomes.append(_poll_document(store, fetcher, f"hf_daily:{url.rsplit('/', 1)[-1]}", url,
-                                           hf_daily.parse_daily_papers))
+            name = f"hf_daily:{url.rsplit('/', 1)[-1]}"
+            sources.append((name, lambda name=name, url=url: _poll_document(store, fetcher, name, url,
+                                                                           hf_daily.parse_daily_papers)))
     elif config.hf_daily.enabled:
         days = [today - timedelta(days=d) for d in range(config.hf_daily.days_back)]
         for day in days:
-            outcomes.append(_poll_document(store, fetcher, hf_day_source(day), hf_daily.daily_url(day.isoformat()),
-                                           hf_daily.parse_daily_papers))
+            sources.append((hf_day_source(day), lambda day=day: _poll_document(
+                store, fetcher, hf_day_source(day), hf_daily.daily_url(day.isoformat()), hf_daily.parse_daily_papers)))
+    outcomes: list[SourceOutcome] = []
+    for i, (name, poll_source) in enumerate(sources):
+        try:
+            if stop is not None and stop.is_set():
+                raise Stopped("shutting down")
+            outcomes.append(poll_source())
+        except Stopped:
+            left = [n for n, _ in sources[i:]]
+            log.warning("shutting down: poll stopped; %d of %d sources not polled this time (%s)",
+                        len(left), len(sources), ", ".join(left))
+            return outcomes
+    if days:
         _forget_old_hf_days(store, days[-1])
     return outcomes
+
+
+def _poll_query(store: Store, client: ArxivAPIClient, source: str, query: str, max_results: int) -> SourceOutcome:
+    """One arXiv API search query (paged by `client`) into the store."""
+    outcome = SourceOutcome(source, query)
+    try:
+        result = client.search_result(query, max_results=max_results)
+        _store_result(store, outcome, result)
+        _record_success(store, outcome)
+    except POLL_ERRORS as exc:
+        _record_failure(store, outcome, exc, expected=True)
+    except Stopped:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one source's surprise must not stop the others
+        _record_failure(store, outcome, exc, expected=False)
+    return outcome
 
 
 HF_KEEP_FAILED_DAYS = 7  # a failed HF day stays in `paperbot status` this long after its window

@@ -13,6 +13,7 @@ from bot.app import build_app, connect_socket_mode, make_http_server
 from bot.posting import SlackPoster
 from bot.slack_client import error_code, make_client, transport_reason
 from feeds.arxiv_api import ArxivAPIClient
+from feeds.http import Fetcher, stoppable_sleep
 from paperbot.config import Config
 from paperbot.service import PaperbotService
 from store import Store
@@ -44,8 +45,12 @@ def build(config: Config, store: Store, socket_mode: bool = False, arxiv: ArxivA
                          "or set SLACK_APP_TOKEN for Socket Mode)")
     client = make_client(token, config.slack_api_url)
     poster = SlackPoster(client, config.slack.post_interval_s)
-    service = PaperbotService(config, store, poster, arxiv=arxiv or ArxivAPIClient(url=config.arxiv_api_url),
-                              poll_max_age_s=poll_max_age_s, grace_s=grace_s)
+    stopping = threading.Event()  # set on SIGINT/SIGTERM: waits between requests end at once
+    if arxiv is None:
+        sleep = stoppable_sleep(stopping)
+        arxiv = ArxivAPIClient(Fetcher(sleep=sleep), url=config.arxiv_api_url, sleep=sleep)
+    service = PaperbotService(config, store, poster, arxiv=arxiv, poll_max_age_s=poll_max_age_s,
+                              grace_s=grace_s, stopping=stopping)
     try:
         app = build_app(service, client, config.slack_signing_secret, socket_mode=socket_mode)
     except BoltError as exc:  # auth.test answered ok: false (invalid_auth, account_inactive, …)
@@ -70,8 +75,10 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
     poll and the scheduler (catching up missed slots), so a bad setting stops the process before
     any digest goes out.
 
-    On SIGINT/SIGTERM no new request or digest starts, and the function returns only once the
-    digests being posted, the listeners at work and the start-up poll have finished: they use
+    On SIGINT/SIGTERM no new request or digest starts, and a poll stops at its next source or
+    wait between requests (retry backoff, arXiv pacing: `feeds.http.stoppable_sleep`) instead of
+    polling every remaining source. The function returns only once the digests under way, the
+    listeners at work and the poll's request in flight have finished: they use
     `store`, which the caller closes next (closing a connection while another thread is inside a
     query on it crashes the process with a segmentation fault).
 
@@ -129,11 +136,14 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
         else:
             log.warning("paperbot serving on http://%s:%s/slack/events", host, server.effective_port)
             server.run()  # returns on KeyboardInterrupt (SIGINT, or SIGTERM via `stop`)
-        log.warning("paperbot stopped")
     finally:
+        # a poll stops at its next source or wait; a digest under way finishes (and is recorded)
+        service.begin_shutdown()
+        log.warning("paperbot stopping: finishing the digests being posted and the requests under way")
         if handler is not None:
             handler.close()
-        service.scheduler.shutdown(wait=True)  # a digest being posted finishes (and is recorded)
+        service.scheduler.shutdown(wait=True)
         app.listener_runner.listener_executor.shutdown(wait=True)
         if poll is not None:
             poll.join()
+    log.warning("paperbot stopped")

@@ -32,7 +32,7 @@ from bot.home import HomeData
 from bot.posting import SlackPoster
 from bot.scheduler import DigestScheduler, Target, cron_trigger, describe_gap, schedule_gap
 from feeds.arxiv_api import ArxivAPIClient, ArxivAPIError
-from feeds.http import FetchError
+from feeds.http import FetchError, Stopped
 from feeds.records import Paper, norm_author
 from paperbot.channels import posted_under_date_key, usable_schedule, with_stored_settings
 from paperbot.config import DEFAULT_SCHEDULE, ChannelConfig, Config
@@ -59,6 +59,7 @@ TZ_SETTING = "timezone"
 DIGEST_SETTINGS = ("schedule", "max_papers", "timezone")  # what /papers digest … may change
 DM_MAX_PAPERS = 10
 DM_MIN_SCORE = None  # personal digests: always the top papers
+SHUTTING_DOWN = "paperbot is shutting down; try again once it is back"  # a look-up cut short by `begin_shutdown`
 NO_PAPERS_STORED = "No papers stored yet (feeds not polled)."  # a digest's reason while the store is empty
 NO_PAPERS_TO_SEARCH = ("No papers are stored yet, so there is nothing to search: the feeds have not been "
                        "polled (the first poll after `paperbot serve` starts takes a few minutes). Whoever runs "
@@ -129,11 +130,15 @@ class PaperbotService:
         poll_max_age_s: a digest run polls the feeds first when the last poll is older
             (None: never poll from digest runs).
         grace_s: catch-up window for missed slots (see `bot.scheduler`).
+        stopping: the shutdown event (`begin_shutdown` sets it); `arxiv` should sleep with
+            `feeds.http.stoppable_sleep` of the same event, as ``paperbot serve`` builds it.
     """
 
     def __init__(self, config: Config, store: Store, poster, arxiv: ArxivAPIClient | None = None,
-                 poll_max_age_s: float | None = 900, grace_s: int | None = None):
+                 poll_max_age_s: float | None = 900, grace_s: int | None = None,
+                 stopping: threading.Event | None = None):
         self.config = config
+        self.stopping = stopping or threading.Event()
         self.store = store
         self.poster = poster
         self.arxiv = arxiv
@@ -145,7 +150,7 @@ class PaperbotService:
         self._last_poll: float | None = None
         self._failed_sources = 0
         kw = {"grace_s": grace_s} if grace_s is not None else {}
-        self.scheduler = DigestScheduler(self.targets, **kw)
+        self.scheduler = DigestScheduler(self.targets, stopping=self.stopping, **kw)
 
     # ---- model and polling ---------------------------------------------------------------
     def model(self) -> TfidfModel | None:
@@ -240,9 +245,17 @@ class PaperbotService:
         self.import_curated()
         # the arXiv client of `/papers like`, so its pacer spaces the poll's API requests and the
         # look-ups alike (one request at a time, 3 s apart)
-        outcomes = poll_all(self.config, self.store, api_client=self.arxiv)
+        outcomes = poll_all(self.config, self.store, api_client=self.arxiv, stop=self.stopping)
         self._last_poll = time.monotonic()
         self._failed_sources = sum(1 for o in outcomes if o.error)
+
+    def begin_shutdown(self) -> None:
+        """Start shutting down: a poll stops before its next source or wait between requests
+        (`paperbot.poll.poll_all`; a digest under way then ranks what is stored), an arXiv
+        look-up waiting its turn gives up (`ensure_paper`), and no failed slot is scheduled for a
+        retry. The caller then stops the scheduler (``scheduler.shutdown``), which waits for the
+        digests under way."""
+        self.stopping.set()
 
     def _maybe_poll(self) -> None:
         """Poll when the last poll is older than `poll_max_age_s`; the age is checked under the
@@ -658,6 +671,8 @@ class PaperbotService:
             found = [p for p in self.arxiv.by_ids([arxiv_id]) if p.arxiv_id == arxiv_id]
         except (ArxivAPIError, FetchError) as exc:
             raise ServiceError(f"could not fetch {arxiv_id} from the arXiv API ({str(exc)[:120]})") from None
+        except Stopped:
+            raise ServiceError(f"could not fetch {arxiv_id}: {SHUTTING_DOWN}") from None
         if not found:
             raise ServiceError(f"arXiv has no paper {arxiv_id}")
         found = [dataclasses.replace(p, sources=[LOOKUP_SOURCE]) for p in found]

@@ -355,3 +355,62 @@ def test_status_does_not_call_items_parsed_over_every_poll_distinct_papers(tmp_p
     assert f"last run {n_papers} papers" in res.output
     assert f"in all polls {2 * n_papers} items parsed" in res.output
     assert f"total {2 * n_papers} papers" not in res.output
+
+
+def test_a_poll_stopped_during_a_retry_wait_polls_no_further_source_and_records_no_failure(srv, store):
+    """`paperbot serve` at SIGINT/SIGTERM waited for its poll to finish: every remaining source,
+    each with its full retry backoff (2, 4, 8 s… up to 60 s a wait) while arXiv was down — 37 s
+    for three unreachable sources, minutes with the default feeds — and logged "paperbot stopped"
+    before that wait. Now the shutdown event cuts the wait short, the other sources are not
+    polled, and the interrupted source is not recorded as failed (it did not fail)."""
+    import threading
+
+    from feeds.http import stoppable_sleep
+
+    srv.route("/rss", Step(status=503))
+    srv.route("/api", Step(body=API_PAGE))
+    srv.route("/hf/2026-08-21.json", Step(body=HF_DAY, content_type="application/json"))
+    stop = threading.Event()
+    wait = stoppable_sleep(stop)
+
+    def shutdown_during_first_backoff(seconds):
+        stop.set()  # SIGTERM arrives while the fetcher waits to retry /rss
+        wait(seconds)
+
+    fetcher = Fetcher(timeout=1.0, attempts=3, backoff=30.0, sleep=shutdown_during_first_backoff)
+    outcomes = poll_all(config(srv), store, fetcher, stop=stop)
+    assert outcomes == []
+    assert [r["path"] for r in srv.requests] == ["/rss"]  # one attempt; no retry, no other source
+    assert store.feed_state("rss") == {} and store.feed_state("api") == {}  # nothing recorded: not failed
+    assert store.count_papers() == 0
+
+
+def test_a_poll_whose_stop_is_already_set_fetches_nothing_and_the_next_poll_fetches_all(srv, store):
+    import threading
+
+    srv.route("/rss", Step(body=ATOM))
+    srv.route("/api", Step(body=API_PAGE))
+    srv.route("/hf/2026-08-21.json", Step(body=HF_DAY, content_type="application/json"))
+    stop = threading.Event()
+    stop.set()
+    assert poll_all(config(srv), store, quick_fetcher(), stop=stop) == []
+    assert srv.requests == []
+    out = by_source(poll_all(config(srv), store, quick_fetcher(), stop=threading.Event()))
+    assert set(out) == {"rss", "api", "hf_daily:2026-08-21.json"} and not any(o.error for o in out.values())
+    assert store.count_papers() > 0
+
+
+def test_stoppable_sleep_waits_like_sleep_until_its_event_is_set():
+    import threading
+
+    from feeds.http import Stopped, stoppable_sleep
+
+    stop = threading.Event()
+    sleep = stoppable_sleep(stop)
+    sleep(0.01)  # not set: an ordinary (short) sleep
+    sleep(-1.0)  # a negative wait is no wait, as a pacer may compute
+    stop.set()
+    with pytest.raises(Stopped):
+        sleep(3600.0)  # set: raises at once instead of waiting an hour
+    with pytest.raises(Stopped):
+        sleep(0.0)

@@ -190,6 +190,33 @@ def test_a_like_during_a_poll_keeps_the_arxiv_api_pacing(tmp_path, store, monkey
     assert starts[1] - starts[0] >= 0.99
 
 
+def test_a_like_waiting_for_its_arxiv_api_turn_at_shutdown_answers_at_once(tmp_path, store):
+    """A `/papers like` of an unknown paper waits its turn behind the arXiv API's 3 s pacing; once
+    `paperbot serve` begins to shut down it gives up at once with a clear answer instead of
+    fetching, and `paperbot serve`'s own client (built by `paperbot.serve.build`) is stoppable."""
+    import threading
+
+    from feeds.arxiv_api import ArxivAPIClient
+    from feeds.http import Fetcher, stoppable_sleep
+    from paperbot.service import PaperbotService, ServiceError
+    from tests.conftest import fixture_path
+    from tests.fault_server import FaultServer, Step
+
+    body = fixture_path("arxiv_api", "q_testing_s0_m100_cfe7536492ca.xml").read_bytes()
+    stop = threading.Event()
+    sleep = stoppable_sleep(stop)
+    with FaultServer() as srv:
+        srv.route("/api/query", Step(body=body))
+        client = ArxivAPIClient(Fetcher(sleep=sleep), url=srv.url("/api/query"), min_interval=3.0, sleep=sleep)
+        service = PaperbotService(make_config(tmp_path), store, poster=None, arxiv=client, stopping=stop)
+        with pytest.raises(ServiceError, match="arXiv has no paper"):  # fetched: not in the fake's answer
+            service.ensure_paper("1707.08567")
+        service.begin_shutdown()
+        with pytest.raises(ServiceError, match="shutting down"):  # its turn was 3 s away
+            service.ensure_paper("1707.06347")
+        assert len(srv.requests_to("/api/query")) == 1
+
+
 def test_a_restart_does_not_catch_up_a_slot_that_fell_before_the_channel_subscribed(tmp_path, seeded, slack_fake):
     """A channel created with `/papers subscribe` at 10:00 had no 09:00 digest to miss: a restart
     at 11:00 posted it anyway. A config-file channel on the same schedule is still caught up."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+import pytest
 
 from bot.scheduler import slot_name
 from store import Store
@@ -295,3 +296,37 @@ def test_serve_stops_with_one_clear_line_when_the_host_is_no_address(tmp_path, s
     assert "Traceback" not in done.stderr, done.stderr
     assert "Error: cannot listen on no-such-host.invalid:0: " in done.stderr and "--host" in done.stderr
     assert slack_fake.calls_to("chat.postMessage") == []
+
+
+@pytest.mark.parametrize("stop_in", ["rss", "api"])
+def test_sigterm_during_the_start_up_poll_stops_at_once_instead_of_waiting_out_every_retry(tmp_path, slack_fake,
+                                                                                         monkeypatch, stop_in):
+    """With arXiv unreachable, SIGTERM during the start-up poll waited for every remaining source
+    and each of its retries (2 + 4 + 8 s a source: 37 s for three; minutes with the default
+    feeds), after logging "paperbot stopped". Now the poll stops at its current wait — an RSS
+    fetch's backoff, or the arXiv API client's (the one `serve` shares with `/papers like`) —
+    the sources it did not finish are not recorded as failed, and "stopped" is the last line."""
+    port = closed_loopback_port()
+    monkeypatch.setenv("ARXIV_API_URL", f"http://127.0.0.1:{port}/api/query")
+    queries = "".join(f'[[feeds.arxiv_api]]\nname = "q-{c}"\nquery = "cat:cs.{c.upper()}"\n' for c in ("lg", "cl"))
+    cfg = write_config(tmp_path, rss=[("rss", ["cs.LG"], f"http://127.0.0.1:{port}/rss/cs.LG")] if stop_in == "rss" else [],
+                       curated=[fixture_path('seeds', 'papers_database.sample.json')],
+                       channels=[dict(id="CRL", name="#rl", collections=["rlhf_code"], schedule="0 9 * * *",
+                                      timezone="UTC")], extra=queries)
+    proc, _ = _start(tmp_path, cfg, slack_fake, "serve.log")
+    log_path = tmp_path / "serve.log"
+    try:
+        wait_for(lambda: "retry 1/3" in log_path.read_text(), 60, "the poll's first retry wait")
+    finally:
+        _stop(proc)  # SIGTERM, then exit code 0 within 20 s
+    text = log_path.read_text()
+    left = "3 of 3 sources not polled this time (rss, q-lg, q-cl)" if stop_in == "rss" else \
+        "2 of 2 sources not polled this time (q-lg, q-cl)"
+    assert "poll stopped; " + left in text
+    assert "failed" not in text.split("paperbot stopping")[1]  # no source recorded as failed after the signal
+    assert text.rstrip().endswith("paperbot stopped")
+    store = Store(tmp_path / "bot.db")
+    try:
+        assert store.all_feed_states() == []
+    finally:
+        store.close()
