@@ -238,6 +238,31 @@ def test_no_retry_is_scheduled_once_shutdown_has_begun():
     assert not [j for j in sched.scheduler.get_jobs() if j.id.startswith("retry:")]
 
 
+def test_no_retry_is_scheduled_once_the_shared_stopping_event_is_set_before_the_scheduler_stops():
+    """`paperbot serve` begins its shutdown (`PaperbotService.begin_shutdown`: polls stop) before
+    it stops the scheduler; a digest failing in between must schedule no retry, so the scheduler
+    reads the same event."""
+    stopping = threading.Event()
+    runs: list[str] = []
+
+    def run(slot):
+        runs.append(slot)
+        stopping.set()  # the service begins to shut down while this digest fails
+        return outcome("failed")
+
+    sched = DigestScheduler(lambda: [Target("C1", "0 9 * * *", "UTC", run, lambda s: False)], retry_delays=FAST,
+                            stopping=stopping)
+    sched.start(catch_up=False)
+    try:
+        sched.run_now("C1")
+        wait_for(lambda: runs, timeout=10, what="the digest run")
+        time.sleep(0.3)  # a retry (0.05 s) would have been scheduled and run by now
+        assert len(runs) == 1
+        assert not [j for j in sched.scheduler.get_jobs() if j.id.startswith("retry:")]
+    finally:
+        sched.shutdown()
+
+
 def fail_once_then_change_targets(change, schedule: str = "0 9 * * *") -> list[str]:
     """Run target C1's latest slot (failing transiently, retried 1 s later), call
     ``change(targets, slot)`` — it may replace the list the scheduler syncs from — and sync, as
