@@ -5,8 +5,9 @@ short, user-facing usage line); it never raises anything else.
 
 Grammar (sub-command words are case-insensitive; empty text means ``help``)::
 
-    search <query>                     subscribe <collection | keywords>  (each keyword needs a
-                                       content word: not only stop words, emoji or mentions)
+    search <query>                     subscribe <collection | keywords>  (a collection's name may
+                                       be anything; each keyword needs a content word: not only
+                                       stop words, emoji or mentions)
     subscribe keywords <words>         (the words as keywords, even when they look like a
                                        collection name)
     unsubscribe <collection | keywords>
@@ -25,7 +26,10 @@ Grammar (sub-command words are case-insensitive; empty text means ``help``)::
 ``-``/``_``/spaces (`match_collection`: ``RLHF-Code`` is ``rlhf_code``) — and otherwise takes
 `text` as comma-separated keywords; the service refuses a near miss of a collection name
 (``rlhf_cod``) and suggests the collection and the ``keywords`` form. ``unsubscribe`` reads a
-collection name the same way.
+collection name the same way. Only the service knows the collection names, so it, not
+`parse_command`, checks the keywords of ``subscribe <text>`` (`check_keywords`), after the
+names: a collection named ``C++``, ``🤖`` or ``the`` (``paperbot import`` names collections after
+awesome-list headings) can be followed although none of them would do as a keyword.
 
 ``<when>`` is ``weekdays HH:MM``, ``daily HH:MM``, ``mon,thu HH:MM`` (days mon … sun, ranges
 like ``mon-fri``) or a 5-field crontab such as ``30 8 * * mon-fri``.
@@ -144,9 +148,16 @@ def content_words(keyword: str) -> list[str]:
     return [w for w in _WORD.findall(text) if w.lower() not in ENGLISH_STOP_WORDS]
 
 
-def _check_keywords(value: str) -> None:
+def check_keywords(value: str) -> None:
     """Refuse a subscription any of whose comma-separated keywords has no `content_words`: it
-    would match nothing, and the digest would be the least-bad unrelated papers."""
+    would match nothing, and the digest would be the least-bad unrelated papers. Only for text
+    taken as keywords: ``subscribe keywords <words>`` here, ``subscribe <text>`` in the service
+    once `text` names no collection (a collection may be named ``C++``).
+
+    Raises:
+        UsageError: no keyword, or a keyword without a content word (the message names it and
+            ends with the ``subscribe`` usage line).
+    """
     keywords = [k.strip() for k in value.split(",") if k.strip()]
     if not keywords:
         raise UsageError(USAGES["subscribe"])
@@ -383,8 +394,10 @@ def parse_command(text: str | None) -> Command:
         if explicit:  # `subscribe keywords <words>`: the words after it, as keywords
             rest = rest.split(None, 1)[1] if len(words) > 1 else ""
         value = _value(rest, sub)
-        if sub == "subscribe":  # unsubscribe must still remove whatever was stored
-            _check_keywords(value)
+        # only keywords for sure here: `subscribe <text>` may name a collection (`C++`), which only
+        # the service knows, so it checks the keywords there; unsubscribe removes whatever was stored
+        if sub == "subscribe" and explicit:
+            check_keywords(value)
         return Command(f"{sub}_keywords" if explicit else sub, value)
     if sub in ("follow", "unfollow"):
         if not words or words[0].lower() != "author":

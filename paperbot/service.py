@@ -25,8 +25,8 @@ import time
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from bot.blocks import escape_within
-from bot.commands_parser import match_collection, parse_arxiv_id
+from bot.blocks import escape_mrkdwn, escape_within
+from bot.commands_parser import UsageError, check_keywords, match_collection, parse_arxiv_id
 from bot.digest import Digest
 from bot.home import HomeData
 from bot.posting import SlackPoster
@@ -419,19 +419,31 @@ class PaperbotService:
         """``("collection", [name])`` when `value` names a stored collection
         (`bot.commands_parser.match_collection`: exactly, or up to case and ``-``/``_``/spaces),
         else ``("keyword", [comma-separated parts])``; only the latter with `keywords_only`.
+        The names come first, so a collection named ``C++``, ``🤖`` or ``the`` is followed
+        although it would be refused as keywords (`bot.commands_parser.check_keywords`).
 
         Raises:
-            ServiceRefusal: `value` is a near miss of a collection name (or names several).
+            ServiceRefusal: `value` is a near miss of a collection name (or names several), or
+                it is keywords one of which has no word to match papers on (only stop words,
+                emoji or mentions; the parser's message, escaped).
         """
+        try:
+            check_keywords(value)
+            no_keywords = None
+        except UsageError as exc:
+            no_keywords = exc
         if not keywords_only:
             found = match_collection(value, self.store.collections())
             if found.name is not None:
                 return "collection", [found.name]
             if found.close:
+                instead = "" if no_keywords else (f"; to follow your words as keywords instead: "
+                                                  f"`/papers subscribe keywords {_code_value(value)}`")
                 raise ServiceRefusal(
                     f"There is no collection “{_shown(value)}”: did you mean {_names_list(found.close)}? "
-                    f"{_suggested('subscribe', found.close)} follows it; to follow your words as keywords "
-                    f"instead: `/papers subscribe keywords {_code_value(value)}`. Nothing was changed.")
+                    f"{_suggested('subscribe', found.close)} follows it{instead}. Nothing was changed.")
+        if no_keywords is not None:
+            raise ServiceRefusal(escape_mrkdwn(str(no_keywords)))
         words = [w.strip() for w in value.split(",") if w.strip()]
         return "keyword", list(dict.fromkeys(words))
 
@@ -444,12 +456,11 @@ class PaperbotService:
 
         Raises:
             ServiceRefusal: `value` nearly names a collection (``rlhf_cod``): nothing is followed,
-                the reply suggests the collection and ``/papers subscribe keywords …``.
-            ServiceError: `value` holds no keyword.
+                the reply suggests the collection and ``/papers subscribe keywords …``; or it names
+                no collection and is no keywords either (one has no word to match papers on,
+                ``the``, or there is none, ``, ,``): nothing is followed, the reply says which.
         """
         kind, values = self._follow_values(value, keywords_only)
-        if not values:
-            raise ServiceError("give a collection name or some keywords")
         if is_channel and self.channel_config(subject_id) is None:
             # the channel's digest starts now (first subscription, or again after it followed
             # nothing): a restart must not catch up a slot that fell before (`targets`: `Target.since`)

@@ -253,11 +253,60 @@ def test_malformed_interactions_are_acked_logged_once_and_store_nothing(tmp_path
 
 
 # ---- 9. a subscription that could match nothing is refused -----------------------------------------
-def test_subscribe_to_stop_words_only_is_refused_and_creates_no_digest(tmp_path, seeded, slack_fake, monkeypatch):
+NO_WORD_REFUSAL = ("“{}” has no word to match papers on (only common words, punctuation, emoji or mentions). "
+                   "usage: `/papers subscribe &lt;collection | keywords&gt;` or `/papers subscribe keywords &lt;words&gt;`")
+
+
+@pytest.mark.parametrize("sent,keyword", [("the and of", "the and of"), ("reward model, the", "the"),
+                                          ("C+", "C+"), ("<@U123>", "&lt;@U123&gt;")])
+def test_subscribe_to_stop_words_only_is_refused_and_creates_no_digest(tmp_path, seeded, slack_fake, monkeypatch,
+                                                                       sent, keyword):
+    """Keywords that name no collection are refused as before the names were read first: the
+    same message, now answered (only to the user) after the ack; nothing is followed."""
+    seeded.add_to_collection("the", seeded.collection_ids("rlhf_code")[:1])  # `the and of` is not it
     with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
-        resp, _ = bot.command("subscribe the and of", channel="C8")
-        refused = resp.json()["text"]
-    assert "“the and of” has no word to match papers on" in refused
+        for user, channel, channel_name in (("U1", "C8", "general"), ("U4", "D4", "directmessage")):
+            _, rid = bot.command(f"subscribe {sent}", user=user, channel=channel, channel_name=channel_name)
+            refused = bot.wait_response(rid)
+            assert refused["response_type"] == "ephemeral" and refused["text"] == NO_WORD_REFUSAL.format(keyword)
+    assert seeded.follows("C8") == {} and seeded.follows("U4") == {} and seeded.channels() == []
+
+
+@pytest.mark.parametrize("name,typed", [("C++", "c++"), ("🤖", "🤖"), ("#1", "#1"), ("the", "The"),
+                                        ("c++/the", "C++/The")])
+def test_a_collection_named_without_a_content_word_is_followed_and_unfollowed(tmp_path, seeded, slack_fake,
+                                                                              monkeypatch, name, typed):
+    """`/papers subscribe C++` was refused as keywords ("has no word to match papers on") before
+    the collection names were looked at, so a collection named `C++`, `🤖`, `#1` or `the` (as
+    `paperbot import` names them after awesome-list headings) could not be followed from Slack."""
+    seeded.add_to_collection(name, seeded.collection_ids("rlhf_code")[:3])
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command(f"subscribe {typed}", channel="C8", channel_name="cpp")
+        out = bot.wait_response(rid)
+        assert out["response_type"] == "in_channel", out
+        assert out["text"].startswith(f"This channel now follows collection `{name}`. Digest schedule: ")
+        assert seeded.follows("C8") == {"collection": [name]} and bot.service.channel_config("C8") is not None
+        _, rid = bot.command(f"subscribe {typed}", user="U4", channel="D4", channel_name="directmessage")
+        assert bot.wait_response(rid)["text"] == f"You now follow collection `{name}`."
+        assert seeded.follows("U4") == {"collection": [name]}
+        _, rid = bot.command(f"unsubscribe {typed}", channel="C8")
+        assert bot.wait_response(rid)["text"].startswith(f"Unfollowed “{name}”.")
+        _, rid = bot.command(f"unsubscribe {typed}", user="U4", channel="D4", channel_name="directmessage")
+        assert bot.wait_response(rid)["text"] == f"Unfollowed “{name}”."
+    assert seeded.follows("C8") == {} and seeded.follows("U4") == {}
+
+
+def test_a_near_miss_without_a_content_word_suggests_the_collection_but_not_the_keywords_form(
+        tmp_path, seeded, slack_fake, monkeypatch):
+    """Names are read before keywords, so `c+/the` (no word to match papers on) is answered as a
+    near miss of the collection `c++/the`; the keywords form would be refused, so it is not offered."""
+    seeded.add_to_collection("c++/the", seeded.collection_ids("rlhf_code")[:3])
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command("subscribe c+/the", channel="C8")
+        refused = bot.wait_response(rid)
+    assert refused["response_type"] == "ephemeral"
+    assert refused["text"] == ("There is no collection “c+/the”: did you mean `c++/the`? "
+                               "`/papers subscribe c++/the` follows it. Nothing was changed.")
     assert seeded.follows("C8") == {} and seeded.channels() == []
 
 

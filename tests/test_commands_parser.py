@@ -60,9 +60,16 @@ def test_parse_arxiv_id_of_a_non_string_is_none():
     "subscribe , ,", "subscribe a b c", "subscribe <https://example.com|example>",
 ])
 def test_subscribe_refuses_keywords_without_a_content_word(sent):
+    """`check_keywords` refuses them; `parse_command` hands `subscribe <text>` on, as the text may
+    name a collection (`C++`, `the`) that only the service knows: it checks after the names."""
+    from bot.commands_parser import check_keywords
+    cmd = parse_command(sent)
+    assert cmd.name == "subscribe"
     with pytest.raises(UsageError) as exc:
-        parse_command(sent)
+        check_keywords(cmd.value)
     assert "usage: `/papers subscribe" in str(exc.value)
+    with pytest.raises(UsageError):  # the explicit keywords form: refused by the parser
+        parse_command(sent.replace("subscribe", "subscribe keywords", 1))
 
 
 @pytest.mark.parametrize("sent,value", [
