@@ -10,8 +10,9 @@ Grammar (sub-command words are case-insensitive; empty text means ``help``)::
                                        stop words, emoji or mentions)
     subscribe keywords <words>         (the words as keywords, even when they look like a
                                        collection name)
+    subscribe keywords                 (alone: the collection named ``keywords``, if there is one)
     unsubscribe <collection | keywords>
-    unsubscribe keywords <words>
+    unsubscribe keywords <words>       unsubscribe keywords  (alone: that collection)
     follow author <name>               unfollow author <name>
     like <arXiv id or URL>             profile
     digest now                         digest dm on|off   (your personal digest by DM)
@@ -64,7 +65,9 @@ NEAR_MISS_MAX_WORDS = 2
 # name of a few letters one letter more is another word, not a typo (``code`` / ``codex``,
 # ``codec``; ``llm`` / ``mllm``), and the cutoff would refuse it
 NEAR_MISS_MIN_CHARS = 5
-KEYWORDS_WORD = "keywords"  # `subscribe keywords <words>`: the words as keywords, whatever they look like
+# `subscribe keywords <words>`: the words as keywords, whatever they look like; `subscribe keywords`
+# alone: the collection named so (``subscribe_collection``), which the explicit form would hide
+KEYWORDS_WORD = "keywords"
 
 USAGE = """*`/papers` commands*
 • `/papers search <words> [author:NAME] [cat:cs.LG] [since:YYYY-MM-DD] [source:hf]` — search stored papers
@@ -230,10 +233,12 @@ def match_collection(text: str, names: Iterable[str]) -> CollectionMatch:
 @dataclass(frozen=True)
 class Command:
     """A parsed command: `name` (``search``, ``subscribe``, ``unsubscribe``,
-    ``subscribe_keywords``, ``unsubscribe_keywords``, ``follow_author``, ``unfollow_author``,
-    ``like``, ``profile``, ``digest_now``, ``digest_dm``, ``digest_pause``, ``digest_show``,
-    ``digest_schedule``, ``digest_size``, ``digest_timezone``, ``help``) and its `value` (query
-    text, collection/keywords, keywords only, author name, arXiv id without version, the DM
+    ``subscribe_keywords``, ``unsubscribe_keywords``, ``subscribe_collection``,
+    ``unsubscribe_collection``, ``follow_author``, ``unfollow_author``, ``like``, ``profile``,
+    ``digest_now``, ``digest_dm``, ``digest_pause``, ``digest_show``, ``digest_schedule``,
+    ``digest_size``, ``digest_timezone``, ``help``) and its `value` (query text,
+    collection/keywords, keywords only, a collection name only (``keywords`` as typed), author
+    name, arXiv id without version, the DM
     on/off flag, True to pause / False to resume scheduled digests (``digest off`` / ``on``), a
     5-field crontab, a paper count, or an IANA time zone name)."""
 
@@ -391,6 +396,8 @@ def parse_command(text: str | None) -> Command:
         return Command("search", _value(rest, "search", MAX_QUERY_CHARS))
     if sub in ("subscribe", "unsubscribe"):
         explicit = bool(words) and words[0].lower() == KEYWORDS_WORD
+        if explicit and len(words) == 1:  # no words to take as keywords: a collection named `keywords`
+            return Command(f"{sub}_collection", words[0])
         if explicit:  # `subscribe keywords <words>`: the words after it, as keywords
             rest = rest.split(None, 1)[1] if len(words) > 1 else ""
         value = _value(rest, sub)

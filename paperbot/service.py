@@ -26,7 +26,7 @@ from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from bot.blocks import escape_mrkdwn, escape_within
-from bot.commands_parser import UsageError, check_keywords, match_collection, parse_arxiv_id
+from bot.commands_parser import USAGES, UsageError, check_keywords, match_collection, parse_arxiv_id
 from bot.digest import Digest
 from bot.home import HomeData
 from bot.posting import SlackPoster
@@ -415,18 +415,27 @@ class PaperbotService:
         return deliver(self.store, target, digest, self.poster, slot, settle_pending=False)
 
     # ---- follows -------------------------------------------------------------------------
-    def _follow_values(self, value: str, keywords_only: bool = False) -> tuple[str, list[str]]:
+    def _follow_values(self, value: str, keywords_only: bool = False,
+                       collection_only: bool = False) -> tuple[str, list[str]]:
         """``("collection", [name])`` when `value` names a stored collection
         (`bot.commands_parser.match_collection`: exactly, or up to case and ``-``/``_``/spaces),
-        else ``("keyword", [comma-separated parts])``; only the latter with `keywords_only`.
-        The names come first, so a collection named ``C++``, ``🤖`` or ``the`` is followed
-        although it would be refused as keywords (`bot.commands_parser.check_keywords`).
+        else ``("keyword", [comma-separated parts])``; only the latter with `keywords_only`,
+        only the former with `collection_only`. The names come first, so a collection named
+        ``C++``, ``🤖`` or ``the`` is followed although it would be refused as keywords
+        (`bot.commands_parser.check_keywords`).
 
         Raises:
             ServiceRefusal: `value` is a near miss of a collection name (or names several), or
                 it is keywords one of which has no word to match papers on (only stop words,
-                emoji or mentions; the parser's message, escaped).
+                emoji or mentions; the parser's message, escaped), or with `collection_only` it
+                names no collection (the reply ends with the ``subscribe`` usage line).
         """
+        if collection_only:
+            found = match_collection(value, self.store.collections())
+            if found.name is None:
+                raise ServiceRefusal(f"There is no collection “{_shown(value)}”. "
+                                     + escape_mrkdwn(USAGES["subscribe"]))
+            return "collection", [found.name]
         try:
             check_keywords(value)
             no_keywords = None
@@ -448,19 +457,21 @@ class PaperbotService:
         return "keyword", list(dict.fromkeys(words))
 
     def subscribe(self, subject_id: str, value: str, is_channel: bool, channel_name: str = "",
-                  keywords_only: bool = False) -> str:
+                  keywords_only: bool = False, collection_only: bool = False) -> str:
         """Follow a curated collection or keywords (comma-separated; only keywords with
-        `keywords_only`, ``/papers subscribe keywords …``) for a channel (creating its digest) or
-        a user. A collection is named exactly or up to case and ``-``/``_``/spaces
+        `keywords_only`, ``/papers subscribe keywords …``; only a collection with
+        `collection_only`, ``/papers subscribe keywords`` alone) for a channel (creating its
+        digest) or a user. A collection is named exactly or up to case and ``-``/``_``/spaces
         (``RLHF-Code`` follows ``rlhf_code``). Returns the reply text.
 
         Raises:
             ServiceRefusal: `value` nearly names a collection (``rlhf_cod``): nothing is followed,
                 the reply suggests the collection and ``/papers subscribe keywords …``; or it names
                 no collection and is no keywords either (one has no word to match papers on,
-                ``the``, or there is none, ``, ,``): nothing is followed, the reply says which.
+                ``the``, or there is none, ``, ,``): nothing is followed, the reply says which;
+                or with `collection_only` it names no collection: the usage line.
         """
-        kind, values = self._follow_values(value, keywords_only)
+        kind, values = self._follow_values(value, keywords_only, collection_only)
         if is_channel and self.channel_config(subject_id) is None:
             # the channel's digest starts now (first subscription, or again after it followed
             # nothing): a restart must not catch up a slot that fell before (`targets`: `Target.since`)
@@ -480,15 +491,22 @@ class PaperbotService:
                 msg += " " + PAUSED_HINT
         return msg
 
-    def unsubscribe(self, subject_id: str, value: str, is_channel: bool, keywords_only: bool = False) -> str:
+    def unsubscribe(self, subject_id: str, value: str, is_channel: bool, keywords_only: bool = False,
+                    collection_only: bool = False) -> str:
         """Stop following a collection or keywords (only keywords with `keywords_only`,
-        ``/papers unsubscribe keywords …``). A followed collection may be named up to case and
+        ``/papers unsubscribe keywords …``; only a collection with `collection_only`,
+        ``/papers unsubscribe keywords`` alone). A followed collection may be named up to case and
         ``-``/``_``/spaces (`bot.commands_parser.match_collection`). A follow the channel's
         config file also has stays in effect (only the file can change it), so the reply says so
         instead of "Unfollowed" — also when a copy stored from Slack was just removed. A channel
         left following nothing (and not in the config file) loses its scheduled digest, and the
-        reply says so. When nothing matched, a near miss of a followed collection is suggested."""
-        keywords = [w.strip() for w in value.split(",") if w.strip()]
+        reply says so. When nothing matched, a near miss of a followed collection is suggested.
+
+        Raises:
+            ServiceRefusal: with `collection_only`, nothing matched and no followed collection is
+                nearly named: the ``unsubscribe`` usage line (the words may have been left out).
+        """
+        keywords = [] if collection_only else [w.strip() for w in value.split(",") if w.strip()]
         cfg = next((c for c in self.config.channels if c.id == subject_id), None) if is_channel else None
         followed = [*(cfg.collections if cfg else []), *self.store.follows(subject_id).get("collection", [])]
         found = match_collection(value, followed)
@@ -515,6 +533,8 @@ class PaperbotService:
         if found.close and not keywords_only:
             return (f"Not following “{_shown(value)}”: did you mean {_names_list(found.close)}? "
                     f"{_suggested('unsubscribe', found.close)} stops it.")
+        if collection_only:
+            raise ServiceRefusal(f"Not following a collection “{_shown(value)}”. " + escape_mrkdwn(USAGES["unsubscribe"]))
         return f"Not following “{_shown(value)}”. `/papers profile` lists what you follow."
 
     def channel_follows_text(self, channel_id: str) -> str:

@@ -592,6 +592,45 @@ def test_a_typo_of_a_collection_name_is_not_subscribed_as_keywords(tmp_path, see
         assert "did you mean `rlhf_code`?" in bot.wait_response(rid)["text"] and seeded.follows("U4") == {}
 
 
+def test_subscribe_keywords_alone_names_a_collection_called_keywords(tmp_path, seeded, slack_fake, monkeypatch):
+    """The explicit form `subscribe keywords <words>` hid a collection named `keywords` (an
+    awesome-list section "Keywords"): `/papers subscribe keywords` alone answered the usage line.
+    Alone, the word now names that collection; without one, the answer is the usage line still."""
+    usage = "usage: `/papers {0} &lt;collection | keywords&gt;` or `/papers {0} keywords &lt;words&gt;`"
+    dm = dict(user="U4", channel="D4", channel_name="directmessage")
+    with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command("subscribe keywords")  # no such collection yet
+        refused = bot.wait_response(rid)
+        assert refused["response_type"] == "ephemeral"
+        assert refused["text"] == "There is no collection “keywords”. " + usage.format("subscribe")
+        _, rid = bot.command("unsubscribe keywords")
+        refused = bot.wait_response(rid)
+        assert refused["response_type"] == "ephemeral"
+        assert refused["text"] == "Not following a collection “keywords”. " + usage.format("unsubscribe")
+        assert seeded.follows("C1") == {} and seeded.channels() == []
+
+        seeded.add_to_collection("Keywords", seeded.collection_ids("rlhf_code")[:3])
+        _, rid = bot.command("subscribe keywords")
+        out = bot.wait_response(rid)
+        assert out["response_type"] == "in_channel" and "now follows collection `Keywords`" in out["text"]
+        _, rid = bot.command('subscribe "keywords"')  # quoted: the name, as any collection name
+        assert bot.wait_response(rid)["text"] == "This channel already follows collection `Keywords`."
+        _, rid = bot.command("subscribe keywords keywords")  # the explicit form keeps its meaning
+        assert "now follows keyword “keywords”" in bot.wait_response(rid)["text"]
+        assert seeded.follows("C1") == {"collection": ["Keywords"], "keyword": ["keywords"]}
+        _, rid = bot.command("unsubscribe Keywords", **dm)  # the word alone, in any case: the collection
+        assert bot.wait_response(rid)["text"].startswith("Not following a collection “Keywords”. usage: ")
+        _, rid = bot.command("subscribe KEYWORDS", **dm)
+        assert bot.wait_response(rid)["text"] == "You now follow collection `Keywords`."
+        assert seeded.follows("U4") == {"collection": ["Keywords"]}
+        _, rid = bot.command("unsubscribe keywords")  # the collection only: the keyword stays
+        assert bot.wait_response(rid)["text"] == "Unfollowed “Keywords”."
+        assert seeded.follows("C1") == {"keyword": ["keywords"]}
+        _, rid = bot.command("unsubscribe keywords", **dm)
+        assert bot.wait_response(rid)["text"] == "Unfollowed “Keywords”."
+        assert seeded.follows("U4") == {}
+
+
 def test_unsubscribe_reads_collection_names_as_subscribe_does(tmp_path, seeded, slack_fake, monkeypatch):
     with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
         seeded.add_follow("C1", "keyword", "rlhf_cod")  # what a typo subscribed to before

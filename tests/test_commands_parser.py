@@ -180,9 +180,17 @@ def test_subscribe_keywords_is_the_explicit_keywords_form():
     assert parse_command("subscribe rlhf_cod") == Command("subscribe", "rlhf_cod")  # the service matches names
 
 
+def test_the_keywords_word_alone_names_a_collection():
+    """`subscribe keywords` with no words after it answered the usage line, so a collection
+    named `keywords` was out of reach of the explicit form: now it names that collection."""
+    assert parse_command("subscribe keywords") == Command("subscribe_collection", "keywords")
+    assert parse_command("Unsubscribe KEYWORDS  ") == Command("unsubscribe_collection", "KEYWORDS")
+    assert parse_command("subscribe keywords keywords") == Command("subscribe_keywords", "keywords")
+
+
 @pytest.mark.parametrize("sent,fragment", [
-    ("subscribe keywords", "usage: `/papers subscribe"), ("unsubscribe keywords  ", "usage: `/papers unsubscribe"),
     ("subscribe keywords the and of", "has no word to match papers on"),
+    ("subscribe keywords , ,", "usage: `/papers subscribe"),
 ])
 def test_subscribe_keywords_needs_words_with_content(sent, fragment):
     with pytest.raises(UsageError) as exc:

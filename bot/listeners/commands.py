@@ -99,14 +99,16 @@ def run_command(services, cmd: Command, body: dict, respond) -> None:
         hits = services.search(cmd.value)
         respond(response_type="ephemeral", text=f"{len(hits)} results for your search",
                 blocks=search_blocks(cmd.value, hits))
-    elif cmd.name in ("subscribe", "subscribe_keywords"):
+    elif cmd.name in ("subscribe", "subscribe_keywords", "subscribe_collection"):
         respond(response_type="ephemeral" if dm else "in_channel",
                 text=services.subscribe(user if dm else channel, cmd.value, not dm, body.get("channel_name", ""),
-                                        keywords_only=cmd.name == "subscribe_keywords"))
-    elif cmd.name in ("unsubscribe", "unsubscribe_keywords"):
+                                        keywords_only=cmd.name == "subscribe_keywords",
+                                        collection_only=cmd.name == "subscribe_collection"))
+    elif cmd.name in ("unsubscribe", "unsubscribe_keywords", "unsubscribe_collection"):
         respond(response_type="ephemeral" if dm else "in_channel",
                 text=services.unsubscribe(user if dm else channel, cmd.value, not dm,
-                                          keywords_only=cmd.name == "unsubscribe_keywords"))
+                                          keywords_only=cmd.name == "unsubscribe_keywords",
+                                          collection_only=cmd.name == "unsubscribe_collection"))
     elif cmd.name in ("follow_author", "unfollow_author"):
         respond(response_type="ephemeral", text=services.follow_author(user, cmd.value, cmd.name == "follow_author"))
     elif cmd.name == "like":
