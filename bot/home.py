@@ -14,13 +14,27 @@ ACTION_UNFOLLOW = "home_unfollow"
 ACTION_FOLLOW_COLLECTION = "home_follow_collection"  # + ":<i>" per button, see `follow_collection_action_id`
 ACTION_REFRESH = "home_refresh"
 FOLLOW_KINDS = {"collection": "Collections", "keyword": "Keywords", "author": "Authors"}
+# why a profile that follows something (or 👍 a paper) has no top terms: `HomeData.no_terms_reason`
+NO_TERMS_NO_PAPERS = "no_papers"            # no paper is stored yet, so there is no TF-IDF model
+NO_TERMS_NO_VOCABULARY = "no_vocabulary"    # the stored papers give TF-IDF no term (`EmptyVocabulary`)
+NO_TERMS_UNKNOWN_WORDS = "unknown_words"    # the follows and 👍 papers hold no word the model knows
+_NO_TERMS_TEXT = {
+    NO_TERMS_NO_PAPERS: "none yet — no paper is stored yet (the feeds have not been polled); they appear "
+                        "once papers are stored.",
+    NO_TERMS_NO_VOCABULARY: "none yet — the stored papers have no words the recommender can index (only stop "
+                            "words, formulas or punctuation); they appear once papers with real titles or "
+                            "abstracts are stored.",
+    NO_TERMS_UNKNOWN_WORDS: "none — what you follow and 👍 has no word the stored papers use (a keyword in "
+                            "another language, say, or a collection or author with no paper stored yet).",
+}
 
 
 @dataclass
 class HomeData:
-    """What the Home tab shows: `follows` ``{kind: [values]}``, the profile's top TF-IDF terms,
-    recent 👍 papers ``[(arxiv_id, title, url)]``, the DM digest setting and the collections the
-    user could follow."""
+    """What the Home tab shows: `follows` ``{kind: [values]}``, the profile's top TF-IDF terms
+    (and, when there are none, `no_terms_reason`: one of the ``NO_TERMS_*`` values, or "" when
+    the user follows nothing), recent 👍 papers ``[(arxiv_id, title, url)]``, the DM digest
+    setting and the collections the user could follow."""
 
     user_id: str
     follows: dict[str, list[str]] = field(default_factory=dict)
@@ -29,6 +43,7 @@ class HomeData:
     dm_digest: bool = False
     collections: list[str] = field(default_factory=list)
     dm_schedule: str = "weekdays 09:00 UTC"  # mrkdwn summary of the user's DM digest settings
+    no_terms_reason: str = ""
 
 
 def _section(text: str, button: dict | None = None) -> dict:
@@ -73,6 +88,9 @@ def home_view(data: HomeData) -> dict:
     tail: list[dict] = []
     if data.top_terms:
         tail.append(_section("*Top profile terms:* " + ", ".join(f"`{escape_within(t, 100)}`" for t in data.top_terms)))
+    elif any(data.follows.values()) or data.liked:  # not "follow something": they do; say why instead
+        tail.append(_section("*Top profile terms:* " + _NO_TERMS_TEXT.get(data.no_terms_reason,
+                                                                           _NO_TERMS_TEXT[NO_TERMS_UNKNOWN_WORDS])))
     else:
         tail.append(_section("*Top profile terms:* none yet — follow a collection or 👍 a paper."))
     tail.append({"type": "divider"})

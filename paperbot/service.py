@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from bot.blocks import escape_mrkdwn, escape_within
 from bot.commands_parser import USAGES, UsageError, check_keywords, match_collection, parse_arxiv_id
 from bot.digest import Digest
-from bot.home import HomeData
+from bot.home import NO_TERMS_NO_PAPERS, NO_TERMS_NO_VOCABULARY, NO_TERMS_UNKNOWN_WORDS, HomeData
 from bot.posting import SlackPoster
 from bot.scheduler import DigestScheduler, Target, cron_trigger, describe_gap, schedule_gap
 from feeds.arxiv_api import ArxivAPIClient, ArxivAPIError
@@ -178,8 +178,8 @@ class PaperbotService:
 
     def _model_or_none(self) -> TfidfModel | None:
         """`model`, or None when the stored papers give TF-IDF no term (`EmptyVocabulary`):
-        searches then rank by BM25 alone, and the App Home shows no profile terms, instead of
-        failing."""
+        searches then rank by BM25 alone instead of failing (the App Home, `home_data`, tells
+        this case apart to say why it shows no profile terms)."""
         try:
             return self.model()
         except EmptyVocabulary:
@@ -755,14 +755,22 @@ class PaperbotService:
 
     # ---- App Home ------------------------------------------------------------------------
     def home_data(self, user_id: str) -> HomeData:
-        """What the user's Home tab shows."""
+        """What the user's Home tab shows; with no top terms, why (`HomeData.no_terms_reason`):
+        no paper stored, stored papers without an indexable word (`EmptyVocabulary`), or follows
+        without a word the model knows."""
         prof = profile_for_user(self.store, user_id)
+        try:
+            model = self.model()
+            why = NO_TERMS_NO_PAPERS if model is None else NO_TERMS_UNKNOWN_WORDS
+        except EmptyVocabulary:  # as `_model_or_none`, but the Home tab says so
+            model, why = None, NO_TERMS_NO_VOCABULARY
+        terms = top_terms(model, prof, 10)
         liked_ids = self.store.recent_feedback_ids(user_id, feedback.UP, 10)
         papers = self.store.get_papers(liked_ids)
         liked = [(a, papers[a].title, papers[a].abs_url)
                  for a in liked_ids if a in papers]
         return HomeData(user_id=user_id, follows=self.store.follows(user_id),
-                        top_terms=top_terms(self._model_or_none(), prof, 10), liked=liked,
+                        top_terms=terms, no_terms_reason="" if terms else why, liked=liked,
                         dm_digest=bool(self.store.user_settings(user_id).get(DM_SETTING)),
                         collections=sorted(self.store.collections()),
                         dm_schedule=self.digest_schedule_summary(user_id, False))

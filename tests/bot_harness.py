@@ -118,6 +118,17 @@ class BotServer:
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
         return self.post(body, "application/json", headers=headers, **kw)
 
+    def open_home(self, user: str, event_id: str) -> str:
+        """Open `user`'s App Home (an ``app_home_opened`` event) and return the view published for
+        them (``views.publish``) as JSON text."""
+        n = len(self.fake.calls_to("views.publish"))
+        self.event({"type": "app_home_opened", "user": user, "tab": "home", "channel": "D" + user}, event_id)
+        wait_for(lambda: len(self.fake.calls_to("views.publish")) > n, what="views.publish")
+        call = self.fake.calls_to("views.publish")[n]["args"]
+        assert call["user_id"] == user
+        view = call["view"]
+        return view if isinstance(view, str) else json.dumps(view, ensure_ascii=False)
+
     # ---- waiting on the asynchronous part (after the ack) --------------------------------
     def responses(self, path: str) -> list[dict]:
         """What the app posted to one response_url."""

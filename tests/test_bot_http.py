@@ -432,6 +432,30 @@ def test_app_home_published_and_buttons_change_settings(tmp_path, seeded, slack_
         wait_for(lambda: len(slack_fake.calls_to("views.publish")) == n + 3, what="refresh")
 
 
+def test_app_home_without_profile_terms_says_why_to_someone_who_follows_things(tmp_path, store, slack_fake,
+                                                                               monkeypatch):
+    """"none yet — follow a collection or 👍 a paper" was shown to people who follow things but
+    have no profile terms yet: before any paper is stored, and when their follows hold no word
+    the stored papers use. Each case now says why."""
+    dm = {"channel_name": "directmessage"}
+    with BotServer(make_config(tmp_path), store, slack_fake, monkeypatch) as bot:
+        _, rid = bot.command("subscribe reward model", user="U5", channel="DU5", **dm)
+        bot.wait_response(rid)
+        empty_store = bot.open_home("U5", "EvH1")
+        seed_store(store)
+        stored = bot.open_home("U5", "EvH2")
+        _, rid = bot.command("subscribe 强化学习", user="U6", channel="DU6", **dm)
+        bot.wait_response(rid)
+        unknown = bot.open_home("U6", "EvH3")
+        nothing = bot.open_home("U7", "EvH4")
+    assert "Top profile terms:* none yet — no paper is stored yet (the feeds have not been polled)" in empty_store
+    assert "Top profile terms:* `" in stored
+    assert "Top profile terms:* none — what you follow and 👍 has no word the stored papers use" in unknown
+    assert "Top profile terms:* none yet — follow a collection or 👍 a paper." in nothing
+    for text in (empty_store, unknown):
+        assert "follow a collection or 👍 a paper" not in text
+
+
 def test_dm_digest_on_schedules_and_posts_personal_digest(tmp_path, seeded, slack_fake, monkeypatch):
     with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
         bot.service.scheduler.start(catch_up=False)

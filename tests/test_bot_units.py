@@ -197,6 +197,17 @@ def test_home_view_limits_and_content():
     assert "You follow nothing yet" in str(empty) and "Turn on" in str(empty)
 
 
+def test_home_view_without_terms_advises_following_only_someone_who_has_no_profile():
+    from bot.home import NO_TERMS_NO_PAPERS, NO_TERMS_NO_VOCABULARY
+    advice = "none yet — follow a collection or 👍 a paper."
+    liked = [("2401.00001", "T", "https://arxiv.org/abs/2401.00001")]
+    assert advice in str(home_view(HomeData("U1", no_terms_reason=NO_TERMS_NO_PAPERS)))  # follows nothing
+    only_liked = str(home_view(HomeData("U1", liked=liked, no_terms_reason=NO_TERMS_NO_VOCABULARY)))
+    assert advice not in only_liked and "no words the recommender can index" in only_liked
+    follows = str(home_view(HomeData("U1", follows={"author": ["Ann Lee"]}, no_terms_reason=NO_TERMS_NO_PAPERS)))
+    assert advice not in follows and "no paper is stored yet" in follows
+
+
 # ---- slots ------------------------------------------------------------------------------------
 def test_latest_slot_in_time_zone_and_weekdays():
     trig = CronTrigger.from_crontab("0 9 * * mon-fri", timezone="Europe/London")

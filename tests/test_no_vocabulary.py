@@ -92,3 +92,25 @@ def test_service_digests_and_app_home_without_vocabulary_fit_once_until_the_stor
         store.upsert_papers([Paper("2508.99994", "Reward models for code generation",
                                    "We train reward models on unit test outcomes.", sources=["arxiv_rss"])])
         assert bot.service.model() is not None and fits == [3, 4]  # a new paper: fitted again, with terms
+
+
+def test_app_home_of_someone_who_follows_things_says_why_there_are_no_profile_terms(
+        tmp_path, store, slack_fake, monkeypatch):
+    """The App Home told a person who follows keywords and a collection "none yet — follow a
+    collection or 👍 a paper" while the stored papers gave TF-IDF no term: to do what they had
+    done. It now says why (nothing indexable is stored yet); the advice stays for someone who
+    follows nothing."""
+    papers = parse_feed(STOP_WORDS_FEED.read_bytes()).papers
+    store.upsert_papers(papers)
+    store.add_to_collection("rlhf_code", [p.arxiv_id for p in papers])
+    dm = {"user": "U5", "channel": "DU5", "channel_name": "directmessage"}
+    with BotServer(make_config(tmp_path), store, slack_fake, monkeypatch) as bot:
+        for text in ("subscribe reward model", "subscribe rlhf_code"):
+            _, rid = bot.command(text, **dm)
+            assert bot.wait_response(rid)["text"].startswith("You now follow")
+        follows = bot.open_home("U5", "EvH5")
+        nothing = bot.open_home("U6", "EvH6")
+    assert "Top profile terms:* none yet — the stored papers have no words the recommender can index" in follows
+    assert "they appear once papers with real titles or abstracts are stored" in follows
+    assert "follow a collection or 👍 a paper" not in follows
+    assert "Top profile terms:* none yet — follow a collection or 👍 a paper." in nothing
