@@ -355,13 +355,9 @@ def parse_arxiv_id(text: str) -> str | None:
     m = _ID_RE.match(t) or _URL_RE.match(t)
     if not m:
         return None
-    aid = m.group(1)
-    if "/" not in aid:
-        return aid
     # an old-style id as arXiv and the store spell it: archive in lower case, no subject class
-    # (math.GT/0309136 is math/0309136: `feeds.records.without_subject_class`)
-    archive, number = aid.split("/")
-    return without_subject_class(f"{archive.lower()}/{number}")
+    # (MATH.GT/0309136 is math/0309136: `feeds.records.without_subject_class`)
+    return without_subject_class(m.group(1))
 
 
 def _value(rest: str, sub: str, limit: int = MAX_VALUE_CHARS) -> str:

@@ -17,8 +17,11 @@ _MONTH = r"(?:0[1-9]|1[0-2])"
 # Regular-expression sources (no anchors, no groups) of the two identifier schemes, for any
 # module that recognises ids in its own context (e.g. `bot.commands_parser` in Slack text).
 NEW_ID_PATTERN = rf"\d{{2}}{_MONTH}\.\d{{4,5}}"  # YYMM.NNNN (to 1412) or YYMM.NNNNN (from 1501)
-OLD_ID_PATTERN = rf"[a-z][a-z\-]*(?:\.[A-Z]{{2}})?/\d{{2}}{_MONTH}\d{{3}}"  # archive(.SC)/YYMMNNN
-_ID_RE = re.compile(rf"(?<!\d)(?P<id>{NEW_ID_PATTERN}|{OLD_ID_PATTERN})(?:v(?P<version>\d+))?(?![\d])")
+# arXiv spells the archive in lower case and the subject class in upper case (hep-th/9901001,
+# math.GT/0309136), but people write them in either case (HEP-TH/9901001, as in some reference
+# lists): both are read, in ASCII letters only, and `canonical_arxiv_id` gives arXiv's spelling
+OLD_ID_PATTERN = rf"[a-zA-Z][a-zA-Z\-]*(?:\.[a-zA-Z]{{2}})?/\d{{2}}{_MONTH}\d{{3}}"  # archive(.SC)/YYMMNNN
+_ID_RE = re.compile(rf"(?<!\d)(?P<id>{NEW_ID_PATTERN}|{OLD_ID_PATTERN})(?:[vV](?P<version>\d+))?(?![\d])")
 
 
 class InvalidArxivId(ValueError):
@@ -30,6 +33,9 @@ def split_arxiv_id(raw: str) -> tuple[str, int | None]:
 
     Accepts bare ids (``2508.13426v1``, ``hep-th/9901001``), ``arXiv:`` prefixes, OAI ids
     (``oai:arXiv.org:2508.13426v1``) and abs/pdf URLs (``https://arxiv.org/abs/2508.13426v2``).
+    The id comes as arXiv spells it (`canonical_arxiv_id`): ``ARXIV:HEP-TH/9901001V2`` gives
+    ``("hep-th/9901001", 2)``; an old-style id keeps its subject class (``math.GT/0309136``:
+    `without_subject_class` drops it).
 
     Raises:
         InvalidArxivId: when no identifier is found.
@@ -41,7 +47,20 @@ def split_arxiv_id(raw: str) -> tuple[str, int | None]:
     if not m:
         raise InvalidArxivId(f"not an arXiv id: {raw[:80]!r}")
     version = m.group("version")
-    return m.group("id"), int(version) if version else None
+    return canonical_arxiv_id(m.group("id")), int(version) if version else None
+
+
+def canonical_arxiv_id(arxiv_id: str) -> str:
+    """An id (without version, as `split_arxiv_id` finds it) in arXiv's spelling: an old-style
+    id's archive in lower case and its subject class in upper case (``HEP-TH/9901001`` →
+    ``hep-th/9901001``, ``MATH.gt/0309136`` → ``math.GT/0309136``); a new-style id as it is.
+    The archive is one name whatever its case, so a reference list that writes it in capitals
+    means the paper arXiv and the store hold in lower case."""
+    archive, slash, number = arxiv_id.partition("/")
+    if not slash:
+        return arxiv_id
+    name, dot, subject = archive.partition(".")
+    return f"{name.lower()}{dot}{subject.upper()}/{number}"
 
 
 def without_subject_class(arxiv_id: str) -> str:
@@ -50,9 +69,10 @@ def without_subject_class(arxiv_id: str) -> str:
     external form drops it (https://info.arxiv.org/help/arxiv_identifier_for_services.html:
     ``math.CA/0611800v2`` is ``arXiv:math/0611800v2``), and the arXiv API answers with that
     form (``<id>http://arxiv.org/abs/cs/0503050v1</id>`` for a cs.SE paper), so an id written
-    with its subject class must drop it to find the paper the API stored."""
+    with its subject class must drop it to find the paper the API stored. The archive comes in
+    lower case, as arXiv spells it (`canonical_arxiv_id`): ``MATH.GT/0309136`` → ``math/0309136``."""
     archive, slash, number = arxiv_id.partition("/")
-    return f"{archive.partition('.')[0]}/{number}" if slash else arxiv_id
+    return f"{archive.partition('.')[0].lower()}/{number}" if slash else arxiv_id
 
 
 def is_arxiv_id(raw: str) -> bool:

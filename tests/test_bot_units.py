@@ -105,6 +105,10 @@ def test_parse_arxiv_id():
     assert parse_arxiv_id("<https://arxiv.org/abs/MATH.gt/0309136v1|paper>") == "math/0309136"
     assert parse_arxiv_id("hep-th/9901001v2") == "hep-th/9901001"
     assert parse_arxiv_id("arXiv:hep-th/9901001") == "hep-th/9901001"
+    for typed in ("ARXIV:HEP-TH/9901001", "arXiv:HEP-TH/9901001v2", "HEP-TH/9901001"):
+        assert parse_arxiv_id(typed) == "hep-th/9901001", typed
+    assert parse_arxiv_id("ARXIV:2301.00001") == "2301.00001" and parse_arxiv_id("MATH.GT/0309136") == "math/0309136"
+    assert parse_arxiv_id("ARXIV:HEP-TH/9913001") is None and parse_arxiv_id("HEP-TH 9901001") is None
     # a month that does not exist is a typo, not an id
     assert parse_arxiv_id("2513.01234") is None and parse_arxiv_id("hep-th/9913001") is None
 

@@ -5,7 +5,13 @@ from xml.sax.saxutils import escape
 import pytest
 
 from feeds.arxiv_rss import FeedParseError, feed_url, parse_description, parse_feed
-from feeds.records import InvalidArxivId, iso_date, split_arxiv_id
+from feeds.records import (
+    InvalidArxivId,
+    canonical_arxiv_id,
+    iso_date,
+    split_arxiv_id,
+    without_subject_class,
+)
 from tests.conftest import fixture_path
 
 ATOM = fixture_path("arxiv_rss", "atom_cs.AI_2025-08-20.xml").read_bytes()
@@ -86,6 +92,13 @@ def test_legacy_rdf_titles_give_id_version_and_clean_title():
     ("https://arxiv.org/pdf/math.GT/0309136v1", ("math.GT/0309136", 1)),
     ("1204.5678", ("1204.5678", None)),  # 4-digit numbers until 1412
     ("10.48550/arXiv.2508.13426", ("2508.13426", None)),  # the DOI arXiv assigns
+    # an archive written in capitals (as some reference lists do) is arXiv's lower-case one
+    ("ARXIV:HEP-TH/9901001", ("hep-th/9901001", None)),
+    ("arXiv:HEP-TH/9901001v2", ("hep-th/9901001", 2)),
+    ("HEP-TH/9901001", ("hep-th/9901001", None)),
+    ("ARXIV:2301.00001V3", ("2301.00001", 3)),
+    ("MATH.gt/0309136", ("math.GT/0309136", None)),
+    ("https://arxiv.org/abs/Hep-Th/9901001", ("hep-th/9901001", None)),
 ])
 def test_split_arxiv_id_forms(raw, expected):
     assert split_arxiv_id(raw) == expected
@@ -97,6 +110,8 @@ def test_split_arxiv_id_forms(raw, expected):
     "hep-th/9913001",
     "10.1109/ICSTW55395.2022.00035",  # a DOI's digits (month 95, 22) are not an arXiv id
     "12508.13426",  # digits glued in front
+    "HEP-TH/9913001",  # month 13, in capitals
+    "ARXIV:HEP-TH/990100",  # a number too short
 ])
 def test_split_arxiv_id_rejects_garbage(raw):
     with pytest.raises(InvalidArxivId):
@@ -217,3 +232,10 @@ def test_author_names_have_their_inner_whitespace_collapsed():
                                              "\tSukai\tHuang</dc:creator>".encode())
     first = parse_feed(wrapped).papers[0]
     assert first.authors == ["Chunhua Liu", "Kabir Manandhar Shrestha", "Sukai Huang"]
+
+
+def test_without_subject_class_gives_arxivs_lower_case_archive():
+    assert without_subject_class("MATH.GT/0309136") == "math/0309136"
+    assert without_subject_class("HEP-TH/9901001") == "hep-th/9901001"
+    assert without_subject_class("2301.00001") == "2301.00001"
+    assert canonical_arxiv_id("MATH.gt/0309136") == "math.GT/0309136"

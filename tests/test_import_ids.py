@@ -312,6 +312,23 @@ def test_old_style_ids_with_a_subject_class_find_the_paper_the_arxiv_api_stored_
     assert (rep.from_store, rep.unresolved) == (1, {}) and store.collection_ids("Old") == ["math/0309136"]
 
 
+def test_ids_written_in_capitals_are_read_in_arxivs_spelling(tmp_path, monkeypatch):
+    # some reference lists write old-style archives in capitals (HEP-TH/9901001); arXiv, its API
+    # and the store spell them in lower case: `paperbot import` refused them as "not an arXiv id"
+    db = str(tmp_path / "x.db")
+    path = _write(tmp_path / "list.json", {"Old": ["ARXIV:ASTRO-PH/0601001", "arXiv:ASTRO-PH/0601001v1",
+                                                   "ARXIV:1707.08567", "MATH.GT/0309136", "ARXIV:NOT-AN/ID"]})
+    with ArxivAPIFake(compose=True) as api:
+        monkeypatch.setenv("ARXIV_API_URL", api.url)
+        res = CliRunner().invoke(main, ["import", path, "--db", db])
+    assert res.exit_code == 0, res.output
+    assert api.id_lists == [["astro-ph/0601001", "1707.08567", "math/0309136"]]
+    assert "skipped Old[4]: not an arXiv id: 'ARXIV:NOT-AN/ID'" in res.output  # garbage is still refused
+    store = Store(db)
+    assert store.collection_ids("Old") == ["astro-ph/0601001", "1707.08567"]
+    store.close()
+
+
 def test_an_id_missing_from_an_incomplete_answer_is_not_reported_as_not_on_arxiv(store, tmp_path):
     # arXiv now and then answers with an empty page: totalResults counts the paper it found
     # (1 of 0808.05394, 1707.08567), but no <entry> came
