@@ -736,7 +736,8 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
 
 @main.command()
 @click.option("--user", "user_id", required=True, help="Slack user id (e.g. U012ABC).")
-@click.option("--paper", "paper", required=True, help="arXiv id or abs/pdf URL.")
+@click.option("--paper", "paper", required=True,
+              help="arXiv id or abs/pdf URL (math.GT/0309136 is the paper math/0309136, as arXiv names it).")
 @click.option("--up", "up", is_flag=True, help="👍: more like this.")
 @click.option("--down", "down", is_flag=True, help="👎: less like this.")
 @click.option("--channel", "channel_id", default=None,
@@ -750,7 +751,7 @@ def feedback(user_id: str, paper: str, up: bool, down: bool, channel_id: str | N
     one of --up / --down, and a non-empty --user. Without --channel it shapes only the user's
     own profile; with it, also the channel's (`recommender.profiles.profile_for_channel` reads
     the feedback stored with that channel id)."""
-    from feeds.records import InvalidArxivId, split_arxiv_id
+    from feeds.records import InvalidArxivId, split_arxiv_id, without_subject_class
     from recommender import feedback as fb
 
     if up and down:  # opposite votes: refuse rather than let the last one win
@@ -766,7 +767,8 @@ def feedback(user_id: str, paper: str, up: bool, down: bool, channel_id: str | N
             raise click.UsageError("--channel: expected a Slack channel id (e.g. C012ABC), got an empty string")
     value = 1 if up else -1
     try:
-        arxiv_id, _ = split_arxiv_id(paper)
+        # the id as arXiv and the store spell it: math.GT/0309136 is the paper math/0309136
+        arxiv_id = without_subject_class(split_arxiv_id(paper)[0])
     except InvalidArxivId as exc:
         raise click.UsageError(str(exc)) from None
     cfg = _config(config_path, required=False)

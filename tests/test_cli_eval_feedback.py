@@ -141,16 +141,18 @@ def test_paperbot_feedback_user_id_is_stored_without_surrounding_spaces(tmp_path
 
 
 def test_paperbot_feedback_records_an_id_written_in_capitals_under_arxivs_spelling(tmp_path):
-    """`paperbot feedback --paper HEP-TH/9901001` was refused as "not an arXiv id"."""
+    """`paperbot feedback --paper HEP-TH/9901001` was refused as "not an arXiv id", and
+    `--paper math.GT/0309136` recorded the vote under an id the store never holds (arXiv answers
+    old-style papers without their subject class: math/0309136, as `/papers like` reads it)."""
     db = tmp_path / "fb.db"
     runner = CliRunner()
-    for typed in ("ARXIV:HEP-TH/9901001", "ARXIV:2301.00001V2"):
+    for typed in ("ARXIV:HEP-TH/9901001", "MATH.GT/0309136", "ARXIV:2301.00001V2"):
         res = runner.invoke(main, ["feedback", "--user", "U1", "--paper", typed, "--up", "--db", str(db)])
         assert res.exit_code == 0, res.output
     assert "recorded 👍 from U1 on hep-th/9901001" in runner.invoke(
         main, ["feedback", "--user", "U1", "--paper", "hep-th/9901001v2", "--up", "--db", str(db)]).output
     store = Store(db)
-    assert store.feedback_for(user_id="U1") == {"hep-th/9901001": 1, "2301.00001": 1}
+    assert store.feedback_for(user_id="U1") == {"hep-th/9901001": 1, "math/0309136": 1, "2301.00001": 1}
     store.close()
     bad = runner.invoke(main, ["feedback", "--user", "U1", "--paper", "HEP-TH/9913001", "--up", "--db", str(db)])
     assert bad.exit_code == 2 and "not an arXiv id" in bad.output and "Traceback" not in bad.output
