@@ -130,6 +130,33 @@ def _open_store(config: Config, db: str | None, must_exist: bool = False) -> Sto
                                    f"{exc.strerror or exc}{where}") from None
 
 
+def _unreadable(path: str, exc: OSError) -> str:
+    """One line for an input file that cannot be read: ``<path>: cannot read it: <cause>``
+    (``Permission denied``, ``Is a directory``, …), without Python's ``[Errno 13]``."""
+    return f"{path}: cannot read it: {exc.strerror or exc}"
+
+
+def _about(exc: OSError, path: str) -> bool:
+    """True when `exc` was raised for the file `path` (its `filename`), not for another one."""
+    return exc.filename is not None and Path(str(exc.filename)) == Path(path)
+
+
+def _check_readable(paths: list[str] | tuple[str, ...]) -> None:
+    """Open each input file before any of them is imported, so one that cannot be read
+    (permission denied; click has refused missing ones and folders) stops the command with one
+    line before the database changes, rather than with a traceback half-way through.
+
+    Raises:
+        click.ClickException: ``<path>: cannot read it: <cause>``.
+    """
+    for path in paths:
+        try:
+            with open(path, "rb") as fh:
+                fh.read(1)
+        except OSError as exc:
+            raise click.ClickException(_unreadable(path, exc)) from None
+
+
 @click.group(cls=_Main)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
 @click.version_option(package_name="paperbot")
@@ -252,7 +279,8 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
     are not touched. (The `[curated] files` of the config are synced like this on every run, to
     the union of all the files; a run takes bare ids from the database only.) Bad entries are
     reported with their position and skipped. Exit status 1 when nothing at all could be
-    imported (no entry is a paper, or no id could be resolved)."""
+    imported (no entry is a paper, or no id could be resolved), or when FILE cannot be read
+    (permission denied) or is not UTF-8 JSON."""
     from feeds.arxiv_api import ArxivAPIClient
     from feeds.http import Fetcher
     from paperbot.curated_import import LOOKUP_BATCH, import_curated
@@ -285,6 +313,10 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
         in_total = store.collections()  # {collection: papers}, for the report below
     except CuratedFormatError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # the file itself (read first, before anything is stored)
+        if not _about(exc, file):
+            raise
+        raise click.ClickException(_unreadable(file, exc)) from None
     except KeyboardInterrupt:
         # each answer's papers are stored before the next request; the collections change only
         # after the look-ups, each in one transaction: nothing is half done, and the next run
@@ -340,7 +372,8 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
     """Bulk-load arXiv corpus JSONL files (.jsonl or .jsonl.gz, one paper a line:
     {arxiv_id, title, abstract, categories, published, authors}) into the database and its
     full-text index. Bad lines are reported with their line number and skipped; when no line
-    of any file is a paper, the command fails (exit 1). Imported papers are background, not new
+    of any file is a paper, the command fails (exit 1), as it does, before any file is imported,
+    when a file cannot be read (permission denied). Imported papers are background, not new
     announcements: they count as first seen on their `published` day, so only those published
     within `candidate_days` can enter a digest, until a feed announces them."""
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
@@ -349,6 +382,7 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
     from feeds.corpus import CorpusFormatError, CorpusReader
 
     cfg = _config(config_path, required=False)
+    _check_readable(files)
     total_bytes = sum(Path(f).stat().st_size for f in files)
     totals = {"inserted": 0, "updated": 0, "unchanged": 0}
     n_papers = 0

@@ -1,0 +1,132 @@
+"""An input file the CLI cannot use — missing, a folder, unreadable (permission denied), not
+UTF-8, not JSON — is one ``Error:`` line and a non-zero exit, never a traceback, and changes
+nothing in the database.
+
+paperbot runs as root in these tests, so chmod cannot make a file unreadable: permission
+denied is simulated by making the read itself raise PermissionError, as the kernel's EACCES
+would."""
+import builtins
+import json
+import pathlib
+
+import pytest
+from click.testing import CliRunner
+
+from paperbot.cli import main
+from store import Store
+from tests.conftest import fixture_path
+
+CORPUS = fixture_path("corpus_sample.jsonl")
+
+
+def _invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def _one_error_line(res, *needles):
+    """The command failed with one ``Error:`` line holding every needle and no traceback."""
+    assert res.exit_code not in (0, None), res.output
+    assert "Traceback" not in res.output and not (res.exception and not isinstance(res.exception, SystemExit)), \
+        repr(res.exception)
+    errors = [line for line in res.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, res.output
+    for needle in needles:
+        assert needle in errors[0], res.output
+
+
+def _papers(db):
+    if not pathlib.Path(db).exists():
+        return 0
+    store = Store(db)
+    try:
+        return store.count_papers()
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def deny(monkeypatch):
+    """``deny(path)``: reading that file raises PermissionError (EACCES), through `open` and
+    `Path.read_bytes` / `Path.read_text` alike."""
+    denied: set[str] = set()
+    real_open, real_bytes, real_text = builtins.open, pathlib.Path.read_bytes, pathlib.Path.read_text
+
+    def check(path):
+        if str(path) in denied:
+            raise PermissionError(13, "Permission denied", str(path))
+
+    def fake_open(file, *args, **kwargs):
+        check(file)
+        return real_open(file, *args, **kwargs)
+
+    def fake_bytes(self):
+        check(self)
+        return real_bytes(self)
+
+    def fake_text(self, *args, **kwargs):
+        check(self)
+        return real_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    monkeypatch.setattr(pathlib.Path, "read_bytes", fake_bytes)
+    monkeypatch.setattr(pathlib.Path, "read_text", fake_text)
+    return lambda path: denied.add(str(path)) or path
+
+
+# ---- paperbot import ------------------------------------------------------------------------------
+def test_import_of_a_file_it_may_not_read_is_one_error_line(tmp_path, deny):
+    path = tmp_path / "list.json"
+    path.write_text(json.dumps({"Mine": ["2301.00001"]}))
+    res = _invoke("import", deny(path), "--no-lookup", "--db", tmp_path / "x.db")
+    _one_error_line(res, str(path), "cannot read it: Permission denied")
+    assert _papers(tmp_path / "x.db") == 0
+
+
+@pytest.mark.parametrize("make, needle", [
+    (lambda p: p, "does not exist"),
+    (lambda p: p.mkdir() or p, "is a directory"),
+])
+def test_import_of_a_missing_file_or_a_folder_is_one_error_line(tmp_path, make, needle):
+    res = _invoke("import", make(tmp_path / "list.json"), "--no-lookup", "--db", tmp_path / "x.db")
+    _one_error_line(res, needle)
+
+
+@pytest.mark.parametrize("body, needle", [
+    (b"not json at all", "curated database is not valid JSON"),
+    (b'{"Mine": ["caf\xe9 2301.00001"]}', "curated database is not"),  # Latin-1, not UTF-8
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "curated database is not"),  # a picture
+])
+def test_import_of_a_file_that_is_not_utf8_json_is_one_error_line(tmp_path, body, needle):
+    path = tmp_path / "list.json"
+    path.write_bytes(body)
+    res = _invoke("import", path, "--no-lookup", "--db", tmp_path / "x.db")
+    _one_error_line(res, needle)
+    assert _papers(tmp_path / "x.db") == 0
+
+
+# ---- paperbot import-corpus -----------------------------------------------------------------------
+def test_import_corpus_of_a_file_it_may_not_read_is_one_error_line_and_imports_nothing(tmp_path, deny):
+    denied = tmp_path / "denied.jsonl"
+    denied.write_bytes(CORPUS.read_bytes())
+    # the readable file comes first: nothing of it is stored either, as the files are checked first
+    res = _invoke("import-corpus", CORPUS, deny(denied), "--no-progress", "--db", tmp_path / "x.db")
+    _one_error_line(res, str(denied), "cannot read it: Permission denied")
+    assert _papers(tmp_path / "x.db") == 0
+
+
+@pytest.mark.parametrize("make, needle", [
+    (lambda p: p, "does not exist"),
+    (lambda p: p.mkdir() or p, "is a directory"),
+])
+def test_import_corpus_of_a_missing_file_or_a_folder_is_one_error_line(tmp_path, make, needle):
+    res = _invoke("import-corpus", make(tmp_path / "c.jsonl"), "--no-progress", "--db", tmp_path / "x.db")
+    _one_error_line(res, needle)
+
+
+@pytest.mark.parametrize("body", [b"not json\n", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\n"])
+def test_import_corpus_of_a_file_that_is_not_corpus_jsonl_is_one_error_line(tmp_path, body):
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(body)
+    res = _invoke("import-corpus", path, "--no-progress", "--db", tmp_path / "x.db")
+    _one_error_line(res, "no paper could be read from c.jsonl")
+    assert _papers(tmp_path / "x.db") == 0
