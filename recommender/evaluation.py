@@ -108,6 +108,19 @@ def _open(path: str):
     return gzip.open(path, "rt", encoding="utf-8") if str(path).endswith(".gz") else open(path, encoding="utf-8")
 
 
+def _numbered_lines(fh, path: str):
+    """``(line number, line)`` of an open text file, 1-based; a byte that is not UTF-8 raises
+    ValueError naming the file and the last line read, not a bare UnicodeDecodeError that
+    names neither."""
+    line_no = 0
+    try:
+        for line_no, line in enumerate(fh, 1):
+            yield line_no, line
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text after line {line_no} ({exc.reason}); "
+                         "save it as UTF-8") from None
+
+
 def load_corpus(paths: Sequence[str], skipped: list | None = None) -> list[dict]:
     """Read JSONL corpus files (``.gz`` allowed) into a list of paper dicts.
 
@@ -120,13 +133,14 @@ def load_corpus(paths: Sequence[str], skipped: list | None = None) -> list[dict]
         list of dicts with keys arxiv_id, title, abstract, categories, authors, published
         (str YYYY-MM-DD), hf_upvotes (int or None).
     Raises:
-        FileNotFoundError if a path does not exist.
+        FileNotFoundError if a path does not exist (OSError when it cannot be read).
+        ValueError: a file is not UTF-8 text (the message names it).
     """
     by_id: dict[str, dict] = {}
     for path in paths:
         name = os.path.basename(path)
         with _open(path) as fh:
-            for line_no, line in enumerate(fh, 1):
+            for line_no, line in _numbered_lines(fh, path):
                 line = line.strip()
                 if not line:
                     continue
@@ -267,14 +281,17 @@ def load_tasks(path: str) -> list[dict]:
 
     Raises:
         OSError: the file cannot be read.
-        ValueError: it is not JSON, not a list, or a task misses a key of ``PUBLIC_TASK_KEYS``
-            (the message names the file).
+        ValueError: it is not UTF-8 text, not JSON, not a list, or a task misses a key of
+            ``PUBLIC_TASK_KEYS`` (the message names the file).
     """
     with open(path, encoding="utf-8") as fh:
         try:
             tasks = json.load(fh)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}: not valid JSON ({exc})") from None
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                             "save it as UTF-8") from None
     if not isinstance(tasks, list):
         raise ValueError(f"{path}: a tasks file must hold a JSON list of tasks")
     for t in tasks:

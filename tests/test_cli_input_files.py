@@ -130,3 +130,32 @@ def test_import_corpus_of_a_file_that_is_not_corpus_jsonl_is_one_error_line(tmp_
     res = _invoke("import-corpus", path, "--no-progress", "--db", tmp_path / "x.db")
     _one_error_line(res, "no paper could be read from c.jsonl")
     assert _papers(tmp_path / "x.db") == 0
+
+
+# ---- paperbot eval ---------------------------------------------------------------------------------
+TINY = fixture_path("eval_tiny")
+
+
+def _eval(tmp_path, tasks, corpus):
+    return _invoke("eval", "--tasks", tasks, "--corpus", corpus, "--rankings", tmp_path / "r.jsonl")
+
+
+def test_eval_names_the_input_file_that_is_not_utf8(tmp_path):
+    # it said "'utf-8' codec can't decode byte 0xe9 in position 11: …", naming neither file
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes((TINY / "corpus.jsonl").read_bytes() + b'{"arxiv_id": "2301.00001", "title": "caf\xe9"}\n')
+    _one_error_line(_eval(tmp_path, TINY / "tasks.json", latin), f"{latin}: not UTF-8 text after line",
+                    "save it as UTF-8")
+    tasks = tmp_path / "tasks.json"
+    tasks.write_bytes(b'[{"name": "caf\xe9"}]')
+    _one_error_line(_eval(tmp_path, tasks, TINY / "corpus.jsonl"), f"{tasks}: not UTF-8 text", "save it as UTF-8")
+    assert not (tmp_path / "r.jsonl").exists() or not (tmp_path / "r.jsonl").read_text()
+
+
+def test_eval_of_an_input_file_it_cannot_read_is_one_error_line(tmp_path, deny):
+    tasks = tmp_path / "tasks.json"
+    tasks.write_bytes((TINY / "tasks.json").read_bytes())
+    _one_error_line(_eval(tmp_path, deny(tasks), TINY / "corpus.jsonl"), str(tasks), "Permission denied")
+    _one_error_line(_eval(tmp_path, TINY / "tasks.json", tmp_path), str(tmp_path), "Is a directory")
+    _one_error_line(_eval(tmp_path, tmp_path / "nope.json", TINY / "corpus.jsonl"), "nope.json",
+                    "No such file or directory")
