@@ -65,13 +65,17 @@ def parse_curated(data: bytes | str | dict) -> CuratedParse:
     count on from the first list), so no entry is silently lost.
 
     Raises:
-        CuratedFormatError: not JSON, or the top level is not ``{section: [entries]}``.
+        CuratedFormatError: not UTF-8 text (bytes), not JSON, or the top level is not
+            ``{section: [entries]}``.
     """
     if not isinstance(data, dict):
         try:
             data = json.loads(data, object_pairs_hook=_JSONObject)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except json.JSONDecodeError as exc:
             raise CuratedFormatError(f"curated database is not valid JSON: {exc}") from None
+        except UnicodeDecodeError as exc:  # e.g. a list saved as Latin-1: say so, not "codec can't decode"
+            raise CuratedFormatError(f"curated database is not UTF-8 text ({exc.encoding} cannot read byte "
+                                     f"0x{exc.object[exc.start]:02x} at offset {exc.start}); save it as UTF-8") from None
         except RecursionError:
             raise CuratedFormatError("curated database is not usable: JSON nested too deeply") from None
     if not isinstance(data, dict):

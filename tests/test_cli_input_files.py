@@ -93,7 +93,9 @@ def test_import_of_a_missing_file_or_a_folder_is_one_error_line(tmp_path, make, 
 
 @pytest.mark.parametrize("body, needle", [
     (b"not json at all", "curated database is not valid JSON"),
-    (b'{"Mine": ["caf\xe9 2301.00001"]}', "curated database is not"),  # Latin-1, not UTF-8
+    # Latin-1: it said "not valid JSON: 'utf-8' codec can't decode byte 0xe9 in position 11: …"
+    (b'{"Mine": ["caf\xe9 2301.00001"]}',
+     "curated database is not UTF-8 text (utf-8 cannot read byte 0xe9 at offset 14); save it as UTF-8"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "curated database is not"),  # a picture
 ])
 def test_import_of_a_file_that_is_not_utf8_json_is_one_error_line(tmp_path, body, needle):
