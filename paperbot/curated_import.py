@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 LOOKUP_BATCH = MAX_IDS_PER_CALL  # ids per arXiv API look-up
 NOT_ON_ARXIV = "not on arXiv"
-# an id missing from an answer that was cut short or held fewer papers than it counted
+# an id missing from an answer that was cut short or held fewer papers than it counted, and
+# from the answer to the one retry of it (`resolve_ids`)
 INCOMPLETE_ANSWER = "not in arXiv's answer, which was incomplete; run the import again to look it up"
 
 
@@ -60,9 +61,12 @@ def resolve_ids(store: Store, ids: list[str], arxiv: ArxivAPIClient | None = Non
     429/5xx handling (`feeds.http.Fetcher`) apply. A fetched paper is stored at once, with the
     source ``curated`` (a background source: an old paper does not become new in a digest).
 
-    Never raises for the API: an id the API answers without (``not on arXiv``) is unresolved,
-    with `INCOMPLETE_ANSWER` instead when that answer was incomplete (cut short, or fewer
-    papers than it counted: `ArxivAPIClient.lookup`), as the paper may well exist; an
+    Never raises for the API: an id the API answers without (``not on arXiv``) is unresolved.
+    When that answer was incomplete (cut short, or fewer papers than it counted:
+    `ArxivAPIClient.lookup`, as when arXiv sends an empty page now and then) the paper may well
+    exist, so the ids missing from it are asked for once more, in one call right after (paced
+    like any other); those missing from that answer too are unresolved with `INCOMPLETE_ANSWER`
+    if it was incomplete as well, else ``not on arXiv``. An
     id list the API refuses with its error feed (a malformed id) is split in halves until the
     refused id is alone; a network failure (after the fetcher's retries) or an answer that is
     not Atom leaves that batch unresolved and stops the look-ups (the rest are reported
@@ -70,7 +74,8 @@ def resolve_ids(store: Store, ids: list[str], arxiv: ArxivAPIClient | None = Non
     `arxiv`, ids not stored are unresolved (``not in the database``). `on_lookup(n)` is called
     before the first API call with the number of ids to look up, `on_progress(done, n, fetched)`
     after each API call that settled ids (the ids settled so far out of those `n`, and how many of
-    them were fetched): a list of 1,000 ids takes 10 calls 3 s apart, more with retries.
+    them were fetched): a list of 1,000 ids takes 10 calls 3 s apart, more with retries (the
+    fetcher's, and the retry of an incomplete answer).
     Database errors are raised; the papers of each answer are stored before the next call, so an
     interrupted look-up (KeyboardInterrupt) keeps what was fetched and a second run does not
     ask for it again.
@@ -87,11 +92,12 @@ def resolve_ids(store: Store, ids: list[str], arxiv: ArxivAPIClient | None = Non
     if on_lookup is not None:
         on_lookup(len(missing))
     batch = max(1, min(batch, LOOKUP_BATCH))
-    queue = [missing[i:i + batch] for i in range(0, len(missing), batch)]
+    # (ids, is a retry): the ids missing from an incomplete answer are asked for once more
+    queue = [(missing[i:i + batch], False) for i in range(0, len(missing), batch)]
     failure: str | None = None
     done = 0
     while queue:
-        chunk = queue.pop(0)
+        chunk, retry = queue.pop(0)
         if failure is not None:
             out.unresolved.update({a: f"not looked up after the arXiv API failed ({failure})" for a in chunk})
             continue
@@ -100,7 +106,7 @@ def resolve_ids(store: Store, ids: list[str], arxiv: ArxivAPIClient | None = Non
         except ArxivAPIRejected as exc:
             if len(chunk) > 1:  # one id of the list is refused: find it, look the others up
                 half = len(chunk) // 2
-                queue[:0] = [chunk[:half], chunk[half:]]
+                queue[:0] = [(chunk[:half], retry), (chunk[half:], retry)]
                 continue
             out.unresolved[chunk[0]] = f"arXiv refused it: {_api_reason(exc)}"
             done += 1
@@ -110,7 +116,7 @@ def resolve_ids(store: Store, ids: list[str], arxiv: ArxivAPIClient | None = Non
         except (ArxivAPIError, FetchError) as exc:
             failure = _api_reason(exc)
             log.warning("arXiv API look-up failed; %d ids left unresolved: %s",
-                        len(chunk) + sum(len(c) for c in queue), failure)
+                        len(chunk) + sum(len(c) for c, _ in queue), failure)
             out.unresolved.update({a: f"arXiv API failed: {failure}" for a in chunk})
             continue
         wanted = set(chunk)
@@ -119,10 +125,17 @@ def resolve_ids(store: Store, ids: list[str], arxiv: ArxivAPIClient | None = Non
         if found:
             store.upsert_papers(found.values())
         out.fetched += [a for a in chunk if a in found]
-        why = NOT_ON_ARXIV if answer.complete else INCOMPLETE_ANSWER
-        out.unresolved.update({a: why for a in chunk if a not in found})
-        done += len(chunk)
-        if on_progress is not None:
+        absent = [a for a in chunk if a not in found]
+        settled = len(chunk)
+        if absent and not answer.complete and not retry:  # ask once more, next: they may well exist
+            log.info("arXiv's answer was incomplete; asking again for the %d ids missing from it", len(absent))
+            queue.insert(0, (absent, True))
+            settled -= len(absent)
+        else:
+            why = NOT_ON_ARXIV if answer.complete else INCOMPLETE_ANSWER
+            out.unresolved.update({a: why for a in absent})
+        done += settled
+        if on_progress is not None and settled:
             on_progress(done, len(missing), len(out.fetched))
     return out
 

@@ -340,9 +340,46 @@ def test_an_id_missing_from_an_incomplete_answer_is_not_reported_as_not_on_arxiv
         rep = import_curated(store, path, arxiv=_client(api))
     why = "not in arXiv's answer, which was incomplete; run the import again to look it up"
     assert rep.unresolved == {UNKNOWN: why, "1707.08567": why}
+    assert api.id_lists == [[UNKNOWN, "1707.08567"]] * 2  # asked once more, not again and again
     with ArxivAPIFake() as api:  # the next run finds it
         rep = import_curated(store, path, arxiv=_client(api))
     assert rep.unresolved == {UNKNOWN: "not on arXiv"} and store.collection_ids("Papers") == ["1707.08567"]
+
+
+def test_the_ids_missing_from_an_incomplete_answer_are_asked_for_once_more_3_s_later(store, tmp_path):
+    # the import reported them ("run the import again") after one empty page, though arXiv
+    # most often answers the same request in full a moment later
+    calls = []
+
+    def first_page_empty(body):
+        calls.append(1)
+        return re.sub(rb"<entry>.*</entry>", b"", body, flags=re.DOTALL) if len(calls) == 1 else body
+
+    path = _write(tmp_path / "list.json", {"Papers": [UNKNOWN, "1707.08567", "1605.08386"]})
+    clock, progress = FakeClock(), []
+    with ArxivAPIFake(rewrite=first_page_empty, compose=True) as api:
+        rep = import_curated(store, path, arxiv=_client(api, clock),
+                             on_progress=lambda *a: progress.append(a))
+    assert api.id_lists == [[UNKNOWN, "1707.08567", "1605.08386"]] * 2
+    assert clock.sleeps == [3.0]  # the retry keeps the client's pacing
+    assert rep.unresolved == {UNKNOWN: "not on arXiv"} and rep.fetched == 2
+    assert store.collection_ids("Papers") == ["1707.08567", "1605.08386"]
+    assert progress == [(3, 3, 2)]  # the ids count as looked up once the retry settled them
+
+
+def test_only_the_ids_missing_from_an_incomplete_answer_are_asked_for_again(store, tmp_path):
+    calls = []
+
+    def first_cut_short(body):  # the first answer ends inside its second entry, which is skipped
+        calls.append(1)
+        return body[:body.rindex(b"<entry>") + 200] if len(calls) == 1 else body
+
+    path = _write(tmp_path / "list.json", {"Papers": ["1707.08567", "1605.08386"]})
+    with ArxivAPIFake(rewrite=first_cut_short, compose=True) as api:
+        rep = import_curated(store, path, arxiv=_client(api))
+    assert api.id_lists == [["1707.08567", "1605.08386"], ["1605.08386"]]
+    assert rep.fetched == 2 and rep.unresolved == {}
+    assert store.collection_ids("Papers") == ["1707.08567", "1605.08386"]
 
 
 def test_a_list_of_1000_ids_goes_in_batches_of_100_3_s_apart_with_progress_after_each(store, tmp_path):
