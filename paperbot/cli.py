@@ -17,6 +17,9 @@ from store import Store, probe_database
 from store.schema import SchemaTooNew
 
 _DB_META = "paperbot.database"  # click context meta: the database file the command opened
+CONFIG_HELP = "Config file (or PAPERBOT_CONFIG)."
+DB_HELP = ("Database file to use instead of the config's [database] path; the TF-IDF model then "
+           "lives next to it (lab.db → lab-model.joblib).")
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -211,8 +214,8 @@ def demo(db: str | None) -> None:
 
 @main.command()
 @click.option("--once", is_flag=True, help="Poll, score and deliver one round, then exit.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (or PAPERBOT_CONFIG).")
-@click.option("--db", type=click.Path(dir_okay=False), help="Override the database path.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--db", type=click.Path(dir_okay=False), help=DB_HELP)
 def run(once: bool, config_path: str | None, db: str | None) -> None:
     """Poll → store → score → post each channel's digest (prints it when SLACK_BOT_TOKEN is unset).
 
@@ -249,8 +252,8 @@ def run(once: bool, config_path: str | None, db: str | None) -> None:
 
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--config", "config_path", type=click.Path(dir_okay=False))
-@click.option("--db", type=click.Path(dir_okay=False))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--db", type=click.Path(dir_okay=False), help=DB_HELP)
 @click.option("--replace", is_flag=True,
               help="Make each collection hold exactly this file's papers of it (remove the others).")
 @click.option("--collection", metavar="NAME",
@@ -362,8 +365,8 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
 
 @main.command("import-corpus")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--config", "config_path", type=click.Path(dir_okay=False))
-@click.option("--db", type=click.Path(dir_okay=False))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--db", type=click.Path(dir_okay=False), help=DB_HELP)
 @click.option("--batch", default=5000, show_default=True, type=click.IntRange(min=1),
               help="Papers per executemany batch.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (e.g. in cron logs).")
@@ -438,8 +441,8 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False))
-@click.option("--db", type=click.Path(dir_okay=False))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--db", type=click.Path(dir_okay=False), help=DB_HELP)
 def status(config_path: str | None, db: str | None) -> None:
     """Per source: last outcome, last success, last error and counts; digests; channels whose
     scheduled digest is paused; store totals."""
@@ -492,7 +495,7 @@ def status(config_path: str | None, db: str | None) -> None:
 
 @main.command()
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 @click.option("--db", type=click.Path(dir_okay=False), help="The live database (default: from the config).")
 def backup(path: str, config_path: str | None, db: str | None) -> None:
     """Write a consistent copy of the live database to PATH (SQLite online backup; safe while the
@@ -512,7 +515,7 @@ def backup(path: str, config_path: str | None, db: str | None) -> None:
 
 @main.command()
 @click.argument("backup_path", metavar="BACKUP", type=click.Path(dir_okay=False))
-@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 @click.option("--db", type=click.Path(dir_okay=False), help="The live database (default: from the config).")
 def restore(backup_path: str, config_path: str | None, db: str | None) -> None:
     """Replace the live database's contents with BACKUP (a file written by `paperbot backup`),
@@ -549,8 +552,8 @@ def restore(backup_path: str, config_path: str | None, db: str | None) -> None:
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (or PAPERBOT_CONFIG).")
-@click.option("--db", type=click.Path(dir_okay=False), help="Override the database path.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--db", type=click.Path(dir_okay=False), help=DB_HELP)
 @click.option("--host", default="0.0.0.0", show_default=True, help="HTTP mode: interface to listen on.")
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(0, 65535),
               help="HTTP mode: port (Slack posts to /slack/events).")
@@ -601,10 +604,13 @@ def digests() -> None:
 
 @digests.command("list")
 @click.option("--status", "status_", default="pending", show_default=True,
-              type=click.Choice(["pending", "failed", "posted", "all"]))
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--config", "config_path", type=click.Path(dir_okay=False))
-@click.option("--db", type=click.Path(dir_okay=False))
+              type=click.Choice(["pending", "failed", "posted", "all"]),
+              help="Which digests: pending (outcome unknown: a crash or an ambiguous Slack error), failed, "
+                   "posted, or all.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000),
+              help="How many of the newest to show.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--db", type=click.Path(dir_okay=False), help=DB_HELP)
 def digests_list(status_: str, limit: int, config_path: str | None, db: str | None) -> None:
     """Newest digests with a status: key, papers, when, Slack ts or error."""
     store = _open_store(_config(config_path, required=False), db, must_exist=True)
@@ -621,8 +627,8 @@ def digests_list(status_: str, limit: int, config_path: str | None, db: str | No
 
 
 @digests.command("check")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False))
-@click.option("--db", type=click.Path(dir_okay=False))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--db", type=click.Path(dir_okay=False), help=DB_HELP)
 def digests_check(config_path: str | None, db: str | None) -> None:
     """Settle pending digests now from each channel's history (needs SLACK_BOT_TOKEN when a
     digest is pending).
@@ -669,8 +675,8 @@ def digests_check(config_path: str | None, db: str | None) -> None:
 @click.option("--not-posted", "not_posted", is_flag=True,
               help="It is not in the channel: mark it failed and release its papers to the next digest.")
 @click.option("--ts", help="The Slack message ts, when known (with --posted).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False))
-@click.option("--db", type=click.Path(dir_okay=False))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--db", type=click.Path(dir_okay=False), help=DB_HELP)
 def digests_resolve(key: str, posted: bool, not_posted: bool, ts: str | None, config_path: str | None,
                     db: str | None) -> None:
     """Settle a pending digest KEY (CHANNEL:SLOT) by hand, when its history cannot be read:
@@ -703,8 +709,8 @@ def digests_resolve(key: str, posted: bool, not_posted: bool, ts: str | None, co
 @click.argument("query", nargs=-1, required=True)
 @click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True, help="Hits to show.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a hit instead of text.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (or PAPERBOT_CONFIG).")
-@click.option("--db", type=click.Path(dir_okay=False), help="Override the database path.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--db", type=click.Path(dir_okay=False), help=DB_HELP)
 def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str | None, db: str | None) -> None:
     """Search the stored papers as `/papers search` does: words, "quoted phrases" and the filters
     author:NAME, cat:cs.LG, since:YYYY-MM-DD, source:hf|arxiv_rss|arxiv_api|curated|corpus|lookup;
@@ -777,8 +783,8 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
 @click.option("--channel", "channel_id", default=None,
               help="Slack channel id (e.g. C012ABC) whose digest the vote is about: it then also shapes "
                    "that channel's profile, as a button or reaction on the channel's digest does.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False))
-@click.option("--db", type=click.Path(dir_okay=False))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--db", type=click.Path(dir_okay=False), help=DB_HELP)
 def feedback(user_id: str, paper: str, up: bool, down: bool, channel_id: str | None, config_path: str | None,
              db: str | None) -> None:
     """Record a 👍/👎 for a user through the same path as Slack buttons and reactions: exactly

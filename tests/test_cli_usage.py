@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -76,3 +77,22 @@ def test_resolve_posted_and_not_posted_together_is_refused_and_nothing_settled(t
     res = _invoke("digests", "resolve", "C1:2026-08-24", *flags, "--db", str(db))
     assert res.exit_code == 2 and "give --posted or --not-posted, not both" in res.output, res.output
     assert Store(db).get_digest("C1:2026-08-24")["status"] == "pending"
+
+
+def _commands(group, path=()):
+    """(`paperbot …` words, click command) for every command and sub-command of `group`."""
+    for name, cmd in group.commands.items():
+        yield (*path, name), cmd
+        if hasattr(cmd, "commands"):
+            yield from _commands(cmd, (*path, name))
+
+
+def test_every_cli_option_has_help_text():
+    """`paperbot import --help` listed `--config FILE` and `--db FILE` with no word on what they
+    do (import, import-corpus, status, backup, restore, feedback, digests …), and `digests list`
+    its `--status` and `--limit`: every option of every command says what it is for."""
+    bare = [f"paperbot {' '.join(words)} {opt}" for words, cmd in _commands(main)
+            for p in cmd.params if isinstance(p, click.Option) and not (p.help or "").strip()
+            for opt in p.opts[:1]]
+    assert bare == []
+
