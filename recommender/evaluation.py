@@ -776,12 +776,26 @@ def _fmt_task(rec: dict) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m recommender.evaluation --tasks F --corpus F [F ...] --rankings OUT
     [--method NAME] [--feedback-sim]``; returns the process exit code."""
-    ap = argparse.ArgumentParser(prog="paperbot eval", description="Offline ranking evaluation")
-    ap.add_argument("--tasks", required=True)
-    ap.add_argument("--corpus", required=True, nargs="+")
-    ap.add_argument("--rankings", required=True)
-    ap.add_argument("--method", default="production", choices=METHODS)
-    ap.add_argument("--feedback-sim", action="store_true")
+    ap = argparse.ArgumentParser(
+        prog="paperbot eval",
+        description="Offline ranking evaluation: ranks every task's candidates from its curated papers "
+                    "and prints AP (MAP), nDCG@20, Recall@50 and P@10 per task and their mean.",
+        epilog="Environment: PAPERBOT_CACHE_DIR=DIR caches the loaded and tokenised corpus in DIR "
+               "(one file per set of corpus files and tokenisation), so later runs skip the tokenising.")
+    ap.add_argument("--tasks", required=True, metavar="FILE",
+                    help="JSON list of tasks {name, split, window_days, curated, candidates, relevant}")
+    ap.add_argument("--corpus", required=True, nargs="+", metavar="FILE",
+                    help="arXiv corpus JSONL files (.jsonl or .jsonl.gz, one paper a line), as for import-corpus")
+    ap.add_argument("--rankings", required=True, metavar="OUT.jsonl",
+                    help="where to write the rankings: JSONL, one line a task {name, split, ranking}")
+    ap.add_argument("--method", default="production", choices=METHODS,
+                    help="the ranker: production (recommender.ranker.Profile, what the digests run), "
+                         "tfidf-centroid, or asl-svm (arxiv-sanity-lite's TF-IDF + LinearSVC); "
+                         "default: %(default)s")
+    ap.add_argument("--feedback-sim", action="store_true",
+                    help="also play a user who gives 👍 to the shown relevant papers and 👎 to the other "
+                         "shown ones (top 5 a day) and count the relevant papers shown with and without "
+                         "that feedback (not with asl-svm)")
     args = ap.parse_args(argv)
     run_eval(args.tasks, args.corpus, args.rankings, method=args.method, feedback_sim=args.feedback_sim)
     return 0

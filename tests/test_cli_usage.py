@@ -96,3 +96,17 @@ def test_every_cli_option_has_help_text():
             for opt in p.opts[:1]]
     assert bare == []
 
+
+def test_eval_help_describes_every_option():
+    """`paperbot eval` is parsed by argparse (recommender.evaluation.main): its `--help` listed
+    `--tasks TASKS`, `--corpus CORPUS …` and the rest with no description, and said nothing of
+    PAPERBOT_CACHE_DIR, the environment variable it reads."""
+    res = _invoke("eval", "--help")
+    assert res.exit_code == 0, res.output
+    options = res.output.split("options:", 1)[1]
+    for flag, words in [("--tasks", "JSON"), ("--corpus", "JSONL"), ("--rankings", "JSONL"),
+                        ("--method", "digests run"), ("--feedback-sim", "👍")]:
+        line = next(ln for ln in options.splitlines() if ln.strip().startswith(flag))
+        block = options.split(line, 1)[1].split("\n  -", 1)[0]
+        assert words in " ".join((line + block).split()), f"{flag} has no description: {line!r}"
+    assert "PAPERBOT_CACHE_DIR" in res.output
