@@ -306,14 +306,19 @@ def _short(exc: BaseException | None) -> str:
 
 
 class TerminalPoster:
-    """Prints what would be posted (no Slack token)."""
+    """Prints what would be posted (no Slack token).
 
-    def __init__(self, stream: TextIO | None = None):
+    `say_target`: start each digest with ``(no SLACK_BOT_TOKEN: would post to <channel>)``, the
+    reason it is printed (``run --once`` without a token); ``paperbot demo`` always prints,
+    token or not, and leaves that line out."""
+
+    def __init__(self, stream: TextIO | None = None, say_target: bool = True):
         self.stream = stream or sys.stdout
+        self.say_target = say_target
 
     def post_digest(self, digest: Digest) -> PostResult:
         """Write the digest as readable text."""
-        target = f"(no SLACK_BOT_TOKEN: would post to {digest.channel_id})"
-        self.stream.write(target + "\n" + render_text(digest) + "\n")
+        target = f"(no SLACK_BOT_TOKEN: would post to {digest.channel_id})\n" if self.say_target else ""
+        self.stream.write(target + render_text(digest) + "\n")
         self.stream.flush()
         return PostResult(None, [], "terminal")

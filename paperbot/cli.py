@@ -205,7 +205,7 @@ def demo(db: str | None) -> None:
         try:
             click.echo("paperbot demo: polling bundled captures (arXiv RSS/Atom, arXiv API, HF daily papers)…",
                        err=True)
-            report = run_once(cfg, store, poster=TerminalPoster())
+            report = run_once(cfg, store, poster=TerminalPoster(say_target=False))  # printed, token or not
         finally:  # before the temporary folder (which may hold the database) is removed
             store.close()
         _print_sources(report)

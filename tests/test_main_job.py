@@ -30,6 +30,19 @@ def test_demo_end_to_end_in_a_temp_dir(tmp_path):
     assert list(tmp_path.iterdir()) == []  # nothing left behind in the working directory
 
 
+
+def test_demo_with_a_slack_token_set_prints_and_says_nothing_of_a_missing_token(tmp_path, slack_fake, monkeypatch):
+    """The demo always prints (README: no Slack token needed) and never posts, token or not; its
+    digest began with "(no SLACK_BOT_TOKEN: would post to #rl-for-code)", untrue with a token
+    set, and a line the README's sample of the demo's output does not have."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("SLACK_API_URL", slack_fake.url)
+    res = CliRunner().invoke(main, ["demo", "--db", str(tmp_path / "demo.db")])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith("=== Paper digest · #rl-for-code · "), res.stdout[:200]
+    assert "SLACK_BOT_TOKEN" not in res.stdout + res.stderr
+    assert slack_fake.calls == []  # printed, never posted
+
 SEED = fixture_path("seeds", "papers_database.sample.json")
 
 
