@@ -564,8 +564,13 @@ def serve(config_path: str | None, db: str | None, host: str, port: int, socket_
     Needs SLACK_BOT_TOKEN, and SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode).
     """
     from paperbot.serve import ServeError
+    from paperbot.serve import log as serve_log
     from paperbot.serve import serve as run_serve
 
+    # what it schedules, where it listens and that it stopped: shown without -v, as INFO (not
+    # WARNING: nothing is wrong, and log monitors alert on WARNING)
+    if serve_log.getEffectiveLevel() > logging.INFO:
+        serve_log.setLevel(logging.INFO)
     cfg = _config(config_path)
     store = _open_store(cfg, db)
     try:

@@ -82,6 +82,9 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
     `store`, which the caller closes next (closing a connection while another thread is inside a
     query on it crashes the process with a segmentation fault).
 
+    Progress (each job's next run, catch-up, the address served, the stop) is logged at INFO on
+    ``paperbot.serve``; ``paperbot serve`` shows that logger's INFO lines without ``-v``.
+
     Raises:
         ServeError: a missing secret, a token Slack refuses, Slack unreachable, or the port taken;
             the message never holds a token.
@@ -124,26 +127,26 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
         poll = service.start_background_poll()  # search has papers before the first digest
         caught = service.scheduler.start()
         for job, when in service.scheduler.jobs():
-            log.warning("scheduled %s next at %s", job, when)
+            log.info("scheduled %s next at %s", job, when)
         if caught:
-            log.warning("catching up missed digests: %s", ", ".join(caught))
+            log.info("catching up missed digests: %s", ", ".join(caught))
         if handler is not None:
-            log.warning("paperbot serving over Socket Mode")
+            log.info("paperbot serving over Socket Mode")
             try:
                 threading.Event().wait()  # events arrive on the handler's threads
             except KeyboardInterrupt:
                 pass
         else:
-            log.warning("paperbot serving on http://%s:%s/slack/events", host, server.effective_port)
+            log.info("paperbot serving on http://%s:%s/slack/events", host, server.effective_port)
             server.run()  # returns on KeyboardInterrupt (SIGINT, or SIGTERM via `stop`)
     finally:
         # a poll stops at its next source or wait; a digest under way finishes (and is recorded)
         service.begin_shutdown()
-        log.warning("paperbot stopping: finishing the digests being posted and the requests under way")
+        log.info("paperbot stopping: finishing the digests being posted and the requests under way")
         if handler is not None:
             handler.close()
         service.scheduler.shutdown(wait=True)
         app.listener_runner.listener_executor.shutdown(wait=True)
         if poll is not None:
             poll.join()
-    log.warning("paperbot stopped")
+    log.info("paperbot stopped")

@@ -90,6 +90,12 @@ def test_paperbot_serve_end_to_end(tmp_path, slack_fake):
         assert forged.status_code == 401
     finally:
         _stop(proc)
+    # start-up and stop are news, not trouble: they were logged as WARNING, which log monitors
+    # (journald priorities, alerting on WARNING) took for a problem on every start
+    log = (tmp_path / "serve1.log").read_text()
+    assert "INFO paperbot.serve: paperbot serving on http://127.0.0.1:" in log, log
+    assert "INFO paperbot.serve: scheduled digest:CRL next at " in log and "INFO paperbot.serve: paperbot stopped" in log
+    assert "WARNING paperbot.serve" not in log, log
     main = slack_fake.messages["CRL"]
     assert main[0]["blocks"][0]["type"] == "header" and len(main[0]["blocks"]) <= 50
     assert any(m["thread_ts"] == main[0]["ts"] for m in main[1:])  # 30 papers: the rest in a thread
