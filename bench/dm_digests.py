@@ -16,6 +16,7 @@ import tempfile
 import time
 from datetime import date
 
+from bot.posting import TerminalPoster
 from paperbot import digests, pipeline
 from paperbot.demo import demo_config
 from recommender.profiles import Profile
@@ -27,7 +28,8 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = demo_config(tmp)
         store = Store(cfg.database)
-        pipeline.run_once(cfg, store, poster=pipeline.make_poster(cfg))  # prints the demo digest
+        # prints the demo digest; never Slack's poster, even with SLACK_BOT_TOKEN set
+        pipeline.run_once(cfg, store, poster=TerminalPoster(say_target=False))
         model = digests.load_or_fit_model(cfg, store)
         curated = list(store.get_papers(store.collection_ids("rlhf_code")).values())
         rng = random.Random(0)

@@ -1,0 +1,26 @@
+"""The scripts the README tells you to run by hand (bench/, tools/), as a user runs them."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(args: list[str], env_extra: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update(PYTHONPATH=str(ROOT), **(env_extra or {}))
+    return subprocess.run([sys.executable, *args], check=False, cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_dm_digests_bench_never_posts_to_slack_even_with_a_token_set(slack_fake):
+    """bench/dm_digests.py builds the demo store with `run_once`; it took the poster from the
+    environment, so with SLACK_BOT_TOKEN set (a bot's host) the timing run posted the demo's
+    digest to a channel named #rl-for-code."""
+    res = _run(["bench/dm_digests.py", "2"], {"SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_API_URL": slack_fake.url})
+    assert res.returncode == 0, res.stderr
+    assert "2 DM digests:" in res.stdout
+    assert slack_fake.calls == []
