@@ -10,6 +10,7 @@ TF-IDF rows, author index) built with the same model.
 """
 from __future__ import annotations
 
+import argparse
 import random
 import sys
 import tempfile
@@ -24,7 +25,10 @@ from store import Store
 
 
 def main(argv: list[str]) -> int:
-    n = int(argv[0]) if argv else 100
+    ap = argparse.ArgumentParser(description="Time N personal digests on the demo store, one subject at a time, "
+                                             "as `paperbot serve` builds them.")
+    ap.add_argument("n", nargs="?", type=int, default=100, metavar="N", help="DM digests to build (default: 100)")
+    n = ap.parse_args(argv).n
     with tempfile.TemporaryDirectory() as tmp:
         cfg = demo_config(tmp)
         store = Store(cfg.database)

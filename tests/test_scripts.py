@@ -24,3 +24,19 @@ def test_dm_digests_bench_never_posts_to_slack_even_with_a_token_set(slack_fake)
     assert res.returncode == 0, res.stderr
     assert "2 DM digests:" in res.stdout
     assert slack_fake.calls == []
+
+
+SCRIPTS = [("bench/search_bench.py", "ten"), ("bench/dm_digests.py", "ten"),
+           ("tools/make_demo_data.py", "/no/such/shared/data")]
+
+
+def test_hand_run_scripts_answer_help_and_bad_arguments_without_a_traceback(tmp_path):
+    """`--help` (or a mistyped argument) was read as a number or a folder: a ValueError or
+    FileNotFoundError traceback instead of a usage line."""
+    for script, bad in SCRIPTS:
+        res = _run([script, "--help"], timeout=60)
+        assert res.returncode == 0 and res.stdout.startswith("usage: "), (script, res.stdout, res.stderr)
+        assert "Traceback" not in res.stderr, (script, res.stderr)
+        wrong = _run([script, bad], timeout=60)
+        assert wrong.returncode == 2 and "Traceback" not in wrong.stderr, (script, wrong.stderr)
+        assert bad in wrong.stderr, (script, wrong.stderr)  # the error names what was wrong

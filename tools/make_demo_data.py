@@ -16,10 +16,10 @@
 
 Usage: python tools/make_demo_data.py [SHARED_DATA_DIR]
 """
+import argparse
 import json
 import re
 import shutil
-import sys
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
@@ -84,4 +84,12 @@ def main(shared: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "data")
+    ap = argparse.ArgumentParser(description=f"Rebuild the demo's bundled captures in {HERE} from the shared real data.")
+    ap.add_argument("shared", nargs="?", type=Path, metavar="SHARED_DATA_DIR",
+                    default=Path(__file__).resolve().parents[2] / "shared" / "data",
+                    help="the shared data folder (default: ../shared/data next to this repository)")
+    args = ap.parse_args()
+    missing = [str(args.shared / d) for d in ("arxiv_rss", "hf_daily", "seeds", "corpus/raw") if not (args.shared / d).is_dir()]
+    if missing:
+        ap.error(f"{args.shared}: not the shared data folder (no {', '.join(missing)})")
+    main(args.shared)
