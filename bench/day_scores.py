@@ -1,7 +1,7 @@
 """How high the production ranker's scores run on a day — the scale a channel's `min_score` is
 read on. Run by hand (prints figures, never a unit test):
 
-    python bench/day_scores.py [--data ../shared/data]
+    python bench/day_scores.py [--data DIR]   (default: PAPERBOT_DATA, else ../shared/data)
 
 For every dev task (`bench/dev_tasks.json`), the production profile is built from the curated
 papers exactly as ``paperbot eval`` builds it (`recommender.evaluation.make_profile`: per-window
@@ -15,6 +15,7 @@ about 60 s and 1.6 GB peak on the shared 2-core machine (mostly loading the ~99k
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -25,17 +26,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from recommender import evaluation as E  # noqa: E402
 
 MIN_DAY_SIZE = 20
+CORPUS_FILES = ("corpus.jsonl", "corpus_supplement_hf_daily.jsonl.gz", "corpus_supplement_cnchatarxiv.jsonl.gz")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    ap.add_argument("--data", default=os.environ.get("PAPERBOT_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")),
+                    help="the shared data folder (default: PAPERBOT_DATA, else ../shared/data next to this repository)")
     args = ap.parse_args(argv)
     d = Path(args.data)
-    tasks = E.load_tasks(str(d / "bench" / "dev_tasks.json"))
-    corpus = E.get_corpus([str(d / "corpus" / f) for f in (
-        "corpus.jsonl", "corpus_supplement_hf_daily.jsonl.gz", "corpus_supplement_cnchatarxiv.jsonl.gz")],
-        log=lambda *a: None)
+    tasks_file = d / "bench" / "dev_tasks.json"
+    files = [d / "corpus" / f for f in CORPUS_FILES]
+    if not tasks_file.exists() or not all(f.exists() for f in files):
+        print(f"day scores skipped: {tasks_file} or the corpus files under {d / 'corpus'} are missing. "
+              "Point --data (or PAPERBOT_DATA) at the shared data directory.")
+        return 0
+    tasks = E.load_tasks(str(tasks_file))
+    corpus = E.get_corpus([str(f) for f in files], log=lambda *a: None)
     best = []
     for task in tasks:
         setup = E._setup(task, corpus)

@@ -1,6 +1,6 @@
 """Does `paperbot eval --method production` measure the ranker the digests run? Run by hand, prints figures.
 
-    PYTHONPATH=. python bench/digest_vs_eval.py [--data ../shared/data]
+    PYTHONPATH=. python bench/digest_vs_eval.py [--data DIR]   (default: PAPERBOT_DATA, else ../shared/data)
 
 Per dev task it rebuilds what a digest would compute on a store holding every paper announced up to
 the end of the task window (after a reviewer's reproduction of the digest pipeline): the TF-IDF model
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -30,10 +31,16 @@ CORPUS_FILES = ("corpus.jsonl", "corpus_supplement_hf_daily.jsonl.gz", "corpus_s
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="../shared/data")
+    ap.add_argument("--data", default=os.environ.get("PAPERBOT_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")),
+                    help="the shared data folder (default: PAPERBOT_DATA, else ../shared/data next to this repository)")
     args = ap.parse_args()
     data = Path(args.data)
-    tasks = E.load_tasks(str(data / "bench" / "dev_tasks.json"))
+    tasks_file = data / "bench" / "dev_tasks.json"
+    if not tasks_file.exists() or not all((data / "corpus" / f).exists() for f in CORPUS_FILES):
+        print(f"digest vs eval skipped: {tasks_file} or the corpus files under {data / 'corpus'} are missing. "
+              "Point --data (or PAPERBOT_DATA) at the shared data directory.")
+        return 0
+    tasks = E.load_tasks(str(tasks_file))
     papers = E.load_corpus([str(data / "corpus" / f) for f in CORPUS_FILES])
     pub = np.array([p["published"] for p in papers])
     rowof = {p["arxiv_id"]: i for i, p in enumerate(papers)}

@@ -40,3 +40,15 @@ def test_hand_run_scripts_answer_help_and_bad_arguments_without_a_traceback(tmp_
         wrong = _run([script, bad], timeout=60)
         assert wrong.returncode == 2 and "Traceback" not in wrong.stderr, (script, wrong.stderr)
         assert bad in wrong.stderr, (script, wrong.stderr)  # the error names what was wrong
+
+
+def test_bench_scripts_without_the_shared_data_say_so_and_exit_0(tmp_path):
+    """bench/run.py and bench/ranker_research.py say where they looked and exit 0 when the shared
+    data is missing; bench/day_scores.py and bench/digest_vs_eval.py (both named in the README)
+    ended in a FileNotFoundError traceback, and did not read PAPERBOT_DATA."""
+    for script in ("bench/day_scores.py", "bench/digest_vs_eval.py"):
+        for args, env in (([f"--data={tmp_path}"], {}), ([], {"PAPERBOT_DATA": str(tmp_path)})):
+            res = _run([script, *args], env, timeout=60)
+            assert res.returncode == 0 and "Traceback" not in res.stderr, (script, args, res.stderr)
+            assert "skipped" in res.stdout and str(tmp_path) in res.stdout and "PAPERBOT_DATA" in res.stdout, \
+                (script, args, res.stdout)
