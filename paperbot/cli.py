@@ -285,6 +285,7 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
     imported (no entry is a paper, or no id could be resolved), or when FILE cannot be read
     (permission denied) or is not UTF-8 JSON."""
     from feeds.arxiv_api import ArxivAPIClient
+    from feeds.curated import load_curated
     from feeds.http import Fetcher
     from paperbot.curated_import import LOOKUP_BATCH, import_curated
 
@@ -306,20 +307,20 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
         if not no_progress:
             click.echo(f"  {done}/{n} arXiv ids looked up, {fetched} found", err=True)
 
+    try:  # before the database is opened: a file that is no curated database creates none
+        parsed = load_curated(file)
+    except CuratedFormatError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # unreadable (permissions), or gone since click checked it exists
+        raise click.ClickException(_unreadable(file, exc)) from None
     store = _open_store(cfg, db)
     fetcher = None
     try:
         fetcher = None if no_lookup else Fetcher()
         arxiv = None if fetcher is None else ArxivAPIClient(fetcher, url=cfg.arxiv_api_url)
         report = import_curated(store, file, replace=replace, arxiv=arxiv, collection=collection,
-                                on_lookup=say_lookup, on_progress=say_progress)
+                                on_lookup=say_lookup, on_progress=say_progress, parsed=parsed)
         in_total = store.collections()  # {collection: papers}, for the report below
-    except CuratedFormatError as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:  # the file itself (read first, before anything is stored)
-        if not _about(exc, file):
-            raise
-        raise click.ClickException(_unreadable(file, exc)) from None
     except KeyboardInterrupt:
         # each answer's papers are stored before the next request; the collections change only
         # after the look-ups, each in one transaction: nothing is half done, and the next run

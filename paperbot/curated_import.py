@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from feeds.arxiv_api import MAX_IDS_PER_CALL, ArxivAPIClient, ArxivAPIError, ArxivAPIRejected
-from feeds.curated import CURATED_SOURCE, CuratedFormatError, collection_name, load_curated, where
+from feeds.curated import CURATED_SOURCE, CuratedFormatError, CuratedParse, collection_name, load_curated, where
 from feeds.http import FetchError
 from store import Store
 
@@ -149,7 +149,8 @@ def _api_reason(exc: Exception) -> str:
 def import_curated(store: Store, path: str, replace: bool = False, arxiv: ArxivAPIClient | None = None,
                    collection: str | None = None, batch: int = LOOKUP_BATCH,
                    on_lookup: Callable[[int], None] | None = None,
-                   on_progress: Callable[[int, int, int], None] | None = None) -> ImportReport:
+                   on_progress: Callable[[int, int, int], None] | None = None,
+                   parsed: CuratedParse | None = None) -> ImportReport:
     """Import a curated database file (`feeds.curated`: paper objects and/or bare arXiv ids per
     section) into collections: one per section, named by `feeds.curated.collection_name`, or
     all into `collection` when it is given.
@@ -166,10 +167,15 @@ def import_curated(store: Store, path: str, replace: bool = False, arxiv: ArxivA
     `ImportReport.not_synced`); an unresolved id does not hold the sync back (its paper is not
     stored, so it is in no collection). Collections the file does not name are left alone.
 
+    `parsed`: the file as `feeds.curated.load_curated` already read it (``paperbot import``
+    reads it before opening the database, so an unusable file creates none); else it is read
+    from `path` here.
+
     Raises:
         feeds.curated.CuratedFormatError / OSError: the file as a whole is unusable.
     """
-    parsed = load_curated(path)
+    if parsed is None:
+        parsed = load_curated(path)
     report = ImportReport(errors=parsed.errors)
     objects = [p for papers in parsed.collections.values() for p in papers]
     if objects:

@@ -47,13 +47,14 @@ def _not_json(tmp_path) -> str:
     return str(bad)
 
 
-CASES = {  # name: (args given tmp_path and the database path, expected exit code)
-    "import": (lambda t, db: ["import", SEED, "--db", db], 0),
-    "import of a bad file": (lambda t, db: ["import", _not_json(t), "--db", db], 1),
-    "import-corpus": (lambda t, db: ["import-corpus", CORPUS, "--no-progress", "--db", db], 0),
-    "import-corpus of a bad file": (lambda t, db: ["import-corpus", _not_json(t), "--no-progress", "--db", db], 1),
-    "run --once": (lambda t, db: ["run", "--once", "--config", _run_config(t)], 0),
-    "status": (lambda t, db: ["status", "--db", db], 0),
+CASES = {  # name: (args given tmp_path and the database path, expected exit code, stores opened)
+    "import": (lambda t, db: ["import", SEED, "--db", db], 0, 1),
+    # the file is read first: a bad one never opens the database
+    "import of a bad file": (lambda t, db: ["import", _not_json(t), "--db", db], 1, 0),
+    "import-corpus": (lambda t, db: ["import-corpus", CORPUS, "--no-progress", "--db", db], 0, 1),
+    "import-corpus of a bad file": (lambda t, db: ["import-corpus", _not_json(t), "--no-progress", "--db", db], 1, 1),
+    "run --once": (lambda t, db: ["run", "--once", "--config", _run_config(t)], 0, 1),
+    "status": (lambda t, db: ["status", "--db", db], 0, 1),
 }
 
 
@@ -62,10 +63,10 @@ def test_each_command_closes_its_database(tmp_path, monkeypatch, opened, name):
     monkeypatch.chdir(tmp_path)
     db = str(tmp_path / "lab.db")
     Store(db).close()  # the real class: not counted
-    args, code = CASES[name]
+    args, code, n_opened = CASES[name]
     res = CliRunner().invoke(cli.main, args(tmp_path, db))
     assert res.exit_code == code, res.output
-    assert len(opened) == 1 and opened[0].closed
+    assert len(opened) == n_opened and all(s.closed for s in opened)
 
 
 def test_demo_closes_its_database_when_the_run_fails(tmp_path, monkeypatch, opened):

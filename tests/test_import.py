@@ -1,5 +1,6 @@
 """`paperbot import`: the seed format into collections; bad entries reported and skipped."""
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -54,6 +55,18 @@ def test_cli_import_of_non_json_is_a_clear_error(tmp_path):
     res = CliRunner().invoke(main, ["import", str(bad), "--db", str(tmp_path / "x.db")])
     assert res.exit_code == 1
     assert "not valid JSON" in res.output and "Traceback" not in res.output
+
+
+def test_cli_import_of_an_unusable_file_creates_no_database(tmp_path):
+    """The file was read only after the database was opened, so `paperbot import notes.txt`
+    left an empty database behind (./paperbot.db without a config), and `paperbot status` then
+    reported 0 papers instead of "no database"."""
+    for name, text in (("bad.json", "{not json"), ("list.json", "[1, 2]"), ("binary.json", "\udcff")):
+        bad = tmp_path / name
+        bad.write_bytes(text.encode("utf-8", "surrogateescape"))
+        res = CliRunner().invoke(main, ["import", str(bad), "--db", str(tmp_path / "x.db")])
+        assert res.exit_code == 1 and res.output.startswith("Error: "), res.output
+        assert not (tmp_path / "x.db").exists(), name
 
 
 def test_cli_import_names_a_whole_skipped_category_and_an_entry_without_id(tmp_path):
@@ -115,3 +128,21 @@ def test_a_category_with_an_empty_name_is_skipped_not_made_a_nameless_collection
     assert "collection rl: 1 papers added" in res.output and "collection :" not in res.output
     from store import Store
     assert Store(db).collections() == {"rl": 1}
+
+
+def test_cli_import_of_an_unreadable_file_is_one_error_line(tmp_path, monkeypatch):
+    """An OSError reading the file (permissions; tests run as root, who reads everything, so the
+    read is made to fail) went through as a traceback."""
+    import feeds.curated
+
+    seed = tmp_path / "seed.json"
+    seed.write_text("{}")
+
+    class Unreadable(type(Path())):
+        def read_bytes(self):
+            raise PermissionError(13, "Permission denied", str(self))
+    monkeypatch.setattr(feeds.curated, "Path", Unreadable)  # what feeds.curated.load_curated reads with
+    res = CliRunner().invoke(main, ["import", str(seed), "--db", str(tmp_path / "x.db")])
+    assert isinstance(res.exception, SystemExit) and res.exit_code == 1, res.exception
+    assert f"Error: {seed}: cannot read it: Permission denied" in res.output
+    assert not (tmp_path / "x.db").exists()
