@@ -224,7 +224,8 @@ def run(once: bool, config_path: str | None, db: str | None) -> None:
       0  every source polled, every curated file imported, every digest delivered
       1  a digest failed or its outcome is uncertain (see `paperbot digests list`)
       3  every digest delivered, but a feed source failed (see `paperbot status`) or a
-         curated file could not be imported (missing, unreadable, not the seed format)
+         curated file could not be imported (missing, unreadable, not a curated database,
+         or no usable paper in it)
     """
     from paperbot.pipeline import run_once
 
@@ -783,7 +784,8 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
 @main.command()
 @click.option("--user", "user_id", required=True, help="Slack user id (e.g. U012ABC).")
 @click.option("--paper", "paper", required=True,
-              help="arXiv id or abs/pdf URL (math.GT/0309136 is the paper math/0309136, as arXiv names it).")
+              help="arXiv id (2501.01234; math.GT/0309136 is the paper math/0309136, as arXiv names it), "
+                   "or an arxiv.org abs/pdf or huggingface.co/papers link.")
 @click.option("--up", "up", is_flag=True, help="👍: more like this.")
 @click.option("--down", "down", is_flag=True, help="👎: less like this.")
 @click.option("--channel", "channel_id", default=None,
