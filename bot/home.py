@@ -46,6 +46,17 @@ class HomeData:
     no_terms_reason: str = ""
 
 
+def no_terms_text(data: HomeData) -> str:
+    """Why `data` has no top profile terms, as mrkdwn to follow "Top profile terms:" (the Home tab
+    and ``/papers profile`` both say it): the advice "follow a collection or 👍 a paper" only to
+    someone who has done neither; to someone who has, the reason `data.no_terms_reason` names
+    (no paper stored, no indexable word, or follows/👍 without a word the stored papers use; an
+    unknown or empty reason reads as the last)."""
+    if any(data.follows.values()) or data.liked:  # not "follow something": they do; say why instead
+        return _NO_TERMS_TEXT.get(data.no_terms_reason, _NO_TERMS_TEXT[NO_TERMS_UNKNOWN_WORDS])
+    return "none yet — follow a collection or 👍 a paper."
+
+
 def _section(text: str, button: dict | None = None) -> dict:
     """``{"type": "section", "text": {"type": "mrkdwn", "text": …}, "accessory": button?}`` for
     already-escaped mrkdwn `text`, cut to `MAX_SECTION_TEXT` without splitting an entity."""
@@ -88,11 +99,8 @@ def home_view(data: HomeData) -> dict:
     tail: list[dict] = []
     if data.top_terms:
         tail.append(_section("*Top profile terms:* " + ", ".join(f"`{escape_within(t, 100)}`" for t in data.top_terms)))
-    elif any(data.follows.values()) or data.liked:  # not "follow something": they do; say why instead
-        tail.append(_section("*Top profile terms:* " + _NO_TERMS_TEXT.get(data.no_terms_reason,
-                                                                           _NO_TERMS_TEXT[NO_TERMS_UNKNOWN_WORDS])))
     else:
-        tail.append(_section("*Top profile terms:* none yet — follow a collection or 👍 a paper."))
+        tail.append(_section("*Top profile terms:* " + no_terms_text(data)))
     tail.append({"type": "divider"})
     tail.append(_section("*Recently 👍*" if data.liked else "*Recently 👍:* nothing yet."))
     for aid, title, url in data.liked[:10]:

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from bot.blocks import escape_mrkdwn, escape_within
 from bot.commands_parser import USAGES, UsageError, check_keywords, match_collection, parse_arxiv_id
 from bot.digest import Digest
-from bot.home import NO_TERMS_NO_PAPERS, NO_TERMS_NO_VOCABULARY, NO_TERMS_UNKNOWN_WORDS, HomeData
+from bot.home import NO_TERMS_NO_PAPERS, NO_TERMS_NO_VOCABULARY, NO_TERMS_UNKNOWN_WORDS, HomeData, no_terms_text
 from bot.posting import SlackPoster
 from bot.scheduler import DigestScheduler, Target, cron_trigger, describe_gap, schedule_gap
 from feeds.arxiv_api import ArxivAPIClient, ArxivAPIError
@@ -777,14 +777,15 @@ class PaperbotService:
 
     def profile_text(self, user_id: str) -> str:
         """``/papers profile``: the Home tab's content as one mrkdwn message (every stored value
-        escaped, https://api.slack.com/reference/surfaces/formatting#escaping)."""
+        escaped, https://api.slack.com/reference/surfaces/formatting#escaping); without top terms
+        it says why, in the Home tab's words (`bot.home.no_terms_text`)."""
         d = self.home_data(user_id)
         lines = ["*Your paper profile*"]
         for kind, label in (("collection", "Collections"), ("keyword", "Keywords"), ("author", "Authors")):
             vals = d.follows.get(kind, [])
             lines.append(f"*{label}:* " + (", ".join(_shown(v) for v in vals) if vals else "none"))
         lines.append("*Top terms:* " + (", ".join(escape_within(t, 100) for t in d.top_terms) if d.top_terms
-                                        else "none yet"))
+                                        else no_terms_text(d)))
         lines.append("*Recently 👍:* " + ("; ".join(f"<{u}|{escape_within(t, 160)}>" for _, t, u in d.liked[:5])
                                          or "none"))
         lines.append("*DM digest:* " + (f"on — {d.dm_schedule}" if d.dm_digest else "off"))

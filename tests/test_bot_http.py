@@ -456,6 +456,34 @@ def test_app_home_without_profile_terms_says_why_to_someone_who_follows_things(t
         assert "follow a collection or 👍 a paper" not in text
 
 
+def test_papers_profile_without_profile_terms_says_why_as_the_app_home_does(tmp_path, store, slack_fake,
+                                                                             monkeypatch):
+    """`/papers profile` said "*Top terms:* none yet" with no reason, while the App Home said why:
+    no paper stored yet, or follows with no word the stored papers use. It now says the Home
+    tab's reason (the advice to follow something only to someone who follows nothing)."""
+    dm = {"channel_name": "directmessage"}
+    with BotServer(make_config(tmp_path), store, slack_fake, monkeypatch) as bot:
+        def profile(user: str) -> str:
+            _, rid = bot.command("profile", user=user, channel=f"D{user}", **dm)
+            return bot.wait_response(rid)["text"]
+
+        _, rid = bot.command("subscribe reward model", user="U5", channel="DU5", **dm)
+        bot.wait_response(rid)
+        empty_store = profile("U5")
+        seed_store(store)
+        stored = profile("U5")
+        _, rid = bot.command("subscribe 强化学习", user="U6", channel="DU6", **dm)
+        bot.wait_response(rid)
+        unknown = profile("U6")
+        nothing = profile("U7")
+    assert "*Top terms:* none yet — no paper is stored yet (the feeds have not been polled)" in empty_store
+    assert "*Top terms:* none" not in stored and "reward" in stored.split("*Top terms:* ")[1]
+    assert "*Top terms:* none — what you follow and 👍 has no word the stored papers use" in unknown
+    assert "*Top terms:* none yet — follow a collection or 👍 a paper." in nothing
+    for text in (empty_store, unknown):
+        assert "follow a collection or 👍 a paper" not in text
+
+
 def test_dm_digest_on_schedules_and_posts_personal_digest(tmp_path, seeded, slack_fake, monkeypatch):
     with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
         bot.service.scheduler.start(catch_up=False)

@@ -110,6 +110,10 @@ def test_app_home_of_someone_who_follows_things_says_why_there_are_no_profile_te
             assert bot.wait_response(rid)["text"].startswith("You now follow")
         follows = bot.open_home("U5", "EvH5")
         nothing = bot.open_home("U6", "EvH6")
+        _, rid = bot.command("profile", **dm)
+        profile = bot.wait_response(rid)["text"]
+    # `/papers profile` gives the same reason
+    assert "*Top terms:* none yet — the stored papers have no words the recommender can index" in profile
     assert "Top profile terms:* none yet — the stored papers have no words the recommender can index" in follows
     assert "they appear once papers with real titles or abstracts are stored" in follows
     assert "follow a collection or 👍 a paper" not in follows
