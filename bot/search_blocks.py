@@ -7,12 +7,30 @@ from __future__ import annotations
 
 from bot.blocks import (MAX_AUTHORS_TEXT, MAX_BLOCKS, MAX_CONTEXT_TEXT, MAX_SECTION_TEXT, MAX_TITLE_TEXT,
                         escape_within, feedback_actions, format_authors, truncate, truncate_mrkdwn)
-from recommender.search import SearchHit
+from recommender.search import QueryError, SearchHit, parse_query
 
 RESULTS_LIMIT = (MAX_BLOCKS - 1) // 2  # header context + (section, actions) per hit
 # no stored paper holds any of the query's words (the search takes papers holding any word when
-# too few hold all, so fewer words would find nothing more) or passes its filters
-NO_MATCH = "No stored paper matches these words; try other words, or drop a filter."
+# too few hold all, so fewer words would find nothing more) or passes its filters; which line
+# fits the query: `no_match_text`
+NO_MATCH = "No stored paper matches these words; try other words."
+NO_MATCH_FILTERED = "No stored paper matches these words; try other words, or drop a filter."
+NO_MATCH_FILTERS_ONLY = "No stored paper passes these filters; try other values, or drop a filter."
+
+
+def no_match_text(query: str) -> str:
+    """The line a search with no hit answers for the raw `query` (as typed after ``search``):
+    `NO_MATCH` for words alone, `NO_MATCH_FILTERED` for words and an ``author:`` / ``cat:`` /
+    ``since:`` / ``source:`` filter, `NO_MATCH_FILTERS_ONLY` for filters alone — dropping a
+    filter is suggested only when there is one. A query `recommender.search.parse_query`
+    refuses reads as words alone."""
+    try:
+        parsed = parse_query(query)
+    except QueryError:
+        return NO_MATCH
+    if not parsed.has_filters:
+        return NO_MATCH
+    return NO_MATCH_FILTERED if parsed.text else NO_MATCH_FILTERS_ONLY
 
 
 def results_heading(n: int, query_text: str) -> str:
@@ -38,14 +56,16 @@ def hit_section(hit: SearchHit, rank: int) -> dict:
     return {"type": "section", "block_id": f"paper:{p.arxiv_id}"[:255], "text": {"type": "mrkdwn", "text": text}}
 
 
-def search_blocks(query: str, hits: list[SearchHit], heading: str | None = None) -> list[dict]:
+def search_blocks(query: str, hits: list[SearchHit], heading: str | None = None,
+                  no_match: str = NO_MATCH) -> list[dict]:
     """Blocks for an ephemeral result list: a context line, then per hit a section and 👍 / 👎 /
-    "More like this" buttons (value = arXiv id). At most `RESULTS_LIMIT` hits are shown."""
+    "More like this" buttons (value = arXiv id), or with no hit the mrkdwn line `no_match` (for
+    a typed search, `no_match_text` of it). At most `RESULTS_LIMIT` hits are shown."""
     shown = hits[:RESULTS_LIMIT]
     head = heading or results_heading(len(shown), truncate(" ".join(query.split()), 200))
     blocks: list[dict] = [{"type": "context", "elements": [{"type": "mrkdwn", "text": escape_within(head, MAX_CONTEXT_TEXT)}]}]
     if not shown:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": NO_MATCH}})
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": no_match}})
     for i, hit in enumerate(shown, 1):
         blocks.append(hit_section(hit, i))
         blocks.append(feedback_actions(hit.paper.arxiv_id, more_like=True))

@@ -727,7 +727,7 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
     import json
 
     from bot.commands_parser import parse_arxiv_id
-    from bot.search_blocks import NO_MATCH
+    from bot.search_blocks import no_match_text
     from bot.text import render_search_text
     from recommender.matrix_cache import refresh
     from recommender.search import PaperNotStored, QueryError, paper_and_similar, parse_query
@@ -778,7 +778,7 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, config_path: str |
                                    "bm25": round(h.bm25, 4), "cosine": round(h.cosine, 4)},
                                   ensure_ascii=False))
     else:
-        click.echo(render_search_text(text, hits, no_match=not_stored or NO_MATCH), nl=False)
+        click.echo(render_search_text(text, hits, no_match=not_stored or no_match_text(text)), nl=False)
 
 
 @main.command()

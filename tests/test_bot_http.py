@@ -129,11 +129,17 @@ def _result_texts(out) -> list[str]:
 
 
 def test_search_of_words_no_stored_paper_holds_says_so(tmp_path, seeded, slack_fake, monkeypatch):
+    """"or drop a filter" was suggested to a query without one; now only when it has one."""
     with BotServer(make_config(tmp_path), seeded, slack_fake, monkeypatch) as bot:
-        _, rid = bot.command("search zzqxv wubbalubba")  # in no paper, so in neither FTS5 nor the TF-IDF vocabulary
-        out = bot.wait_response(rid)
-    assert out["response_type"] == "ephemeral"
-    assert _result_texts(out) == ["No stored paper matches these words; try other words, or drop a filter."]
+        answers = []
+        for query in ("zzqxv wubbalubba", "zzqxv source:hf", "author:Nobody"):
+            _, rid = bot.command(f"search {query}")  # zzqxv is in no paper: neither FTS5 nor the TF-IDF vocabulary
+            answers.append(bot.wait_response(rid))
+    assert {out["response_type"] for out in answers} == {"ephemeral"}
+    assert [_result_texts(out) for out in answers] == [
+        ["No stored paper matches these words; try other words."],
+        ["No stored paper matches these words; try other words, or drop a filter."],
+        ["No stored paper passes these filters; try other values, or drop a filter."]]
 
 
 def test_search_of_an_empty_store_says_no_papers_are_stored_yet(tmp_path, store, slack_fake, monkeypatch):
@@ -166,7 +172,7 @@ def test_search_when_the_stored_papers_give_tfidf_no_term_ranks_by_bm25(tmp_path
     assert [b["block_id"] for b in found["blocks"] if b.get("block_id", "").startswith("paper:")] == [
         "paper:2501.00001", "paper:2501.00002"]
     assert "TF-IDF 0.00" in _result_texts(found)[0]
-    assert _result_texts(none) == ["No stored paper matches these words; try other words, or drop a filter."]
+    assert _result_texts(none) == ["No stored paper matches these words; try other words."]
     assert [b["block_id"] for b in like["blocks"] if b.get("block_id", "").startswith("paper:")] == [
         "paper:2501.00001"]
 

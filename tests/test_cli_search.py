@@ -134,11 +134,18 @@ def test_a_query_that_is_the_id_of_a_paper_not_stored_says_so_and_what_fetches_i
 
 
 def test_search_of_words_no_stored_paper_holds_says_so(tmp_path, monkeypatch):
+    """The no-match line suggested "or drop a filter" to a query without one; it does so only
+    when the query has an author:/cat:/since:/source: filter."""
     db = _lab_db(tmp_path, monkeypatch)
     res = CliRunner().invoke(main, ["search", "--db", str(db), "zzqxv", "wubbalubba"])
     assert res.exit_code == 0, res.output
-    assert res.stdout == ("0 results for “zzqxv wubbalubba”\n"
-                          "No stored paper matches these words; try other words, or drop a filter.\n")
+    assert res.stdout == "0 results for “zzqxv wubbalubba”\nNo stored paper matches these words; try other words.\n"
+    filtered = CliRunner().invoke(main, ["search", "--db", str(db), "zzqxv", "author:Nobody"])
+    assert filtered.exit_code == 0, filtered.output
+    assert filtered.stdout.endswith("\nNo stored paper matches these words; try other words, or drop a filter.\n")
+    only = CliRunner().invoke(main, ["search", "--db", str(db), "cat:zz.QQ", "since:2001-01-01"])
+    assert only.exit_code == 0, only.output
+    assert only.stdout.endswith("\nNo stored paper passes these filters; try other values, or drop a filter.\n")
 
 
 def test_search_of_an_empty_database_says_how_to_fill_it(tmp_path, monkeypatch):
@@ -164,5 +171,4 @@ def test_search_when_the_stored_papers_give_tfidf_no_term_ranks_by_bm25(tmp_path
     assert [r["arxiv_id"] for r in rows] == ["2501.00001", "2501.00002"] and {r["cosine"] for r in rows} == {0.0}
     assert "ranked by BM25 alone" in found.stderr
     none = CliRunner().invoke(main, ["search", "--db", str(db), "reward"])
-    assert none.exit_code == 0 and none.stdout.endswith("No stored paper matches these words; try other words, "
-                                                        "or drop a filter.\n")
+    assert none.exit_code == 0 and none.stdout.endswith("No stored paper matches these words; try other words.\n")

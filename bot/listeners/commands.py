@@ -17,7 +17,7 @@ import logging
 from bot.blocks import escape_mrkdwn, escape_within
 from bot.commands_parser import USAGE, USAGES, Command, UsageError, parse_command
 from bot.listeners.payload import can_respond
-from bot.search_blocks import search_blocks
+from bot.search_blocks import no_match_text, search_blocks
 from recommender.search import QueryError
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def run_command(services, cmd: Command, body: dict, respond) -> None:
     if cmd.name == "search":
         hits = services.search(cmd.value)
         respond(response_type="ephemeral", text=f"{len(hits)} results for your search",
-                blocks=search_blocks(cmd.value, hits))
+                blocks=search_blocks(cmd.value, hits, no_match=no_match_text(cmd.value)))
     elif cmd.name in ("subscribe", "subscribe_keywords", "subscribe_collection"):
         respond(response_type="ephemeral" if dm else "in_channel",
                 text=services.subscribe(user if dm else channel, cmd.value, not dm, body.get("channel_name", ""),
