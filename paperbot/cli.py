@@ -22,6 +22,13 @@ DB_HELP = ("Database file to use instead of the config's [database] path; the TF
            "lives next to it (lab.db → lab-model.joblib).")
 
 
+def _count(n: int, noun: str, plural: str | None = None, grouped: bool = False) -> str:
+    """`n` and `noun`, in the singular for exactly 1: ``1 paper``, ``0 papers``, ``2 entries``
+    (`plural` when adding "s" is wrong); with `grouped`, thousands separators (``1,234 papers``)."""
+    word = noun if n == 1 else plural or noun + "s"
+    return f"{n:,} {word}" if grouped else f"{n} {word}"
+
+
 def _setup_logging(verbose: bool) -> None:
     from paperbot import logsafe
 
@@ -174,19 +181,19 @@ def _print_sources(report) -> None:
     for path, why in report.curated_errors:
         click.echo(f"  curated file {path}: FAILED ({why})", err=True)
     for name, n in report.curated_removed.items():
-        click.echo(f"  curated collection {name}: {n} papers removed (no configured file lists them)", err=True)
+        click.echo(f"  curated collection {name}: {_count(n, 'paper')} removed (no configured file lists them)", err=True)
     for s in report.sources:
         if s.error:
             click.echo(f"  source {s.source}: FAILED ({s.error})", err=True)
         else:
-            click.echo(f"  source {s.source}: {s.papers} papers ({s.inserted} new, {s.updated} updated"
+            click.echo(f"  source {s.source}: {_count(s.papers, 'paper')} ({s.inserted} new, {s.updated} updated"
                        + (f", {s.skipped} skipped" if s.skipped else "") + ")", err=True)
 
 
 def _say_refit(n_papers: int) -> None:
     """Tell the terminal why it waits: a TF-IDF refit is the one slow step (about 30 s at 47,000
     papers), after an import or when the model is older than `refit_days`."""
-    click.echo(f"fitting the TF-IDF model on {n_papers:,} papers (after an import or when the model is "
+    click.echo(f"fitting the TF-IDF model on {_count(n_papers, 'paper', grouped=True)} (after an import or when the model is "
                "stale; later runs reuse it)…", err=True)
 
 
@@ -209,7 +216,7 @@ def demo(db: str | None) -> None:
         finally:  # before the temporary folder (which may hold the database) is removed
             store.close()
         _print_sources(report)
-    click.echo(f"done in {time.perf_counter() - started:.1f}s · {report.n_papers} papers in the store", err=True)
+    click.echo(f"done in {time.perf_counter() - started:.1f}s · {_count(report.n_papers, 'paper')} in the store", err=True)
 
 
 @main.command()
@@ -239,7 +246,7 @@ def run(once: bool, config_path: str | None, db: str | None) -> None:
         store.close()
     _print_sources(report)
     for d in report.deliveries:
-        click.echo(f"  channel {d.channel_id}: {d.status} ({d.n_papers} papers)"
+        click.echo(f"  channel {d.channel_id}: {d.status} ({_count(d.n_papers, 'paper')})"
                    + (f" ts={d.ts}" if d.ts else "") + (f" error={d.error}" if d.error else "")
                    + (f" ({d.detail})" if getattr(d, "detail", None) else ""), err=True)
     if any(d.status in ("failed", "uncertain") for d in report.deliveries):
@@ -298,7 +305,7 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
 
     def say_lookup(n: int) -> None:
         calls = -(-n // LOOKUP_BATCH)
-        click.echo(f"looking up {n} arXiv ids on the arXiv API ({calls} request{'s' if calls != 1 else ''}"
+        click.echo(f"looking up {_count(n, 'arXiv id')} on the arXiv API ({_count(calls, 'request')}"
                    + (", 3 s apart" if calls > 1 else "") + ")…", err=True)
 
     fetched_so_far = [0]
@@ -306,7 +313,7 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
     def say_progress(done: int, n: int, fetched: int) -> None:
         fetched_so_far[0] = fetched
         if not no_progress:
-            click.echo(f"  {done}/{n} arXiv ids looked up, {fetched} found", err=True)
+            click.echo(f"  {done}/{_count(n, 'arXiv id')} looked up, {fetched} found", err=True)
 
     try:  # before the database is opened: a file that is no curated database creates none
         parsed = load_curated(file)
@@ -326,7 +333,9 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
         # each answer's papers are stored before the next request; the collections change only
         # after the look-ups, each in one transaction: nothing is half done, and the next run
         # asks arXiv only for what is still missing
-        click.echo(f"interrupted: the {fetched_so_far[0]} papers fetched from the arXiv API so far are stored; "
+        n = fetched_so_far[0]
+        click.echo(f"interrupted: the {_count(n, 'paper')} fetched from the arXiv API so far "
+                   f"{'is' if n == 1 else 'are'} stored; "
                    "run the same command again to finish (stored ids are not looked up again)", err=True)
         raise click.Abort() from None
     finally:
@@ -345,18 +354,20 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
 
     if report.papers == 0 and report.unresolved:  # nothing landed: not a success
         say_unresolved()
-        raise click.ClickException(f"nothing imported from {name}: none of its {len(report.unresolved)} arXiv ids "
-                                   "could be resolved" + (f" and {len(report.errors)} entries were skipped"
+        raise click.ClickException(f"nothing imported from {name}: "
+                                   + (f"none of its {len(report.unresolved)} arXiv ids could be resolved"
+                                      if len(report.unresolved) != 1 else "its 1 arXiv id could not be resolved") + (f" and {_count(len(report.errors), 'entry', 'entries')} "
+                                                          f"{'was' if len(report.errors) == 1 else 'were'} skipped"
                                                           if report.errors else ""))
     if report.errors and report.papers == 0:  # like import-corpus: a wrong file is not a success
         raise click.ClickException(
-            f"no paper could be read from {name} ({len(report.errors)} entries skipped): expected "
+            f"no paper could be read from {name} ({_count(len(report.errors), 'entry', 'entries')} skipped): expected "
             "{section: [paper objects {arxiv_id or url, title, summary, authors, …} or arXiv ids]}")
     if not report.collections:
         click.echo(f"{name} holds no categories: nothing imported", err=True)
     for coll, n in report.collections.items():
         removed = f", {report.removed[coll]} removed" if coll in report.removed else ""
-        click.echo(f"collection {coll}: {n} papers added{removed} ({in_total.get(coll, 0)} in total)")
+        click.echo(f"collection {coll}: {_count(n, 'paper')} added{removed} ({in_total.get(coll, 0)} in total)")
     for coll in report.not_synced:
         click.echo(f"collection {coll}: not replaced, only added to: an entry of it could not be read", err=True)
     if report.from_store or report.fetched or report.unresolved:
@@ -417,7 +428,8 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
                     counts = store.bulk_upsert_papers(reader, batch=batch, progress=advance)
                 except CorpusFormatError as exc:
                     kept = store.count_papers() - before
-                    raise click.ClickException(f"{exc}; {kept} new papers of this file were stored before it "
+                    raise click.ClickException(f"{exc}; {_count(kept, 'new paper')} of this file "
+                                               f"{'was' if kept == 1 else 'were'} stored before it "
                                                "(committed batches), earlier files are complete") from None
                 done_bytes += Path(f).stat().st_size
                 progress.update(task, completed=done_bytes)
@@ -431,15 +443,18 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
     for name, line, why in skipped[:20]:
         click.echo(f"skipped {name}:{line}: {why}", err=True)
     if len(skipped) > 20:
-        click.echo(f"… and {len(skipped) - 20} more skipped lines", err=True)
+        click.echo(f"… and {_count(len(skipped) - 20, 'more skipped line')}", err=True)
     if n_papers == 0:  # a wrong file (not corpus JSONL) must not read as a successful import
         raise click.ClickException(
-            f"no paper could be read from {', '.join(Path(f).name for f in files)} ({len(skipped)} lines "
-            "skipped): expected arXiv corpus JSONL, one {arxiv_id, title, abstract, …} object a line")
+            f"no paper could be read from {', '.join(Path(f).name for f in files)} "
+            f"({_count(len(skipped), 'line')} skipped): "
+            "expected arXiv corpus JSONL, one {arxiv_id, title, abstract, …} object a line")
     size_mb = Path(store.path).stat().st_size / 1e6 if store.path != ":memory:" else 0.0
-    click.echo(f"{n_papers:,} papers in {elapsed:.1f}s ({n_papers / max(elapsed, 1e-9):,.0f} papers/s): "
+    click.echo(f"{_count(n_papers, 'paper', grouped=True)} in {elapsed:.1f}s "
+               f"({n_papers / max(elapsed, 1e-9):,.0f} papers/s): "
                f"{totals['inserted']:,} new, {totals['updated']:,} updated, {totals['unchanged']:,} unchanged, "
-               f"{len(skipped)} lines skipped · {n_stored:,} papers in {store.path} ({size_mb:,.0f} MB)")
+               f"{_count(len(skipped), 'line')} skipped · {_count(n_stored, 'paper', grouped=True)} in "
+               f"{store.path} ({size_mb:,.0f} MB)")
 
 
 @main.command()
@@ -458,16 +473,15 @@ def status(config_path: str | None, db: str | None) -> None:
             state = {"ok": "ok", "not_modified": "ok (not modified)", "failed": "FAILED"}.get(
                 s.get("last_status") or "", "ok" if s.get("last_success") else "never polled")
             parts = [f"{s['source']}: {state}", f"last success {s.get('last_success') or 'never'}",
-                     f"last run {s.get('last_count') or 0} papers, {s.get('skipped_count') or 0} skipped",
+                     f"last run {_count(s.get('last_count') or 0, 'paper')}, {s.get('skipped_count') or 0} skipped",
                      # summed over every poll: a document fetched again counts its papers again, so
                      # these are parsed items, not distinct papers
-                     f"in all polls {s.get('total_count') or 0} items parsed, {s.get('skipped_total') or 0} skipped, "
+                     f"in all polls {_count(s.get('total_count') or 0, 'item')} parsed, {s.get('skipped_total') or 0} skipped, "
                      f"{s.get('repaired_count') or 0} repaired"]
             if s.get("consecutive_failures"):
-                n = s["consecutive_failures"]
-                parts.append(f"{n} consecutive failure{'s' if n != 1 else ''}")
+                parts.append(_count(s["consecutive_failures"], "consecutive failure"))
             if s.get("failure_count"):
-                parts.append(f"{s['failure_count']} failures in all")
+                parts.append(f"{_count(s['failure_count'], 'failure')} in all")
             if s.get("last_error"):
                 parts.append(f"last error at {s['last_error_at']}: {s['last_error']}")
             click.echo(" · ".join(parts))
@@ -490,7 +504,7 @@ def status(config_path: str | None, db: str | None) -> None:
         collections = store.collections()
         click.echo(f"papers: {store.count_papers()} · collections: {len(collections)}")
         for name, n in collections.items():  # one a line: the name as `/papers subscribe` takes it
-            click.echo(f"    {name}: {n} paper{'s' if n != 1 else ''}")
+            click.echo(f"    {name}: {_count(n, 'paper')}")
     finally:
         store.close()
 
@@ -512,7 +526,7 @@ def backup(path: str, config_path: str | None, db: str | None) -> None:
         raise click.ClickException(f"backup to {path} failed: {exc}") from None
     finally:
         store.close()
-    click.echo(f"backed up {source} to {path} ({n} papers)")
+    click.echo(f"backed up {source} to {path} ({_count(n, 'paper')})")
 
 
 @main.command()
@@ -547,7 +561,7 @@ def restore(backup_path: str, config_path: str | None, db: str | None) -> None:
     finally:
         store.close()
     digests = ", ".join(f"{n} {k}" for k, n in report.digests_after.items()) or "none"
-    click.echo(f"restored {report.live} from {report.backup}: {report.papers_after} papers "
+    click.echo(f"restored {report.live} from {report.backup}: {_count(report.papers_after, 'paper')} "
                f"(it held {report.papers_before}), digests: {digests}")
     if report.removed_cache:
         click.echo(f"removed the matrix cache {report.removed_cache}: the next run rebuilds it")
@@ -629,7 +643,7 @@ def digests_list(status_: str, limit: int, config_path: str | None, db: str | No
         click.echo(f"no {'' if status_ == 'all' else status_ + ' '}digests")
     for r in rows:
         detail = r.get("error") or (f"ts {r['message_ts']}" if r.get("message_ts") else "")
-        click.echo(f"{r['digest_key']}  {r['status']}  {r.get('paper_count') or 0} papers  "
+        click.echo(f"{r['digest_key']}  {r['status']}  {_count(r.get('paper_count') or 0, 'paper')}  "
                    f"created {r['created_at']}" + (f"  {detail}" if detail else ""))
 
 
@@ -670,7 +684,7 @@ def digests_check(config_path: str | None, db: str | None) -> None:
     finally:
         store.close()
     if uncertain:  # left pending: a cron job must notice, not read "success"
-        click.echo(f"{uncertain} digest{'s' if uncertain != 1 else ''} still pending: settle by hand with "
+        click.echo(f"{_count(uncertain, 'digest')} still pending: settle by hand with "
                    "`paperbot digests resolve KEY --posted|--not-posted`", err=True)
         sys.exit(1)
 
@@ -708,8 +722,9 @@ def digests_resolve(key: str, posted: bool, not_posted: bool, ts: str | None, co
         raise click.ClickException(str(exc)) from None
     finally:
         store.close()
+    n = row.get("paper_count") or 0
     click.echo(f"digest {key}: {row['status']}" + ("" if posted else
-               f" ({row.get('paper_count') or 0} papers go to the channel's next digest)"))
+               f" ({_count(n, 'paper')} {'goes' if n == 1 else 'go'} to the channel's next digest)"))
 
 
 @main.command()

@@ -110,3 +110,17 @@ def test_eval_help_describes_every_option():
         block = options.split(line, 1)[1].split("\n  -", 1)[0]
         assert words in " ".join((line + block).split()), f"{flag} has no description: {line!r}"
     assert "PAPERBOT_CACHE_DIR" in res.output
+
+
+def test_import_corpus_and_backup_count_one_paper_in_the_singular(tmp_path):
+    """The CLI said "1 papers" (and "1 lines skipped"): `import-corpus`'s summary and `backup`
+    now use the singular for 1 (as `paperbot import`'s "1 paper added")."""
+    one = tmp_path / "one.jsonl"
+    one.write_text(fixture_path("corpus_sample.jsonl").read_text().splitlines()[0] + "\n{broken\n")
+    db = tmp_path / "pb.db"
+    res = _invoke("import-corpus", str(one), "--no-progress", "--db", str(db))
+    assert res.exit_code == 0, res.output
+    summary = res.output.splitlines()[-1]
+    assert summary.startswith("1 paper in ") and ": 1 new, 0 updated, 0 unchanged, 1 line skipped · 1 paper in " in summary
+    backup = _invoke("backup", str(tmp_path / "b.db"), "--db", str(db))
+    assert backup.exit_code == 0 and backup.output.endswith("(1 paper)\n"), backup.output

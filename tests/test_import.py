@@ -86,7 +86,7 @@ def test_cli_import_of_a_file_with_one_good_entry_among_bad_ones_succeeds(tmp_pa
     seed.write_text(json.dumps({"notes": "not a list", "rl": [{"title": "No id at all"}, good]}))
     res = CliRunner().invoke(main, ["import", str(seed), "--db", str(tmp_path / "x.db")])
     assert res.exit_code == 0, res.output
-    assert "collection rl: 1 papers added (1 in total)" in res.output
+    assert "collection rl: 1 paper added (1 in total)" in res.output
 
 
 def test_cli_import_of_an_empty_object_says_nothing_was_imported(tmp_path):
@@ -125,7 +125,7 @@ def test_a_category_with_an_empty_name_is_skipped_not_made_a_nameless_collection
     assert res.exit_code == 0, res.output
     assert "skipped '': a category needs a name (it becomes the collection's name)" in res.output
     assert "skipped '  ': a category needs a name" in res.output
-    assert "collection rl: 1 papers added" in res.output and "collection :" not in res.output
+    assert "collection rl: 1 paper added" in res.output and "collection :" not in res.output
     from store import Store
     assert Store(db).collections() == {"rl": 1}
 

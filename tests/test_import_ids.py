@@ -171,7 +171,7 @@ def test_run_once_after_importing_a_list_counts_only_the_feed_as_new(tmp_path, m
         again = CliRunner().invoke(main, ["import", _write(tmp_path / "l.json", {"Lists > Mine": ["1605.08386"]}),
                                           "--config", str(cfg), "--replace"])
     assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
-    assert "collection lists/mine: 1 papers added, 1 removed (1 in total)" in again.output
+    assert "collection lists/mine: 1 paper added, 1 removed (1 in total)" in again.output
     res = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg)])
     assert res.exit_code == 0, res.output
     from feeds.arxiv_rss import parse_feed
@@ -194,7 +194,7 @@ def test_cli_reports_the_unknown_id_at_the_end_and_imports_the_rest(tmp_path, ap
     assert res.exit_code == 0, res.output
     assert api.id_lists == [[UNKNOWN, "1707.08567"]]
     lines = res.output.splitlines()
-    assert "collection lists/mine: 1 papers added (1 in total)" in lines
+    assert "collection lists/mine: 1 paper added (1 in total)" in lines
     assert "arXiv ids: 0 found in the database, 1 fetched from the arXiv API, 1 unresolved" in lines
     assert lines[-1] == f"unresolved: {UNKNOWN} (not on arXiv)"
     # `paperbot status` lists the collections one a line, as `/papers subscribe` takes the names
@@ -209,7 +209,7 @@ def test_cli_fails_only_when_nothing_at_all_could_be_imported(tmp_path, api):
                                     "--db", str(tmp_path / "x.db")])
     assert res.exit_code == 1
     assert f"unresolved: {UNKNOWN} (not on arXiv)" in res.output
-    assert "Error: nothing imported from list.json: none of its 1 arXiv ids could be resolved" in res.output
+    assert "Error: nothing imported from list.json: its 1 arXiv id could not be resolved" in res.output
 
 
 def test_cli_no_lookup_resolves_from_the_database_only(tmp_path, api):
@@ -465,7 +465,7 @@ def test_interrupting_the_look_ups_keeps_what_was_fetched_and_a_second_run_finis
         path = _write(tmp_path / "l.json", {"A": ids})
         res = CliRunner().invoke(main, ["import", path, "--db", db, "--replace"])
         assert res.exit_code == 1 and "Traceback" not in res.output
-        assert ("interrupted: the 1 papers fetched from the arXiv API so far are stored; run the same command "
+        assert ("interrupted: the 1 paper fetched from the arXiv API so far is stored; run the same command "
                 "again to finish (stored ids are not looked up again)") in res.output
         s = Store(db)
         assert s.get_paper("1707.08567").sources == ["curated"]  # the first answer's paper is stored
