@@ -109,7 +109,8 @@ def _check_database(path: str, must_exist: bool, hint: str = "") -> None:
 
 
 def _open_store(config: Config, db: str | None, must_exist: bool = False) -> Store:
-    """The store at `db` (``--db``) or the configured one. A ``--db`` override also moves the
+    """The store at `db` (``--db``) or the configured one: `_choose_database`, then
+    `_create_store`. A ``--db`` override also moves the
     TF-IDF model next to that database (`paperbot.config.model_path_for`: ``lab.db`` →
     ``lab-model.joblib``): a model and its matrix cache describe one store's papers, and two
     stores sharing one would each be scored with the other's vocabulary and miss rows in the
@@ -123,6 +124,19 @@ def _open_store(config: Config, db: str | None, must_exist: bool = False) -> Sto
         click.ClickException: one line (no such database, not paperbot's, cannot be created).
         sqlite3.Error / SchemaTooNew: turned into one line by `_Main`.
     """
+    _choose_database(config, db, must_exist)
+    return _create_store(config)
+
+
+def _choose_database(config: Config, db: str | None, must_exist: bool = False) -> None:
+    """Point `config` at the database `_open_store` opens (``--db`` moves the model next to it)
+    and refuse, with one line, one it must not open (`_check_database`), creating nothing: for
+    a command that opens the database only once it has something to write (`import-corpus`).
+
+    Raises:
+        click.UsageError: an empty ``--db``.
+        click.ClickException / sqlite3.Error: as `_open_store`.
+    """
     if db is not None and not db.strip():
         raise click.UsageError("--db: expected a file path, got an empty string")
     if db and Path(db).resolve() != Path(config.database).resolve():
@@ -132,6 +146,16 @@ def _open_store(config: Config, db: str | None, must_exist: bool = False) -> Sto
     if ctx is not None:
         ctx.meta[_DB_META] = config.database
     _check_database(config.database, must_exist, _no_db_hint(config, db))
+
+
+def _create_store(config: Config) -> Store:
+    """`Store` at `config.database` (created, with its folders, when missing), after
+    `_choose_database`.
+
+    Raises:
+        click.ClickException: the database or its folder cannot be created.
+        sqlite3.Error / SchemaTooNew: turned into one line by `_Main`.
+    """
     try:
         return Store(config.database)
     except OSError as exc:  # its folder cannot be created (permissions, a file in the way)
@@ -388,17 +412,25 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
     """Bulk-load arXiv corpus JSONL files (.jsonl or .jsonl.gz, one paper a line:
     {arxiv_id, title, abstract, categories, published, authors}) into the database and its
     full-text index. Bad lines are reported with their line number and skipped; when no line
-    of any file is a paper, the command fails (exit 1), as it does, before any file is imported,
-    when a file cannot be read (permission denied). Imported papers are background, not new
+    of any file is a paper, the command fails (exit 1) and creates no database (it is opened at
+    the first paper read), as it does, before any file is imported, when a file cannot be read
+    (permission denied). Imported papers are background, not new
     announcements: they count as first seen on their `published` day, so only those published
     within `candidate_days` can enter a digest, until a feed announces them."""
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
 
+    from itertools import chain
+
     from feeds.corpus import CorpusFormatError, CorpusReader
 
     cfg = _config(config_path, required=False)
     _check_readable(files)
+    # a database it may not open is refused now, but one is created only at the first paper
+    # read: a file of which no line is a paper leaves none behind (`paperbot status` then
+    # says "no database", not "0 papers"); the files are streamed once, never read twice
+    _choose_database(cfg, db)
+    store: Store | None = None
     total_bytes = sum(Path(f).stat().st_size for f in files)
     totals = {"inserted": 0, "updated": 0, "unchanged": 0}
     n_papers = 0
@@ -408,7 +440,6 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
                         TextColumn("{task.fields[papers]:,} papers · {task.fields[rate]:,.0f}/s"),
                         TimeElapsedColumn(), TimeRemainingColumn(), disable=no_progress,
                         transient=False)
-    store = _open_store(cfg, db)
     try:
         with progress:
             task = progress.add_task("importing", total=total_bytes, papers=0, rate=0.0)
@@ -423,10 +454,20 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
                     rate = n_papers / max(time.perf_counter() - started, 1e-9)
                     progress.update(task, completed=base + reader.bytes_read, papers=n_papers, rate=rate)
 
-                before = store.count_papers()
+                before = store.count_papers() if store is not None else 0
+                papers = iter(reader)
                 try:
-                    counts = store.bulk_upsert_papers(reader, batch=batch, progress=advance)
+                    first = next(papers, None)  # reads up to the file's first paper
+                    if first is None:  # not one line of it is a paper
+                        counts = dict.fromkeys(totals, 0)
+                    else:
+                        if store is None:
+                            store = _create_store(cfg)
+                            before = store.count_papers()  # an existing database may hold papers
+                        counts = store.bulk_upsert_papers(chain([first], papers), batch=batch, progress=advance)
                 except CorpusFormatError as exc:
+                    if store is None:
+                        raise click.ClickException(f"{exc}; nothing was imported (no paper read before it)") from None
                     kept = store.count_papers() - before
                     raise click.ClickException(f"{exc}; {_count(kept, 'new paper')} of this file "
                                                f"{'was' if kept == 1 else 'were'} stored before it "
@@ -436,9 +477,10 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
                 for k in totals:
                     totals[k] += counts[k]
                 skipped += [(Path(f).name, line, why) for line, why in reader.skipped]
-        n_stored = store.count_papers()
+        n_stored = store.count_papers() if store is not None else 0
     finally:
-        store.close()
+        if store is not None:
+            store.close()
     elapsed = time.perf_counter() - started
     for name, line, why in skipped[:20]:
         click.echo(f"skipped {name}:{line}: {why}", err=True)

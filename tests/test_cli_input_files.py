@@ -161,3 +161,39 @@ def test_eval_of_an_input_file_it_cannot_read_is_one_error_line(tmp_path, deny):
     _one_error_line(_eval(tmp_path, TINY / "tasks.json", tmp_path), str(tmp_path), "Is a directory")
     _one_error_line(_eval(tmp_path, tmp_path / "nope.json", TINY / "corpus.jsonl"), "nope.json",
                     "No such file or directory")
+
+
+@pytest.mark.parametrize("name, body", [
+    ("notes.jsonl", b"not json\n{\"title\": \"no id\"}\n"),  # no line is a paper
+    ("c.jsonl.gz", b"\x1f\x8b\x08\x00not really gzip"),  # unreadable from its first byte (CorpusFormatError)
+])
+def test_import_corpus_of_a_file_with_no_paper_creates_no_database(tmp_path, monkeypatch, name, body):
+    """The database was opened before the file was read, so `paperbot import-corpus notes.jsonl`
+    without a config left an empty ./paperbot.db behind, and `paperbot status` then reported 0
+    papers instead of "no database" (as `paperbot import` did until it read its file first)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PAPERBOT_CONFIG", raising=False)
+    bad = tmp_path / name
+    bad.write_bytes(body)
+    res = _invoke("import-corpus", bad, "--no-progress")
+    _one_error_line(res, name)
+    assert not (tmp_path / "paperbot.db").exists(), res.output
+    status = _invoke("status")
+    assert status.exit_code == 1 and "Error: no database at paperbot.db" in status.output, status.output
+
+
+def test_import_corpus_opens_the_database_at_the_first_paper_of_any_file(tmp_path):
+    """A first file with no paper, then a good one: the good one is imported; a database that
+    import-corpus must not touch is still refused before any file is read."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{broken\n")
+    res = _invoke("import-corpus", bad, CORPUS, "--no-progress", "--db", tmp_path / "x.db")
+    assert res.exit_code == 0 and "6 new" in res.output and "1 line skipped" in res.output, res.output
+    assert _papers(tmp_path / "x.db") == 6
+    import sqlite3
+    foreign = tmp_path / "other.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    conn.close()
+    _one_error_line(_invoke("import-corpus", CORPUS, "--no-progress", "--db", foreign),
+                    "not a paperbot database (its tables: notes)")
