@@ -4,12 +4,12 @@ One paper per line: ``{arxiv_id (no version), title, abstract, categories[], pub
 (YYYY-MM-DD), authors[]}`` plus optional extras (``hf_upvotes``, ``abstract_truncated``,
 ``source_format``…) — the format of ``shared/data/corpus/*.jsonl[.gz]`` (see its SOURCES.md).
 Lines that are not a JSON object, lack a usable arXiv id or a title are reported by line number
-and skipped; the rest is read.
+and skipped; the rest is read. Bytes that are not UTF-8 are read as U+FFFD (the line is kept)
+and the line numbers holding them are reported too.
 """
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import zlib
 from collections.abc import Iterator
@@ -31,7 +31,11 @@ class CorpusReader:
 
     Use: ``reader = CorpusReader(path); for paper in reader: …; reader.skipped``.
     `bytes_read` (compressed bytes consumed so far) lets a caller draw a progress bar against
-    the file size.
+    the file size. `undecodable` lists the numbers of the lines holding bytes that are not
+    UTF-8: each such byte is read as U+FFFD (errors="replace") and the line is parsed as
+    usual, so the paper is kept (or the line skipped for its own reason) with that character
+    in place of the bad bytes. Lines end at ``\n``, ``\r\n`` or a lone ``\r`` (Python's
+    universal newlines), numbered from 1.
 
     Raises (while iterating):
         CorpusFormatError: the rest of the file cannot be read (a truncated or damaged gzip
@@ -43,6 +47,7 @@ class CorpusReader:
     path: Path
     skipped: list[tuple[int, str]] = field(default_factory=list)
     bytes_read: int = 0
+    undecodable: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -52,11 +57,15 @@ class CorpusReader:
         try:
             gz = self.path.suffix == ".gz"
             stream = gzip.GzipFile(fileobj=raw) if gz else raw
-            text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
             line_no = 0  # the last line read, for the error message
             try:
-                for line_no, line in enumerate(text, 1):
+                for line_no, data in enumerate(_lines(stream), 1):
                     self.bytes_read = raw.tell()
+                    try:
+                        line = data.decode("utf-8")
+                    except UnicodeDecodeError:  # decoded line by line, so the line is known
+                        line = data.decode("utf-8", errors="replace")
+                        self.undecodable.append(line_no)
                     if not line.strip():
                         continue
                     paper, reason = parse_corpus_line(line)
@@ -69,6 +78,16 @@ class CorpusReader:
             self.bytes_read = raw.tell()
         finally:
             raw.close()
+
+
+def _lines(stream) -> Iterator[bytes]:
+    """The lines of the binary `stream`, split where text mode's universal newlines split them
+    (``\n``, ``\r\n``, a lone ``\r``), without their line ends."""
+    for data in stream:
+        if b"\r" in data:
+            yield from data.splitlines()
+        else:
+            yield data.rstrip(b"\n")
 
 
 def parse_corpus_line(line: str) -> tuple[Paper | None, str]:

@@ -411,12 +411,14 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
                       no_progress: bool) -> None:
     """Bulk-load arXiv corpus JSONL files (.jsonl or .jsonl.gz, one paper a line:
     {arxiv_id, title, abstract, categories, published, authors}) into the database and its
-    full-text index. Bad lines are reported with their line number and skipped; when no line
-    of any file is a paper, the command fails (exit 1) and creates no database (it is opened at
-    the first paper read), as it does, before any file is imported, when a file cannot be read
-    (permission denied). Imported papers are background, not new
-    announcements: they count as first seen on their `published` day, so only those published
-    within `candidate_days` can enter a digest, until a feed announces them."""
+    full-text index. Bad lines are reported with their line number and skipped; bytes that are
+    not UTF-8 are read as U+FFFD, and the lines holding them are counted in the summary (and
+    numbered per file on stderr). When no line of any file is a paper, the command fails
+    (exit 1) and creates no database (it is opened at the first paper read), as it does,
+    before any file is imported, when a file cannot be read (permission denied). Imported
+    papers are background, not new announcements: they count as first seen on their
+    `published` day, so only those published within `candidate_days` can enter a digest,
+    until a feed announces them."""
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
 
@@ -435,6 +437,7 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
     totals = {"inserted": 0, "updated": 0, "unchanged": 0}
     n_papers = 0
     skipped: list[tuple[str, int, str]] = []
+    undecodable: dict[str, list[int]] = {}  # file name: numbers of its lines with bytes not UTF-8
     started = time.perf_counter()
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[papers]:,} papers · {task.fields[rate]:,.0f}/s"),
@@ -477,6 +480,8 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
                 for k in totals:
                     totals[k] += counts[k]
                 skipped += [(Path(f).name, line, why) for line, why in reader.skipped]
+                if reader.undecodable:
+                    undecodable[Path(f).name] = reader.undecodable
         n_stored = store.count_papers() if store is not None else 0
     finally:
         if store is not None:
@@ -486,6 +491,11 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
         click.echo(f"skipped {name}:{line}: {why}", err=True)
     if len(skipped) > 20:
         click.echo(f"… and {_count(len(skipped) - 20, 'more skipped line')}", err=True)
+    for name, lines in undecodable.items():
+        shown = ", ".join(map(str, lines[:10])) + (", …" if len(lines) > 10 else "")
+        click.echo(f"{name}: bytes that are not UTF-8 read as U+FFFD on {_count(len(lines), 'line')} ({shown})",
+                   err=True)
+    n_undecodable = sum(len(lines) for lines in undecodable.values())
     if n_papers == 0:  # a wrong file (not corpus JSONL) must not read as a successful import
         raise click.ClickException(
             f"no paper could be read from {', '.join(Path(f).name for f in files)} "
@@ -495,7 +505,10 @@ def import_corpus_cmd(files: tuple[str, ...], config_path: str | None, db: str |
     click.echo(f"{_count(n_papers, 'paper', grouped=True)} in {elapsed:.1f}s "
                f"({n_papers / max(elapsed, 1e-9):,.0f} papers/s): "
                f"{totals['inserted']:,} new, {totals['updated']:,} updated, {totals['unchanged']:,} unchanged, "
-               f"{_count(len(skipped), 'line')} skipped · {_count(n_stored, 'paper', grouped=True)} in "
+               f"{_count(len(skipped), 'line')} skipped"
+               + (f", {_count(n_undecodable, 'line', grouped=True)} not UTF-8 (bad bytes read as U+FFFD)"
+                  if n_undecodable else "")
+               + f" · {_count(n_stored, 'paper', grouped=True)} in "
                f"{store.path} ({size_mb:,.0f} MB)")
 
 

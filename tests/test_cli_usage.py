@@ -124,3 +124,23 @@ def test_import_corpus_and_backup_count_one_paper_in_the_singular(tmp_path):
     assert summary.startswith("1 paper in ") and ": 1 new, 0 updated, 0 unchanged, 1 line skipped · 1 paper in " in summary
     backup = _invoke("backup", str(tmp_path / "b.db"), "--db", str(db))
     assert backup.exit_code == 0 and backup.output.endswith("(1 paper)\n"), backup.output
+
+
+def test_import_corpus_counts_the_lines_with_bytes_that_are_not_utf8(tmp_path):
+    """Bytes that are not UTF-8 became U+FFFD silently (errors="replace"): the summary now
+    counts the lines holding them and stderr numbers them; the papers are still imported."""
+    good = fixture_path("corpus_sample.jsonl").read_bytes().splitlines()
+    latin1 = good[1].replace(b'"title": "', b'"title": "Caf\xe9 ', 1)  # Latin-1 é, not UTF-8
+    assert latin1 != good[1]
+    f = tmp_path / "c.jsonl"
+    f.write_bytes(b"\r\n".join([good[0], latin1, b"{broken \xff", *good[2:]]) + b"\r\n")
+    db = tmp_path / "pb.db"
+    res = _invoke("import-corpus", str(f), "--no-progress", "--db", str(db))
+    assert res.exit_code == 0, res.output
+    assert "c.jsonl: bytes that are not UTF-8 read as U+FFFD on 2 lines (2, 3)" in res.stderr
+    assert "skipped c.jsonl:3: not JSON" in res.stderr
+    assert ", 1 line skipped, 2 lines not UTF-8 (bad bytes read as U+FFFD) · 6 papers in " in res.stdout
+    title = json.loads(good[1])["title"]
+    assert Store(db).get_paper(json.loads(good[1])["arxiv_id"]).title == "Caf\ufffd " + title
+    clean = _invoke("import-corpus", str(fixture_path("corpus_sample.jsonl")), "--no-progress", "--db", str(db))
+    assert clean.exit_code == 0 and "not UTF-8" not in clean.output, clean.output

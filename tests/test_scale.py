@@ -107,6 +107,21 @@ def test_corpus_reader_reads_real_lines_and_reports_bad_ones(tmp_path):
     assert reader.bytes_read == path.stat().st_size
 
 
+def test_corpus_reader_numbers_the_lines_with_bytes_that_are_not_utf8(tmp_path):
+    """Lines are decoded one by one, so a byte that is not UTF-8 (read as U+FFFD, as before) is
+    reported with its line number (`undecodable`); lines still end at \\n, \\r\\n or a lone \\r,
+    as text mode's universal newlines had them, so skipped lines keep their numbers."""
+    one = json.dumps({"arxiv_id": "2401.00001", "title": "A"}).encode()
+    two = b'{"arxiv_id": "2401.00002", "title": "B \xff"}'  # 0xff is never UTF-8
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(one + b"\r" + two + b"\r\n{bad\n\n" + b"\xe9\n")
+    reader = CorpusReader(path)
+    papers = list(reader)
+    assert [(p.arxiv_id, p.title) for p in papers] == [("2401.00001", "A"), ("2401.00002", "B \ufffd")]
+    assert reader.undecodable == [2, 5]
+    assert [n for n, _ in reader.skipped] == [3, 5]
+
+
 def test_corpus_reader_corrupt_gzip_is_a_clear_error(tmp_path):
     path = tmp_path / "bad.jsonl.gz"
     path.write_bytes(gzip.compress(b'{"arxiv_id": "2401.00001", "title": "t"}\n' * 50)[:-30])
