@@ -75,7 +75,8 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
     poll and the scheduler (catching up missed slots), so a bad setting stops the process before
     any digest goes out.
 
-    On SIGINT/SIGTERM no new request or digest starts, and a poll stops at its next source or
+    On SIGINT/SIGTERM — also one during start-up, while the curated files are imported — no new
+    request or digest starts, the function returns normally, and a poll stops at its next source or
     wait between requests (retry backoff, arXiv pacing: `feeds.http.stoppable_sleep`) instead of
     polling every remaining source. The function returns only once the digests under way, the
     listeners at work and the poll's request in flight have finished: they use
@@ -132,13 +133,14 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
             log.info("catching up missed digests: %s", ", ".join(caught))
         if handler is not None:
             log.info("paperbot serving over Socket Mode")
-            try:
-                threading.Event().wait()  # events arrive on the handler's threads
-            except KeyboardInterrupt:
-                pass
+            threading.Event().wait()  # events arrive on the handler's threads
         else:
             log.info("paperbot serving on http://%s:%s/slack/events", host, server.effective_port)
             server.run()  # returns on KeyboardInterrupt (SIGINT, or SIGTERM via `stop`)
+    except KeyboardInterrupt:
+        # SIGINT/SIGTERM while serving (Socket Mode's wait) or still starting up — during the
+        # curated import or the scheduler's start: a stop like any other, not a crash (exit 1)
+        pass
     finally:
         # a poll stops at its next source or wait; a digest under way finishes (and is recorded)
         service.begin_shutdown()

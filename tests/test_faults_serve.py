@@ -154,6 +154,45 @@ def test_sigterm_returns_only_after_the_start_up_poll_and_the_digest_in_flight_f
     assert seeded.get_digest(digest_key("C2", slot))["status"] == "posted"
 
 
+def test_sigterm_during_the_start_up_curated_import_is_a_clean_stop(tmp_path, seeded, slack_fake, monkeypatch,
+                                                                     caplog):
+    """SIGTERM while `serve` was still importing the curated files (a big awesome list takes a
+    while) escaped `serve` as KeyboardInterrupt: `paperbot serve` ended with "Aborted!" and exit
+    status 1, as if it had crashed, and never logged "paperbot stopped". Now it is a stop like
+    any other: nothing more starts (no poll, no scheduler) and `serve` returns."""
+    import logging
+    import os
+    import signal
+
+    import paperbot.service
+    from paperbot.serve import serve
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "test-signing-secret-0123456789")
+    monkeypatch.setenv("SLACK_API_URL", slack_fake.url)
+    started = []
+    monkeypatch.setattr(paperbot.service.PaperbotService, "start_background_poll",
+                        lambda self: started.append("poll"))
+
+    def import_interrupted(self):  # the signal arrives while the curated files are being imported
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler interrupts this at once
+        started.append("import finished")
+
+    monkeypatch.setattr(paperbot.service.PaperbotService, "import_curated", import_interrupted)
+    previous = signal.getsignal(signal.SIGTERM)
+    caplog.set_level(logging.INFO, logger="paperbot.serve")
+    t0 = time.monotonic()
+    try:
+        serve(make_config(tmp_path), seeded, "127.0.0.1", 0)
+    except KeyboardInterrupt:
+        pytest.fail("SIGTERM during the curated import escaped serve() as KeyboardInterrupt")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert time.monotonic() - t0 < 4 and started == []
+    assert caplog.messages[-1] == "paperbot stopped"
+
+
 def test_a_like_during_a_poll_keeps_the_arxiv_api_pacing(tmp_path, store, monkeypatch):
     """README: every arXiv API request starts ≥ 3 s after the previous one, one at a time. The bot
     had two clients, each with its own pacer — `/papers like` for an unknown paper used the
