@@ -170,11 +170,6 @@ def _unreadable(path: str, exc: OSError) -> str:
     return f"{path}: cannot read it: {exc.strerror or exc}"
 
 
-def _about(exc: OSError, path: str) -> bool:
-    """True when `exc` was raised for the file `path` (its `filename`), not for another one."""
-    return exc.filename is not None and Path(str(exc.filename)) == Path(path)
-
-
 def _check_readable(paths: list[str] | tuple[str, ...]) -> None:
     """Open each input file before any of them is imported, so one that cannot be read
     (permission denied; click has refused missing ones and folders) stops the command with one
