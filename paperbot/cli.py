@@ -340,6 +340,15 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
         raise click.ClickException(str(exc)) from None
     except OSError as exc:  # unreadable (permissions), or gone since click checked it exists
         raise click.ClickException(_unreadable(file, exc)) from None
+    name = Path(file).name
+
+    def no_paper_read(n_errors: int) -> str:
+        return (f"no paper could be read from {name} ({_count(n_errors, 'entry', 'entries')} skipped): expected "
+                "{section: [paper objects {arxiv_id or url, title, summary, authors, …} or arXiv ids]}")
+    if parsed.errors and not any(parsed.ids.values()):  # every entry bad: no database to open either
+        for cat, pos, reason in parsed.errors:
+            click.echo(f"skipped {where(cat, pos)}: {reason}", err=True)
+        raise click.ClickException(no_paper_read(len(parsed.errors)))
     store = _open_store(cfg, db)
     fetcher = None
     try:
@@ -361,7 +370,6 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
         if fetcher is not None:
             fetcher.close()
         store.close()
-    name = Path(file).name
     for cat, pos, reason in report.errors:
         click.echo(f"skipped {where(cat, pos)}: {reason}", err=True)
 
@@ -379,9 +387,7 @@ def import_cmd(file: str, config_path: str | None, db: str | None, replace: bool
                                                           f"{'was' if len(report.errors) == 1 else 'were'} skipped"
                                                           if report.errors else ""))
     if report.errors and report.papers == 0:  # like import-corpus: a wrong file is not a success
-        raise click.ClickException(
-            f"no paper could be read from {name} ({_count(len(report.errors), 'entry', 'entries')} skipped): expected "
-            "{section: [paper objects {arxiv_id or url, title, summary, authors, …} or arXiv ids]}")
+        raise click.ClickException(no_paper_read(len(report.errors)))
     if not report.collections:
         click.echo(f"{name} holds no categories: nothing imported", err=True)
     for coll, n in report.collections.items():

@@ -146,3 +146,17 @@ def test_cli_import_of_an_unreadable_file_is_one_error_line(tmp_path, monkeypatc
     assert isinstance(res.exception, SystemExit) and res.exit_code == 1, res.exception
     assert f"Error: {seed}: cannot read it: Permission denied" in res.output
     assert not (tmp_path / "x.db").exists()
+
+
+def test_cli_import_of_a_file_without_a_usable_entry_creates_no_database(tmp_path):
+    """A JSON object of lists none of whose entries is a paper or an arXiv id was refused (exit 1,
+    "no paper could be read") only after the database had been opened, so it left an empty
+    ./paperbot.db behind, as a file that is not JSON did: `paperbot status` then reported 0
+    papers instead of "no database". The skipped entries are still listed."""
+    bad = tmp_path / "notes.json"
+    bad.write_text(json.dumps({"reading": [123, {"title": "no id"}], "misc": "not a list"}))
+    res = CliRunner().invoke(main, ["import", str(bad), "--db", str(tmp_path / "x.db")])
+    assert res.exit_code == 1, res.output
+    assert "skipped reading[0]: entry is a number" in res.output and "skipped reading[1]: no arxiv_id" in res.output
+    assert "Error: no paper could be read from notes.json (3 entries skipped)" in res.output
+    assert not (tmp_path / "x.db").exists()
