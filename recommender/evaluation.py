@@ -70,6 +70,7 @@ import json
 import os
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -109,9 +110,10 @@ def _open(path: str):
 
 
 def _numbered_lines(fh, path: str):
-    """``(line number, line)`` of an open text file, 1-based; a byte that is not UTF-8 raises
-    ValueError naming the file and the last line read, not a bare UnicodeDecodeError that
-    names neither."""
+    """``(line number, line)`` of an open text file, 1-based. A byte that is not UTF-8, or a
+    ``.gz`` file that is not gzip, cut short or damaged, raises ValueError naming the file and
+    the last line read, not a bare UnicodeDecodeError, ``BadGzipFile``, EOFError or
+    ``zlib.error`` that names neither (click turns a stray EOFError into a bare "Aborted!")."""
     line_no = 0
     try:
         for line_no, line in enumerate(fh, 1):
@@ -119,6 +121,8 @@ def _numbered_lines(fh, path: str):
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not UTF-8 text after line {line_no} ({exc.reason}); "
                          "save it as UTF-8") from None
+    except (OSError, EOFError, zlib.error) as exc:  # gzip: not gzip, truncated, corrupt
+        raise ValueError(f"{path}: unreadable after line {line_no}: {exc}") from None
 
 
 def load_corpus(paths: Sequence[str], skipped: list | None = None) -> list[dict]:
@@ -133,8 +137,9 @@ def load_corpus(paths: Sequence[str], skipped: list | None = None) -> list[dict]
         list of dicts with keys arxiv_id, title, abstract, categories, authors, published
         (str YYYY-MM-DD), hf_upvotes (int or None).
     Raises:
-        FileNotFoundError if a path does not exist (OSError when it cannot be read).
-        ValueError: a file is not UTF-8 text (the message names it).
+        FileNotFoundError if a path does not exist (OSError when it cannot be opened).
+        ValueError: a file is not UTF-8 text, or a ``.gz`` one is not gzip, cut short or damaged
+            (the message names it).
     """
     by_id: dict[str, dict] = {}
     for path in paths:

@@ -197,3 +197,21 @@ def test_import_corpus_opens_the_database_at_the_first_paper_of_any_file(tmp_pat
     conn.close()
     _one_error_line(_invoke("import-corpus", CORPUS, "--no-progress", "--db", foreign),
                     "not a paperbot database (its tables: notes)")
+
+
+def test_eval_names_a_gz_corpus_file_that_is_not_gzip_or_is_cut_short(tmp_path):
+    """A corpus ``.gz`` cut short (a download that stopped) ended `paperbot eval` with a bare
+    "Aborted!" — click takes gzip's EOFError for Ctrl-D — and one that is not gzip at all with
+    "Error: Not a gzipped file (b'{\"')", naming no file among the several --corpus ones."""
+    import gzip
+
+    whole = gzip.compress((TINY / "corpus.jsonl").read_bytes() * 20)
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    plain = tmp_path / "plain.jsonl.gz"
+    plain.write_bytes((TINY / "corpus.jsonl").read_bytes())
+    for bad, why in ((cut, "end-of-stream"), (plain, "Not a gzipped file")):
+        res = _invoke("eval", "--tasks", TINY / "tasks.json", "--corpus", TINY / "corpus.jsonl", bad,
+                      "--rankings", tmp_path / "r.jsonl")
+        assert "Aborted!" not in res.output, res.output
+        _one_error_line(res, f"{bad}: unreadable after line", why)
