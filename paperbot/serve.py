@@ -142,6 +142,12 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
         # curated import or the scheduler's start: a stop like any other, not a crash (exit 1)
         pass
     finally:
+        # a second SIGINT/SIGTERM must not cut the waits below short: the caller closes `store`
+        # next, and closing it under a digest still posting can crash the process (see above)
+        def again(*_):
+            log.warning("paperbot is already stopping: waiting for the digests being posted")
+        signal.signal(signal.SIGINT, again)
+        signal.signal(signal.SIGTERM, again)
         # a poll stops at its next source or wait; a digest under way finishes (and is recorded)
         service.begin_shutdown()
         log.info("paperbot stopping: finishing the digests being posted and the requests under way")

@@ -336,3 +336,29 @@ def test_sigterm_during_the_start_up_poll_stops_at_once_instead_of_waiting_out_e
         assert store.all_feed_states() == []
     finally:
         store.close()
+
+
+def test_a_second_signal_while_stopping_waits_for_the_digest_being_posted(tmp_path, slack_fake):
+    """A second Ctrl-C/SIGTERM while `paperbot serve` waited for a digest being posted raised
+    KeyboardInterrupt inside its clean-up: the CLI closed the store under the digest's thread
+    (the crash the clean-up exists to prevent) and exited 1 with "Aborted!". Now it is logged
+    and the stop goes on: the digest lands and is recorded, exit 0."""
+    missed = datetime.now(timezone.utc) - timedelta(minutes=3)
+    cfg = _config(tmp_path, f"{missed.minute} {missed.hour} * * *")
+    slack_fake.script("chat.postMessage", delay=4, passthrough=True)  # the catch-up digest is slow to land
+    proc, _ = _start(tmp_path, cfg, slack_fake, "serve.log")
+    log_path = tmp_path / "serve.log"
+    wait_for(lambda: slack_fake.calls_to("chat.postMessage"), 60, "the catch-up digest on the wire")
+    proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: "paperbot stopping" in log_path.read_text(), 20, "the stop to begin")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(30) == 0, log_path.read_text()
+    text = log_path.read_text()
+    assert "already stopping" in text and "Aborted" not in text and "Traceback" not in text
+    assert text.rstrip().endswith("paperbot stopped")
+    assert slack_fake.messages.get("CRL")
+    store = Store(tmp_path / "bot.db")
+    try:
+        assert [d["status"] for d in store.digests()] == ["posted"]
+    finally:
+        store.close()
