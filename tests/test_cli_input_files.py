@@ -82,12 +82,14 @@ def test_import_of_a_file_it_may_not_read_is_one_error_line(tmp_path, deny):
     assert _papers(tmp_path / "x.db") == 0
 
 
+@pytest.mark.parametrize("command, name, flag", [("import", "list.json", "--no-lookup"),
+                                                ("import-corpus", "c.jsonl", "--no-progress")])
 @pytest.mark.parametrize("make, needle", [
     (lambda p: p, "does not exist"),
     (lambda p: p.mkdir() or p, "is a directory"),
 ])
-def test_import_of_a_missing_file_or_a_folder_is_one_error_line(tmp_path, make, needle):
-    res = _invoke("import", make(tmp_path / "list.json"), "--no-lookup", "--db", tmp_path / "x.db")
+def test_import_of_a_missing_file_or_a_folder_is_one_error_line(tmp_path, command, name, flag, make, needle):
+    res = _invoke(command, make(tmp_path / name), flag, "--db", tmp_path / "x.db")
     _one_error_line(res, needle)
 
 
@@ -114,15 +116,6 @@ def test_import_corpus_of_a_file_it_may_not_read_is_one_error_line_and_imports_n
     res = _invoke("import-corpus", CORPUS, deny(denied), "--no-progress", "--db", tmp_path / "x.db")
     _one_error_line(res, str(denied), "cannot read it: Permission denied")
     assert _papers(tmp_path / "x.db") == 0
-
-
-@pytest.mark.parametrize("make, needle", [
-    (lambda p: p, "does not exist"),
-    (lambda p: p.mkdir() or p, "is a directory"),
-])
-def test_import_corpus_of_a_missing_file_or_a_folder_is_one_error_line(tmp_path, make, needle):
-    res = _invoke("import-corpus", make(tmp_path / "c.jsonl"), "--no-progress", "--db", tmp_path / "x.db")
-    _one_error_line(res, needle)
 
 
 @pytest.mark.parametrize("body", [b"not json\n", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\n"])
