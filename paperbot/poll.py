@@ -11,6 +11,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 from feeds import arxiv_rss, hf_daily
 from feeds.arxiv_api import ArxivAPIClient, ArxivAPIError, parse_response
@@ -128,28 +129,26 @@ def poll_all(config: Config, store: Store, fetcher: Fetcher | None = None,
     if api_client is None and config.arxiv_queries:
         api_client = ArxivAPIClient(fetcher, url=config.arxiv_api_url)  # one client → one pacer for every query
     sources = []  # (name, poll it → SourceOutcome), in polling order
+
+    def document(name: str, url: str, parse) -> None:
+        sources.append((name, partial(_poll_document, store, fetcher, name, url, parse)))
+
     for f in config.arxiv_feeds:
-        url = f.url or arxiv_rss.feed_url(f.categories, f.kind)
-        keep = tuple(f.announce_types)
-        sources.append((f.name, lambda name=f.name, url=url, keep=keep: _poll_document(
-            store, fetcher, name, url, lambda body: arxiv_rss.parse_feed(body, keep=keep))))
+        document(f.name, f.url or arxiv_rss.feed_url(f.categories, f.kind),
+                 partial(arxiv_rss.parse_feed, keep=tuple(f.announce_types)))
     for q in config.arxiv_queries:
         if q.url:  # a fixed document (bundled capture)
-            sources.append((q.name, lambda q=q: _poll_document(store, fetcher, q.name, q.url,
-                                                                lambda body: parse_response(body).result)))
+            document(q.name, q.url, _api_document)
         else:
-            sources.append((q.name, lambda q=q: _poll_query(store, api_client, q.name, q.query, q.max_results)))
+            sources.append((q.name, partial(_poll_query, store, api_client, q.name, q.query, q.max_results)))
     days = []
     if config.hf_daily.enabled and config.hf_daily.urls:  # fixed documents (bundled captures)
         for url in config.hf_daily.urls:
-            name = f"hf_daily:{url.rsplit('/', 1)[-1]}"
-            sources.append((name, lambda name=name, url=url: _poll_document(store, fetcher, name, url,
-                                                                           hf_daily.parse_daily_papers)))
+            document(f"hf_daily:{url.rsplit('/', 1)[-1]}", url, hf_daily.parse_daily_papers)
     elif config.hf_daily.enabled:
         days = [today - timedelta(days=d) for d in range(config.hf_daily.days_back)]
         for day in days:
-            sources.append((hf_day_source(day), lambda day=day: _poll_document(
-                store, fetcher, hf_day_source(day), hf_daily.daily_url(day.isoformat()), hf_daily.parse_daily_papers)))
+            document(hf_day_source(day), hf_daily.daily_url(day.isoformat()), hf_daily.parse_daily_papers)
     outcomes: list[SourceOutcome] = []
     for i, (name, poll_source) in enumerate(sources):
         try:
@@ -164,6 +163,11 @@ def poll_all(config: Config, store: Store, fetcher: Fetcher | None = None,
     if days:
         _forget_old_hf_days(store, days[-1])
     return outcomes
+
+
+def _api_document(body: bytes) -> ParseResult:
+    """The papers of a fixed arXiv API response document (a bundled capture)."""
+    return parse_response(body).result
 
 
 def _poll_query(store: Store, client: ArxivAPIClient, source: str, query: str, max_results: int) -> SourceOutcome:
