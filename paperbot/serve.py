@@ -121,6 +121,7 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
 
     def stop(*_):  # runs in the main thread, interrupting the wait below / the server's select loop
         raise KeyboardInterrupt
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}  # put back on return
     signal.signal(signal.SIGTERM, stop)
     poll = None
     try:
@@ -157,4 +158,6 @@ def serve(config: Config, store: Store, host: str, port: int, socket_mode: bool 
         app.listener_runner.listener_executor.shutdown(wait=True)
         if poll is not None:
             poll.join()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     log.info("paperbot stopped")

@@ -142,10 +142,13 @@ def test_sigterm_returns_only_after_the_start_up_poll_and_the_digest_in_flight_f
     monkeypatch.setattr(paperbot.service, "poll_all", slow_poll)
     slack_fake.script("chat.postMessage", delay=1, passthrough=True)
     previous = signal.getsignal(signal.SIGTERM)
+    previous_int = signal.getsignal(signal.SIGINT)
     timer = threading.Timer(2.5, os.kill, [os.getpid(), signal.SIGTERM])
     timer.start()
     try:
         serve(cfg, seeded, "127.0.0.1", 0)
+        # serve puts the handlers back (it ignores further signals only while it stops)
+        assert signal.getsignal(signal.SIGINT) is previous_int and signal.getsignal(signal.SIGTERM) is previous
     finally:
         timer.cancel()
         signal.signal(signal.SIGTERM, previous)
