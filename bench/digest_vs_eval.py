@@ -15,33 +15,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 
+from bench.shared_data import add_data_argument, dev_inputs
 from recommender import evaluation as E
 from recommender import ranker as R
 from recommender.tfidf import TfidfModel, paper_text
 from store.store import spread_positions
 
-CORPUS_FILES = ("corpus.jsonl", "corpus_supplement_hf_daily.jsonl.gz", "corpus_supplement_cnchatarxiv.jsonl.gz")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=os.environ.get("PAPERBOT_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")),
-                    help="the shared data folder (default: PAPERBOT_DATA, else ../shared/data next to this repository)")
+    add_data_argument(ap)
     args = ap.parse_args()
-    data = Path(args.data)
-    tasks_file = data / "bench" / "dev_tasks.json"
-    if not tasks_file.exists() or not all((data / "corpus" / f).exists() for f in CORPUS_FILES):
-        print(f"digest vs eval skipped: {tasks_file} or the corpus files under {data / 'corpus'} are missing. "
-              "Point --data (or PAPERBOT_DATA) at the shared data directory.")
+    inputs = dev_inputs(args.data, "digest vs eval")
+    if inputs is None:
         return 0
+    tasks_file, files = inputs
     tasks = E.load_tasks(str(tasks_file))
-    papers = E.load_corpus([str(data / "corpus" / f) for f in CORPUS_FILES])
+    papers = E.load_corpus([str(f) for f in files])
     pub = np.array([p["published"] for p in papers])
     rowof = {p["arxiv_id"]: i for i, p in enumerate(papers)}
     res = []

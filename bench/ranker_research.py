@@ -87,7 +87,6 @@ Set ``PAPERBOT_CACHE_DIR`` to reuse the tokenised corpus between runs (see
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -97,11 +96,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.shared_data import add_data_argument, dev_inputs  # noqa: E402
 from feeds.records import norm_author  # noqa: E402
 from recommender import evaluation as E  # noqa: E402
 from recommender import ranker as R  # noqa: E402
 
-CORPUS_FILES = ("corpus.jsonl", "corpus_supplement_hf_daily.jsonl.gz", "corpus_supplement_cnchatarxiv.jsonl.gz")
 
 
 def _z(v: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -451,19 +450,16 @@ class Research:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=os.environ.get("PAPERBOT_DATA", str(ROOT.parent / "shared" / "data")))
+    add_data_argument(ap)
     ap.add_argument("--feedback", action="store_true", help="also run the feedback simulation with lr-hardneg")
     ap.add_argument("--round", type=int, choices=(3, 4, 5, 6, 7), default=None,
                     help="run only the third-, fourth-, fifth- or seventh-pass variants or the "
                          "sixth-pass oracle diagnostic (default: passes 3-5)")
     args = ap.parse_args(argv)
-    data = Path(args.data)
-    tasks_file = data / "bench" / "dev_tasks.json"
-    files = [data / "corpus" / f for f in CORPUS_FILES]
-    if not tasks_file.exists() or not all(f.exists() for f in files):
-        print(f"ranker research skipped: {tasks_file} or the corpus files under {data / 'corpus'} are missing. "
-              "Point --data (or PAPERBOT_DATA) at the shared data directory.")
+    inputs = dev_inputs(args.data, "ranker research")
+    if inputs is None:
         return 0
+    tasks_file, files = inputs
     t0 = time.time()
     corpus = E.get_corpus([str(f) for f in files], log=print)
     res = Research(corpus, E.load_tasks(str(tasks_file)))
